@@ -1,0 +1,17 @@
+package io.parley.engine;
+
+import io.parley.store.StoredMessage;
+
+import java.util.List;
+
+/**
+ * Turns what the engine broadcasts into wire bytes. The engine calls it once per broadcast, on the
+ * sequencer thread, and hands the same bytes to every subscriber. Implemented by the protocol layer;
+ * the engine does not know the wire format.
+ */
+public interface BroadcastEncoder {
+
+    byte[] message(StoredMessage message);
+
+    byte[] presence(String room, int members, List<String> joined, List<String> left);
+}

@@ -1,0 +1,408 @@
+package io.parley.engine;
+
+import io.parley.store.HistoryStore;
+import io.parley.store.StoredMessage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Orders, stores and fans out every room's messages on one node: the engine.
+ *
+ * <p><b>One place decides order.</b> Every subscribe, unsubscribe and publish becomes a command on one
+ * queue, drained by one thread, the <em>sequencer</em>. It takes whatever has queued up (up to
+ * {@value #MAX_BATCH} commands) and handles it as one batch:
+ * <ol>
+ *   <li>subscribes: add the member; its history is fixed as the room stands before this batch;</li>
+ *   <li>publishes: number each message (room's last seq + 1) and write the whole batch to the store in
+ *       one transaction. Only when that commits do the seqs count; if it fails, nobody receives the
+ *       messages, their senders get {@link Failure#STORE_UNAVAILABLE}, and the seqs are used again;</li>
+ *   <li>unsubscribes;</li>
+ *   <li>fan-out: each message and presence change is encoded once, and for each event loop that has
+ *       members in the room, one task is posted that hands those same bytes to each of them, then runs
+ *       the acks of publishers on that loop. The transport flushes once per connection per task.</li>
+ * </ol>
+ * Batching is what makes this fast: under load the queue fills while the sequencer writes, so one
+ * commit, one task per event loop and one socket write per connection carry many messages.
+ *
+ * <p><b>Threads.</b> {@link #subscribe}, {@link #unsubscribe} and {@link #publish} are called on the
+ * caller's event loop and never block: they only enqueue. The sequencer is the only thread that
+ * touches {@link Room}s and the store's write side; the JDBC commit runs there, never on an event loop.
+ * Reads of older history run on a small reader pool. Every result reaches a subscriber on its own
+ * executor.
+ */
+public final class LocalBroker implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(LocalBroker.class);
+
+    /** Commands handled per batch: bounds the data one connection may get in one task. */
+    static final int MAX_BATCH = 256;
+    /** Messages one join or history reply may carry. */
+    public static final int MAX_REPLAY = 1000;
+    private static final int QUEUE_CAPACITY = 65_536;
+
+    private final HistoryStore store;
+    private final BroadcastEncoder encoder;
+    private final int historyOnJoin;
+    private final int recentCapacity;
+    private final BlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
+    private final ExecutorService readers;
+    private final Thread sequencer;
+    private final Map<String, Room> rooms = new HashMap<>();
+    private volatile boolean accepting = true;
+    private volatile boolean running = true;
+
+    public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin) {
+        this.store = store;
+        this.encoder = encoder;
+        this.historyOnJoin = historyOnJoin;
+        // Keep enough recent messages that joins and short reconnects never touch the disk.
+        this.recentCapacity = Math.max(historyOnJoin, 200);
+        AtomicInteger n = new AtomicInteger();
+        this.readers = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "parley-history-reader-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        this.sequencer = new Thread(this::runSequencer, "parley-sequencer");
+        this.sequencer.start();
+    }
+
+    /**
+     * Joins {@code subscriber} to {@code room}. The listener hears the outcome on the subscriber's
+     * executor; live frames follow only after it.
+     *
+     * @param since -1 for the newest {@code historyOnJoin} messages, else the last seq the client saw
+     * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
+     */
+    public Subscription subscribe(String room, Subscriber subscriber, String name, long since,
+                                  JoinListener listener) {
+        Subscription s = new Subscription(room, subscriber, name, listener, this);
+        enqueue(new Subscribe(s, since));
+        return s;
+    }
+
+    /** Leaves the room: no frame of it reaches the subscriber after this call. Subscriber's executor. */
+    public void unsubscribe(Subscription s) {
+        s.close();
+        // Never refused, even when full or stopping: otherwise the room would keep a dead member.
+        inbox.add(new Unsubscribe(s));
+    }
+
+    /**
+     * Stores and broadcasts a message. The listener hears the outcome on the publisher's executor.
+     *
+     * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
+     */
+    public void publish(Subscriber publisher, String room, String id, String from, String text,
+                        PublishListener listener) {
+        enqueue(new Publish(publisher, room, id, from, text, listener));
+    }
+
+    /**
+     * Reads stored history off the event loop. {@code before} and {@code since} are -1 when absent.
+     * The future completes on a reader thread.
+     */
+    public CompletableFuture<List<StoredMessage>> history(String room, long before, long since, int limit) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                if (since >= 0) {
+                    return store.after(room, since, Long.MAX_VALUE, limit);
+                }
+                if (before >= 0) {
+                    return store.before(room, before, limit);
+                }
+                return store.latest(room, limit);
+            } catch (SQLException e) {
+                throw new StoreException(e);
+            }
+        }, readers);
+    }
+
+    private void enqueue(Command c) {
+        if (!accepting) {
+            throw new Refused(Failure.SHUTTING_DOWN);
+        }
+        // The bound is loose (size and add are not atomic together); it only has to stop runaway growth.
+        if (inbox.size() >= QUEUE_CAPACITY) {
+            throw new Refused(Failure.OVERLOADED);
+        }
+        inbox.add(c);
+    }
+
+    /**
+     * Stops taking commands, finishes those already queued (their messages are stored and their acks
+     * sent), then stops the sequencer and the readers.
+     */
+    @Override
+    public void close() {
+        accepting = false;
+        running = false;
+        try {
+            sequencer.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        // A request that slipped in while the sequencer stopped still gets an answer.
+        List<Command> late = new ArrayList<>();
+        inbox.drainTo(late);
+        for (Command c : late) {
+            if (c instanceof Publish p) {
+                post(p.publisher().executor(), () -> p.listener().failed(Failure.SHUTTING_DOWN));
+            } else if (c instanceof Subscribe s) {
+                post(s.subscription().subscriber.executor(), () -> s.subscription().fail(Failure.SHUTTING_DOWN));
+            }
+        }
+        readers.shutdown();
+        try {
+            readers.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void runSequencer() {
+        List<Command> batch = new ArrayList<>(MAX_BATCH);
+        while (running || !inbox.isEmpty()) {
+            try {
+                Command first = inbox.poll(50, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                inbox.drainTo(batch, MAX_BATCH - 1);
+                process(batch);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                log.error("sequencer failed on a batch of {} commands", batch.size(), e);
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    private void process(List<Command> batch) {
+        Map<Executor, LoopWork> work = new HashMap<>();
+        Map<Room, RoomChange> changes = new LinkedHashMap<>();
+
+        for (Command c : batch) {
+            if (c instanceof Subscribe s) {
+                subscribe(s, work, changes);
+            }
+        }
+        publish(batch, work, changes);
+        for (Command c : batch) {
+            if (c instanceof Unsubscribe u) {
+                Room room = rooms.get(u.subscription().room);
+                if (room != null && room.remove(u.subscription())) {
+                    changes.computeIfAbsent(room, r -> new RoomChange()).left.add(u.subscription().name);
+                }
+            }
+        }
+        fanOut(changes, work);
+        work.forEach(LocalBroker::post);
+    }
+
+    private void subscribe(Subscribe cmd, Map<Executor, LoopWork> work, Map<Room, RoomChange> changes) {
+        Subscription s = cmd.subscription();
+        LoopWork loop = work.computeIfAbsent(s.subscriber.executor(), e -> new LoopWork());
+        Room room = room(s.room);
+        if (room == null) {
+            loop.then.add(() -> s.fail(Failure.STORE_UNAVAILABLE));
+            return;
+        }
+        room.add(s);
+        changes.computeIfAbsent(room, r -> new RoomChange()).joined.add(s.name);
+        long upTo = room.lastSeq();
+        int members = room.memberCount();
+        long since = cmd.since();
+        if (since < 0) {
+            List<StoredMessage> history = room.newest(historyOnJoin);
+            loop.joins.add(() -> s.complete(upTo, members, history, true));
+        } else if (room.inMemoryAfter(since)) {
+            List<StoredMessage> history = room.after(since);
+            loop.joins.add(() -> s.complete(upTo, members, history, true));
+        } else {
+            // Older than memory: read it off this thread. Live frames wait in the subscription meanwhile.
+            Executor executor = s.subscriber.executor();
+            readers.execute(() -> {
+                try {
+                    List<StoredMessage> history = store.after(s.room, since, upTo, MAX_REPLAY);
+                    boolean complete = upTo - since <= MAX_REPLAY;
+                    post(executor, () -> s.complete(upTo, members, history, complete));
+                } catch (SQLException e) {
+                    log.error("reading history of room {} failed", s.room, e);
+                    post(executor, () -> s.fail(Failure.STORE_UNAVAILABLE));
+                }
+            });
+        }
+    }
+
+    private void publish(List<Command> batch, Map<Executor, LoopWork> work, Map<Room, RoomChange> changes) {
+        List<Publish> publishes = new ArrayList<>();
+        List<StoredMessage> messages = new ArrayList<>();
+        Map<Room, Long> nextSeq = new HashMap<>();
+        long now = System.currentTimeMillis();
+        for (Command c : batch) {
+            if (!(c instanceof Publish p)) {
+                continue;
+            }
+            Room room = room(p.room());
+            if (room == null) {
+                fail(p, Failure.STORE_UNAVAILABLE, work);
+                continue;
+            }
+            long seq = nextSeq.merge(room, room.lastSeq() + 1, (old, ignored) -> old + 1);
+            publishes.add(p);
+            messages.add(new StoredMessage(p.room(), seq, p.id(), p.from(), p.text(), now));
+        }
+        if (messages.isEmpty()) {
+            return;
+        }
+        try {
+            store.append(messages);
+        } catch (SQLException e) {
+            log.error("storing {} messages failed; their senders are told to retry", messages.size(), e);
+            publishes.forEach(p -> fail(p, Failure.STORE_UNAVAILABLE, work));
+            return;
+        }
+        for (int i = 0; i < messages.size(); i++) {
+            StoredMessage m = messages.get(i);
+            Publish p = publishes.get(i);
+            Room room = rooms.get(m.room());
+            room.append(m);
+            changes.computeIfAbsent(room, r -> new RoomChange()).messages.add(m);
+            work.computeIfAbsent(p.publisher().executor(), e -> new LoopWork())
+                    .then.add(() -> p.listener().stored(m));
+        }
+    }
+
+    private static void fail(Publish p, Failure f, Map<Executor, LoopWork> work) {
+        work.computeIfAbsent(p.publisher().executor(), e -> new LoopWork()).then.add(() -> p.listener().failed(f));
+    }
+
+    private void fanOut(Map<Room, RoomChange> changes, Map<Executor, LoopWork> work) {
+        for (Map.Entry<Room, RoomChange> e : changes.entrySet()) {
+            Room room = e.getKey();
+            RoomChange change = e.getValue();
+            List<Frame> frames = new ArrayList<>(change.messages.size() + 1);
+            for (StoredMessage m : change.messages) {
+                frames.add(new Frame(m.seq(), encoder.message(m)));
+            }
+            if (!change.joined.isEmpty() || !change.left.isEmpty()) {
+                frames.add(new Frame(0, encoder.presence(room.name, room.memberCount(), change.joined, change.left)));
+            }
+            Frame[] framesArray = frames.toArray(Frame[]::new);
+            room.membersByExecutor().forEach((executor, members) ->
+                    work.computeIfAbsent(executor, x -> new LoopWork()).rooms.add(new Delivery(members, framesArray)));
+            if (room.memberCount() == 0) {
+                rooms.remove(room.name);
+            }
+        }
+    }
+
+    /** The room's state, loaded from the store on first use; null if the store failed. */
+    private Room room(String name) {
+        Room room = rooms.get(name);
+        if (room == null) {
+            try {
+                HistoryStore.RoomTail tail = store.loadTail(name, recentCapacity);
+                room = new Room(name, tail.lastSeq(), tail.recent(), recentCapacity);
+                rooms.put(name, room);
+            } catch (SQLException e) {
+                log.error("loading room {} failed", name, e);
+                return null;
+            }
+        }
+        return room;
+    }
+
+    private static void post(Executor executor, Runnable task) {
+        try {
+            executor.execute(task);
+        } catch (RejectedExecutionException e) {
+            // The connection's event loop has shut down: the server is stopping and the client is gone.
+            log.debug("event loop gone, dropping a delivery", e);
+        }
+    }
+
+    private sealed interface Command permits Subscribe, Unsubscribe, Publish { }
+
+    private record Subscribe(Subscription subscription, long since) implements Command { }
+
+    private record Unsubscribe(Subscription subscription) implements Command { }
+
+    private record Publish(Subscriber publisher, String room, String id, String from, String text,
+                           PublishListener listener) implements Command { }
+
+    /** What one batch changed in one room. */
+    private static final class RoomChange {
+        final List<StoredMessage> messages = new ArrayList<>();
+        final List<String> joined = new ArrayList<>();
+        final List<String> left = new ArrayList<>();
+    }
+
+    private record Delivery(Subscription[] members, Frame[] frames) { }
+
+    /**
+     * Everything one batch does on one event loop, as a single task: finish joins first (so their
+     * history goes before live frames), then deliver, then tell publishers.
+     */
+    private static final class LoopWork implements Runnable {
+        final List<Runnable> joins = new ArrayList<>();
+        final List<Delivery> rooms = new ArrayList<>();
+        final List<Runnable> then = new ArrayList<>();
+
+        @Override
+        public void run() {
+            joins.forEach(Runnable::run);
+            for (Delivery d : rooms) {
+                for (Subscription s : d.members()) {
+                    for (Frame f : d.frames()) {
+                        s.offer(f);
+                    }
+                    s.subscriber.flush();
+                }
+            }
+            then.forEach(Runnable::run);
+        }
+    }
+
+    /** A request the engine turned down at once. */
+    public static final class Refused extends RuntimeException {
+        private final Failure failure;
+
+        Refused(Failure failure) {
+            super(failure.name(), null, false, false);
+            this.failure = failure;
+        }
+
+        public Failure failure() {
+            return failure;
+        }
+    }
+
+    /** A store failure on a reader thread, carried through a future. */
+    public static final class StoreException extends RuntimeException {
+        StoreException(SQLException cause) {
+            super(cause);
+        }
+    }
+}

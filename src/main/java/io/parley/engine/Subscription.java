@@ -1,0 +1,108 @@
+package io.parley.engine;
+
+import io.parley.store.StoredMessage;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One connection's membership of one room, and the gate its frames pass through.
+ *
+ * <p>Created by {@link LocalBroker#subscribe} on the subscriber's executor. From then on every method
+ * except the final fields runs on that executor only (the engine posts work there), so the state below
+ * needs no synchronisation.
+ *
+ * <p>Why a gate: a join must show the subscriber its history before any live message, with nothing
+ * missed and nothing twice. The sequencer adds the subscription to the room and fixes the history's
+ * upper bound at the same point in the room's order; live frames that reach the subscription before its
+ * history is ready (history read from disk takes a moment) wait in a backlog and are released after it,
+ * and a message is never passed on twice because seqs only grow.
+ */
+public final class Subscription {
+
+    /** Live frames one join may hold back while its history is read; past this the join fails. */
+    static final int MAX_BACKLOG = 10_000;
+
+    private enum State { PENDING, LIVE, CLOSED }
+
+    final String room;
+    final Subscriber subscriber;
+    final String name;
+    private final JoinListener listener;
+    private final LocalBroker broker;
+
+    private State state = State.PENDING;
+    private long lastSeq;
+    private List<Frame> backlog;
+
+    Subscription(String room, Subscriber subscriber, String name, JoinListener listener, LocalBroker broker) {
+        this.room = room;
+        this.subscriber = subscriber;
+        this.name = name;
+        this.listener = listener;
+        this.broker = broker;
+    }
+
+    public String room() {
+        return room;
+    }
+
+    /** Stops every further frame and callback at once. Subscriber's executor. */
+    void close() {
+        state = State.CLOSED;
+        backlog = null;
+    }
+
+    /** The history is ready: tell the listener, then release what waited. Subscriber's executor. */
+    void complete(long upTo, int members, List<StoredMessage> history, boolean complete) {
+        if (state != State.PENDING) {
+            return;
+        }
+        state = State.LIVE;
+        lastSeq = history.isEmpty() ? upTo : Math.max(upTo, history.getLast().seq());
+        listener.joined(upTo, members, history, complete);
+        if (backlog != null) {
+            List<Frame> waiting = backlog;
+            backlog = null;
+            for (Frame f : waiting) {
+                offer(f);
+            }
+            subscriber.flush();
+        }
+    }
+
+    /** The join could not be done. Subscriber's executor. */
+    void fail(Failure failure) {
+        if (state != State.PENDING) {
+            return;
+        }
+        close();
+        broker.unsubscribe(this);
+        listener.failed(failure);
+    }
+
+    /** Passes a live frame on, holds it back, or drops it as already seen. Subscriber's executor. */
+    void offer(Frame f) {
+        switch (state) {
+            case LIVE -> {
+                if (f.seq() == 0) {
+                    subscriber.deliver(f.bytes());
+                } else if (f.seq() > lastSeq) {
+                    lastSeq = f.seq();
+                    subscriber.deliver(f.bytes());
+                }
+            }
+            case PENDING -> {
+                if (backlog == null) {
+                    backlog = new ArrayList<>();
+                }
+                if (backlog.size() >= MAX_BACKLOG) {
+                    fail(Failure.OVERLOADED);
+                } else {
+                    backlog.add(f);
+                }
+            }
+            case CLOSED -> { }
+        }
+    }
+}
