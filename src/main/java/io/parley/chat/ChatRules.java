@@ -1,0 +1,78 @@
+package io.parley.chat;
+
+import java.util.regex.Pattern;
+
+/** The rules a request's fields must meet; each broken rule is a {@link ChatException} with its code. */
+final class ChatRules {
+
+    static final int MAX_NAME = 32;
+    static final int MAX_ID = 64;
+    static final int MAX_HISTORY_LIMIT = 500;
+    private static final Pattern ROOM = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
+
+    private ChatRules() {
+    }
+
+    static String name(String raw) {
+        String name = raw == null ? "" : raw.strip();
+        int length = name.codePointCount(0, name.length());
+        if (length == 0 || length > MAX_NAME || hasControl(name)) {
+            throw new ChatException(ErrorCode.INVALID_NAME,
+                    "name must be 1-" + MAX_NAME + " characters without control characters");
+        }
+        return name;
+    }
+
+    static String room(String room) {
+        if (room == null || !ROOM.matcher(room).matches()) {
+            throw new ChatException(ErrorCode.INVALID_ROOM,
+                    "room must be 1-64 characters from A-Z a-z 0-9 _ - .");
+        }
+        return room;
+    }
+
+    static String id(String id) {
+        if (id == null || id.isEmpty() || id.codePointCount(0, id.length()) > MAX_ID || hasControl(id)) {
+            throw new ChatException(ErrorCode.INVALID_ID,
+                    "id must be 1-" + MAX_ID + " characters without control characters");
+        }
+        return id;
+    }
+
+    static String text(String text, int maxLength) {
+        if (text == null || text.isBlank()) {
+            throw new ChatException(ErrorCode.EMPTY_MESSAGE, "text must not be empty");
+        }
+        if (text.length() > maxLength && text.codePointCount(0, text.length()) > maxLength) {
+            throw new ChatException(ErrorCode.MESSAGE_TOO_LONG,
+                    "text must be at most " + maxLength + " characters");
+        }
+        return text;
+    }
+
+    /** A seq bound from the client: absent (-1) or a non-negative number. */
+    static long seq(Long value, String field) {
+        if (value == null) {
+            return -1;
+        }
+        if (value < 0) {
+            throw new ChatException(ErrorCode.INVALID_SINCE, field + " must not be negative");
+        }
+        return value;
+    }
+
+    static int limit(Integer value, int byDefault) {
+        if (value == null) {
+            return byDefault;
+        }
+        if (value < 1 || value > MAX_HISTORY_LIMIT) {
+            throw new ChatException(ErrorCode.INVALID_SINCE, "limit must be 1-" + MAX_HISTORY_LIMIT);
+        }
+        return value;
+    }
+
+    private static boolean hasControl(String s) {
+        return s.codePoints().anyMatch(c -> Character.getType(c) == Character.CONTROL
+                || Character.getType(c) == Character.FORMAT && c != 0x200D);
+    }
+}

@@ -1,0 +1,157 @@
+package io.parley.chat;
+
+import io.parley.config.ServerConfig;
+import io.parley.engine.Failure;
+import io.parley.engine.JoinListener;
+import io.parley.engine.LocalBroker;
+import io.parley.engine.PublishListener;
+import io.parley.engine.Subscriber;
+import io.parley.engine.Subscription;
+import io.parley.store.StoredMessage;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One client's conversation with the chat: who it is and which rooms it is in, and the rules every
+ * request must pass before it reaches the engine.
+ *
+ * <p>Threads: confined to the connection's event loop. The transport calls it from there, and the
+ * engine calls the listeners back there, so nothing here is shared. It never blocks: joins, sends and
+ * history reads are handed to the engine and answered through listeners or futures.
+ */
+public final class ChatSession {
+
+    private static final int DEFAULT_HISTORY_LIMIT = 50;
+
+    private final LocalBroker broker;
+    private final ServerConfig config;
+    private final Subscriber connection;
+    private final String id;
+    private final Map<String, Subscription> rooms = new HashMap<>();
+    private String name;
+    private boolean closed;
+
+    public ChatSession(LocalBroker broker, ServerConfig config, Subscriber connection, String id) {
+        this.broker = broker;
+        this.config = config;
+        this.connection = connection;
+        this.id = id;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Names the client. Returns the name as it will be shown. */
+    public String hello(String requested) {
+        if (name != null) {
+            throw new ChatException(ErrorCode.ALREADY_GREETED, "hello was already said on this connection");
+        }
+        name = ChatRules.name(requested);
+        return name;
+    }
+
+    /** Joins a room; {@code since} null asks for the newest messages, else for those after it. */
+    public void join(String room, Long since, JoinListener listener) {
+        requireHello();
+        ChatRules.room(room);
+        long after = ChatRules.seq(since, "since");
+        if (rooms.containsKey(room)) {
+            throw new ChatException(ErrorCode.ALREADY_MEMBER, "already in room " + room);
+        }
+        if (rooms.size() >= config.maxRoomsPerConnection()) {
+            throw new ChatException(ErrorCode.TOO_MANY_ROOMS,
+                    "at most " + config.maxRoomsPerConnection() + " rooms per connection");
+        }
+        JoinListener tracked = new JoinListener() {
+            @Override
+            public void joined(long lastSeq, int members, List<StoredMessage> history, boolean complete) {
+                listener.joined(lastSeq, members, history, complete);
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                rooms.remove(room);
+                listener.failed(failure);
+            }
+        };
+        try {
+            rooms.put(room, broker.subscribe(room, connection, name, after, tracked));
+        } catch (LocalBroker.Refused e) {
+            throw refused(e.failure());
+        }
+    }
+
+    public void leave(String room) {
+        requireHello();
+        Subscription s = rooms.remove(ChatRules.room(room));
+        if (s == null) {
+            throw notMember(room);
+        }
+        broker.unsubscribe(s);
+    }
+
+    public void send(String room, String messageId, String text, PublishListener listener) {
+        requireMember(room);
+        ChatRules.id(messageId);
+        ChatRules.text(text, config.maxMessageLength());
+        try {
+            broker.publish(connection, room, messageId, name, text, listener);
+        } catch (LocalBroker.Refused e) {
+            throw refused(e.failure());
+        }
+    }
+
+    /** Stored messages of a room this client is in; completes off the event loop. */
+    public CompletableFuture<List<StoredMessage>> history(String room, Long before, Long since, Integer limit) {
+        requireMember(room);
+        long beforeSeq = ChatRules.seq(before, "before");
+        long sinceSeq = ChatRules.seq(since, "since");
+        int max = ChatRules.limit(limit, DEFAULT_HISTORY_LIMIT);
+        return broker.history(room, beforeSeq, sinceSeq, max);
+    }
+
+    /** The connection is gone: leave every room. */
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        rooms.values().forEach(broker::unsubscribe);
+        rooms.clear();
+    }
+
+    /** What a client is told when the engine turns a request down. */
+    public static ChatException refused(Failure failure) {
+        return switch (failure) {
+            case OVERLOADED -> new ChatException(ErrorCode.OVERLOADED, "the server is overloaded; retry with backoff");
+            case STORE_UNAVAILABLE -> new ChatException(ErrorCode.STORE_UNAVAILABLE,
+                    "the message store is unavailable; nothing was delivered, retry");
+            case SHUTTING_DOWN -> new ChatException(ErrorCode.SHUTTING_DOWN, "the server is shutting down; reconnect");
+        };
+    }
+
+    private void requireHello() {
+        if (name == null) {
+            throw new ChatException(ErrorCode.HELLO_REQUIRED, "say hello first");
+        }
+    }
+
+    private void requireMember(String room) {
+        requireHello();
+        if (!rooms.containsKey(ChatRules.room(room))) {
+            throw notMember(room);
+        }
+    }
+
+    private static ChatException notMember(String room) {
+        return new ChatException(ErrorCode.NOT_MEMBER, "not in room " + room);
+    }
+}

@@ -1,0 +1,37 @@
+package io.parley.chat;
+
+/**
+ * Every error a client can be told, with its stable wire code. The same codes are used on every
+ * transport; docs/PROTOCOL.md lists them with their meaning.
+ */
+public enum ErrorCode {
+    BAD_JSON("bad_json"),
+    BAD_REQUEST("bad_request"),
+    UNKNOWN_TYPE("unknown_type"),
+    HELLO_REQUIRED("hello_required"),
+    ALREADY_GREETED("already_greeted"),
+    INVALID_NAME("invalid_name"),
+    INVALID_ROOM("invalid_room"),
+    INVALID_ID("invalid_id"),
+    INVALID_SINCE("invalid_since"),
+    ALREADY_MEMBER("already_member"),
+    NOT_MEMBER("not_member"),
+    TOO_MANY_ROOMS("too_many_rooms"),
+    EMPTY_MESSAGE("empty_message"),
+    MESSAGE_TOO_LONG("message_too_long"),
+    OVERLOADED("overloaded"),
+    STORE_UNAVAILABLE("store_unavailable"),
+    SHUTTING_DOWN("shutting_down"),
+    INTERNAL_ERROR("internal_error");
+
+    private final String wire;
+
+    ErrorCode(String wire) {
+        this.wire = wire;
+    }
+
+    /** The code as it travels, e.g. {@code not_member}. */
+    public String wire() {
+        return wire;
+    }
+}

@@ -1,0 +1,36 @@
+package io.parley.protocol;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+
+/**
+ * Requests a client sends, one record per {@code type} of docs/PROTOCOL.md. Fields marked required
+ * must be present; their values are checked by the chat layer.
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+        @JsonSubTypes.Type(value = ClientMessage.Hello.class, name = "hello"),
+        @JsonSubTypes.Type(value = ClientMessage.Join.class, name = "join"),
+        @JsonSubTypes.Type(value = ClientMessage.Leave.class, name = "leave"),
+        @JsonSubTypes.Type(value = ClientMessage.Send.class, name = "send"),
+        @JsonSubTypes.Type(value = ClientMessage.History.class, name = "history"),
+        @JsonSubTypes.Type(value = ClientMessage.Ping.class, name = "ping"),
+})
+public sealed interface ClientMessage {
+
+    record Hello(@JsonProperty(required = true) String name) implements ClientMessage { }
+
+    record Join(@JsonProperty(required = true) String room, Long since) implements ClientMessage { }
+
+    record Leave(@JsonProperty(required = true) String room) implements ClientMessage { }
+
+    record Send(@JsonProperty(required = true) String room,
+                @JsonProperty(required = true) String id,
+                @JsonProperty(required = true) String text) implements ClientMessage { }
+
+    record History(@JsonProperty(required = true) String room, Long before, Long since, Integer limit)
+            implements ClientMessage { }
+
+    record Ping() implements ClientMessage { }
+}

@@ -1,0 +1,139 @@
+package io.parley.protocol;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.chat.ChatException;
+import io.parley.chat.ChatSession;
+import io.parley.chat.ErrorCode;
+import io.parley.config.ServerConfig;
+import io.parley.engine.Failure;
+import io.parley.engine.JoinListener;
+import io.parley.engine.LocalBroker;
+import io.parley.engine.PublishListener;
+import io.parley.engine.Subscriber;
+import io.parley.store.StoredMessage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.concurrent.CompletionException;
+
+/**
+ * One connection's requests, from text to chat and back: decode, dispatch on the request type,
+ * encode the reply. Adding a request type touches docs/PROTOCOL.md, one record and one case here.
+ *
+ * <p>Threads: confined to the connection's event loop, like the {@link ChatSession} it drives. Every
+ * reply goes out through the connection's {@link Subscriber}, so replies and broadcasts share one
+ * ordered stream per connection.
+ */
+public final class ProtocolHandler {
+
+    private static final Logger log = LoggerFactory.getLogger(ProtocolHandler.class);
+
+    private final ProtocolCodec codec;
+    private final ChatSession session;
+    private final Subscriber out;
+    private final ServerMessage.Limits limits;
+
+    public ProtocolHandler(ProtocolCodec codec, ChatSession session, Subscriber out, ServerConfig config) {
+        this.codec = codec;
+        this.session = session;
+        this.out = out;
+        this.limits = new ServerMessage.Limits(config.maxMessageLength(), config.maxFrameBytes(),
+                config.maxRoomsPerConnection(), config.historyOnJoin());
+    }
+
+    /** One text frame from the client. */
+    public void onText(String text) {
+        ProtocolCodec.Request request;
+        try {
+            request = codec.decode(text);
+        } catch (ProtocolCodec.BadRequest e) {
+            send(codec.error(new ChatException(e.code(), e.getMessage()), e.type(), null, null, e.ref()));
+            return;
+        }
+        try {
+            dispatch(request);
+        } catch (ChatException e) {
+            send(codec.error(e, request.type(), idOf(request.message()), roomOf(request.message()), request.ref()));
+        } catch (RuntimeException e) {
+            log.error("request {} failed", request.type(), e);
+            send(codec.error(new ChatException(ErrorCode.INTERNAL_ERROR, "internal error"),
+                    request.type(), idOf(request.message()), roomOf(request.message()), request.ref()));
+        }
+    }
+
+    /** The connection is gone. */
+    public void onClose() {
+        session.close();
+    }
+
+    private void dispatch(ProtocolCodec.Request request) {
+        JsonNode ref = request.ref();
+        switch (request.message()) {
+            case ClientMessage.Hello hello -> {
+                String name = session.hello(hello.name());
+                send(codec.encode(new ServerMessage.Welcome(session.id(), name, ProtocolCodec.PROTOCOL, limits, ref)));
+            }
+            case ClientMessage.Join join -> session.join(join.room(), join.since(), new JoinListener() {
+                @Override
+                public void joined(long lastSeq, int members, List<StoredMessage> history, boolean complete) {
+                    send(codec.encode(new ServerMessage.Joined(join.room(), lastSeq, members, complete,
+                            ServerMessage.Message.of(history), ref)));
+                }
+
+                @Override
+                public void failed(Failure failure) {
+                    send(codec.error(ChatSession.refused(failure), "join", null, join.room(), ref));
+                }
+            });
+            case ClientMessage.Leave leave -> {
+                session.leave(leave.room());
+                send(codec.encode(new ServerMessage.Left(leave.room(), ref)));
+            }
+            case ClientMessage.Send s -> session.send(s.room(), s.id(), s.text(), new PublishListener() {
+                @Override
+                public void stored(StoredMessage m) {
+                    send(codec.encode(new ServerMessage.Ack(m.id(), m.room(), m.seq(), m.time())));
+                }
+
+                @Override
+                public void failed(Failure failure) {
+                    send(codec.error(ChatSession.refused(failure), "send", s.id(), s.room(), ref));
+                }
+            });
+            case ClientMessage.History h -> session.history(h.room(), h.before(), h.since(), h.limit())
+                    .whenCompleteAsync((messages, error) -> {
+                        if (error == null) {
+                            send(codec.encode(new ServerMessage.HistoryPage(h.room(),
+                                    ServerMessage.Message.of(messages), ref)));
+                        } else {
+                            Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+                            log.error("history of room {} failed", h.room(), cause);
+                            send(codec.error(ChatSession.refused(cause instanceof LocalBroker.StoreException
+                                    ? Failure.STORE_UNAVAILABLE : Failure.OVERLOADED), "history", null, h.room(), ref));
+                        }
+                    }, out.executor());
+            case ClientMessage.Ping ignored -> send(codec.encode(new ServerMessage.Pong(ref)));
+        }
+    }
+
+    private void send(byte[] frame) {
+        out.deliver(frame);
+        out.flush();
+    }
+
+    private static String idOf(ClientMessage m) {
+        return m instanceof ClientMessage.Send s ? s.id() : null;
+    }
+
+    private static String roomOf(ClientMessage m) {
+        return switch (m) {
+            case ClientMessage.Join j -> j.room();
+            case ClientMessage.Leave l -> l.room();
+            case ClientMessage.Send s -> s.room();
+            case ClientMessage.History h -> h.room();
+            case ClientMessage.Hello ignored -> null;
+            case ClientMessage.Ping ignored -> null;
+        };
+    }
+}
