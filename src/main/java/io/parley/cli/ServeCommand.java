@@ -1,0 +1,105 @@
+package io.parley.cli;
+
+import io.parley.config.ServerConfig;
+import io.parley.transport.ParleyServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code parley serve}: the one place where flags and environment become a {@link ServerConfig}.
+ * Each flag's default comes from its {@code PARLEY_*} variable when set.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true, showDefaultValues = true,
+        description = "Run a Parley server: WebSocket chat at /chat, the browser client at /, health at /healthz.")
+final class ServeCommand implements Callable<Integer> {
+
+    @Option(names = "--host", defaultValue = "${env:PARLEY_HOST:-127.0.0.1}",
+            description = "Address to bind (env PARLEY_HOST). 0.0.0.0 opens it to the network.")
+    String host;
+
+    @Option(names = "--port", defaultValue = "${env:PARLEY_PORT:-8080}",
+            description = "TCP port (env PARLEY_PORT). Production: 80, or 443 with TLS.")
+    int port;
+
+    @Option(names = "--data-dir", defaultValue = "${env:PARLEY_DATA_DIR:-data}",
+            description = "Directory of the SQLite history file parley.db (env PARLEY_DATA_DIR).")
+    Path dataDir;
+
+    @Option(names = "--allowed-origin", split = ",", defaultValue = "${env:PARLEY_ALLOWED_ORIGINS:-}",
+            description = "Browser origin allowed to connect besides the server's own, e.g. https://chat.example.com;"
+                    + " repeatable or comma-separated; * allows any (env PARLEY_ALLOWED_ORIGINS).")
+    List<String> allowedOrigins = new ArrayList<>();
+
+    @Option(names = "--tls-cert", defaultValue = "${env:PARLEY_TLS_CERT}",
+            description = "PEM certificate chain: serve wss:// and https:// (env PARLEY_TLS_CERT).")
+    Path tlsCert;
+
+    @Option(names = "--tls-key", defaultValue = "${env:PARLEY_TLS_KEY}",
+            description = "PEM private key, PKCS#8, for --tls-cert (env PARLEY_TLS_KEY).")
+    Path tlsKey;
+
+    @Option(names = "--max-frame-bytes", defaultValue = "${env:PARLEY_MAX_FRAME_BYTES:-65536}",
+            description = "Largest WebSocket message accepted, fragments reassembled; larger closes with 1009.")
+    int maxFrameBytes;
+
+    @Option(names = "--max-message-length", defaultValue = "${env:PARLEY_MAX_MESSAGE_LENGTH:-2000}",
+            description = "Longest chat message, in characters.")
+    int maxMessageLength;
+
+    @Option(names = "--history-on-join", defaultValue = "${env:PARLEY_HISTORY_ON_JOIN:-50}",
+            description = "Recent messages sent with a join (0-1000).")
+    int historyOnJoin;
+
+    @Option(names = "--max-rooms", defaultValue = "${env:PARLEY_MAX_ROOMS:-100}",
+            description = "Rooms one connection may be in at once.")
+    int maxRooms;
+
+    @Option(names = "--ping-interval", defaultValue = "${env:PARLEY_PING_INTERVAL:-25}",
+            description = "Seconds without sending before the server pings a client.")
+    int pingSeconds;
+
+    @Option(names = "--idle-timeout", defaultValue = "${env:PARLEY_IDLE_TIMEOUT:-60}",
+            description = "Seconds without hearing from a client before closing it with 1001.")
+    int idleSeconds;
+
+    @Option(names = "--outbound-buffer-bytes", defaultValue = "${env:PARLEY_OUTBOUND_BUFFER_BYTES:-4194304}",
+            description = "Unsent bytes one client may have queued before it is closed as a slow consumer (1013).")
+    long outboundBufferBytes;
+
+    @Option(names = "--durable-sync", defaultValue = "${env:PARLEY_DURABLE_SYNC:-false}",
+            description = "fsync every commit, so acknowledged messages survive power loss, not only a crash.")
+    boolean durableSync;
+
+    ServerConfig config() {
+        List<String> origins = allowedOrigins.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
+        return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
+                historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
+                outboundBufferBytes, durableSync);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        ServerConfig config;
+        try {
+            config = config();
+        } catch (IllegalArgumentException e) {
+            System.err.println("parley serve: " + e.getMessage());
+            return 2;
+        }
+        ParleyServer server = ParleyServer.start(config);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }, "parley-shutdown"));
+        stopped.await();
+        return 0;
+    }
+}

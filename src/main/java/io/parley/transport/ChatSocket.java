@@ -1,0 +1,164 @@
+package io.parley.transport;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http.websocketx.WebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.parley.chat.ChatSession;
+import io.parley.config.ServerConfig;
+import io.parley.engine.LocalBroker;
+import io.parley.engine.Subscriber;
+import io.parley.protocol.ProtocolCodec;
+import io.parley.protocol.ProtocolHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The last handler of a chat connection: text frames in, encoded frames out.
+ *
+ * <p>In: once the upgrade completes it drops the HTTP handlers, starts the keep-alive clock and opens a
+ * {@link ProtocolHandler}; each text frame (reassembled by the aggregator before it) goes there. A
+ * binary frame closes with 1003, a message over the size limit with 1009; Netty's codec before it has
+ * already closed with 1002 or 1007 for protocol violations and invalid UTF-8.
+ *
+ * <p>Out: it is the connection's {@link Subscriber}. {@link #deliver} wraps the shared bytes without
+ * copying them and writes without flushing; {@link #flush} ends a burst, and the
+ * {@code FlushConsolidationHandler} near the head of the pipeline turns the flushes of one event-loop
+ * task into one socket write. A client whose unsent bytes pass the configured limit is a slow consumer:
+ * it is closed with 1013 rather than allowed to grow the server's memory.
+ *
+ * <p>Threads: everything here runs on the connection's event loop.
+ */
+final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> implements Subscriber {
+
+    private static final Logger log = LoggerFactory.getLogger(ChatSocket.class);
+    private static final AtomicLong SESSIONS = new AtomicLong();
+
+    private final ServerConfig config;
+    private final LocalBroker broker;
+    private final ProtocolCodec codec;
+    private final ChannelGroup sockets;
+    private ChannelHandlerContext ctx;
+    private ProtocolHandler protocol;
+    private boolean closing;
+
+    ChatSocket(ServerConfig config, LocalBroker broker, ProtocolCodec codec, ChannelGroup sockets) {
+        this.config = config;
+        this.broker = broker;
+        this.codec = codec;
+        this.sockets = sockets;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof WebSocketServerProtocolHandler.HandshakeComplete) {
+            opened(ctx);
+        } else if (evt instanceof IdleStateEvent idle) {
+            switch (idle.state()) {
+                case WRITER_IDLE -> ctx.writeAndFlush(new PingWebSocketFrame());
+                case READER_IDLE -> close(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE.code(), "idle timeout");
+                case ALL_IDLE -> { }
+            }
+        } else {
+            super.userEventTriggered(ctx, evt);
+        }
+    }
+
+    private void opened(ChannelHandlerContext ctx) {
+        var pipeline = ctx.pipeline();
+        pipeline.remove(UpgradeGuard.class);
+        pipeline.remove(HttpRoutes.class);
+        pipeline.addBefore(ctx.name(), "keep-alive", new IdleStateHandler(
+                config.idleTimeout().toMillis(), config.pingInterval().toMillis(), 0, TimeUnit.MILLISECONDS));
+        String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
+        ChatSession session = new ChatSession(broker, config, this, id);
+        protocol = new ProtocolHandler(codec, session, this, config);
+        sockets.add(ctx.channel());
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, WebSocketFrame frame) {
+        if (frame instanceof TextWebSocketFrame text) {
+            if (protocol != null && !closing) {
+                protocol.onText(text.text());
+            }
+        } else if (frame instanceof BinaryWebSocketFrame) {
+            close(WebSocketCloseStatus.INVALID_MESSAGE_TYPE.code(), "binary frames are not supported; send JSON text");
+        }
+        // Pings are answered and pongs dropped by Netty's protocol handler; nothing else reaches here.
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof TooLongFrameException) {
+            close(WebSocketCloseStatus.MESSAGE_TOO_BIG.code(), "message larger than " + config.maxFrameBytes() + " bytes");
+        } else {
+            log.debug("connection {} failed", ctx.channel().remoteAddress(), cause);
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        closing = true;
+        if (protocol != null) {
+            protocol.onClose();
+        }
+        super.channelInactive(ctx);
+    }
+
+    /** Sends a close frame with this code, then closes; Netty closes anyway if the client never answers. */
+    void close(int code, String reason) {
+        if (closing) {
+            return;
+        }
+        closing = true;
+        ctx.writeAndFlush(new CloseWebSocketFrame(code, reason)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public Executor executor() {
+        return ctx.executor();
+    }
+
+    @Override
+    public void deliver(byte[] frame) {
+        if (closing) {
+            return;
+        }
+        if (!ctx.channel().isWritable()) {
+            log.info("closing slow consumer {}: more than {} bytes unsent", ctx.channel().remoteAddress(),
+                    config.outboundBufferBytes());
+            close(WebSocketCloseStatus.TRY_AGAIN_LATER.code(), "slow consumer: reconnect and re-join with since");
+            return;
+        }
+        ctx.write(new TextWebSocketFrame(Unpooled.wrappedBuffer(frame)), ctx.voidPromise());
+    }
+
+    @Override
+    public void flush() {
+        if (!closing) {
+            ctx.flush();
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package io.parley.transport;
+
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.QueryStringDecoder;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Every plain HTTP route, declared here and nowhere else:
+ * <ul>
+ *   <li>{@code GET /healthz}: 200 while the server is serving;</li>
+ *   <li>{@code GET /} and {@code GET /<file>}: the browser client;</li>
+ *   <li>anything else: 404 (405 for a method other than GET and HEAD).</li>
+ * </ul>
+ * {@code /chat} never gets here: {@link UpgradeGuard} and Netty's handshaker take it.
+ *
+ * <p>Shared by all connections (it keeps no state); runs on each connection's event loop.
+ */
+@ChannelHandler.Sharable
+final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
+
+    /** The page may talk only to this server; user text can never become script. */
+    private static final String CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+            + "style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+    private static final byte[] HEALTHY = "{\"status\":\"ok\"}\n".getBytes(StandardCharsets.UTF_8);
+
+    private final StaticFiles files;
+
+    HttpRoutes(StaticFiles files) {
+        this.files = files;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+        Responses.send(ctx, request, route(request));
+    }
+
+    private FullHttpResponse route(FullHttpRequest request) {
+        if (request.decoderResult().isFailure()) {
+            return Responses.text(HttpResponseStatus.BAD_REQUEST, "Malformed HTTP request.");
+        }
+        if (!request.method().equals(HttpMethod.GET) && !request.method().equals(HttpMethod.HEAD)) {
+            FullHttpResponse r = Responses.text(HttpResponseStatus.METHOD_NOT_ALLOWED, "Only GET and HEAD are served here.");
+            r.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
+            return r;
+        }
+        String path = new QueryStringDecoder(request.uri()).path();
+        if (path.equals("/healthz")) {
+            return Responses.bytes(HttpResponseStatus.OK, "application/json", HEALTHY);
+        }
+        StaticFiles.File file = files.get(path);
+        if (file == null) {
+            return Responses.text(HttpResponseStatus.NOT_FOUND, "Not found: " + path);
+        }
+        FullHttpResponse r = Responses.bytes(HttpResponseStatus.OK, file.contentType(), file.body());
+        r.headers().set("Content-Security-Policy", CSP)
+                .set("Referrer-Policy", "no-referrer");
+        return r;
+    }
+}

@@ -1,0 +1,59 @@
+package io.parley.transport;
+
+import java.net.URI;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Which browser pages may open a WebSocket to this server: the defence against cross-site WebSocket
+ * hijacking, where a page on another site opens a socket with the visitor's cookies.
+ *
+ * <p>Allowed: the server's own origin (the host the browser addressed, as the {@code Host} header
+ * carries it, over either scheme, since a TLS-terminating proxy may sit in front), every origin on the
+ * configured list, and any origin if the list holds {@code *}. A request without {@code Origin} is not
+ * from a browser page and is allowed: such a client can send any header it likes anyway.
+ */
+final class OriginPolicy {
+
+    private final boolean anyOrigin;
+    private final Set<String> allowed;
+
+    OriginPolicy(List<String> allowedOrigins) {
+        this.anyOrigin = allowedOrigins.contains("*");
+        this.allowed = allowedOrigins.stream().map(OriginPolicy::normalize).collect(Collectors.toUnmodifiableSet());
+    }
+
+    boolean allows(String origin, String host) {
+        if (origin == null || anyOrigin) {
+            return true;
+        }
+        String normalized = normalize(origin);
+        if (allowed.contains(normalized)) {
+            return true;
+        }
+        if (host == null || normalized.isEmpty()) {
+            return false;
+        }
+        return normalized.equals(normalize("http://" + host)) || normalized.equals(normalize("https://" + host));
+    }
+
+    /** scheme://host[:port] in lower case, without a default port; empty if it is not such a thing. */
+    static String normalize(String origin) {
+        try {
+            URI uri = new URI(origin.trim());
+            String scheme = uri.getScheme();
+            String host = uri.getHost();
+            if (scheme == null || host == null) {
+                return "";
+            }
+            scheme = scheme.toLowerCase(Locale.ROOT);
+            int port = uri.getPort();
+            boolean defaultPort = port == -1 || port == 80 && scheme.equals("http") || port == 443 && scheme.equals("https");
+            return scheme + "://" + host.toLowerCase(Locale.ROOT) + (defaultPort ? "" : ":" + port);
+        } catch (Exception e) {
+            return "";
+        }
+    }
+}

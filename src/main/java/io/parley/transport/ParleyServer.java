@@ -1,0 +1,131 @@
+package io.parley.transport;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.parley.config.ServerConfig;
+import io.parley.engine.LocalBroker;
+import io.parley.protocol.ProtocolCodec;
+import io.parley.store.HistoryStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A running Parley node: the store, the engine and the network, started together and stopped in the
+ * order that loses nothing.
+ *
+ * <p>Start: open the SQLite store, start the engine's sequencer, bind the port. Stop
+ * ({@link #close()}, also run on SIGTERM by {@code parley serve}): stop accepting connections; let the
+ * engine finish every queued command, so each message a client sent before the stop is stored and
+ * acknowledged; close every WebSocket with 1001; stop the event loops; close the store.
+ *
+ * <p>Threads: one acceptor thread; one event loop per core for connections (a connection stays on
+ * one loop for its life); the engine's sequencer and history readers. See docs/ARCHITECTURE.md.
+ */
+public final class ParleyServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(ParleyServer.class);
+
+    private final ServerConfig config;
+    private final HistoryStore store;
+    private final LocalBroker broker;
+    private final EventLoopGroup acceptor;
+    private final EventLoopGroup workers;
+    private final ChannelGroup sockets = new DefaultChannelGroup("chat-sockets", GlobalEventExecutor.INSTANCE);
+    private final Channel listener;
+    private boolean closed;
+
+    private ParleyServer(ServerConfig config) throws Exception {
+        this.config = config;
+        SslContext tls = config.tls()
+                ? SslContextBuilder.forServer(config.tlsCert().toFile(), config.tlsKey().toFile()).build()
+                : null;
+        StaticFiles files = StaticFiles.load();
+        ProtocolCodec codec = new ProtocolCodec();
+        store = HistoryStore.openSqlite(config.dataDir(), config.durableSync());
+        broker = new LocalBroker(store, codec, config.historyOnJoin());
+        acceptor = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), NioIoHandler.newFactory());
+        try {
+            listener = new ServerBootstrap()
+                    .group(acceptor, workers)
+                    .channel(NioServerSocketChannel.class)
+                    .option(ChannelOption.SO_BACKLOG, 1024)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new ChatChannelInitializer(config, tls, broker, codec, sockets, files))
+                    .bind(config.host(), config.port())
+                    .sync()
+                    .channel();
+        } catch (Exception e) {
+            shutdownLoops();
+            broker.close();
+            store.close();
+            throw e;
+        }
+        log.info("Parley listening on {}://{}:{}/ (data in {})", config.tls() ? "https" : "http", config.host(),
+                port(), config.dataDir().toAbsolutePath());
+    }
+
+    /** Starts a server; returns once it accepts connections. */
+    public static ParleyServer start(ServerConfig config) throws Exception {
+        return new ParleyServer(config);
+    }
+
+    /** The port actually bound (useful when the config asked for 0). */
+    public int port() {
+        return ((InetSocketAddress) listener.localAddress()).getPort();
+    }
+
+    public ServerConfig config() {
+        return config;
+    }
+
+    /** Stops gracefully; see the class comment for the order. Safe to call twice. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        log.info("Parley stopping: finishing queued messages, closing {} connections", sockets.size());
+        listener.close().syncUninterruptibly();
+        broker.close();
+        for (Channel channel : sockets) {
+            channel.eventLoop().execute(() -> {
+                ChatSocket socket = channel.pipeline().get(ChatSocket.class);
+                if (socket != null) {
+                    socket.close(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE.code(), "server shutting down");
+                }
+            });
+        }
+        // Give clients a moment to answer the close frames; force what is left.
+        sockets.newCloseFuture().awaitUninterruptibly(3, TimeUnit.SECONDS);
+        sockets.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
+        shutdownLoops();
+        try {
+            store.close();
+        } catch (Exception e) {
+            log.warn("closing the store failed", e);
+        }
+        log.info("Parley stopped");
+    }
+
+    private void shutdownLoops() {
+        acceptor.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        acceptor.terminationFuture().syncUninterruptibly();
+    }
+}
