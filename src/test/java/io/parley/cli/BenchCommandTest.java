@@ -1,0 +1,67 @@
+package io.parley.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.parley.testing.TestServer;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code parley bench} against a real server: a short run, the report it prints, its exit code. */
+class BenchCommandTest {
+
+    @TempDir
+    Path dataDir;
+
+    @Test
+    void shortRunDeliversEveryMessageToEveryMemberAndReportsIt() throws Exception {
+        try (TestServer server = TestServer.start(dataDir)) {
+            StringWriter out = new StringWriter();
+            StringWriter progress = new StringWriter();
+
+            int exit = ParleyCommand.commandLine()
+                    .setOut(new PrintWriter(out))
+                    .setErr(new PrintWriter(progress))
+                    .execute("bench", "--url", server.chatUri().toString(), "--subscribers", "20",
+                            "--publishers", "2", "--rate", "200", "--duration", "2", "--warmup", "1");
+
+            String report = out.toString();
+            assertThat(exit).as(report + progress).isZero();
+            assertThat(report).contains("sent 600, acked 600, rejected 0")
+                    .contains("expected 13200 (600 sent x 22 members")
+                    .contains("delivered 13200, lost 0")
+                    .contains("result       PASS");
+            assertThat(number(report, "p99 ([0-9.]+) ms")).isPositive();
+            assertThat(number(report, "throughput +([0-9]+) deliveries/s")).isPositive();
+        }
+    }
+
+    @Test
+    void failsWhenNobodyCanConnect() throws Exception {
+        int closedPort;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            closedPort = socket.getLocalPort();
+        }
+        StringWriter out = new StringWriter();
+
+        int exit = ParleyCommand.commandLine()
+                .setOut(new PrintWriter(out))
+                .setErr(new PrintWriter(new StringWriter()))
+                .execute("bench", "--url", "ws://127.0.0.1:" + closedPort + "/chat", "--subscribers", "2",
+                        "--duration", "1", "--warmup", "0", "--drain", "0");
+
+        assertThat(exit).isEqualTo(1);
+        assertThat(out.toString()).contains("3 failed").contains("connection refused").contains("FAIL");
+    }
+
+    private static double number(String text, String regex) {
+        Matcher matcher = Pattern.compile(regex).matcher(text);
+        assertThat(matcher.find()).as("'" + regex + "' in:\n" + text).isTrue();
+        return Double.parseDouble(matcher.group(1));
+    }
+}
