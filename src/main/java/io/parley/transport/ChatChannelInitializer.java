@@ -31,8 +31,8 @@ import io.parley.protocol.ProtocolCodec;
  *   routes       HttpRoutes: /healthz and the browser client (plain HTTP only)
  *   chat         ChatSocket: text frames to the protocol; the connection's outbound side
  * </pre>
- * After the upgrade ChatSocket removes guard and routes and puts a keep-alive IdleStateHandler before
- * itself.
+ * After the upgrade ChatSocket removes guard and routes and puts a keep-alive IdleStateHandler right
+ * after flush, where every byte in or out counts as activity.
  */
 final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
 

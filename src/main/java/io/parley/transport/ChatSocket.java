@@ -88,7 +88,9 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         var pipeline = ctx.pipeline();
         pipeline.remove(UpgradeGuard.class);
         pipeline.remove(HttpRoutes.class);
-        pipeline.addBefore(ctx.name(), "keep-alive", new IdleStateHandler(
+        // Near the socket, so that every byte counts as activity, pongs included (the protocol handler
+        // drops pongs before they would reach a handler further in).
+        pipeline.addAfter("flush", "keep-alive", new IdleStateHandler(
                 config.idleTimeout().toMillis(), config.pingInterval().toMillis(), 0, TimeUnit.MILLISECONDS));
         String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
         ChatSession session = new ChatSession(broker, config, this, id);
