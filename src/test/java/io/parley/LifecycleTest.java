@@ -1,0 +1,120 @@
+package io.parley;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.testing.RawSocket;
+import io.parley.testing.TestServer;
+import io.parley.testing.WsClient;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class LifecycleTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void shutdownClosesClientsWith1001AndKeepsWhatWasAcknowledged() throws Exception {
+        TestServer server = TestServer.start(dir);
+        WsClient ada = WsClient.hello(server.chatUri(), "ada");
+        ada.join("lobby");
+        for (int i = 1; i <= 50; i++) {
+            ada.say("lobby", "m" + i, "text " + i);
+        }
+        ada.collect("ack", 50);
+
+        server.close();
+
+        assertThat(ada.awaitCloseCode()).isEqualTo(1001);
+        assertThat(ada.closeReason()).contains("shutting down");
+        try (TestServer again = TestServer.start(dir);
+             WsClient bob = WsClient.hello(again.chatUri(), "bob")) {
+            assertThat(bob.join("lobby").get("seq").asLong()).isEqualTo(50);
+        }
+    }
+
+    @Test
+    void messagesInFlightAtShutdownAreEitherAcknowledgedAndStoredOrRefused() throws Exception {
+        TestServer server = TestServer.start(dir);
+        WsClient ada = WsClient.hello(server.chatUri(), "ada");
+        ada.join("lobby");
+        for (int i = 1; i <= 200; i++) {
+            ada.say("lobby", "m" + i, "text " + i);
+        }
+        server.close();
+        long acked = ada.drain(Duration.ofMillis(500)).stream()
+                .filter(m -> "ack".equals(m.path("type").asText())).count();
+
+        try (TestServer again = TestServer.start(dir);
+             WsClient bob = WsClient.hello(again.chatUri(), "bob")) {
+            assertThat(bob.join("lobby").get("seq").asLong()).isGreaterThanOrEqualTo(acked);
+        }
+    }
+
+    @Test
+    void silentConnectionIsClosedAfterTheIdleTimeoutWhileAnAnsweringOneStays() throws Exception {
+        try (TestServer server = TestServer.start(dir,
+                c -> c.withKeepAlive(Duration.ofMillis(300), Duration.ofMillis(1200)));
+             RawSocket silent = new RawSocket(server.port());
+             WsClient answering = WsClient.hello(server.chatUri(), "ada")) {
+            silent.upgrade();
+            // The raw socket never answers the server's pings; the JDK client answers them itself.
+            long start = System.nanoTime();
+            int code = -2;
+            while (code == -2) {
+                RawSocket.Frame f = silent.readFrame();
+                if (f.opcode() == RawSocket.CLOSE) {
+                    code = f.closeCode();
+                }
+            }
+            assertThat(code).isEqualTo(1001);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+
+            answering.send(Map.of("type", "ping"));
+            assertThat(answering.expect("pong")).isNotNull();
+            assertThat(answering.isClosed()).isFalse();
+        }
+    }
+
+    @Test
+    void healthzAnswersOk() throws Exception {
+        try (TestServer server = TestServer.start(dir)) {
+            HttpResponse<String> r = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(server.httpUri("/healthz")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(200);
+            JsonNode body = WsClient.JSON.readTree(r.body());
+            assertThat(body.get("status").asText()).isEqualTo("ok");
+        }
+    }
+
+    @Test
+    void rootServesTheBrowserClientWithAStrictContentSecurityPolicy() throws Exception {
+        try (TestServer server = TestServer.start(dir)) {
+            HttpClient http = HttpClient.newHttpClient();
+            HttpResponse<String> page = http.send(HttpRequest.newBuilder(server.httpUri("/")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(page.statusCode()).isEqualTo(200);
+            assertThat(page.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/html"));
+            assertThat(page.headers().firstValue("content-security-policy"))
+                    .hasValueSatisfying(v -> assertThat(v).contains("script-src 'self'"));
+            assertThat(page.body()).contains("app.js");
+
+            HttpResponse<String> script = http.send(HttpRequest.newBuilder(server.httpUri("/app.js")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(script.statusCode()).isEqualTo(200);
+            assertThat(script.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/javascript"));
+
+            HttpResponse<String> missing = http.send(HttpRequest.newBuilder(server.httpUri("/../pom.xml")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(missing.statusCode()).isEqualTo(404);
+        }
+    }
+}
