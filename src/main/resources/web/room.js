@@ -1,0 +1,76 @@
+// The message order of one room, kept apart from the socket and the page so that it can be
+// reasoned about (and run under node) on its own.
+//
+// `last` is the highest seq shown such that every seq before it was shown too. A message arrives
+// from `joined.history`, from a `history` reply or live; whatever its source it goes through
+// accept(): a seq at or below `last` is a duplicate and dropped, the next seq is shown at once,
+// and a later one waits in `pending` until the gap before it is filled. nextFetch() says which
+// `history` request fills the gap, or catches up to `target` (the room's seq when we joined),
+// so the page only ever appends, and in seq order.
+
+export class Room {
+  constructor(name, show) {
+    this.name = name;
+    this.show = show;
+    this.last = null; // null until the first `joined`: then we take the server's recent history
+    this.target = 0;
+    this.pending = new Map();
+    this.fetching = false;
+  }
+
+  joinRequest() {
+    const request = { type: 'join', room: this.name };
+    if (this.last !== null) request.since = this.last;
+    return request;
+  }
+
+  joined(reply) {
+    if (this.last === null) {
+      // A first join carries the latest messages, not the room's start: begin just before them.
+      this.last = reply.history.length > 0 ? reply.history[0].seq - 1 : reply.seq;
+    }
+    this.target = Math.max(this.target, reply.seq);
+    this.fetching = false; // a request made on an earlier connection will never be answered
+    for (const message of reply.history) this.accept(message);
+  }
+
+  accept(message) {
+    if (message.seq <= this.last || this.pending.has(message.seq)) return;
+    this.pending.set(message.seq, message);
+    for (let next; (next = this.pending.get(this.last + 1)); ) {
+      this.pending.delete(next.seq);
+      this.last = next.seq;
+      this.show(next);
+    }
+  }
+
+  history(messages) {
+    this.fetching = false;
+    const before = this.last;
+    for (const message of messages) this.accept(message);
+    // The server keeps every seq, so a reply that fills nothing means the gap cannot be filled;
+    // asking again would loop forever.
+    if (this.last === before) this.skipGap();
+  }
+
+  // Shows whatever is waiting, in order, and stops trying to fill what is missing before it.
+  skipGap() {
+    this.fetching = false;
+    for (const seq of [...this.pending.keys()].sort((a, b) => a - b)) {
+      this.show(this.pending.get(seq));
+      this.last = seq;
+    }
+    this.pending.clear();
+    this.target = this.last;
+  }
+
+  nextFetch() {
+    if (this.fetching || this.caughtUp) return null;
+    this.fetching = true;
+    return { type: 'history', room: this.name, since: this.last, limit: 500 };
+  }
+
+  get caughtUp() {
+    return !this.fetching && this.pending.size === 0 && this.last >= this.target;
+  }
+}
