@@ -1,0 +1,103 @@
+package io.parley.cli;
+
+import io.parley.testing.WsClient;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class ServeCommandTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void helpListsEveryCommand() {
+        StringWriter out = new StringWriter();
+        int code = ParleyCommand.commandLine().setOut(new PrintWriter(out)).execute("--help");
+
+        assertThat(code).isZero();
+        assertThat(out.toString()).contains("serve", "chat", "bench");
+    }
+
+    @Test
+    void serveHelpShowsItsDefaults() {
+        StringWriter out = new StringWriter();
+        ParleyCommand.commandLine().setOut(new PrintWriter(out)).execute("serve", "--help");
+
+        assertThat(out.toString()).contains("--host", "Default: 127.0.0.1", "--port", "Default: 8080",
+                "--data-dir", "Default: data");
+    }
+
+    @Test
+    void flagsBecomeTheServerConfig() {
+        ServeCommand serve = new ServeCommand();
+        new picocli.CommandLine(serve).parseArgs("--port", "9000", "--host", "0.0.0.0", "--data-dir", "/tmp/x",
+                "--allowed-origin", "https://a.example,https://b.example", "--max-message-length", "300");
+
+        var config = serve.config();
+        assertThat(config.port()).isEqualTo(9000);
+        assertThat(config.host()).isEqualTo("0.0.0.0");
+        assertThat(config.dataDir()).isEqualTo(Path.of("/tmp/x"));
+        assertThat(config.allowedOrigins()).containsExactly("https://a.example", "https://b.example");
+        assertThat(config.maxMessageLength()).isEqualTo(300);
+    }
+
+    @Test
+    void serveTakesItsSettingsFromTheEnvironmentAndStopsGracefullyOnSigterm() throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        Path data = dir.resolve("env-data");
+        Path log = dir.resolve("serve.log");
+        ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                "-cp", System.getProperty("java.class.path"), ParleyCommand.class.getName(), "serve")
+                .redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("PARLEY_PORT", String.valueOf(port));
+        pb.environment().put("PARLEY_DATA_DIR", data.toString());
+        Process server = pb.start();
+        try {
+            URI health = URI.create("http://127.0.0.1:" + port + "/healthz");
+            HttpClient http = HttpClient.newHttpClient();
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            int status = 0;
+            while (status != 200 && System.nanoTime() < deadline) {
+                try {
+                    status = http.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.discarding())
+                            .statusCode();
+                } catch (java.io.IOException notYet) {
+                    Thread.sleep(100);
+                }
+            }
+            assertThat(status).as("server log:%n%s", Files.exists(log) ? Files.readString(log) : "").isEqualTo(200);
+            assertThat(data.resolve("parley.db")).exists();
+
+            WsClient ada = WsClient.hello(URI.create("ws://127.0.0.1:" + port + "/chat"), "ada");
+            ada.join("lobby");
+            ada.say("lobby", "m1", "before SIGTERM");
+            ada.expect("ack");
+
+            server.destroy();
+            assertThat(ada.awaitCloseCode()).isEqualTo(1001);
+            assertThat(server.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            List<String> lines = Files.readAllLines(log);
+            assertThat(lines).anyMatch(l -> l.contains("Parley stopped"));
+        } finally {
+            server.destroyForcibly();
+        }
+    }
+}
