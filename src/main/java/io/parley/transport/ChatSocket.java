@@ -145,7 +145,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
 
     @Override
     public void deliver(byte[] frame) {
-        if (closing) {
+        if (closing || !ctx.channel().isActive()) {
+            // A channel that is going away is also "not writable"; that is not a slow consumer.
             return;
         }
         if (!ctx.channel().isWritable()) {
