@@ -1,0 +1,340 @@
+package io.parley.client;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.SequencedMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A person's seat in one room: connects, says hello, joins, prints what the room says, sends what
+ * the person types, and comes back after a dropped connection without losing or repeating a message.
+ *
+ * <p>Recovery follows {@code docs/PROTOCOL.md}: the client remembers the last seq it printed and
+ * re-joins with {@code since} set to it, printing only seqs above it. When the re-join reply says it
+ * is not {@code complete}, the rest is read page by page with {@code history}, and live messages that
+ * arrive meanwhile are held back so that the transcript stays in seq order. A typed line stays
+ * "unconfirmed" until its {@code ack} (or its own {@code message}) arrives; after a re-join whatever
+ * is still unconfirmed is sent again. A send that reached the server just before the connection broke
+ * but was stored only after the catch-up was read would then appear twice; the protocol has no
+ * server-side de-duplication by id that would rule this out, and the window is a few milliseconds.
+ *
+ * <p>Threads: the current connection's callbacks (HttpClient threads), the caller's thread
+ * ({@link #send}, {@link #finish}) and one scheduler thread (reconnects) all take this object's lock,
+ * which guards every mutable field. Nothing done under the lock blocks: sending only queues.
+ */
+public final class ChatClient implements AutoCloseable {
+
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration FIRST_JOIN_TIMEOUT = Duration.ofSeconds(10);
+    private static final int CATCH_UP_PAGE = 500;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final URI url;
+    private final String room;
+    private final String name;
+    private final Transcript transcript;
+    private final PrintWriter diagnostics;
+    private final HttpClient http = HttpClient.newHttpClient();
+    private final ScheduledExecutorService reconnects = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("parley-chat-reconnect").factory());
+    private final Backoff backoff = new Backoff(Duration.ofMillis(250), Duration.ofSeconds(15));
+    private final CompletableFuture<Void> firstJoin = new CompletableFuture<>();
+    /** Makes this client's send ids unique among everybody's in the room. */
+    private final String idPrefix = "c" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()) + "-";
+
+    private Attempt current;
+    private boolean ready;
+    private boolean stopping;
+    /** The highest seq printed; -1 before the first join. */
+    private long lastSeq = -1;
+    /** While catching up page by page: the room's seq at the re-join; -1 otherwise. */
+    private long catchUpTo = -1;
+    private final List<JsonNode> heldLive = new ArrayList<>();
+    private final SequencedMap<String, String> unconfirmed = new LinkedHashMap<>();
+    private long sends;
+    private int maxMessageLength = Integer.MAX_VALUE;
+
+    private ChatClient(URI url, String room, String name, Transcript transcript, PrintWriter diagnostics) {
+        this.url = url;
+        this.room = room;
+        this.name = name;
+        this.transcript = transcript;
+        this.diagnostics = diagnostics;
+    }
+
+    /**
+     * Connects and joins, returning once the room's recent history has been printed.
+     *
+     * @throws IOException with a message for a person when the server cannot be reached or refuses
+     *                     the hello or the join; the first attempt is not retried
+     */
+    public static ChatClient join(URI url, String room, String name, Transcript transcript,
+                                   PrintWriter diagnostics) throws IOException {
+        ChatClient client = new ChatClient(url, room, name, transcript, diagnostics);
+        synchronized (client) {
+            client.connect();
+        }
+        try {
+            client.firstJoin.get(FIRST_JOIN_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            return client;
+        } catch (ExecutionException e) {
+            client.close();
+            throw new IOException(e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            client.close();
+            throw new IOException("no answer from the server within " + FIRST_JOIN_TIMEOUT.toSeconds() + " s");
+        } catch (InterruptedException e) {
+            client.close();
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while joining");
+        }
+    }
+
+    /** Sends one line to the room now, or after the re-join if the connection is down. */
+    public synchronized void send(String text) {
+        // Checked here, not only by the server: a text far over the limit would make a frame over the
+        // frame limit, which the server answers by closing (1009), and resending it would loop.
+        if (text.codePointCount(0, text.length()) > maxMessageLength) {
+            transcript.error("message_too_long", "not sent: longer than " + maxMessageLength + " characters");
+            return;
+        }
+        String id = idPrefix + (++sends);
+        unconfirmed.put(id, text);
+        if (ready) {
+            current.connection.send(Requests.send(room, id, text));
+        }
+    }
+
+    /**
+     * Waits up to {@code grace} for the server to confirm every line sent, then closes the connection
+     * normally (1000). Lines still unconfirmed are reported on the diagnostics stream.
+     */
+    public void finish(Duration grace) throws InterruptedException {
+        ParleyConnection connection;
+        synchronized (this) {
+            long deadline = System.nanoTime() + grace.toNanos();
+            long left;
+            while (!unconfirmed.isEmpty() && (left = deadline - System.nanoTime()) > 0) {
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+            if (!unconfirmed.isEmpty()) {
+                diagnostic(unconfirmed.size() + " message(s) not confirmed by the server");
+            }
+            stopping = true;
+            connection = current == null ? null : current.connection;
+            current = null;
+        }
+        if (connection != null) {
+            connection.close().join();
+        }
+    }
+
+    /** Drops the connection, if any, and releases threads. Safe to call more than once. */
+    @Override
+    public void close() {
+        ParleyConnection connection;
+        synchronized (this) {
+            stopping = true;
+            connection = current == null ? null : current.connection;
+            current = null;
+        }
+        if (connection != null) {
+            connection.abort();
+        }
+        reconnects.shutdownNow();
+        http.shutdownNow();
+    }
+
+    private void connect() {
+        Attempt attempt = new Attempt();
+        current = attempt;
+        ParleyConnection.open(http, url, CONNECT_TIMEOUT, attempt)
+                .whenComplete((connection, failure) -> opened(attempt, connection, failure));
+    }
+
+    private synchronized void opened(Attempt attempt, ParleyConnection connection, Throwable failure) {
+        if (current != attempt || stopping) {
+            if (connection != null) {
+                connection.abort();
+            }
+            return;
+        }
+        if (failure != null) {
+            lost(ParleyConnection.describe(failure));
+            return;
+        }
+        attempt.connection = connection;
+        connection.send(Requests.hello(name));
+        connection.send(lastSeq < 0 ? Requests.join(room) : Requests.join(room, lastSeq));
+    }
+
+    private void lost(String why) {
+        current = null;
+        ready = false;
+        catchUpTo = -1;
+        heldLive.clear();
+        if (stopping) {
+            return;
+        }
+        if (!firstJoin.isDone()) {
+            firstJoin.completeExceptionally(new IOException("cannot join " + room + " at " + url + ": " + why));
+            return;
+        }
+        Duration delay = backoff.next();
+        diagnostic("connection lost (" + why + "); reconnecting in " + delay.toMillis() + " ms");
+        reconnects.schedule(this::reconnect, delay.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private synchronized void reconnect() {
+        if (!stopping && current == null) {
+            connect();
+        }
+    }
+
+    private void handle(JsonNode message) {
+        switch (message.path("type").asText()) {
+            case "welcome" -> maxMessageLength =
+                    message.path("limits").path("maxMessageLength").asInt(Integer.MAX_VALUE);
+            case "joined" -> joined(message);
+            case "history" -> caughtUpPage(message);
+            case "message" -> {
+                if (catchUpTo >= 0) {
+                    heldLive.add(message);
+                } else {
+                    show(message);
+                }
+            }
+            case "ack" -> confirmed(message.path("id").asText());
+            case "presence" -> transcript.presence(message);
+            case "error" -> error(message);
+            default -> {
+                // pong, and types a newer server may add: nothing to show.
+            }
+        }
+    }
+
+    private void joined(JsonNode joined) {
+        diagnostic((lastSeq < 0 ? "joined " : "joined again ") + room + " as " + name
+                + " (" + joined.path("members").asInt() + " here)");
+        joined.path("history").forEach(this::show);
+        long roomSeq = joined.path("seq").asLong();
+        if (joined.path("complete").asBoolean(true) || lastSeq >= roomSeq) {
+            lastSeq = Math.max(lastSeq, roomSeq);
+            ready();
+        } else {
+            catchUpTo = roomSeq;
+            current.connection.send(Requests.historySince(room, lastSeq, CATCH_UP_PAGE));
+        }
+    }
+
+    private void caughtUpPage(JsonNode history) {
+        if (catchUpTo < 0) {
+            return;
+        }
+        JsonNode messages = history.path("messages");
+        messages.forEach(this::show);
+        if (lastSeq < catchUpTo && !messages.isEmpty()) {
+            current.connection.send(Requests.historySince(room, lastSeq, CATCH_UP_PAGE));
+        } else {
+            catchUpTo = -1;
+            ready();
+        }
+    }
+
+    private void ready() {
+        heldLive.forEach(this::show);
+        heldLive.clear();
+        ready = true;
+        backoff.reset();
+        firstJoin.complete(null);
+        unconfirmed.forEach((id, text) -> current.connection.send(Requests.send(room, id, text)));
+    }
+
+    private void show(JsonNode message) {
+        long seq = message.path("seq").asLong();
+        if (seq <= lastSeq) {
+            return;
+        }
+        lastSeq = seq;
+        // Our own message arriving proves it is stored, even if its ack was lost with a connection.
+        confirmed(message.path("id").asText());
+        transcript.message(message);
+    }
+
+    private void confirmed(String id) {
+        if (unconfirmed.remove(id) != null) {
+            notifyAll();
+        }
+    }
+
+    private void error(JsonNode error) {
+        String code = error.path("code").asText();
+        String text = error.path("message").asText();
+        if (!firstJoin.isDone()) {
+            firstJoin.completeExceptionally(new IOException("the server refused: " + code + ": " + text));
+            return;
+        }
+        if (firstJoin.isCompletedExceptionally()) {
+            // The join already failed and said why; what follows (hello_required for the join sent
+            // right behind a refused hello) only repeats it.
+            return;
+        }
+        transcript.error(code, text);
+        if ("send".equals(error.path("request").asText())) {
+            // Refused, not lost: sending it again would be refused again.
+            confirmed(error.path("id").asText());
+        }
+    }
+
+    private void diagnostic(String text) {
+        diagnostics.println("parley chat: " + text);
+        diagnostics.flush();
+    }
+
+    /** One connection attempt; callbacks from an attempt that is no longer current are ignored. */
+    private final class Attempt implements ParleyConnection.Handler {
+
+        private ParleyConnection connection;
+
+        @Override
+        public void onMessage(String json) {
+            JsonNode message;
+            try {
+                message = JSON.readTree(json);
+            } catch (JsonProcessingException e) {
+                diagnostic("ignored a message that is not JSON: " + e.getOriginalMessage());
+                return;
+            }
+            synchronized (ChatClient.this) {
+                if (current == this) {
+                    handle(message);
+                }
+            }
+        }
+
+        @Override
+        public void onClose(int statusCode, String reason) {
+            synchronized (ChatClient.this) {
+                if (current == this) {
+                    lost("closed with " + statusCode + (reason.isEmpty() ? "" : " " + reason));
+                }
+            }
+        }
+    }
+}
