@@ -1,0 +1,117 @@
+package io.parley.bench;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import org.HdrHistogram.Histogram;
+
+/**
+ * The outcome of one benchmark run, and its printed form.
+ *
+ * <p>Publishers are room members, so every message is expected once at every subscriber and once at
+ * every publisher, its sender included: expected deliveries are messages sent times members joined.
+ * A run passes when every connection joined and stayed, and every expected delivery arrived exactly
+ * once in number.
+ *
+ * @param latencyMicros end-to-end latency of deliveries of messages sent in the measured window
+ * @param problems      why connections failed or dropped, the first few
+ */
+public record BenchReport(
+        BenchParameters parameters,
+        String transport,
+        int subscribersJoined,
+        int publishersJoined,
+        int connectionsFailed,
+        long connectionsDropped,
+        List<String> problems,
+        long sent,
+        long acked,
+        Map<String, Long> rejected,
+        long delivered,
+        long deliveredInWindow,
+        Histogram latencyMicros) {
+
+    public BenchReport {
+        Objects.requireNonNull(parameters, "parameters");
+        problems = List.copyOf(problems);
+        rejected = Map.copyOf(rejected);
+    }
+
+    public int membersJoined() {
+        return subscribersJoined + publishersJoined;
+    }
+
+    public long expected() {
+        return sent * membersJoined();
+    }
+
+    public long lost() {
+        return Math.max(0, expected() - delivered);
+    }
+
+    /** Deliveries beyond the expected: duplicates, which a correct server never produces. */
+    public long extra() {
+        return Math.max(0, delivered - expected());
+    }
+
+    public double deliveriesPerSecond() {
+        return deliveredInWindow / (parameters.duration().toNanos() / 1e9);
+    }
+
+    public boolean passed() {
+        return connectionsFailed == 0 && connectionsDropped == 0 && lost() == 0 && extra() == 0;
+    }
+
+    public void print(PrintWriter out) {
+        long rejectedTotal = rejected.values().stream().mapToLong(Long::longValue).sum();
+        out.printf(Locale.ROOT, "parley bench over %s%n", transport);
+        out.printf(Locale.ROOT, "parameters   %s%n", parameters.asOptions());
+        out.printf(Locale.ROOT, "connections  %d joined (%d subscribers, %d publishers), %d failed, %d dropped%n",
+                membersJoined(), subscribersJoined, publishersJoined, connectionsFailed, connectionsDropped);
+        problems.forEach(problem -> out.printf(Locale.ROOT, "             %s%n", problem));
+        out.printf(Locale.ROOT, "messages     sent %d, acked %d, rejected %d%s%n", sent, acked, rejectedTotal,
+                rejected.isEmpty() ? "" : " " + rejected);
+        out.printf(Locale.ROOT, "deliveries   expected %d (%d sent x %d members; publishers are members and receive"
+                + " every message, their own included)%n", expected(), sent, membersJoined());
+        out.printf(Locale.ROOT, "             delivered %d, lost %d%s%n", delivered, lost(),
+                extra() == 0 ? "" : ", extra " + extra());
+        out.printf(Locale.ROOT, "throughput   %.0f deliveries/s over the %d s measured window%n",
+                deliveriesPerSecond(), parameters.duration().toSeconds());
+        if (latencyMicros.getTotalCount() == 0) {
+            out.printf(Locale.ROOT, "latency      no deliveries in the measured window%n");
+        } else {
+            out.printf(Locale.ROOT, "latency      p50 %s ms, p99 %s ms, p99.9 %s ms, max %s ms"
+                            + " (%d deliveries of messages sent in the measured window)%n",
+                    millis(latencyMicros.getValueAtPercentile(50)),
+                    millis(latencyMicros.getValueAtPercentile(99)),
+                    millis(latencyMicros.getValueAtPercentile(99.9)),
+                    millis(latencyMicros.getMaxValue()), latencyMicros.getTotalCount());
+        }
+        out.printf(Locale.ROOT, "result       %s%n", passed() ? "PASS" : "FAIL: " + String.join(", ", failures()));
+        out.flush();
+    }
+
+    private List<String> failures() {
+        List<String> failures = new ArrayList<>();
+        if (connectionsFailed > 0) {
+            failures.add(connectionsFailed + " connection(s) failed");
+        }
+        if (connectionsDropped > 0) {
+            failures.add(connectionsDropped + " connection(s) dropped");
+        }
+        if (lost() > 0) {
+            failures.add(lost() + " deliveries lost");
+        }
+        if (extra() > 0) {
+            failures.add(extra() + " deliveries more than expected");
+        }
+        return failures;
+    }
+
+    static String millis(long micros) {
+        return String.format(Locale.ROOT, "%.3f", micros / 1000.0);
+    }
+}

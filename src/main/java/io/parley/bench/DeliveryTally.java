@@ -1,0 +1,160 @@
+package io.parley.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
+/**
+ * Everything counted during a benchmark run: sends, acks, refusals, drops, deliveries, and the
+ * end-to-end latency of every delivery of a message sent inside the measured window.
+ *
+ * <p>Latency is the time from just before a publisher queues a message to the moment a member's
+ * transport hands it over, both read from {@link System#nanoTime()} in this process. Messages sent
+ * during warm-up are delivered and counted like any other but stay out of the histogram, so that
+ * connection set-up and JIT compilation do not show up as latency.
+ *
+ * <p>Threads: the event methods run on transport I/O threads, many at once, and use only lock-free
+ * counters and HdrHistogram's {@link Recorder}, whose writers never wait. {@link #takeInterval}
+ * is called by one thread at a time (the progress ticker, then the final report).
+ */
+final class DeliveryTally implements MemberEvents {
+
+    private static final int SIGNIFICANT_DIGITS = 3;
+    private static final int DROP_REASONS_KEPT = 5;
+
+    private final Payload payload;
+    private final long origin = System.nanoTime();
+    /** Latencies in microseconds: plenty of resolution for a network round trip, a smaller histogram. */
+    private final Recorder latencyMicros = new Recorder(SIGNIFICANT_DIGITS);
+    private final Histogram measured = new Histogram(SIGNIFICANT_DIGITS);
+    private Histogram recycled;
+
+    private final LongAdder sent = new LongAdder();
+    private final LongAdder acked = new LongAdder();
+    private final LongAdder delivered = new LongAdder();
+    private final LongAdder deliveredInWindow = new LongAdder();
+    private final LongAdder dropped = new LongAdder();
+    private final Map<String, LongAdder> rejected = new ConcurrentHashMap<>();
+    private final List<String> dropReasons = new ArrayList<>();
+
+    /** The measured window, in nanoseconds since the origin; empty until {@link #openWindow}. */
+    private volatile long windowStart = Long.MAX_VALUE;
+    private volatile long windowEnd = Long.MAX_VALUE;
+
+    DeliveryTally(Payload payload) {
+        this.payload = payload;
+    }
+
+    /** Nanoseconds since this tally was created: the clock that benchmark texts carry. */
+    long now() {
+        return System.nanoTime() - origin;
+    }
+
+    /** Measures what is sent and delivered from {@code start} for {@code length} (nanoseconds since origin). */
+    void openWindow(long start, long length) {
+        windowEnd = start + length;
+        windowStart = start;
+    }
+
+    /** A fresh text stamped with the current time; count it with {@link #sent()} once queued. */
+    String nextText() {
+        return payload.text(now());
+    }
+
+    void sent() {
+        sent.increment();
+    }
+
+    @Override
+    public void messageReceived(String carrier) {
+        long sentAt = payload.sentNanos(carrier);
+        if (sentAt < 0) {
+            return;
+        }
+        long now = now();
+        delivered.increment();
+        if (now >= windowStart && now < windowEnd) {
+            deliveredInWindow.increment();
+        }
+        if (sentAt >= windowStart && sentAt < windowEnd) {
+            latencyMicros.recordValue((now - sentAt) / 1_000);
+        }
+    }
+
+    @Override
+    public void acked() {
+        acked.increment();
+    }
+
+    @Override
+    public void rejected(String code) {
+        rejected.computeIfAbsent(code, c -> new LongAdder()).increment();
+    }
+
+    @Override
+    public void dropped(String member, String why) {
+        dropped.increment();
+        synchronized (dropReasons) {
+            if (dropReasons.size() < DROP_REASONS_KEPT) {
+                dropReasons.add(member + ": " + why);
+            }
+        }
+    }
+
+    /**
+     * Latencies recorded since the previous call, in microseconds, valid until the next call; they
+     * are also added to the run's total ({@link #measured}).
+     */
+    Histogram takeInterval() {
+        recycled = latencyMicros.getIntervalHistogram(recycled);
+        measured.add(recycled);
+        return recycled;
+    }
+
+    /** All latencies taken so far by {@link #takeInterval}, in microseconds. */
+    Histogram measured() {
+        return measured;
+    }
+
+    long sentCount() {
+        return sent.sum();
+    }
+
+    long ackedCount() {
+        return acked.sum();
+    }
+
+    long deliveredCount() {
+        return delivered.sum();
+    }
+
+    long deliveredInWindowCount() {
+        return deliveredInWindow.sum();
+    }
+
+    long droppedCount() {
+        return dropped.sum();
+    }
+
+    long rejectedCount() {
+        return rejected.values().stream().mapToLong(LongAdder::sum).sum();
+    }
+
+    /** Refusals by error code, sorted by code. */
+    Map<String, Long> rejectedByCode() {
+        Map<String, Long> byCode = new TreeMap<>();
+        rejected.forEach((code, count) -> byCode.put(code, count.sum()));
+        return byCode;
+    }
+
+    List<String> dropReasons() {
+        synchronized (dropReasons) {
+            return List.copyOf(dropReasons);
+        }
+    }
+}

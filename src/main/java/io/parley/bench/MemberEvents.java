@@ -1,0 +1,24 @@
+package io.parley.bench;
+
+/**
+ * What a transport reports about its members to the workload. Called from I/O threads, concurrently;
+ * implementations must be thread-safe and cheap, because they run once per delivery.
+ */
+public interface MemberEvents {
+
+    /**
+     * A live {@code message} reached a member. {@code carrier} holds the message's text verbatim,
+     * either alone or inside the raw frame: benchmark texts need no JSON escaping, so a transport can
+     * pass the frame as it came and skip parsing it.
+     */
+    void messageReceived(String carrier);
+
+    /** The server confirmed one of this member's sends. */
+    void acked();
+
+    /** The server refused one of this member's sends with this error code. */
+    void rejected(String code);
+
+    /** A joined member's connection ended without the benchmark asking it to. */
+    void dropped(String member, String why);
+}

@@ -1,0 +1,55 @@
+package io.parley.bench;
+
+import io.parley.client.ParleyConnection;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.IntStream;
+
+/**
+ * Benchmark members over WebSocket, each on its own {@link ParleyConnection}.
+ *
+ * <p>All connections share a few {@link HttpClient}s and one fixed pool of threads, so that a run
+ * with thousands of members does not start thousands of threads. More than one client because each
+ * has a single selector thread doing the socket I/O of all its connections; spreading connections
+ * over a few lets that work use more than one core. Handler callbacks, and so every
+ * {@link MemberEvents} call, run on the shared pool.
+ */
+public final class WebSocketTransport implements BenchTransport {
+
+    private final URI url;
+    private final ExecutorService io;
+    private final List<HttpClient> clients;
+    private final AtomicInteger nextClient = new AtomicInteger();
+
+    public WebSocketTransport(URI url) {
+        int cores = Runtime.getRuntime().availableProcessors();
+        this.url = url;
+        this.io = Executors.newFixedThreadPool(Math.max(2, cores),
+                Thread.ofPlatform().daemon().name("parley-bench-io-", 0).factory());
+        this.clients = IntStream.range(0, Math.clamp(cores, 1, 4))
+                .mapToObj(i -> HttpClient.newBuilder().executor(io).build())
+                .toList();
+    }
+
+    @Override
+    public String name() {
+        return "websocket";
+    }
+
+    @Override
+    public CompletableFuture<BenchMember> join(String name, String room, MemberEvents events) {
+        HttpClient client = clients.get(Math.floorMod(nextClient.getAndIncrement(), clients.size()));
+        return new WebSocketMember(name, room, events).start(client, url);
+    }
+
+    @Override
+    public void close() {
+        clients.forEach(HttpClient::shutdownNow);
+        io.shutdownNow();
+    }
+}
