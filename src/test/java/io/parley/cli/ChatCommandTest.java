@@ -75,7 +75,8 @@ class ChatCommandTest {
     }
 
     @Test
-    void catchesUpAfterTheServerRestartsWithoutRepeatingMessages() throws Exception {
+    void reconnectsAfterTheServerRestartsAndSendsWhatWasTypedMeanwhileWithoutRepeatingAnything()
+            throws Exception {
         int port;
         ChatProcess ada;
         try (TestServer server = TestServer.start(dataDir);
@@ -87,14 +88,17 @@ class ChatCommandTest {
             bob.say("lobby", "b1", "before the restart");
             ada.nextLineContaining("before the restart");
         }
+        ada.type("typed while the server was down");
         try (TestServer server = TestServer.start(dataDir, c -> c.withPort(port));
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             bob.join("lobby");
             bob.say("lobby", "b2", "after the restart");
+            List<String> lines = new ArrayList<>(ada.linesUntil("after the restart"));
 
-            List<String> seen = ada.linesUntil("after the restart");
-            assertThat(seen).noneMatch(line -> line.contains("before the restart"));
             assertThat(ada.endInputAndWait()).isZero();
+            lines.addAll(ada.remainingLines());
+            assertThat(lines).noneMatch(line -> line.contains("before the restart"))
+                    .filteredOn(line -> line.contains("ada: typed while the server was down")).hasSize(1);
         }
     }
 
@@ -135,11 +139,12 @@ class ChatCommandTest {
         private final Process process;
         private final Writer stdin;
         private final BlockingQueue<String> stdout = new LinkedBlockingQueue<>();
+        private final Thread reader;
 
         ChatProcess(Process process) {
             this.process = process;
             this.stdin = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
-            Thread.ofPlatform().daemon().start(() -> {
+            this.reader = Thread.ofPlatform().daemon().start(() -> {
                 try (BufferedReader lines = process.inputReader(StandardCharsets.UTF_8)) {
                     for (String line; (line = lines.readLine()) != null; ) {
                         stdout.add(line);
@@ -181,6 +186,14 @@ class ChatCommandTest {
             stdin.close();
             assertThat(process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)).as("chat exited").isTrue();
             return process.exitValue();
+        }
+
+        /** After the process has ended: every line not taken yet. */
+        List<String> remainingLines() throws InterruptedException {
+            reader.join(TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS));
+            List<String> lines = new ArrayList<>();
+            stdout.drainTo(lines);
+            return lines;
         }
 
         void kill() {
