@@ -61,12 +61,13 @@ final class ServeCommand implements Callable<Integer> {
             description = "Rooms one connection may be in at once.")
     int maxRooms;
 
-    @Option(names = "--ping-interval", defaultValue = "${env:PARLEY_PING_INTERVAL:-25}",
-            description = "Seconds without sending before the server pings a client.")
+    @Option(names = "--ping-interval", defaultValue = "${env:PARLEY_PING_INTERVAL:-20}",
+            description = "Seconds without hearing from a client before the server pings it.")
     int pingSeconds;
 
     @Option(names = "--idle-timeout", defaultValue = "${env:PARLEY_IDLE_TIMEOUT:-60}",
-            description = "Seconds without hearing from a client before closing it with 1001.")
+            description = "Seconds without hearing from a client before closing it with 1001"
+                    + " (checked every ping interval).")
     int idleSeconds;
 
     @Option(names = "--outbound-buffer-bytes", defaultValue = "${env:PARLEY_OUTBOUND_BUFFER_BYTES:-4194304}",

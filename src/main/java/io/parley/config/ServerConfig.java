@@ -22,8 +22,9 @@ import java.util.Objects;
  * @param maxMessageLength     largest chat message text, in characters
  * @param historyOnJoin        messages a plain {@code join} carries
  * @param maxRoomsPerConnection rooms one connection may be in at once
- * @param pingInterval         send a ping after this long without sending anything
- * @param idleTimeout          close a connection after this long without receiving anything
+ * @param pingInterval         ping a client after this long without hearing from it
+ * @param idleTimeout          close a connection after this long without hearing from it (checked
+ *                             every ping interval, so rounded up to a multiple of it)
  * @param outboundBufferBytes  bytes queued to one slow connection before it is closed with 1013
  * @param durableSync          true: fsync every commit (survives power loss); false: survives a
  *                             process crash, as SQLite's WAL with synchronous=NORMAL does
@@ -74,7 +75,7 @@ public record ServerConfig(
     /** The defaults of {@code parley serve}: a first run on a developer's machine. */
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, Path.of("data"), List.of(), null, null,
-                64 * 1024, 2000, 50, 100, Duration.ofSeconds(25), Duration.ofSeconds(60),
+                64 * 1024, 2000, 50, 100, Duration.ofSeconds(20), Duration.ofSeconds(60),
                 4L * 1024 * 1024, false);
     }
 

@@ -13,6 +13,7 @@ import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
+import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.parley.chat.ChatSession;
@@ -56,6 +57,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     private ChannelHandlerContext ctx;
     private ProtocolHandler protocol;
     private boolean closing;
+    /** Ping intervals the client has been silent for, counted by the keep-alive's idle events. */
+    private long silentIntervals;
 
     ChatSocket(ServerConfig config, LocalBroker broker, ProtocolCodec codec, ChannelGroup sockets) {
         this.config = config;
@@ -73,11 +76,12 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof WebSocketServerProtocolHandler.HandshakeComplete) {
             opened(ctx);
-        } else if (evt instanceof IdleStateEvent idle) {
-            switch (idle.state()) {
-                case WRITER_IDLE -> ctx.writeAndFlush(new PingWebSocketFrame());
-                case READER_IDLE -> close(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE.code(), "idle timeout");
-                case ALL_IDLE -> { }
+        } else if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
+            silentIntervals = idle.isFirst() ? 1 : silentIntervals + 1;
+            if (silentIntervals * config.pingInterval().toMillis() >= config.idleTimeout().toMillis()) {
+                close(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE.code(), "idle timeout");
+            } else {
+                ctx.writeAndFlush(new PingWebSocketFrame());
             }
         } else {
             super.userEventTriggered(ctx, evt);
@@ -90,8 +94,11 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         pipeline.remove(HttpRoutes.class);
         // Near the socket, so that every byte counts as activity, pongs included (the protocol handler
         // drops pongs before they would reach a handler further in).
+        // Reader side only: timing writes costs a promise and a listener on every frame sent (8% of the
+        // server's samples in a fan-out profile). A client silent for a ping interval is pinged; one
+        // silent for the idle timeout is closed.
         pipeline.addAfter("flush", "keep-alive", new IdleStateHandler(
-                config.idleTimeout().toMillis(), config.pingInterval().toMillis(), 0, TimeUnit.MILLISECONDS));
+                config.pingInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
         ChatSession session = new ChatSession(broker, config, this, id);
         protocol = new ProtocolHandler(codec, session, this, config);
