@@ -73,6 +73,27 @@ class RoomDeliveryTest {
     }
 
     @Test
+    void longMultiByteMessagesReachEveryMemberIntact() throws Exception {
+        String text = "\u00e9\u4e2d\uD83D\uDE00".repeat(500);
+        try (TestServer server = TestServer.start(dir)) {
+            List<WsClient> members = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                WsClient c = WsClient.hello(server.chatUri(), "user" + i);
+                c.join("lobby");
+                members.add(c);
+            }
+            members.getFirst().say("lobby", "long", text);
+            members.getFirst().say("lobby", "short", "and a short one");
+            for (WsClient c : members) {
+                List<JsonNode> got = c.collect("message", 2);
+                assertThat(got.get(0).get("text").asText()).isEqualTo(text);
+                assertThat(got.get(1).get("text").asText()).isEqualTo("and a short one");
+                c.close();
+            }
+        }
+    }
+
+    @Test
     void senderIsAcknowledgedWithTheSeqItsMessageGot() throws Exception {
         try (TestServer server = TestServer.start(dir);
              WsClient ada = WsClient.hello(server.chatUri(), "ada")) {

@@ -374,10 +374,14 @@ public final class LocalBroker implements AutoCloseable {
         public void run() {
             joins.forEach(Runnable::run);
             for (Delivery d : rooms) {
-                for (Subscription s : d.members()) {
-                    for (Frame f : d.frames()) {
+                // Frame by frame, so that a subscriber's transport sees one broadcast go to everyone on
+                // this loop before the next: it can then frame each once and share it.
+                for (Frame f : d.frames()) {
+                    for (Subscription s : d.members()) {
                         s.offer(f);
                     }
+                }
+                for (Subscription s : d.members()) {
                     s.subscriber.flush();
                 }
             }

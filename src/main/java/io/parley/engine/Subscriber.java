@@ -15,8 +15,9 @@ public interface Subscriber {
     Executor executor();
 
     /**
-     * Queue one encoded frame. The same array is handed to every subscriber of a broadcast; it must not
-     * be changed. Writes are not flushed until {@link #flush()}.
+     * Queue one encoded frame. The same array is handed to every subscriber of a broadcast, all
+     * subscribers of one executor in a row; it must not be changed. Writes are not flushed until
+     * {@link #flush()}.
      */
     void deliver(byte[] frame);
 

@@ -1,6 +1,5 @@
 package io.parley.transport;
 
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -37,8 +36,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * binary frame closes with 1003, a message over the size limit with 1009; Netty's codec before it has
  * already closed with 1002 or 1007 for protocol violations and invalid UTF-8.
  *
- * <p>Out: it is the connection's {@link Subscriber}. {@link #deliver} wraps the shared bytes without
- * copying them and writes without flushing; {@link #flush} ends a burst, and the
+ * <p>Out: it is the connection's {@link Subscriber}. {@link #deliver} writes the broadcast as framed
+ * once per event loop by {@link SharedFrames}, without flushing; {@link #flush} ends a burst, and the
  * {@code FlushConsolidationHandler} near the head of the pipeline turns the flushes of one event-loop
  * task into one socket write. A client whose unsent bytes pass the configured limit is a slow consumer:
  * it is closed with 1013 rather than allowed to grow the server's memory.
@@ -162,7 +161,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
             close(WebSocketCloseStatus.TRY_AGAIN_LATER.code(), "slow consumer: reconnect and re-join with since");
             return;
         }
-        ctx.write(new TextWebSocketFrame(Unpooled.wrappedBuffer(frame)), ctx.voidPromise());
+        ctx.write(SharedFrames.frame(ctx, frame), ctx.voidPromise());
     }
 
     @Override
