@@ -85,6 +85,17 @@ class LifecycleTest {
     }
 
     @Test
+    void silentTcpConnectionThatNeverSendsARequestIsClosed() throws Exception {
+        try (TestServer server = TestServer.start(dir,
+                c -> c.withKeepAlive(Duration.ofMillis(300), Duration.ofMillis(1200)));
+             RawSocket silent = new RawSocket(server.port())) {
+            long start = System.nanoTime();
+            assertThat(silent.closedByServer()).isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(1000), Duration.ofSeconds(5));
+        }
+    }
+
+    @Test
     void healthzAnswersOk() throws Exception {
         try (TestServer server = TestServer.start(dir)) {
             HttpResponse<String> r = HttpClient.newHttpClient().send(

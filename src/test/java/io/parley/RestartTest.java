@@ -62,6 +62,37 @@ class RestartTest {
     }
 
     @Test
+    void catchingUpOnMoreTextThanOneReplyCarriesIsCompletedByPaging() throws Exception {
+        String text = "x".repeat(2000);
+        int count = 180;
+        try (TestServer server = TestServer.start(dir);
+             WsClient ada = WsClient.hello(server.chatUri(), "ada")) {
+            ada.join("lobby");
+            for (int i = 1; i <= count; i++) {
+                ada.say("lobby", "m" + i, text);
+            }
+            ada.collect("ack", count);
+
+            try (WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
+                JsonNode joined = bob.join("lobby", 0);
+                assertThat(joined.get("complete").asBoolean()).isFalse();
+                List<Long> seen = new java.util.ArrayList<>();
+                joined.get("history").forEach(m -> seen.add(m.get("seq").asLong()));
+                assertThat(seen.size()).isLessThan(count);
+                while (true) {
+                    bob.send(java.util.Map.of("type", "history", "room", "lobby", "since", seen.getLast(), "limit", 500));
+                    JsonNode page = bob.expect("history");
+                    if (page.get("messages").isEmpty()) {
+                        break;
+                    }
+                    page.get("messages").forEach(m -> seen.add(m.get("seq").asLong()));
+                }
+                assertThat(seen).containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, count).boxed().toList());
+            }
+        }
+    }
+
+    @Test
     void joinWithSinceOlderThanMemoryIsReadFromDiskAndFollowedByLiveMessages() throws Exception {
         int count = 450;
         try (TestServer server = TestServer.start(dir);

@@ -54,6 +54,11 @@ public final class LocalBroker implements AutoCloseable {
     static final int MAX_BATCH = 256;
     /** Messages one join or history reply may carry. */
     public static final int MAX_REPLAY = 1000;
+    /**
+     * Characters of text one join or history reply may carry: about 1 MiB of JSON at worst, so that a
+     * reply alone never fills a connection's outbound buffer and gets a healthy client closed as slow.
+     */
+    static final int REPLAY_TEXT_BUDGET = 256 * 1024;
     private static final int QUEUE_CAPACITY = 65_536;
 
     private final HistoryStore store;
@@ -122,12 +127,12 @@ public final class LocalBroker implements AutoCloseable {
         return CompletableFuture.supplyAsync(() -> {
             try {
                 if (since >= 0) {
-                    return store.after(room, since, Long.MAX_VALUE, limit);
+                    return oldestWithinBudget(store.after(room, since, Long.MAX_VALUE, limit));
                 }
                 if (before >= 0) {
-                    return store.before(room, before, limit);
+                    return newestWithinBudget(store.before(room, before, limit));
                 }
-                return store.latest(room, limit);
+                return newestWithinBudget(store.latest(room, limit));
             } catch (SQLException e) {
                 throw new StoreException(e);
             }
@@ -234,18 +239,20 @@ public final class LocalBroker implements AutoCloseable {
         int members = room.memberCount();
         long since = cmd.since();
         if (since < 0) {
-            List<StoredMessage> history = room.newest(historyOnJoin);
+            List<StoredMessage> history = newestWithinBudget(room.newest(historyOnJoin));
             loop.joins.add(() -> s.complete(upTo, members, history, true));
         } else if (room.inMemoryAfter(since)) {
-            List<StoredMessage> history = room.after(since);
-            loop.joins.add(() -> s.complete(upTo, members, history, true));
+            List<StoredMessage> all = room.after(since);
+            List<StoredMessage> history = oldestWithinBudget(all);
+            boolean complete = history.size() == all.size();
+            loop.joins.add(() -> s.complete(upTo, members, history, complete));
         } else {
             // Older than memory: read it off this thread. Live frames wait in the subscription meanwhile.
             Executor executor = s.subscriber.executor();
             readers.execute(() -> {
                 try {
-                    List<StoredMessage> history = store.after(s.room, since, upTo, MAX_REPLAY);
-                    boolean complete = upTo - since <= MAX_REPLAY;
+                    List<StoredMessage> history = oldestWithinBudget(store.after(s.room, since, upTo, MAX_REPLAY));
+                    boolean complete = upTo - since <= history.size();
                     post(executor, () -> s.complete(upTo, members, history, complete));
                 } catch (SQLException e) {
                     log.error("reading history of room {} failed", s.room, e);
@@ -316,6 +323,30 @@ public final class LocalBroker implements AutoCloseable {
                 rooms.remove(room.name);
             }
         }
+    }
+
+    /** The oldest messages, in order, whose text fits {@link #REPLAY_TEXT_BUDGET}; at least one. */
+    static List<StoredMessage> oldestWithinBudget(List<StoredMessage> messages) {
+        long total = 0;
+        for (int i = 0; i < messages.size(); i++) {
+            total += messages.get(i).text().length();
+            if (total > REPLAY_TEXT_BUDGET && i > 0) {
+                return messages.subList(0, i);
+            }
+        }
+        return messages;
+    }
+
+    /** The newest messages, in order, whose text fits {@link #REPLAY_TEXT_BUDGET}; at least one. */
+    static List<StoredMessage> newestWithinBudget(List<StoredMessage> messages) {
+        long total = 0;
+        for (int i = messages.size() - 1; i >= 0; i--) {
+            total += messages.get(i).text().length();
+            if (total > REPLAY_TEXT_BUDGET && i < messages.size() - 1) {
+                return messages.subList(i + 1, messages.size());
+            }
+        }
+        return messages;
     }
 
     /** The room's state, loaded from the store on first use; null if the store failed. */

@@ -13,15 +13,20 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.SslContext;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.parley.config.ServerConfig;
 import io.parley.engine.LocalBroker;
 import io.parley.protocol.ProtocolCodec;
+
+import java.util.concurrent.TimeUnit;
 
 /**
  * The whole data path of a connection, in order from the socket inwards. Read top to bottom:
  * <pre>
  *   tls          SslHandler, only with --tls-cert/--tls-key
  *   flush        FlushConsolidationHandler: the flushes of one event-loop task become one write
+ *   keep-alive   IdleStateHandler: closes silent HTTP connections; after the upgrade, pings and
+ *                closes silent WebSocket clients
  *   http         HttpServerCodec: bytes to HTTP requests (until the upgrade replaces it)
  *   aggregate    HttpObjectAggregator: one FullHttpRequest per request
  *   guard        UpgradeGuard: refuses bad handshakes to /chat with 426/400/403/405
@@ -31,8 +36,8 @@ import io.parley.protocol.ProtocolCodec;
  *   routes       HttpRoutes: /healthz and the browser client (plain HTTP only)
  *   chat         ChatSocket: text frames to the protocol; the connection's outbound side
  * </pre>
- * After the upgrade ChatSocket removes guard and routes and puts a keep-alive IdleStateHandler right
- * after flush, where every byte in or out counts as activity.
+ * After the upgrade ChatSocket removes guard and routes and replaces the keep-alive with the
+ * WebSocket one. It sits next to the socket, where every byte read counts as activity.
  */
 final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
 
@@ -85,6 +90,9 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
             p.addLast("tls", tls.newHandler(channel.alloc()));
         }
         p.addLast("flush", new FlushConsolidationHandler(256, true));
+        // Until the upgrade, a connection silent for the idle timeout is closed, so idle TCP connections
+        // do not hold slots; ChatSocket swaps this for the WebSocket keep-alive.
+        p.addLast("keep-alive", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         p.addLast("http", new HttpServerCodec(4096, 8192, 8192));
         p.addLast("aggregate", new HttpObjectAggregator(MAX_HTTP_REQUEST));
         p.addLast("guard", new UpgradeGuard(origins));

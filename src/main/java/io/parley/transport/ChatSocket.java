@@ -75,6 +75,9 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof WebSocketServerProtocolHandler.HandshakeComplete) {
             opened(ctx);
+        } else if (evt instanceof IdleStateEvent && protocol == null) {
+            // Plain HTTP, silent too long.
+            ctx.close();
         } else if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
             silentIntervals = idle.isFirst() ? 1 : silentIntervals + 1;
             if (silentIntervals * config.pingInterval().toMillis() >= config.idleTimeout().toMillis()) {
@@ -96,7 +99,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         // Reader side only: timing writes costs a promise and a listener on every frame sent (8% of the
         // server's samples in a fan-out profile). A client silent for a ping interval is pinged; one
         // silent for the idle timeout is closed.
-        pipeline.addAfter("flush", "keep-alive", new IdleStateHandler(
+        pipeline.replace("keep-alive", "keep-alive", new IdleStateHandler(
                 config.pingInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
         ChatSession session = new ChatSession(broker, config, this, id);
