@@ -115,7 +115,11 @@ public final class ChatSession {
         long beforeSeq = ChatRules.seq(before, "before");
         long sinceSeq = ChatRules.seq(since, "since");
         int max = ChatRules.limit(limit, DEFAULT_HISTORY_LIMIT);
-        return broker.history(room, beforeSeq, sinceSeq, max);
+        try {
+            return broker.history(room, beforeSeq, sinceSeq, max);
+        } catch (LocalBroker.Refused e) {
+            throw refused(e.failure());
+        }
     }
 
     /** The connection is gone: leave every room. */

@@ -121,9 +121,22 @@ public final class LocalBroker implements AutoCloseable {
 
     /**
      * Reads stored history off the event loop. {@code before} and {@code since} are -1 when absent.
-     * The future completes on a reader thread.
+     * The future completes on a reader thread, failing with {@link StoreException} if the store does.
+     *
+     * @throws Refused at once, when the engine is stopping
      */
     public CompletableFuture<List<StoredMessage>> history(String room, long before, long since, int limit) {
+        if (!accepting) {
+            throw new Refused(Failure.SHUTTING_DOWN);
+        }
+        try {
+            return readHistory(room, before, since, limit);
+        } catch (RejectedExecutionException e) {
+            throw new Refused(Failure.SHUTTING_DOWN);
+        }
+    }
+
+    private CompletableFuture<List<StoredMessage>> readHistory(String room, long before, long since, int limit) {
         return CompletableFuture.supplyAsync(() -> {
             try {
                 if (since >= 0) {

@@ -106,12 +106,14 @@ public final class ProtocolHandler {
                         if (error == null) {
                             send(codec.encode(new ServerMessage.HistoryPage(h.room(),
                                     ServerMessage.Message.of(messages), ref)));
-                        } else {
-                            Throwable cause = error instanceof CompletionException ? error.getCause() : error;
-                            log.error("history of room {} failed", h.room(), cause);
-                            send(codec.error(ChatSession.refused(cause instanceof LocalBroker.StoreException
-                                    ? Failure.STORE_UNAVAILABLE : Failure.OVERLOADED), "history", null, h.room(), ref));
+                            return;
                         }
+                        Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+                        log.error("history of room {} failed", h.room(), cause);
+                        ChatException reply = cause instanceof LocalBroker.StoreException
+                                ? ChatSession.refused(Failure.STORE_UNAVAILABLE)
+                                : new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
+                        send(codec.error(reply, "history", null, h.room(), ref));
                     }, out.executor());
             case ClientMessage.Ping ignored -> send(codec.encode(new ServerMessage.Pong(ref)));
         }
