@@ -94,7 +94,14 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("parley serve: " + e.getMessage());
             return 2;
         }
-        ParleyServer server = ParleyServer.start(config);
+        ParleyServer server;
+        try {
+            server = ParleyServer.start(config);
+        } catch (Exception e) {
+            System.err.println("parley serve: cannot start on " + config.host() + ":" + config.port() + ": "
+                    + describe(e));
+            return 1;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             server.close();
@@ -102,5 +109,15 @@ final class ServeCommand implements Callable<Integer> {
         }, "parley-shutdown"));
         stopped.await();
         return 0;
+    }
+
+    /** The cause a person can act on: "Address already in use", a missing certificate file, ... */
+    private static String describe(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        return root == e ? message : e.getMessage() + " (" + message + ")";
     }
 }

@@ -57,6 +57,26 @@ class ServeCommandTest {
     }
 
     @Test
+    void serveExplainsWhyItCannotStartWhenThePortIsTaken() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream original = System.err;
+            System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+            int code;
+            try {
+                code = ParleyCommand.commandLine().execute("serve", "--port", String.valueOf(taken.getLocalPort()),
+                        "--data-dir", dir.resolve("taken").toString());
+            } finally {
+                System.setErr(original);
+            }
+            assertThat(code).isEqualTo(1);
+            assertThat(err.toString(java.nio.charset.StandardCharsets.UTF_8))
+                    .contains("parley serve: cannot start on 127.0.0.1:" + taken.getLocalPort())
+                    .containsIgnoringCase("address already in use");
+        }
+    }
+
+    @Test
     void serveTakesItsSettingsFromTheEnvironmentAndStopsGracefullyOnSigterm() throws Exception {
         int port;
         try (ServerSocket free = new ServerSocket(0)) {
