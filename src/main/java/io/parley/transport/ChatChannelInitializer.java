@@ -2,7 +2,6 @@ package io.parley.transport;
 
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
@@ -24,7 +23,8 @@ import java.util.concurrent.TimeUnit;
  * The whole data path of a connection, in order from the socket inwards. Read top to bottom:
  * <pre>
  *   tls          SslHandler, only with --tls-cert/--tls-key
- *   flush        FlushConsolidationHandler: the flushes of one event-loop task become one write
+ *   flush        FlushConsolidationHandler: replies written while reading a burst of requests leave
+ *                in one write (fan-out bursts are coalesced by ChatSocket's own deferred flush)
  *   keep-alive   IdleStateHandler: closes silent HTTP connections; after the upgrade, pings and
  *                closes silent WebSocket clients
  *   http         HttpServerCodec: bytes to HTTP requests (until the upgrade replaces it)
@@ -82,14 +82,11 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
 
     @Override
     protected void initChannel(SocketChannel channel) {
-        long high = config.outboundBufferBytes();
-        channel.config().setWriteBufferWaterMark(new WriteBufferWaterMark((int) Math.min(high / 2, Integer.MAX_VALUE),
-                (int) Math.min(high, Integer.MAX_VALUE)));
         ChannelPipeline p = channel.pipeline();
         if (tls != null) {
             p.addLast("tls", tls.newHandler(channel.alloc()));
         }
-        p.addLast("flush", new FlushConsolidationHandler(256, true));
+        p.addLast("flush", new FlushConsolidationHandler(256, false));
         // Until the upgrade, a connection silent for the idle timeout is closed, so idle TCP connections
         // do not hold slots; ChatSocket swaps this for the WebSocket keep-alive.
         p.addLast("keep-alive", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));

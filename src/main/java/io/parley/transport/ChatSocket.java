@@ -1,6 +1,7 @@
 package io.parley.transport;
 
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.group.ChannelGroup;
@@ -37,10 +38,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * already closed with 1002 or 1007 for protocol violations and invalid UTF-8.
  *
  * <p>Out: it is the connection's {@link Subscriber}. {@link #deliver} writes the broadcast as framed
- * once per event loop by {@link SharedFrames}, without flushing; {@link #flush} ends a burst, and the
- * {@code FlushConsolidationHandler} near the head of the pipeline turns the flushes of one event-loop
- * task into one socket write. A client whose unsent bytes pass the configured limit is a slow consumer:
- * it is closed with 1013 rather than allowed to grow the server's memory.
+ * once per event loop by {@link SharedFrames}, without flushing; {@link #flush} ends a burst and
+ * schedules one flush after the work already queued on the loop, so that bursts queued together leave
+ * in one socket write. A client whose backlog (what it has not taken after a flush) stays over the
+ * configured limit for 5 s, or passes four times it, is a slow consumer: it is closed with 1013 rather
+ * than allowed to grow the server's memory or hold anyone else back.
  *
  * <p>Threads: everything here runs on the connection's event loop.
  */
@@ -48,6 +50,10 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
 
     private static final Logger log = LoggerFactory.getLogger(ChatSocket.class);
     private static final AtomicLong SESSIONS = new AtomicLong();
+    /** How long a client may stay over its outbound limit before it counts as a slow consumer. */
+    static final long SLOW_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** How far over its outbound limit a client may go, however briefly. */
+    static final int HARD_LIMIT_FACTOR = 4;
 
     private final ServerConfig config;
     private final LocalBroker broker;
@@ -56,6 +62,12 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     private ChannelHandlerContext ctx;
     private ProtocolHandler protocol;
     private boolean closing;
+    /** When the unsent bytes went over the limit (System.nanoTime), or 0 while under it. */
+    private long overLimitSince;
+    /** Bytes the client had not taken after the last flush: its backlog. */
+    private long unsentAfterFlush;
+    private boolean flushScheduled;
+    private final Runnable flushNow = this::flushNow;
     /** Ping intervals the client has been silent for, counted by the keep-alive's idle events. */
     private long silentIntervals;
 
@@ -155,22 +167,65 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     @Override
     public void deliver(byte[] frame) {
         if (closing || !ctx.channel().isActive()) {
-            // A channel that is going away is also "not writable"; that is not a slow consumer.
             return;
         }
-        if (!ctx.channel().isWritable()) {
-            log.info("closing slow consumer {}: more than {} bytes unsent", ctx.channel().remoteAddress(),
-                    config.outboundBufferBytes());
+        if (unsentAfterFlush > config.outboundBufferBytes() && slowConsumer()) {
+            log.info("closing slow consumer {}: {} bytes unsent", ctx.channel().remoteAddress(), unsentAfterFlush);
             close(WebSocketCloseStatus.TRY_AGAIN_LATER.code(), "slow consumer: reconnect and re-join with since");
             return;
         }
         ctx.write(SharedFrames.frame(ctx, frame), ctx.voidPromise());
     }
 
+    /**
+     * Called while the client has more than its limit unsent. A healthy client may, for a moment, while
+     * a large reply crosses a slow network; one that stays over it for {@link #SLOW_GRACE_NANOS}, or goes
+     * far over it, is not keeping up.
+     */
+    private boolean slowConsumer() {
+        if (unsentAfterFlush > HARD_LIMIT_FACTOR * config.outboundBufferBytes()) {
+            return true;
+        }
+        long now = System.nanoTime();
+        if (overLimitSince == 0) {
+            overLimitSince = now;
+            return false;
+        }
+        return now - overLimitSince > SLOW_GRACE_NANOS;
+    }
+
+    /**
+     * Ends a burst of writes. The flush itself runs as a task of its own, after whatever work is already
+     * queued on this event loop, so that bursts queued together leave in one socket write. It also
+     * measures what the client has not taken yet: right after a flush every byte is handed to the
+     * socket, so what is still unsent is the client's backlog, not ours.
+     */
     @Override
     public void flush() {
-        if (!closing) {
-            ctx.flush();
+        if (!closing && !flushScheduled) {
+            flushScheduled = true;
+            ctx.executor().execute(flushNow);
         }
+    }
+
+    private void flushNow() {
+        flushScheduled = false;
+        ctx.flush();
+        measureUnsent();
+    }
+
+    private void measureUnsent() {
+        ChannelOutboundBuffer unsent = ctx.channel().unsafe().outboundBuffer();
+        unsentAfterFlush = unsent == null ? 0 : unsent.totalPendingWriteBytes();
+        if (unsentAfterFlush <= config.outboundBufferBytes()) {
+            overLimitSince = 0;
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+        // The socket drained some of the backlog (or took more); refresh the measure.
+        measureUnsent();
+        super.channelWritabilityChanged(ctx);
     }
 }

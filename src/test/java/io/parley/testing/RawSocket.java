@@ -27,7 +27,16 @@ public final class RawSocket implements AutoCloseable {
     private final OutputStream out;
 
     public RawSocket(int port) throws IOException {
-        socket = new Socket("127.0.0.1", port);
+        this(port, 0);
+    }
+
+    /** With {@code receiveBuffer > 0}, a small kernel receive buffer, for a client that reads slowly. */
+    public RawSocket(int port, int receiveBuffer) throws IOException {
+        socket = new Socket();
+        if (receiveBuffer > 0) {
+            socket.setReceiveBufferSize(receiveBuffer);
+        }
+        socket.connect(new java.net.InetSocketAddress("127.0.0.1", port));
         socket.setSoTimeout(10_000);
         in = socket.getInputStream();
         out = socket.getOutputStream();
