@@ -70,22 +70,35 @@ public final class ChatSession {
             throw new ChatException(ErrorCode.TOO_MANY_ROOMS,
                     "at most " + config.maxRoomsPerConnection() + " rooms per connection");
         }
-        JoinListener tracked = new JoinListener() {
-            @Override
-            public void joined(long lastSeq, int members, List<StoredMessage> history, boolean complete) {
-                listener.joined(lastSeq, members, history, complete);
-            }
-
-            @Override
-            public void failed(Failure failure) {
-                rooms.remove(room);
-                listener.failed(failure);
-            }
-        };
+        TrackedJoin tracked = new TrackedJoin(room, listener);
         try {
-            rooms.put(room, broker.subscribe(room, connection, name, after, tracked));
+            tracked.subscription = broker.subscribe(room, connection, name, after, tracked);
         } catch (LocalBroker.Refused e) {
             throw refused(e.failure());
+        }
+        rooms.put(room, tracked.subscription);
+    }
+
+    /** Forgets a join that failed, unless the room was left and joined again meanwhile. */
+    private final class TrackedJoin implements JoinListener {
+        private final String room;
+        private final JoinListener listener;
+        private Subscription subscription;
+
+        TrackedJoin(String room, JoinListener listener) {
+            this.room = room;
+            this.listener = listener;
+        }
+
+        @Override
+        public void joined(long lastSeq, int members, List<StoredMessage> history, boolean complete) {
+            listener.joined(lastSeq, members, history, complete);
+        }
+
+        @Override
+        public void failed(Failure failure) {
+            rooms.remove(room, subscription);
+            listener.failed(failure);
         }
     }
 
