@@ -106,9 +106,9 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         var pipeline = ctx.pipeline();
         pipeline.remove(UpgradeGuard.class);
         pipeline.remove(HttpRoutes.class);
-        // Near the socket, so that every byte counts as activity, pongs included (the protocol handler
-        // drops pongs before they would reach a handler further in).
-        // Reader side only: timing writes costs a promise and a listener on every frame sent (8% of the
+        // The keep-alive sits near the socket, so that every byte read counts as activity, pongs
+        // included (the protocol handler drops pongs before any handler further in sees them). It times
+        // reads only: timing writes costs a promise and a listener on every frame sent (8% of the
         // server's samples in a fan-out profile). A client silent for a ping interval is pinged; one
         // silent for the idle timeout is closed.
         pipeline.replace("keep-alive", "keep-alive", new IdleStateHandler(
