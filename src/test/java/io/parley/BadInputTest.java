@@ -155,6 +155,34 @@ class BadInputTest {
     }
 
     @Test
+    void aFloodingConnectionIsToldToSlowDownAndEverySendIsAnswered() {
+        try (WsClient flood = WsClient.hello(server.chatUri(), "flood")) {
+            flood.join("flood");
+            int count = 3000;
+            for (int i = 0; i < count; i++) {
+                flood.say("flood", "f" + i, "flood " + i);
+            }
+            java.util.Set<String> answered = new java.util.HashSet<>();
+            int refused = 0;
+            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(20).toNanos();
+            while (answered.size() < count && System.nanoTime() < deadline) {
+                for (JsonNode m : flood.drain(java.time.Duration.ofMillis(200))) {
+                    String type = m.path("type").asText();
+                    if (type.equals("ack")) {
+                        answered.add(m.get("id").asText());
+                    } else if (type.equals("error")) {
+                        assertThat(m.get("code").asText()).isEqualTo("overloaded");
+                        answered.add(m.get("id").asText());
+                        refused++;
+                    }
+                }
+            }
+            assertThat(answered).as("every send is acked or refused").hasSize(count);
+            assertThat(refused).as("some sends refused").isPositive();
+        }
+    }
+
+    @Test
     void joiningTwiceIsRefused() {
         ada.send(Map.of("type", "join", "room", "lobby"));
         assertThat(ada.expect("error").get("code").asText()).isEqualTo("already_member");

@@ -25,6 +25,11 @@ import java.util.concurrent.CompletableFuture;
 public final class ChatSession {
 
     private static final int DEFAULT_HISTORY_LIMIT = 50;
+    /**
+     * Sends of one connection the engine may hold at once. The engine's queue is shared by everyone;
+     * this keeps one flooding connection from filling it and getting other people's messages refused.
+     */
+    static final int MAX_IN_FLIGHT = 256;
 
     private final LocalBroker broker;
     private final ServerConfig config;
@@ -33,6 +38,8 @@ public final class ChatSession {
     private final Map<String, Subscription> rooms = new HashMap<>();
     private String name;
     private boolean closed;
+    /** Sends handed to the engine and not yet answered. */
+    private int inFlight;
 
     public ChatSession(LocalBroker broker, ServerConfig config, Subscriber connection, String id) {
         this.broker = broker;
@@ -115,8 +122,25 @@ public final class ChatSession {
         requireMember(room);
         ChatRules.id(messageId);
         ChatRules.text(text, config.maxMessageLength());
+        if (inFlight >= MAX_IN_FLIGHT) {
+            throw new ChatException(ErrorCode.OVERLOADED,
+                    MAX_IN_FLIGHT + " messages of this connection await their ack; wait for acks, then retry");
+        }
         try {
-            broker.publish(connection, room, messageId, name, text, listener);
+            broker.publish(connection, room, messageId, name, text, new PublishListener() {
+                @Override
+                public void stored(StoredMessage message) {
+                    inFlight--;
+                    listener.stored(message);
+                }
+
+                @Override
+                public void failed(Failure failure) {
+                    inFlight--;
+                    listener.failed(failure);
+                }
+            });
+            inFlight++;
         } catch (LocalBroker.Refused e) {
             throw refused(e.failure());
         }
