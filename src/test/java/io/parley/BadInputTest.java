@@ -16,6 +16,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -155,30 +156,15 @@ class BadInputTest {
     }
 
     @Test
-    void aFloodingConnectionIsToldToSlowDownAndEverySendIsAnswered() {
+    void aFloodingConnectionIsSlowedDownAndEverySendIsStored() {
         try (WsClient flood = WsClient.hello(server.chatUri(), "flood")) {
             flood.join("flood");
             int count = 3000;
             for (int i = 0; i < count; i++) {
                 flood.say("flood", "f" + i, "flood " + i);
             }
-            java.util.Set<String> answered = new java.util.HashSet<>();
-            int refused = 0;
-            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(20).toNanos();
-            while (answered.size() < count && System.nanoTime() < deadline) {
-                for (JsonNode m : flood.drain(java.time.Duration.ofMillis(200))) {
-                    String type = m.path("type").asText();
-                    if (type.equals("ack")) {
-                        answered.add(m.get("id").asText());
-                    } else if (type.equals("error")) {
-                        assertThat(m.get("code").asText()).isEqualTo("overloaded");
-                        answered.add(m.get("id").asText());
-                        refused++;
-                    }
-                }
-            }
-            assertThat(answered).as("every send is acked or refused").hasSize(count);
-            assertThat(refused).as("some sends refused").isPositive();
+            List<JsonNode> acks = flood.collect("ack", count);
+            assertThat(acks).extracting(a -> a.get("seq").asLong()).doesNotHaveDuplicates().hasSize(count);
         }
     }
 

@@ -26,14 +26,17 @@ public final class ChatSession {
 
     private static final int DEFAULT_HISTORY_LIMIT = 50;
     /**
-     * Sends of one connection the engine may hold at once. The engine's queue is shared by everyone;
-     * this keeps one flooding connection from filling it and getting other people's messages refused.
+     * Sends of one connection the engine holds before the connection stops being read. The engine's
+     * queue is shared by everyone; this keeps one flooding connection from filling it and getting other
+     * people's messages refused. Pausing, not refusing: TCP slows the sender down and nothing is lost.
+     * Reading resumes when half of them are answered.
      */
     static final int MAX_IN_FLIGHT = 256;
 
     private final LocalBroker broker;
     private final ServerConfig config;
     private final Subscriber connection;
+    private final ReadControl reading;
     private final String id;
     private final Map<String, Subscription> rooms = new HashMap<>();
     private String name;
@@ -41,10 +44,12 @@ public final class ChatSession {
     /** Sends handed to the engine and not yet answered. */
     private int inFlight;
 
-    public ChatSession(LocalBroker broker, ServerConfig config, Subscriber connection, String id) {
+    public ChatSession(LocalBroker broker, ServerConfig config, Subscriber connection, ReadControl reading,
+                       String id) {
         this.broker = broker;
         this.config = config;
         this.connection = connection;
+        this.reading = reading;
         this.id = id;
     }
 
@@ -122,27 +127,31 @@ public final class ChatSession {
         requireMember(room);
         ChatRules.id(messageId);
         ChatRules.text(text, config.maxMessageLength());
-        if (inFlight >= MAX_IN_FLIGHT) {
-            throw new ChatException(ErrorCode.OVERLOADED,
-                    MAX_IN_FLIGHT + " messages of this connection await their ack; wait for acks, then retry");
-        }
         try {
             broker.publish(connection, room, messageId, name, text, new PublishListener() {
                 @Override
                 public void stored(StoredMessage message) {
-                    inFlight--;
+                    answered();
                     listener.stored(message);
                 }
 
                 @Override
                 public void failed(Failure failure) {
-                    inFlight--;
+                    answered();
                     listener.failed(failure);
                 }
             });
-            inFlight++;
         } catch (LocalBroker.Refused e) {
             throw refused(e.failure());
+        }
+        if (++inFlight == MAX_IN_FLIGHT) {
+            reading.pauseReading();
+        }
+    }
+
+    private void answered() {
+        if (inFlight-- == MAX_IN_FLIGHT / 2) {
+            reading.resumeReading();
         }
     }
 

@@ -17,6 +17,7 @@ import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.parley.chat.ChatSession;
+import io.parley.chat.ReadControl;
 import io.parley.config.ServerConfig;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.Subscriber;
@@ -46,7 +47,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Threads: everything here runs on the connection's event loop.
  */
-final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> implements Subscriber {
+final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> implements Subscriber, ReadControl {
 
     private static final Logger log = LoggerFactory.getLogger(ChatSocket.class);
     private static final AtomicLong SESSIONS = new AtomicLong();
@@ -114,7 +115,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         pipeline.replace("keep-alive", "keep-alive", new IdleStateHandler(
                 config.pingInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
-        ChatSession session = new ChatSession(broker, config, this, id);
+        ChatSession session = new ChatSession(broker, config, this, this, id);
         protocol = new ProtocolHandler(codec, session, this, config);
         sockets.add(ctx.channel());
     }
@@ -157,6 +158,16 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         }
         closing = true;
         ctx.writeAndFlush(new CloseWebSocketFrame(code, reason)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public void pauseReading() {
+        ctx.channel().config().setAutoRead(false);
+    }
+
+    @Override
+    public void resumeReading() {
+        ctx.channel().config().setAutoRead(true);
     }
 
     @Override
