@@ -8,6 +8,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -34,10 +35,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--url", paramLabel = "URL",
-            defaultValue = "${env:PARLEY_URL:-ws://127.0.0.1:8080/chat}",
-            description = "Server WebSocket address, env PARLEY_URL (default: ${DEFAULT-VALUE}).")
-    URI url;
+    @Mixin
+    ServerUrl server;
 
     @Option(names = "--room", paramLabel = "ROOM", defaultValue = "bench",
             description = "Room all members join (default: ${DEFAULT-VALUE}).")
@@ -77,7 +76,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        ChatCommand.requireWebSocketUrl(spec, url);
+        URI url = server.get();
         BenchParameters parameters;
         try {
             parameters = new BenchParameters(url, room, subscribers, publishers, rate,

@@ -11,9 +11,9 @@ import java.time.Duration;
 import java.time.ZoneId;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -41,10 +41,8 @@ public final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--url", paramLabel = "URL",
-            defaultValue = "${env:PARLEY_URL:-ws://127.0.0.1:8080/chat}",
-            description = "Server WebSocket address, env PARLEY_URL (default: ${DEFAULT-VALUE}).")
-    URI url;
+    @Mixin
+    ServerUrl server;
 
     @Option(names = "--room", paramLabel = "ROOM",
             defaultValue = "${env:PARLEY_ROOM:-lobby}",
@@ -58,7 +56,7 @@ public final class ChatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        requireWebSocketUrl(spec, url);
+        URI url = server.get();
         PrintWriter err = spec.commandLine().getErr();
         Transcript transcript = new Transcript(spec.commandLine().getOut(), ZoneId.systemDefault());
         ChatClient client;
@@ -82,15 +80,6 @@ public final class ChatCommand implements Callable<Integer> {
             err.println("parley chat: cannot read standard input: " + e.getMessage());
             err.flush();
             return 1;
-        }
-    }
-
-    /** Shared with {@code bench}: both speak WebSocket only, so an http:// address is a typo. */
-    static void requireWebSocketUrl(CommandSpec spec, URI url) {
-        String scheme = url.getScheme();
-        if (!"ws".equalsIgnoreCase(scheme) && !"wss".equalsIgnoreCase(scheme)) {
-            throw new ParameterException(spec.commandLine(),
-                    "--url must start with ws:// or wss://, was " + url);
         }
     }
 }
