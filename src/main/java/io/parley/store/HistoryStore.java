@@ -32,6 +32,9 @@ import java.util.concurrent.BlockingQueue;
 public final class HistoryStore implements AutoCloseable {
 
     private static final int READ_CONNECTIONS = 2;
+    /** The columns of a {@link StoredMessage}, in the order {@link #query} reads them. */
+    private static final String COLUMNS = "SELECT room, seq, id, sender, text, ts FROM messages ";
+    private static final String NEWEST = COLUMNS + "WHERE room = ? ORDER BY seq DESC LIMIT ?";
 
     private final Connection writer;
     private final PreparedStatement insert;
@@ -92,20 +95,13 @@ public final class HistoryStore implements AutoCloseable {
      * Sequencer thread only.
      */
     public RoomTail loadTail(String room, int limit) throws SQLException {
-        List<StoredMessage> recent = query(writer, "SELECT room, seq, id, sender, text, ts FROM messages "
-                + "WHERE room = ? ORDER BY seq DESC LIMIT ?", room, limit);
-        Collections.reverse(recent);
-        long lastSeq = recent.isEmpty() ? lastSeq(room) : recent.getLast().seq();
-        return new RoomTail(lastSeq, recent);
-    }
-
-    private long lastSeq(String room) throws SQLException {
-        try (PreparedStatement ps = writer.prepareStatement("SELECT MAX(seq) FROM messages WHERE room = ?")) {
-            ps.setString(1, room);
-            try (ResultSet rs = ps.executeQuery()) {
-                return rs.next() ? rs.getLong(1) : 0;
-            }
+        if (limit < 1) {
+            // With no message read, the last seq could not be known from them.
+            throw new IllegalArgumentException("limit must be positive, was " + limit);
         }
+        List<StoredMessage> recent = query(writer, NEWEST, room, limit);
+        Collections.reverse(recent);
+        return new RoomTail(recent.isEmpty() ? 0 : recent.getLast().seq(), recent);
     }
 
     /** Writes a batch in one transaction: all of it is on disk, or none. Sequencer thread only. */
@@ -137,20 +133,18 @@ public final class HistoryStore implements AutoCloseable {
 
     /** Messages with {@code since < seq <= upTo}, oldest first, at most {@code limit}. Blocks. */
     public List<StoredMessage> after(String room, long since, long upTo, int limit) throws SQLException {
-        return read("SELECT room, seq, id, sender, text, ts FROM messages "
-                + "WHERE room = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?", false, room, since, upTo, limit);
+        return read(COLUMNS + "WHERE room = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?", false,
+                room, since, upTo, limit);
     }
 
     /** The {@code limit} messages just before {@code before}, oldest first. Blocks. */
     public List<StoredMessage> before(String room, long before, int limit) throws SQLException {
-        return read("SELECT room, seq, id, sender, text, ts FROM messages "
-                + "WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?", true, room, before, limit);
+        return read(COLUMNS + "WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?", true, room, before, limit);
     }
 
     /** The newest {@code limit} messages, oldest first. Blocks. */
     public List<StoredMessage> latest(String room, int limit) throws SQLException {
-        return read("SELECT room, seq, id, sender, text, ts FROM messages "
-                + "WHERE room = ? ORDER BY seq DESC LIMIT ?", true, room, limit);
+        return read(NEWEST, true, room, limit);
     }
 
     private List<StoredMessage> read(String sql, boolean newestFirst, Object... args) throws SQLException {
