@@ -240,7 +240,7 @@ public final class LocalBroker implements AutoCloseable {
 
     private void subscribe(Subscribe cmd, Map<Executor, LoopWork> work, Map<Room, RoomChange> changes) {
         Subscription s = cmd.subscription();
-        LoopWork loop = work.computeIfAbsent(s.subscriber.executor(), e -> new LoopWork());
+        LoopWork loop = on(work, s.subscriber.executor());
         Room room = room(s.room);
         if (room == null) {
             loop.then.add(() -> s.fail(Failure.STORE_UNAVAILABLE));
@@ -309,13 +309,17 @@ public final class LocalBroker implements AutoCloseable {
             Room room = rooms.get(m.room());
             room.append(m);
             changes.computeIfAbsent(room, r -> new RoomChange()).messages.add(m);
-            work.computeIfAbsent(p.publisher().executor(), e -> new LoopWork())
-                    .then.add(() -> p.listener().stored(m));
+            on(work, p.publisher().executor()).then.add(() -> p.listener().stored(m));
         }
     }
 
+    /** This batch's task for one event loop. */
+    private static LoopWork on(Map<Executor, LoopWork> work, Executor executor) {
+        return work.computeIfAbsent(executor, e -> new LoopWork());
+    }
+
     private static void fail(Publish p, Failure f, Map<Executor, LoopWork> work) {
-        work.computeIfAbsent(p.publisher().executor(), e -> new LoopWork()).then.add(() -> p.listener().failed(f));
+        on(work, p.publisher().executor()).then.add(() -> p.listener().failed(f));
     }
 
     private void fanOut(Map<Room, RoomChange> changes, Map<Executor, LoopWork> work) {
@@ -331,7 +335,7 @@ public final class LocalBroker implements AutoCloseable {
             }
             Frame[] framesArray = frames.toArray(Frame[]::new);
             room.membersByExecutor().forEach((executor, members) ->
-                    work.computeIfAbsent(executor, x -> new LoopWork()).rooms.add(new Delivery(members, framesArray)));
+                    on(work, executor).rooms.add(new Delivery(members, framesArray)));
             if (room.memberCount() == 0) {
                 rooms.remove(room.name);
             }
