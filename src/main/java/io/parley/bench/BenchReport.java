@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalDouble;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -18,6 +19,7 @@ import org.HdrHistogram.Histogram;
  *
  * @param latencyMicros end-to-end latency of deliveries of messages sent in the measured window
  * @param problems      why connections failed or dropped, the first few
+ * @param serverCost    what the measured window cost the server, per delivery, from its counters
  */
 public record BenchReport(
         BenchParameters parameters,
@@ -32,10 +34,12 @@ public record BenchReport(
         Map<String, Long> rejected,
         long delivered,
         long deliveredInWindow,
-        Histogram latencyMicros) {
+        Histogram latencyMicros,
+        ServerCost serverCost) {
 
     public BenchReport {
         Objects.requireNonNull(parameters, "parameters");
+        Objects.requireNonNull(serverCost, "serverCost");
         problems = List.copyOf(problems);
         rejected = Map.copyOf(rejected);
     }
@@ -90,8 +94,32 @@ public record BenchReport(
                     millis(latencyMicros.getValueAtPercentile(99.9)),
                     millis(latencyMicros.getMaxValue()), latencyMicros.getTotalCount());
         }
+        printServerCost(out);
         out.printf(Locale.ROOT, "result       %s%n", passed() ? "PASS" : "FAIL: " + String.join(", ", failures()));
         out.flush();
+    }
+
+    private void printServerCost(PrintWriter out) {
+        if (!serverCost.available()) {
+            out.printf(Locale.ROOT, "server cost  n/a (%s)%n", serverCost.unavailable());
+            return;
+        }
+        out.printf(Locale.ROOT, "server cost  per delivered message: %s HTTP requests, %s bytes on the wire"
+                        + " (%s received, %s sent), %s µs CPU%n",
+                figure(serverCost.requestsPerDelivery(), "%.4f"),
+                figure(serverCost.bytesPerDelivery(), "%.1f"),
+                figure(serverCost.perDelivery(ServerMetrics.BYTES_RECEIVED), "%.1f"),
+                figure(serverCost.perDelivery(ServerMetrics.BYTES_SENT), "%.1f"),
+                figure(serverCost.cpuMicrosPerDelivery(), "%.2f"));
+        out.printf(Locale.ROOT, "             from the server's /metrics over %d deliveries in the measured window"
+                        + " (the server counted %s); whole-server counters, so only valid for a run alone"
+                        + " against the server%n",
+                serverCost.deliveries(), figure(serverCost.total(ServerMetrics.DELIVERIES), "%.0f"));
+    }
+
+    /** A figure in {@code format}, or "n/a" when it is not known. */
+    static String figure(OptionalDouble value, String format) {
+        return value.isPresent() ? String.format(Locale.ROOT, format, value.getAsDouble()) : "n/a";
     }
 
     private List<String> failures() {

@@ -21,19 +21,22 @@ import org.HdrHistogram.Histogram;
  * One benchmark run, whatever the transport: the workload and its measurement.
  *
  * <ol>
+ *   <li>The server's counters are read twice, to learn what one read costs (see {@link ServerCostProbe}).</li>
  *   <li>Subscribers connect, {@code connectRate} a second so that thousands do not arrive at once,
  *       and the run waits until each has joined or failed.</li>
  *   <li>Publishers connect the same way; they are room members too.</li>
  *   <li>Publishers take turns sending, {@code rate} messages a second in total, for the warm-up and
- *       then the measured window. Each text carries its send time (see {@link Payload}).</li>
+ *       then the measured window. Each text carries its send time (see {@link Payload}). The server's
+ *       counters are read again as the window opens and as it closes.</li>
  *   <li>The run waits up to {@code drain} for deliveries and acks still in flight, then everybody
  *       leaves and the {@link BenchReport} is built from the {@link DeliveryTally}.</li>
  * </ol>
  *
  * <p>Threads: the caller's thread runs the phases and waits between them. One pacer thread fires
  * connection attempts and sends (which only queue); one ticker thread prints a progress line a
- * second to the progress stream and is the only reader of interval latencies. Transports report
- * deliveries on their own threads straight into the tally.
+ * second to the progress stream and is the only reader of interval latencies. The probe reads the
+ * server's counters on a thread of its own. Transports report deliveries on their own threads straight
+ * into the tally.
  */
 public final class BenchRun {
 
@@ -42,6 +45,7 @@ public final class BenchRun {
 
     private final BenchParameters parameters;
     private final BenchTransport transport;
+    private final ServerCostProbe probe;
     private final PrintWriter progress;
     private final String runId = "r" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt(), 6);
     private final DeliveryTally tally;
@@ -60,26 +64,34 @@ public final class BenchRun {
     /** Only the ticker thread touches this. */
     private long deliveredAtLastTick;
 
-    private BenchRun(BenchParameters parameters, BenchTransport transport, PrintWriter progress) {
+    private BenchRun(BenchParameters parameters, BenchTransport transport, ServerMetrics metrics,
+                     PrintWriter progress) {
         this.parameters = parameters;
         this.transport = transport;
         this.progress = progress;
         this.tally = new DeliveryTally(new Payload(runId, parameters.size()));
+        this.probe = new ServerCostProbe(metrics, tally);
     }
 
-    /** Runs the benchmark to the end and reports; progress goes to {@code progress} once a second. */
-    public static BenchReport run(BenchParameters parameters, BenchTransport transport, PrintWriter progress)
-            throws InterruptedException {
-        BenchRun run = new BenchRun(parameters, transport, progress);
+    /**
+     * Runs the benchmark to the end and reports; progress goes to {@code progress} once a second.
+     * {@code metrics} is the server's {@code /metrics}, read for the report's server cost; with
+     * {@code null}, or when it cannot be read, the cost is reported as not available.
+     */
+    public static BenchReport run(BenchParameters parameters, BenchTransport transport, ServerMetrics metrics,
+                                  PrintWriter progress) throws InterruptedException {
+        BenchRun run = new BenchRun(parameters, transport, metrics, progress);
         try {
             return run.execute();
         } finally {
             run.pacer.shutdownNow();
             run.ticker.shutdownNow();
+            run.probe.close();
         }
     }
 
     private BenchReport execute() throws InterruptedException {
+        probe.calibrate();
         ScheduledFuture<?> ticks = ticker.scheduleAtFixedRate(this::printProgress, 1, 1, TimeUnit.SECONDS);
         List<BenchMember> subscribers = joinAll("sub", parameters.subscribers());
         List<BenchMember> publishers = joinAll("pub", parameters.publishers());
@@ -101,7 +113,8 @@ public final class BenchRun {
         reasons.addAll(tally.dropReasons());
         return new BenchReport(parameters, transport.name(), subscribers.size(), publishers.size(),
                 failed.get(), tally.droppedCount(), reasons, tally.sentCount(), tally.ackedCount(),
-                tally.rejectedByCode(), tally.deliveredCount(), tally.deliveredInWindowCount(), tally.measured());
+                tally.rejectedByCode(), tally.deliveredCount(), tally.deliveredInWindowCount(), tally.measured(),
+                probe.result());
     }
 
     /** Opens {@code count} members named {@code prefix-0 ...} at the connect rate; returns those that joined. */
@@ -142,7 +155,9 @@ public final class BenchRun {
 
     private void send(List<BenchMember> publishers) throws InterruptedException {
         long start = tally.now();
-        tally.openWindow(start + parameters.warmup().toNanos(), parameters.duration().toNanos());
+        long windowStart = start + parameters.warmup().toNanos();
+        tally.openWindow(windowStart, parameters.duration().toNanos());
+        probe.scheduleWindow(windowStart, windowStart + parameters.duration().toNanos());
         sendStart = start;
         phase = "sending";
         int count = publishers.size();

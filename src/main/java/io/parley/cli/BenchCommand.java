@@ -3,6 +3,8 @@ package io.parley.cli;
 import io.parley.bench.BenchParameters;
 import io.parley.bench.BenchReport;
 import io.parley.bench.BenchRun;
+import io.parley.bench.ServerAddress;
+import io.parley.bench.ServerMetrics;
 import io.parley.bench.WebSocketTransport;
 import java.net.URI;
 import java.time.Duration;
@@ -16,7 +18,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code parley bench}: a load test against a running server. Many subscribers join one room,
- * publishers send at a fixed rate, and the report says how many deliveries arrived and how late.
+ * publishers send at a fixed rate, and the report says how many deliveries arrived, how late, and
+ * what they cost the server (from its {@code /metrics}).
  * The report goes to standard output, progress (a line a second) to standard error. The work itself
  * is {@link BenchRun}; this class only turns options into {@link BenchParameters}.
  */
@@ -86,8 +89,9 @@ public final class BenchCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
         BenchReport report;
-        try (WebSocketTransport transport = new WebSocketTransport(url)) {
-            report = BenchRun.run(parameters, transport, spec.commandLine().getErr());
+        try (WebSocketTransport transport = new WebSocketTransport(url);
+             ServerMetrics metrics = new ServerMetrics(new ServerAddress(url).metrics())) {
+            report = BenchRun.run(parameters, transport, metrics, spec.commandLine().getErr());
         }
         report.print(spec.commandLine().getOut());
         return report.passed() ? 0 : 1;
