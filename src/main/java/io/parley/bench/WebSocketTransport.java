@@ -2,7 +2,9 @@ package io.parley.bench;
 
 import io.parley.client.ParleyConnection;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -27,13 +29,27 @@ public final class WebSocketTransport implements BenchTransport {
     private final AtomicInteger nextClient = new AtomicInteger();
 
     public WebSocketTransport(URI url) {
+        this(url, null);
+    }
+
+    /**
+     * Members that present {@code token} in the handshake; {@code null} for guests. The token goes in
+     * the {@code token} query parameter, which the protocol accepts from any client.
+     */
+    public WebSocketTransport(URI url, String token) {
         int cores = Runtime.getRuntime().availableProcessors();
-        this.url = url;
+        this.url = token == null ? url : withToken(url, token);
         this.io = Executors.newFixedThreadPool(Math.max(2, cores),
                 Thread.ofPlatform().daemon().name("parley-bench-io-", 0).factory());
         this.clients = IntStream.range(0, Math.clamp(cores, 1, 4))
                 .mapToObj(i -> HttpClient.newBuilder().executor(io).build())
                 .toList();
+    }
+
+    private static URI withToken(URI url, String token) {
+        String query = "token=" + URLEncoder.encode(token, StandardCharsets.UTF_8);
+        String plain = url.toString();
+        return URI.create(plain + (url.getRawQuery() == null ? "?" : "&") + query);
     }
 
     @Override

@@ -3,12 +3,23 @@ package io.parley.cli;
 import io.parley.bench.BenchParameters;
 import io.parley.bench.BenchReport;
 import io.parley.bench.BenchRun;
+import io.parley.bench.BenchTransport;
 import io.parley.bench.ServerAddress;
 import io.parley.bench.ServerMetrics;
-import io.parley.bench.WebSocketTransport;
+import io.parley.bench.TransportComparison;
+import io.parley.bench.TransportKind;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.math.BigDecimal;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -19,9 +30,10 @@ import picocli.CommandLine.Spec;
 /**
  * {@code parley bench}: a load test against a running server. Many subscribers join one room,
  * publishers send at a fixed rate, and the report says how many deliveries arrived, how late, and
- * what they cost the server (from its {@code /metrics}).
- * The report goes to standard output, progress (a line a second) to standard error. The work itself
- * is {@link BenchRun}; this class only turns options into {@link BenchParameters}.
+ * what they cost the server. With several {@code --transport}s the same workload runs over each in
+ * turn and a comparison table follows, which {@code --write-docs} also writes into a document.
+ * Reports go to standard output, progress (a line a second) to standard error. The work itself is
+ * {@link BenchRun}; this class only turns options into {@link BenchParameters} and transports.
  */
 @Command(name = "bench",
         mixinStandardHelpOptions = true,
@@ -77,23 +89,116 @@ public final class BenchCommand implements Callable<Integer> {
             description = "Connections opened per second while setting up (default: ${DEFAULT-VALUE}).")
     int connectRate;
 
+    @Option(names = "--transport", paramLabel = "NAME", split = ",", defaultValue = "websocket",
+            description = {"How members reach the server: websocket, longpoll, poll, a comma list of them, or all;"
+                    + " several run one after the other (default: ${DEFAULT-VALUE}).",
+                    "longpoll and poll use the HTTP API on the host and port of --url."})
+    List<String> transports;
+
+    @Option(names = "--poll-interval", paramLabel = "SECONDS", defaultValue = "1",
+            description = "Time between a polling member's reads, for --transport poll (default: ${DEFAULT-VALUE}).")
+    double pollIntervalSeconds;
+
+    @Option(names = "--long-poll-wait", paramLabel = "SECONDS", defaultValue = "25",
+            description = "How long the server may hold a long poll, 1 to 30, for --transport longpoll"
+                    + " (default: ${DEFAULT-VALUE}).")
+    int longPollWait;
+
+    @Option(names = "--token", paramLabel = "TOKEN", defaultValue = "${env:PARLEY_TOKEN}",
+            description = "Bearer token every member presents, env PARLEY_TOKEN (default: none, members are guests).")
+    String token;
+
+    @Option(names = "--write-docs", paramLabel = "FILE",
+            description = {"Write the comparison (a Markdown table) into FILE between the markers "
+                    + TransportComparison.START + " and " + TransportComparison.END
+                    + " (appended if absent), and its chart next to it as " + TransportComparison.CHART_FILE + ".",
+                    "Server figures come from the server's /metrics: run alone against the server."})
+    Path writeDocs;
+
     @Override
     public Integer call() throws InterruptedException {
         URI url = server.get();
         BenchParameters parameters;
+        List<TransportKind> kinds;
+        Duration pollInterval = Duration.ofNanos(Math.round(pollIntervalSeconds * 1e9));
         try {
             parameters = new BenchParameters(url, room, subscribers, publishers, rate,
                     Duration.ofSeconds(warmupSeconds), Duration.ofSeconds(durationSeconds),
                     Duration.ofSeconds(drainSeconds), size, connectRate);
+            kinds = TransportKind.parse(transports);
+            checkTransportOptions(kinds, pollInterval);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        BenchReport report;
-        try (WebSocketTransport transport = new WebSocketTransport(url);
-             ServerMetrics metrics = new ServerMetrics(new ServerAddress(url).metrics())) {
-            report = BenchRun.run(parameters, transport, metrics, spec.commandLine().getErr());
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter progress = spec.commandLine().getErr();
+        List<BenchReport> reports = new ArrayList<>();
+        try (ServerMetrics metrics = new ServerMetrics(new ServerAddress(url).metrics())) {
+            for (TransportKind kind : kinds) {
+                if (kinds.size() > 1) {
+                    progress.printf(Locale.ROOT, "parley bench: %s (%d of %d)%n", kind.label(),
+                            reports.size() + 1, kinds.size());
+                    progress.flush();
+                }
+                try (BenchTransport transport = kind.open(url, token, longPollWait, pollInterval)) {
+                    reports.add(BenchRun.run(parameters, transport, metrics, progress));
+                }
+                reports.getLast().print(out);
+                out.println();
+            }
         }
-        report.print(spec.commandLine().getOut());
-        return report.passed() ? 0 : 1;
+        TransportComparison comparison = new TransportComparison(reports, command(parameters, kinds), LocalDate.now());
+        if (kinds.size() > 1) {
+            out.println(comparison.workload() + ":");
+            out.println();
+            out.print(comparison.table());
+            out.flush();
+        }
+        if (writeDocs != null) {
+            try {
+                comparison.writeInto(writeDocs);
+            } catch (IOException e) {
+                progress.println("parley bench: cannot write " + writeDocs + ": " + e.getMessage());
+                progress.flush();
+                return 1;
+            }
+            progress.println("parley bench: wrote the comparison into " + writeDocs + ", chart "
+                    + writeDocs.toAbsolutePath().resolveSibling(TransportComparison.CHART_FILE));
+            progress.flush();
+        }
+        return reports.stream().allMatch(BenchReport::passed) ? 0 : 1;
+    }
+
+    private void checkTransportOptions(List<TransportKind> kinds, Duration pollInterval) {
+        boolean pollFitsDrain = pollInterval.isPositive()
+                && pollInterval.compareTo(Duration.ofSeconds(drainSeconds)) < 0;
+        if (kinds.contains(TransportKind.POLL) && !pollFitsDrain) {
+            throw new IllegalArgumentException("--poll-interval must be positive and shorter than --drain"
+                    + " (the last messages wait up to one interval), was " + pollIntervalSeconds + " s");
+        }
+        if (kinds.contains(TransportKind.LONGPOLL) && (longPollWait < 1 || longPollWait > 30)) {
+            throw new IllegalArgumentException("--long-poll-wait must be 1 to 30 seconds, was " + longPollWait);
+        }
+    }
+
+    /** The command line that repeats this run, every option spelled out; a token shows as a placeholder. */
+    private String command(BenchParameters parameters, List<TransportKind> kinds) {
+        StringBuilder command = new StringBuilder("java -jar target/parley.jar bench ").append(parameters.asOptions())
+                .append(" --transport ")
+                .append(kinds.stream().map(TransportKind::label).collect(Collectors.joining(",")));
+        if (kinds.contains(TransportKind.POLL)) {
+            command.append(" --poll-interval ")
+                    .append(BigDecimal.valueOf(pollIntervalSeconds).stripTrailingZeros().toPlainString());
+        }
+        if (kinds.contains(TransportKind.LONGPOLL)) {
+            command.append(" --long-poll-wait ").append(longPollWait);
+        }
+        if (token != null) {
+            command.append(" --token \"$PARLEY_TOKEN\"");
+        }
+        if (writeDocs != null) {
+            command.append(" --write-docs ").append(writeDocs);
+        }
+        return command.toString();
     }
 }
