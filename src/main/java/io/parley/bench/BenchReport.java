@@ -1,6 +1,8 @@
 package io.parley.bench;
 
 import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -106,20 +108,32 @@ public record BenchReport(
         }
         out.printf(Locale.ROOT, "server cost  per delivered message: %s HTTP requests, %s bytes on the wire"
                         + " (%s received, %s sent), %s µs CPU%n",
-                figure(serverCost.requestsPerDelivery(), "%.4f"),
-                figure(serverCost.bytesPerDelivery(), "%.1f"),
-                figure(serverCost.perDelivery(ServerMetrics.BYTES_RECEIVED), "%.1f"),
-                figure(serverCost.perDelivery(ServerMetrics.BYTES_SENT), "%.1f"),
-                figure(serverCost.cpuMicrosPerDelivery(), "%.2f"));
+                figure(serverCost.requestsPerDelivery()),
+                figure(serverCost.bytesPerDelivery()),
+                figure(serverCost.perDelivery(ServerMetrics.BYTES_RECEIVED)),
+                figure(serverCost.perDelivery(ServerMetrics.BYTES_SENT)),
+                figure(serverCost.cpuMicrosPerDelivery()));
         out.printf(Locale.ROOT, "             from the server's /metrics over %d deliveries in the measured window"
                         + " (the server counted %s); whole-server counters, so only valid for a run alone"
                         + " against the server%n",
-                serverCost.deliveries(), figure(serverCost.total(ServerMetrics.DELIVERIES), "%.0f"));
+                serverCost.deliveries(), figure(serverCost.total(ServerMetrics.DELIVERIES)));
     }
 
-    /** A figure in {@code format}, or "n/a" when it is not known. */
-    static String figure(OptionalDouble value, String format) {
-        return value.isPresent() ? String.format(Locale.ROOT, format, value.getAsDouble()) : "n/a";
+    /** A figure to three significant digits, or "n/a" when it is not known. */
+    static String figure(OptionalDouble value) {
+        return value.isPresent() ? significant(value.getAsDouble()) : "n/a";
+    }
+
+    /** Three significant digits, no exponent, thousands grouped: 0.000512, 3.14, 1,234. */
+    static String significant(double value) {
+        if (value == 0) {
+            return "0";
+        }
+        BigDecimal rounded = new BigDecimal(value).round(new MathContext(3));
+        if (rounded.abs().compareTo(BigDecimal.valueOf(1000)) >= 0) {
+            return String.format(Locale.ROOT, "%,d", rounded.longValue());
+        }
+        return rounded.stripTrailingZeros().toPlainString();
     }
 
     private List<String> failures() {

@@ -89,7 +89,7 @@ final class ComparisonChart {
                 "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" fill-opacity=\"%s\"/>%n",
                 left, y, width, height, colour, opacity == 1 ? "1" : String.valueOf(opacity)));
         text(svg, (int) Math.ceil(left + width + 5), y + height - 3, "",
-                TransportComparison.significant(value.getAsDouble()) + unit);
+                BenchReport.significant(value.getAsDouble()) + unit);
     }
 
     private static OptionalDouble percentileMillis(BenchReport report, double percentile) {

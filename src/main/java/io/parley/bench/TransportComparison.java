@@ -1,8 +1,6 @@
 package io.parley.bench;
 
 import java.io.IOException;
-import java.math.BigDecimal;
-import java.math.MathContext;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -113,22 +111,10 @@ public final class TransportComparison {
         if (report.latencyMicros().getTotalCount() == 0) {
             return "n/a";
         }
-        return significant(report.latencyMicros().getValueAtPercentile(percentile) / 1000.0) + " ms";
+        return BenchReport.significant(report.latencyMicros().getValueAtPercentile(percentile) / 1000.0) + " ms";
     }
 
     private static String cell(OptionalDouble value, String unit) {
-        return value.isPresent() ? significant(value.getAsDouble()) + unit : "n/a";
-    }
-
-    /** Three significant digits, no exponent, thousands grouped: 0.000512, 3.14, 1,234. */
-    static String significant(double value) {
-        if (value == 0) {
-            return "0";
-        }
-        BigDecimal rounded = new BigDecimal(value).round(new MathContext(3));
-        if (rounded.abs().compareTo(BigDecimal.valueOf(1000)) >= 0) {
-            return String.format(Locale.ROOT, "%,d", rounded.longValue());
-        }
-        return rounded.stripTrailingZeros().toPlainString();
+        return value.isPresent() ? BenchReport.significant(value.getAsDouble()) + unit : "n/a";
     }
 }

@@ -20,7 +20,8 @@ class BenchCommandTest {
 
     @Test
     void shortRunDeliversEveryMessageToEveryMemberAndReportsIt() throws Exception {
-        try (TestServer server = TestServer.start(dataDir)) {
+        try (TestServer server = TestServer.start(dataDir,
+                config -> config.withAdmission(config.admission().withoutRateLimits()))) {
             StringWriter out = new StringWriter();
             StringWriter progress = new StringWriter();
 
