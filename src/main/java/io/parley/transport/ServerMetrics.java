@@ -1,6 +1,5 @@
 package io.parley.transport;
 
-import com.sun.management.OperatingSystemMXBean;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -12,7 +11,6 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.channel.group.ChannelGroup;
 import io.parley.engine.LocalBroker;
 
-import java.lang.management.ManagementFactory;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -47,12 +45,9 @@ final class ServerMetrics {
                 .tag("transport", "websocket").description("Open WebSocket connections").register(registry);
         Gauge.builder("parley.connections", connections, c -> Math.max(0, c.open() - webSockets.size()))
                 .tag("transport", "http").description("Open connections not upgraded to WebSocket").register(registry);
-        if (ManagementFactory.getOperatingSystemMXBean() instanceof OperatingSystemMXBean os) {
-            FunctionCounter.builder("process.cpu.time", os, o -> o.getProcessCpuTime() / 1e9)
-                    .baseUnit("seconds").description("CPU time used by the server process").register(registry);
-        }
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
+        // Includes process.cpu.time: the server's CPU time, which parley bench divides by deliveries.
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
     }
