@@ -286,7 +286,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case FORBIDDEN -> HttpResponseStatus.FORBIDDEN;
             case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
             case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
-            case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
             case RATE_LIMITED -> HttpResponseStatus.TOO_MANY_REQUESTS;
             case OVERLOADED, STORE_UNAVAILABLE, SHUTTING_DOWN -> HttpResponseStatus.SERVICE_UNAVAILABLE;
             case INTERNAL_ERROR -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
