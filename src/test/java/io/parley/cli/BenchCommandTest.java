@@ -20,8 +20,7 @@ class BenchCommandTest {
 
     @Test
     void shortRunDeliversEveryMessageToEveryMemberAndReportsIt() throws Exception {
-        try (TestServer server = TestServer.start(dataDir,
-                config -> config.withAdmission(config.admission().withoutRateLimits()))) {
+        try (TestServer server = TestServer.start(dataDir, TestServer.UNTHROTTLED)) {
             StringWriter out = new StringWriter();
             StringWriter progress = new StringWriter();
 

@@ -29,8 +29,7 @@ class BenchTransportsTest {
         Path document = docs.resolve("BENCHMARKS.md");
         Files.writeString(document, "# Benchmarks\n\n" + TransportComparison.START + "\n" + TransportComparison.END
                 + "\n\nHand-written text stays.\n");
-        try (TestServer server = TestServer.start(dataDir,
-                config -> config.withAdmission(config.admission().withoutRateLimits()))) {
+        try (TestServer server = TestServer.start(dataDir, TestServer.UNTHROTTLED)) {
             StringWriter out = new StringWriter();
             StringWriter progress = new StringWriter();
 
