@@ -128,6 +128,13 @@ final class HttpMember implements BenchMember {
     }
 
     private void deliver(RoomApi.Page page) {
+        if (page.seq() < since) {
+            // The room is behind what this member saw (its data was lost, or this is another server).
+            // The protocol says to start again from the room's seq; for a benchmark that is a failure.
+            events.dropped(name, "the room went back from seq " + since + " to " + page.seq());
+            since = page.seq();
+            return;
+        }
         if (!page.recovered()) {
             events.dropped(name, "messages after seq " + since + " are gone from the room");
         }
