@@ -4,7 +4,7 @@ import io.parley.browser.ChatPage.Line;
 import io.parley.testing.TestServer;
 import io.parley.testing.WsClient;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,8 +29,9 @@ class BrowserClientTest {
     private final List<ChatPage> pages = new ArrayList<>();
     private final List<TestServer> servers = new ArrayList<>();
 
-    @BeforeAll
-    static void needsChromium() {
+    /** Per test rather than per class, so that each test reports itself skipped, with the reason. */
+    @BeforeEach
+    void needsChromium() {
         Chromium.assumeInstalled();
     }
 
