@@ -29,7 +29,7 @@ export class Api {
     const query = new URLSearchParams();
     if (since !== null) query.set('since', since);
     if (waitSeconds > 0) query.set('wait', waitSeconds);
-    return this.#call(`${this.path}?${query}`, { signal });
+    return this.#call(query.size > 0 ? `${this.path}?${query}` : this.path, { signal });
   }
 
   send(id, text) {
