@@ -33,6 +33,13 @@ export class Api {
   }
 
   send(id, text) {
+    // fetch refuses header values beyond Latin-1, and the protocol gives X-Parley-Name no encoding.
+    if (!this.token && !/^[\x20-\xff]+$/.test(this.name)) {
+      return Promise.reject(new ApiError(400, {
+        code: 'invalid_name',
+        message: 'over long polling a guest name can only use Latin-1 letters; choose another to send',
+      }));
+    }
     return this.#call(this.path, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', ...(this.token ? {} : { 'X-Parley-Name': this.name }) },

@@ -109,6 +109,7 @@ function setStatus(text, state) {
 }
 
 function setTransport(name) {
+  if (name !== transport) console.info(`parley: transport ${transport} -> ${name}`);
   transport = name;
   transportLine.dataset.transport = name;
   transportLine.textContent = TRANSPORT_TEXT[name];
@@ -325,6 +326,7 @@ function openSocket() {
 
 // The WebSocket never opened: is the server down, or is only WebSocket refused?
 async function probeHttp() {
+  console.info('parley: the WebSocket did not open; asking the HTTP API');
   const current = room;
   try {
     const reply = await api.read(room.last, 0);
@@ -404,6 +406,7 @@ function dropped() {
   if (connectedAt !== null && Date.now() - connectedAt > STABLE_AFTER_MS) attempt = 0;
   const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
   attempt += 1;
+  console.info(`parley: no connection; trying again in ${Math.round(delay)} ms`);
   const due = Date.now() + delay;
   const tick = () => setStatus(`reconnecting in ${Math.ceil((due - Date.now()) / 1000)}s`, 'reconnecting');
   tick();
