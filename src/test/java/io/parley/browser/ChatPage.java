@@ -6,6 +6,7 @@ import org.openqa.selenium.OutputType;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.TimeoutException;
 import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.logging.LogType;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 import java.io.IOException;
@@ -14,9 +15,11 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
 import java.util.function.Predicate;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -46,10 +49,15 @@ final class ChatPage implements AutoCloseable {
         return page;
     }
 
-    /** Fills in the join form and waits until the page is connected and caught up. */
+    /**
+     * Fills in the join form and waits until the page is connected and caught up. A null name
+     * leaves the field as the page filled it (from a token).
+     */
     void join(String name, String room) {
-        driver.findElement(By.id("name")).clear();
-        driver.findElement(By.id("name")).sendKeys(name);
+        if (name != null) {
+            driver.findElement(By.id("name")).clear();
+            driver.findElement(By.id("name")).sendKeys(name);
+        }
         driver.findElement(By.id("room")).clear();
         driver.findElement(By.id("room")).sendKeys(room);
         driver.findElement(By.id("connect")).click();
@@ -95,6 +103,10 @@ final class ChatPage implements AutoCloseable {
         return driver.findElement(By.id("transport")).getText();
     }
 
+    String nameField() {
+        return driver.findElement(By.id("name")).getDomProperty("value");
+    }
+
     String status() {
         return driver.findElement(By.id("status")).getText();
     }
@@ -108,8 +120,16 @@ final class ChatPage implements AutoCloseable {
             new WebDriverWait(driver, WAIT, Duration.ofMillis(50)).until(condition::test);
         } catch (TimeoutException e) {
             throw new AssertionError("waited " + WAIT.toSeconds() + " s for " + what + "; the page shows status '"
-                    + status() + "', transport '" + transport() + "', messages " + messages(), e);
+                    + status() + "', transport '" + transport() + "', messages " + messages()
+                    + "; its console:\n" + console(), e);
         }
+    }
+
+    /** What the page logged to its console since the last call. */
+    String console() {
+        return driver.manage().logs().get(LogType.BROWSER).getAll().stream()
+                .map(entry -> Instant.ofEpochMilli(entry.getTimestamp()) + " " + entry.getLevel() + " " + entry.getMessage())
+                .collect(Collectors.joining("\n"));
     }
 
     /** Saves what the page looks like now as target/browser-artifacts/{name}.png. */

@@ -8,6 +8,7 @@ import org.openqa.selenium.chrome.ChromeOptions;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
@@ -54,6 +55,8 @@ final class Chromium {
                 .addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
                         "--disable-sync", "--window-size=900,700", "--user-data-dir=" + profile);
+        // Keeps the page's console, so that a failed wait can say what the page logged.
+        options.setCapability("goog:loggingPrefs", Map.of("browser", "ALL"));
         return new ChromeDriver(service, options);
     }
 
