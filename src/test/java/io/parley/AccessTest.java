@@ -41,6 +41,7 @@ class AccessTest {
 
     static final String SECRET = "the-test-secret-of-at-least-32-bytes!";
     static final String OTHER_SECRET = "another-secret-also-32-bytes-or-longer";
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @TempDir
     static Path dir;
@@ -88,8 +89,8 @@ class AccessTest {
         }
     }
 
-    private static int refusedStatus(TestServer s, URI uri, Map<String, String> headers) {
-        var builder = HttpClient.newHttpClient().newWebSocketBuilder();
+    private static int refusedStatus(URI uri, Map<String, String> headers) {
+        var builder = HTTP.newWebSocketBuilder();
         headers.forEach(builder::header);
         var attempt = builder.buildAsync(uri, new java.net.http.WebSocket.Listener() { });
         try {
@@ -146,8 +147,8 @@ class AccessTest {
             assertThat(welcome.path("user").asText()).isEqualTo("guest:u-1001");
             assertThat(welcome.path("name").asText()).isEqualTo("u-1001");
             assertThat(welcome.path("guest").asBoolean(false)).isTrue();
-            assertThat(welcome.path("roles").isArray() && welcome.path("roles").isEmpty()
-                    || welcome.path("roles").isMissingNode()).isTrue();
+            assertThat(welcome.path("roles").isArray()).isTrue();
+            assertThat(welcome.path("roles")).isEmpty();
 
             guest.join("guests");
             guest.say("guests", "g1", "hi");
@@ -197,7 +198,7 @@ class AccessTest {
         assertThat(byQuery).startsWith("HTTP/1.1 401");
         assertThat(byQuery).containsIgnoringCase("\r\nwww-authenticate: Bearer");
 
-        assertThat(refusedStatus(server, server.chatUri(), Map.of("Authorization", "Bearer " + token))).isEqualTo(401);
+        assertThat(refusedStatus(server.chatUri(), Map.of("Authorization", "Bearer " + token))).isEqualTo(401);
 
         api = new ApiClient(server.port());
         HttpResponse<String> read = api.get("/api/rooms/lobby/messages", "Authorization", "Bearer " + token);
@@ -236,7 +237,7 @@ class AccessTest {
             String refused = rawResponse(members, handshake("/chat", ""));
             assertThat(refused).startsWith("HTTP/1.1 401");
             assertThat(refused).containsIgnoringCase("\r\nwww-authenticate: Bearer");
-            assertThat(refusedStatus(members, members.chatUri(), Map.of())).isEqualTo(401);
+            assertThat(refusedStatus(members.chatUri(), Map.of())).isEqualTo(401);
 
             HttpResponse<String> read = membersApi.get("/api/rooms/lobby/messages");
             assertThat(read.statusCode()).isEqualTo(401);
@@ -264,7 +265,7 @@ class AccessTest {
             String refused = rawResponse(guestsOnly, handshake("/chat", "Authorization: Bearer " + token + "\r\n"));
             assertThat(refused).startsWith("HTTP/1.1 401");
             assertThat(refused).containsIgnoringCase("\r\nwww-authenticate: Bearer");
-            assertThat(refusedStatus(guestsOnly, URI.create(guestsOnly.chatUri() + "?token=" + token), Map.of()))
+            assertThat(refusedStatus(URI.create(guestsOnly.chatUri() + "?token=" + token), Map.of()))
                     .isEqualTo(401);
             assertThat(guestsApi.get("/api/rooms/lobby/messages", "Authorization", "Bearer " + token).statusCode())
                     .isEqualTo(401);
