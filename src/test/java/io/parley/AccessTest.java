@@ -34,7 +34,6 @@ import java.util.concurrent.CompletionException;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Identity and tokens (docs/PROTOCOL.md, "Identity and tokens"): who a connection is, and who is let in. */
 class AccessTest {
