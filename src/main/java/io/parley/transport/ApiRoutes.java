@@ -91,17 +91,19 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-        if (!request.uri().startsWith(PREFIX)) {
-            ctx.fireChannelRead(request);
-            return;
-        }
         if (current != null) {
+            // Answers go out in the order of the requests, whichever route serves them (RFC 9112, 9.3.2).
             if (waiting.size() >= MAX_PIPELINED) {
                 request.release();
                 ctx.close();
                 return;
             }
             waiting.add(request);
+            return;
+        }
+        if (!request.uri().startsWith(PREFIX)) {
+            // Other routes answer at once, before the next request is read.
+            ctx.fireChannelRead(request);
             return;
         }
         current = request;
@@ -116,6 +118,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     private void handle(FullHttpRequest request) {
+        limits.request();
         if (request.decoderResult().isFailure()) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "malformed HTTP request");
         }
@@ -128,7 +131,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case Authenticator.Guest g -> null;
             case Authenticator.Refused r -> throw new ChatException(ErrorCode.UNAUTHORIZED, r.reason());
         };
-        limits.request();
         QueryStringDecoder query = new QueryStringDecoder(request.uri());
         String path = query.path();
         if (!path.startsWith(ROOMS) || !path.endsWith(MESSAGES) || path.length() <= ROOMS.length() + MESSAGES.length()) {
@@ -273,11 +275,18 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (e.code() == ErrorCode.UNAUTHORIZED) {
             r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"parley\"");
         }
+        if (e.code() == ErrorCode.METHOD_NOT_ALLOWED) {
+            r.headers().set(HttpHeaderNames.ALLOW, "GET, POST");
+        }
         return r;
     }
 
     private static String requestName(String method) {
-        return method.equals("POST") ? "send" : "read";
+        return switch (method) {
+            case "POST" -> "send";
+            case "GET", "HEAD" -> "read";
+            default -> null;
+        };
     }
 
     static HttpResponseStatus status(ErrorCode code) {
@@ -294,7 +303,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         };
     }
 
-    private static FullHttpResponse json(HttpResponseStatus status, byte[] body) {
+    static FullHttpResponse json(HttpResponseStatus status, byte[] body) {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
         r.headers()
                 .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
@@ -325,9 +334,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         // Errors of the chat leave the connection usable; only a request the server could not parse closes it.
         Responses.send(ctx, request, response, !request.decoderResult().isFailure());
         request.release();
-        FullHttpRequest next = waiting.poll();
-        if (next != null) {
-            channelRead0(ctx, next);
+        while (current == null && !waiting.isEmpty()) {
+            channelRead0(ctx, waiting.poll());
         }
     }
 
