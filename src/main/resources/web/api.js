@@ -3,7 +3,10 @@
 //
 // A refusal comes back as an ApiError carrying the protocol's error code and, for `rate_limited`,
 // how long to wait; a network failure (server down, connection cut) as the TypeError fetch throws;
-// a cancelled read as an AbortError.
+// a cancelled read as an AbortError; a request left unanswered too long (a connection that died
+// without a word, as some proxies and NATs let them) as a TimeoutError.
+
+const SLACK_MS = 10_000; // beyond a long poll's wait, how long an answer may take
 
 export class ApiError extends Error {
   constructor(status, body, retryAfterMs) {
@@ -29,7 +32,10 @@ export class Api {
     const query = new URLSearchParams();
     if (since !== null) query.set('since', since);
     if (waitSeconds > 0) query.set('wait', waitSeconds);
-    return this.#call(query.size > 0 ? `${this.path}?${query}` : this.path, { signal });
+    const timeout = AbortSignal.timeout(waitSeconds * 1000 + SLACK_MS);
+    return this.#call(query.size > 0 ? `${this.path}?${query}` : this.path, {
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    });
   }
 
   send(id, text) {
@@ -44,6 +50,7 @@ export class Api {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', ...(this.token ? {} : { 'X-Parley-Name': this.name }) },
       body: JSON.stringify({ id, text }),
+      signal: AbortSignal.timeout(SLACK_MS),
     });
   }
 

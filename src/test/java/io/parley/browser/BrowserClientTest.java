@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.parley.auth.Tokens;
 import io.parley.browser.ChatPage.Line;
 import io.parley.config.ServerConfig;
+import io.parley.testing.ApiClient;
 import io.parley.testing.TestServer;
 import io.parley.testing.WsClient;
 import org.junit.jupiter.api.AfterEach;
@@ -14,8 +15,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,17 +29,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The browser client in a real headless Chromium against a real server: what a person sees in the
  * page. Each test leaves a screenshot of every page it opened in target/browser-artifacts/.
+ *
+ * <p>Tests that restart the server put a {@link Relay} between page and server, so that the page
+ * keeps its address and every connection drops at the stop, as with a real process.
  */
 class BrowserClientTest {
 
-    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private static final String SECRET = "browser-test-secret-of-at-least-32-bytes";
 
     @TempDir
     Path dir;
 
     private final List<ChatPage> pages = new ArrayList<>();
-    private final List<TestServer> servers = new ArrayList<>();
+    private final List<AutoCloseable> closeAfter = new ArrayList<>();
 
     /** Per test rather than per class, so that each test reports itself skipped, with the reason. */
     @BeforeEach
@@ -49,19 +50,17 @@ class BrowserClientTest {
     }
 
     @AfterEach
-    void closeAll(TestInfo test) throws IOException {
+    void closeAll(TestInfo test) throws Exception {
         try {
             for (int i = 0; i < pages.size(); i++) {
                 pages.get(i).screenshot(test.getTestMethod().orElseThrow().getName() + "-" + (i + 1));
             }
         } finally {
             pages.forEach(ChatPage::close);
-            servers.forEach(TestServer::close);
+            for (AutoCloseable c : closeAfter.reversed()) {
+                c.close();
+            }
         }
-    }
-
-    private ChatPage open(TestServer server) throws IOException {
-        return open(server.httpUri("/"));
     }
 
     private ChatPage open(URI url) throws IOException {
@@ -70,34 +69,52 @@ class BrowserClientTest {
         return page;
     }
 
+    private <T extends AutoCloseable> T closedAfter(T resource) {
+        closeAfter.add(resource);
+        return resource;
+    }
+
+    private TestServer start(UnaryOperator<ServerConfig> config) throws Exception {
+        return closedAfter(TestServer.start(dir, config));
+    }
+
+    private TestServer start() throws Exception {
+        return start(c -> c);
+    }
+
     /** Sends through the HTTP API as a guest, as a client behind the same blocking proxy would. */
-    private static void post(TestServer server, String name, String id, String text) throws Exception {
-        String body = WsClient.JSON.createObjectNode().put("id", id).put("text", text).toString();
-        HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(server.httpUri("/api/rooms/lobby/messages"))
-                .header("Content-Type", "application/json").header("X-Parley-Name", name)
-                .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    private static void post(TestServer server, String name, String id, String text) {
+        try (ApiClient api = new ApiClient(server.port())) {
+            HttpResponse<String> response = api.postAs(name, "lobby", id, text);
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        }
     }
 
     /** Every text the server stores for the lobby, in seq order. */
-    private static List<String> stored(TestServer server) throws Exception {
-        HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(server.httpUri("/api/rooms/lobby/messages?since=0"))
-                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
-        JsonNode messages = WsClient.JSON.readTree(response.body()).get("messages");
-        return StreamSupport.stream(messages.spliterator(), false).map(m -> m.get("text").asText()).toList();
+    private static List<String> stored(TestServer server) {
+        try (ApiClient api = new ApiClient(server.port())) {
+            JsonNode messages = ApiClient.json(api.get("/api/rooms/lobby/messages?since=0")).get("messages");
+            return StreamSupport.stream(messages.spliterator(), false).map(m -> m.get("text").asText()).toList();
+        }
     }
 
-    private TestServer server(TestServer started) {
-        servers.add(started);
-        return started;
+    /** Bob sends these while the page cannot reach any server: on the same data, on another port. */
+    private void sendWhileDown(UnaryOperator<ServerConfig> config, String... texts) throws Exception {
+        try (TestServer meanwhile = TestServer.start(dir, config);
+             WsClient bob = WsClient.hello(meanwhile.chatUri(), "bob")) {
+            bob.join("lobby");
+            for (int i = 0; i < texts.length; i++) {
+                bob.say("lobby", "down-" + i, texts[i]);
+            }
+            bob.collect("ack", texts.length);
+        }
     }
 
     @Test
     void twoBrowsersChatInRealTime() throws Exception {
-        TestServer server = server(TestServer.start(dir));
-        ChatPage ada = open(server);
-        ChatPage bob = open(server);
+        TestServer server = start();
+        ChatPage ada = open(server.httpUri("/"));
+        ChatPage bob = open(server.httpUri("/"));
         ada.join("ada", "lobby");
         bob.join("bob", "lobby");
         assertThat(ada.transport()).isEqualTo("websocket");
@@ -116,8 +133,8 @@ class BrowserClientTest {
 
     @Test
     void markupInAMessageIsShownAsTextAndRunsNothing() throws Exception {
-        TestServer server = server(TestServer.start(dir));
-        ChatPage ada = open(server);
+        TestServer server = start();
+        ChatPage ada = open(server.httpUri("/"));
         ada.join("ada", "lobby");
         String name = "<b>mallory</b>";
         String text = "<img src=x onerror=\"window.pwned = 1\"><script>window.pwned = 2</script>"
@@ -139,25 +156,19 @@ class BrowserClientTest {
 
     @Test
     void reconnectsAfterAServerRestartAndShowsWhatWasSentMeanwhile() throws Exception {
-        TestServer first = server(TestServer.start(dir));
-        int port = first.port();
-        ChatPage ada = open(first);
+        TestServer first = start();
+        Relay relay = closedAfter(new Relay(first.port()));
+        ChatPage ada = open(relay.uri("/"));
         ada.join("ada", "lobby");
         ada.say("before the restart");
         ada.awaitText("before the restart");
 
         first.close();
+        relay.down();
         ada.await("the page to notice the server is gone",
                 d -> !"connected".equals(ada.script("return document.getElementById('status').dataset.state")));
-        // Bob talks while ada's page cannot reach any server: on the same data, another port.
-        try (TestServer meanwhile = TestServer.start(dir);
-             WsClient bob = WsClient.hello(meanwhile.chatUri(), "bob")) {
-            bob.join("lobby");
-            bob.say("lobby", "b1", "while you were away 1");
-            bob.say("lobby", "b2", "while you were away 2");
-            bob.collect("ack", 2);
-        }
-        server(TestServer.start(dir, c -> c.withPort(port)));
+        sendWhileDown(c -> c, "while you were away 1", "while you were away 2");
+        relay.to(start().port());
 
         ada.awaitText("while you were away 2");
         ada.awaitConnected();
@@ -171,9 +182,9 @@ class BrowserClientTest {
 
     @Test
     void fallsBackToLongPollingWhenWebSocketIsRefusedAndReturnsToWebSocketWithoutLossOrRepeats() throws Exception {
-        TestServer blocked = server(TestServer.start(dir, c -> c.withAccess(c.access().withWebSocket(false))));
-        int port = blocked.port();
-        ChatPage ada = open(blocked);
+        TestServer blocked = start(c -> c.withAccess(c.access().withWebSocket(false)));
+        Relay relay = closedAfter(new Relay(blocked.port()));
+        ChatPage ada = open(relay.uri("/"));
         ada.join("ada", "lobby");
         ada.awaitTransport("longpoll");
         assertThat(ada.transportText()).isEqualTo("long polling");
@@ -185,14 +196,10 @@ class BrowserClientTest {
         ada.screenshot("fallsBackToLongPolling-while-polling");
 
         blocked.close();
-        // Bob talks while ada's page cannot reach any server: on the same data, another port.
-        try (TestServer meanwhile = TestServer.start(dir);
-             WsClient bob = WsClient.hello(meanwhile.chatUri(), "bob")) {
-            bob.join("lobby");
-            bob.say("lobby", "b2", "while ada was away");
-            bob.expect("ack");
-        }
-        TestServer open = server(TestServer.start(dir, c -> c.withPort(port)));
+        relay.down();
+        sendWhileDown(c -> c, "while ada was away");
+        TestServer open = start();
+        relay.to(open.port());
 
         ada.awaitTransport("websocket");
         ada.awaitText("while ada was away");
@@ -207,7 +214,7 @@ class BrowserClientTest {
 
     @Test
     void aTokenInThePageAddressMakesTheSendersNameTheTokens() throws Exception {
-        TestServer server = server(TestServer.start(dir, c -> c.withAccess(c.access().withTokenSecret(SECRET))));
+        TestServer server = start(c -> c.withAccess(c.access().withTokenSecret(SECRET)));
         String token = new Tokens(SECRET).mint("u-42", "Ada Lovelace", List.of(), Duration.ofMinutes(5));
         ChatPage ada = open(server.httpUri("/#token=" + token));
         assertThat(ada.nameField()).isEqualTo("Ada Lovelace");
@@ -222,24 +229,19 @@ class BrowserClientTest {
     void saysSoWhenMessagesItMissedAreNoLongerStored() throws Exception {
         UnaryOperator<ServerConfig> keepTheLatest1000 = c -> c.withRetention(ServerConfig.MIN_RETAIN)
                 .withAdmission(c.admission().withoutRateLimits());
-        TestServer first = server(TestServer.start(dir, keepTheLatest1000));
-        int port = first.port();
-        ChatPage ada = open(first);
+        TestServer first = start(keepTheLatest1000);
+        Relay relay = closedAfter(new Relay(first.port()));
+        ChatPage ada = open(relay.uri("/"));
         ada.join("ada", "lobby");
         ada.say("before");
         ada.awaitText("before");
 
         first.close();
+        relay.down();
         int missed = 1200;
-        try (TestServer meanwhile = TestServer.start(dir, keepTheLatest1000);
-             WsClient bob = WsClient.hello(meanwhile.chatUri(), "bob")) {
-            bob.join("lobby");
-            for (int i = 1; i <= missed; i++) {
-                bob.say("lobby", "b" + i, "missed " + i);
-            }
-            bob.collect("ack", missed);
-        }
-        server(TestServer.start(dir, c -> keepTheLatest1000.apply(c).withPort(port)));
+        sendWhileDown(keepTheLatest1000, LongStream.rangeClosed(1, missed).mapToObj(i -> "missed " + i)
+                .toArray(String[]::new));
+        relay.to(start(keepTheLatest1000).port());
 
         ada.awaitText("missed " + missed);
         assertThat(ada.script("return document.getElementById('notice').textContent")).asString()
@@ -253,8 +255,8 @@ class BrowserClientTest {
 
     @Test
     void sendsRefusedAsTooFastAreSentAgainAfterTheWaitTheServerAsks() throws Exception {
-        TestServer server = server(TestServer.start(dir, c -> c.withAdmission(c.admission().withRates(1, 1, 50))));
-        ChatPage ada = open(server);
+        TestServer server = start(c -> c.withAdmission(c.admission().withRates(1, 1, 50)));
+        ChatPage ada = open(server.httpUri("/"));
         ada.join("ada", "lobby");
         List<String> texts = List.of("one", "two", "three", "four");
         texts.forEach(ada::say);
