@@ -274,6 +274,16 @@ function onError(error) {
     else refuseSend(error.id, error);
     return;
   }
+  if (error.code === 'rate_limited' && (error.request === 'join' || error.request === 'history')) {
+    const socket = ws;
+    setTimeout(() => {
+      if (ws !== socket) return; // that connection is gone; the next one asks anew
+      if (error.request === 'join') send(room.joinRequest());
+      else room.fetchRefused();
+      fill();
+    }, error.retryAfter ?? SEND_RETRY_MS);
+    return;
+  }
   showNotice(`${error.code}: ${error.message}`);
   if (error.request === 'history') {
     room.skipGap();
@@ -348,7 +358,7 @@ async function startPolling(first) {
   scheduleUpgrade();
   let reply = first;
   try {
-    for (;;) {
+    while (poll === controller) {
       polled(reply);
       reply = await nextPoll(controller.signal);
     }

@@ -89,6 +89,11 @@ export class Room {
     }
   }
 
+  // The `history` request in flight was refused for now (rate_limited): nextFetch() may ask again.
+  fetchRefused() {
+    this.fetching = false;
+  }
+
   nextFetch() {
     if (this.fetching || this.caughtUp) return null;
     this.fetching = true;
