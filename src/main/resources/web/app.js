@@ -25,10 +25,11 @@
 // goes on the WebSocket URL as ?token= (browsers cannot set headers on a WebSocket) and in an
 // Authorization header to the API.
 //
-// All names and texts from the network reach the page through textContent only.
+// What the page shows is drawn by view.js, through textContent only.
 
 import { Api, ApiError } from './api.js';
 import { Room } from './room.js';
+import * as view from './view.js';
 
 const PING_EVERY_MS = 20_000; // the server closes a connection silent for 60 s
 const RETRY_FIRST_MS = 500;
@@ -38,10 +39,8 @@ const POLL_WAIT_S = 25; // below the 30 s the API allows, and below most proxies
 const UPGRADE_FIRST_MS = 30_000;
 const UPGRADE_MAX_MS = 300_000;
 const SEND_RETRY_MS = 2_000;
-const NOTICE_MS = 8_000;
 const STOP_ON = new Set(['invalid_name', 'invalid_room', 'unauthorized', 'forbidden']); // retrying cannot help
 const RETRY_SEND_ON = new Set(['rate_limited', 'overloaded', 'store_unavailable']);
-const TRANSPORT_TEXT = { websocket: 'WebSocket', longpoll: 'long polling', none: '' };
 
 const $ = (id) => document.getElementById(id);
 const joinForm = $('join-form');
@@ -49,12 +48,6 @@ const nameInput = $('name');
 const roomInput = $('room');
 const connectButton = $('connect');
 const leaveButton = $('leave');
-const statusLine = $('status');
-const transportLine = $('transport');
-const roomTitle = $('room-title');
-const membersLine = $('members');
-const list = $('messages');
-const notice = $('notice');
 const sendForm = $('send-form');
 const textInput = $('text');
 const sendButton = $('send');
@@ -74,7 +67,6 @@ let pingTimer;
 let retryTimer;
 let upgradeTimer;
 let countdownTimer;
-let noticeTimer;
 let maxLength = 2000;
 let sent = 0;
 const outgoing = new Map(); // id -> text of our sends not yet acknowledged
@@ -96,67 +88,19 @@ function tokenName() {
   }
 }
 
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function setStatus(text, state) {
-  statusLine.textContent = text;
-  statusLine.dataset.state = state;
-}
-
 function setTransport(name) {
   if (name !== transport) console.info(`parley: transport ${transport} -> ${name}`);
   transport = name;
-  transportLine.dataset.transport = name;
-  transportLine.textContent = TRANSPORT_TEXT[name];
-}
-
-function showNotice(text) {
-  notice.textContent = text;
-  notice.hidden = false;
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { notice.hidden = true; }, NOTICE_MS);
-}
-
-function clock(ms) {
-  const date = new Date(ms);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
-}
-
-// Appends a line and keeps the view at the bottom if it was there (or if asked to).
-function append(node, follow = false) {
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  list.append(node);
-  if (atBottom || follow) list.scrollTop = list.scrollHeight;
+  view.transport(name);
 }
 
 function showMessage(message) {
-  const ours = outgoing.delete(message.id) || message.from === nickname;
-  const item = element('li', ours ? 'message mine' : 'message');
-  item.dataset.seq = message.seq;
-  const time = element('time', 'time', clock(message.time));
-  time.dateTime = new Date(message.time).toISOString();
-  time.title = new Date(message.time).toLocaleString();
-  item.append(element('span', 'from', message.from), time, element('span', 'text', message.text));
-  append(item, ours);
-}
-
-function showPresence(names, verb) {
-  if (names && names.length > 0) append(element('li', 'presence', `${names.join(', ')} ${verb}`));
-}
-
-function setMembers(count) {
-  membersLine.textContent = count === 1 ? '1 member' : `${count} members`;
+  view.message(message, outgoing.delete(message.id) || message.from === nickname);
 }
 
 // A `joined` or a poll reply may say that some of what we missed is gone (retention).
 function noteRecovery(reply) {
-  if (reply.recovered === false) showNotice('Some older messages are no longer stored on the server; they are missing here.');
+  if (reply.recovered === false) view.notice('Some older messages are no longer stored on the server; they are missing here.');
 }
 
 function send(request) {
@@ -166,7 +110,7 @@ function send(request) {
 function setReady(ready) {
   synced = ready;
   sendButton.disabled = !ready;
-  if (ready) setStatus('connected', 'connected');
+  if (ready) view.status('connected', 'connected');
 }
 
 // The transport has caught up with the room: open it for sending, and send again what is pending.
@@ -212,13 +156,13 @@ function sendFailed(id, error) {
 }
 
 function retrySend(id, delay, code) {
-  if (code === 'rate_limited') showNotice(`Sending too fast; trying again in ${Math.ceil(delay / 1000)} s.`);
+  if (code === 'rate_limited') view.notice(`Sending too fast; trying again in ${Math.ceil(delay / 1000)} s.`);
   setTimeout(() => deliver(id), delay);
 }
 
 // The server said no to this message: give its text back rather than lose it.
 function refuseSend(id, error) {
-  showNotice(`${error.code}: ${error.message}`);
+  view.notice(`${error.code}: ${error.message}`);
   if (textInput.value === '') textInput.value = outgoing.get(id) ?? '';
   outgoing.delete(id);
   if (STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`);
@@ -231,7 +175,7 @@ function handle(msg) {
       maxLength = msg.limits?.maxMessageLength ?? maxLength;
       textInput.maxLength = maxLength;
       nickname = msg.name;
-      if (transport !== 'longpoll') setStatus(`joining ${room.name}…`, 'connecting');
+      if (transport !== 'longpoll') view.status(`joining ${room.name}…`, 'connecting');
       send(room.joinRequest());
       break;
     case 'joined':
@@ -239,7 +183,7 @@ function handle(msg) {
       setTransport('websocket');
       setReady(false);
       connectedAt ??= Date.now();
-      setMembers(msg.members);
+      view.members(msg.members);
       noteRecovery(msg);
       room.joined(msg);
       fill();
@@ -254,9 +198,9 @@ function handle(msg) {
       fill();
       break;
     case 'presence':
-      setMembers(msg.members);
-      showPresence(msg.joined, 'joined');
-      showPresence(msg.left, 'left');
+      view.members(msg.members);
+      view.presence(msg.joined, 'joined');
+      view.presence(msg.left, 'left');
       break;
     case 'ack':
       acknowledged(msg);
@@ -284,7 +228,7 @@ function onError(error) {
     }, error.retryAfter ?? SEND_RETRY_MS);
     return;
   }
-  showNotice(`${error.code}: ${error.message}`);
+  view.notice(`${error.code}: ${error.message}`);
   if (error.request === 'history') {
     room.skipGap();
     fill();
@@ -294,7 +238,7 @@ function onError(error) {
 
 function connect() {
   clearInterval(countdownTimer);
-  setStatus('connecting…', 'connecting');
+  view.status('connecting…', 'connecting');
   setTransport('none');
   setReady(false);
   connectedAt = null;
@@ -353,7 +297,7 @@ async function startPolling(first) {
   poll = controller;
   setTransport('longpoll');
   connectedAt = Date.now();
-  membersLine.textContent = ''; // the API does not report presence
+  view.members(null); // the API does not report presence
   upgradeAttempt = 0;
   scheduleUpgrade();
   let reply = first;
@@ -418,7 +362,7 @@ function dropped() {
   attempt += 1;
   console.info(`parley: no connection; trying again in ${Math.round(delay)} ms`);
   const due = Date.now() + delay;
-  const tick = () => setStatus(`reconnecting in ${Math.ceil((due - Date.now()) / 1000)}s`, 'reconnecting');
+  const tick = () => view.status(`reconnecting in ${Math.ceil((due - Date.now()) / 1000)}s`, 'reconnecting');
   tick();
   countdownTimer = setInterval(tick, 1000);
   retryTimer = setTimeout(connect, delay);
@@ -439,7 +383,7 @@ function disconnect(status) {
   setTransport('none');
   setReady(false);
   setConnectedForm(false);
-  setStatus(status, 'idle');
+  view.status(status, 'idle');
 }
 
 function setConnectedForm(connected) {
@@ -493,9 +437,7 @@ joinForm.addEventListener('submit', (event) => {
   room = new Room(roomInput.value, showMessage);
   api = new Api(room.name, name, token);
   outgoing.clear();
-  list.replaceChildren();
-  roomTitle.textContent = room.name;
-  membersLine.textContent = '';
+  view.room(room.name);
   attempt = 0;
   setConnectedForm(true);
   connect();
@@ -509,7 +451,7 @@ sendForm.addEventListener('submit', (event) => {
   const text = textInput.value;
   if (sendButton.disabled || text.trim() === '') return;
   if (text.length > maxLength) {
-    showNotice(`Messages are limited to ${maxLength} characters.`);
+    view.notice(`Messages are limited to ${maxLength} characters.`);
     return;
   }
   sent += 1;
