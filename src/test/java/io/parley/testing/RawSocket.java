@@ -110,6 +110,12 @@ public final class RawSocket implements AutoCloseable {
         out.flush();
     }
 
+    /** Writes bytes as they are: half a frame, a header that lies about its length, anything. */
+    public void write(byte[] bytes) throws IOException {
+        out.write(bytes);
+        out.flush();
+    }
+
     public void text(String json) throws IOException {
         frame(TEXT, true, json.getBytes(StandardCharsets.UTF_8), true);
     }
