@@ -1,10 +1,12 @@
 package io.parley.chat;
 
+import io.parley.auth.Identity;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.PublishListener;
+import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
 import io.parley.engine.Subscription;
 import io.parley.store.StoredMessage;
@@ -16,7 +18,11 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * One client's conversation with the chat: who it is and which rooms it is in, and the rules every
- * request must pass before it reaches the engine.
+ * request must pass before it reaches the engine (field rules, membership, rate limits).
+ *
+ * <p>Who it is: a connection that showed a token at the handshake is that token's user, whatever name
+ * its {@code hello} asks for; one without is a guest, {@code guest:<name>}. Messages are stored and
+ * rate-limited under that user id, so nobody can send as someone else.
  *
  * <p>Threads: confined to the connection's event loop. The transport calls it from there, and the
  * engine calls the listeners back there, so nothing here is shared. It never blocks: joins, sends and
@@ -38,36 +44,68 @@ public final class ChatSession {
     private final Subscriber connection;
     private final ReadControl reading;
     private final String id;
+    /** The token's user, or null for a guest. */
+    private final Identity authenticated;
+    private final RateLimits limits;
+    private final RateLimits.Connection connectionLimits;
     private final Map<String, Subscription> rooms = new HashMap<>();
-    private String name;
+    /** Set by {@code hello}. */
+    private Identity identity;
     private boolean closed;
     /** Sends handed to the engine and not yet answered. */
     private int inFlight;
 
+    /**
+     * @param authenticated the user a token proved at the handshake, or null for a guest
+     */
     public ChatSession(LocalBroker broker, ServerConfig config, Subscriber connection, ReadControl reading,
-                       String id) {
+                       String id, Identity authenticated, RateLimits limits) {
         this.broker = broker;
         this.config = config;
         this.connection = connection;
         this.reading = reading;
         this.id = id;
+        this.authenticated = authenticated;
+        this.limits = limits;
+        this.connectionLimits = limits.forConnection();
     }
 
     public String id() {
         return id;
     }
 
-    public String name() {
-        return name;
+    /** Who this connection is, once it said hello; null before. */
+    public Identity identity() {
+        return identity;
     }
 
-    /** Names the client. Returns the name as it will be shown. */
-    public String hello(String requested) {
-        if (name != null) {
+    /**
+     * Counts one request against the connection's request rate; every frame comes through here first.
+     *
+     * @throws ChatException {@code rate_limited}
+     */
+    public void request() {
+        connectionLimits.request();
+    }
+
+    /**
+     * Starts the conversation. A user is named by the token and {@code requested} is ignored; a guest
+     * must give a name. Returns who the connection is.
+     */
+    public Identity hello(String requested) {
+        if (identity != null) {
             throw new ChatException(ErrorCode.ALREADY_GREETED, "hello was already said on this connection");
         }
-        name = ChatRules.name(requested);
-        return name;
+        identity = authenticated != null ? authenticated : guest(requested);
+        return identity;
+    }
+
+    /** A guest's identity from the name it asked for. */
+    public static Identity guest(String requested) {
+        if (requested == null) {
+            throw new ChatException(ErrorCode.INVALID_NAME, "a guest must give a name");
+        }
+        return Identity.guest(ChatRules.name(requested));
     }
 
     /** Joins a room; {@code since} null asks for the newest messages, else for those after it. */
@@ -84,7 +122,7 @@ public final class ChatSession {
         }
         TrackedJoin tracked = new TrackedJoin(room, listener);
         try {
-            tracked.subscription = broker.subscribe(room, connection, name, after, tracked);
+            tracked.subscription = broker.subscribe(room, connection, identity.name(), after, tracked);
         } catch (LocalBroker.Refused e) {
             throw refused(e.failure());
         }
@@ -103,8 +141,8 @@ public final class ChatSession {
         }
 
         @Override
-        public void joined(long lastSeq, int members, List<StoredMessage> history, boolean complete) {
-            listener.joined(lastSeq, members, history, complete);
+        public void joined(int members, Replay replay) {
+            listener.joined(members, replay);
         }
 
         @Override
@@ -127,20 +165,23 @@ public final class ChatSession {
         requireMember(room);
         ChatRules.id(messageId);
         ChatRules.text(text, config.maxMessageLength());
-        try {
-            broker.publish(connection, room, messageId, name, text, new PublishListener() {
-                @Override
-                public void stored(StoredMessage message) {
-                    answered();
-                    listener.stored(message);
-                }
+        connectionLimits.send();
+        limits.userSends(identity.user());
+        PublishListener counted = new PublishListener() {
+            @Override
+            public void stored(StoredMessage message) {
+                answered();
+                listener.stored(message);
+            }
 
-                @Override
-                public void failed(Failure failure) {
-                    answered();
-                    listener.failed(failure);
-                }
-            });
+            @Override
+            public void failed(Failure failure) {
+                answered();
+                listener.failed(failure);
+            }
+        };
+        try {
+            broker.publish(connection.executor(), room, messageId, identity.user(), identity.name(), text, counted);
         } catch (LocalBroker.Refused e) {
             throw refused(e.failure());
         }
@@ -189,7 +230,7 @@ public final class ChatSession {
     }
 
     private void requireHello() {
-        if (name == null) {
+        if (identity == null) {
             throw new ChatException(ErrorCode.HELLO_REQUIRED, "say hello first");
         }
     }

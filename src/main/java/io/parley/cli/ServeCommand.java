@@ -17,7 +17,8 @@ import java.util.concurrent.CountDownLatch;
  * Each flag's default comes from its {@code PARLEY_*} variable when set.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true, showDefaultValues = true,
-        description = "Run a Parley server: WebSocket chat at /chat, the browser client at /, health at /healthz.")
+        description = "Run a Parley server: WebSocket chat at /chat, the HTTP API at /api, the browser client at /, "
+                + "health at /healthz, metrics at /metrics.")
 final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--host", defaultValue = "${env:PARLEY_HOST:-127.0.0.1}",
@@ -78,11 +79,63 @@ final class ServeCommand implements Callable<Integer> {
             description = "fsync every commit, so acknowledged messages survive power loss, not only a crash.")
     boolean durableSync;
 
+    @Option(names = "--retain-messages", defaultValue = "${env:PARLEY_RETAIN_MESSAGES:-0}",
+            description = "Messages kept per room; older ones are deleted. 0 keeps all; otherwise at least 1000.")
+    long retainMessages;
+
+    @Option(names = "--guests", negatable = true, defaultValue = "${env:PARLEY_GUESTS:-true}", fallbackValue = "true",
+            description = "Let clients without a token chat as guests (env PARLEY_GUESTS). --no-guests requires"
+                    + " a token of everyone, and --token-secret.")
+    boolean guests;
+
+    @Option(names = "--token-secret", defaultValue = "${env:PARLEY_TOKEN_SECRET}", arity = "1",
+            description = "HMAC-SHA256 secret of the tokens to accept, at least 32 bytes. Prefer the environment"
+                    + " variable PARLEY_TOKEN_SECRET: a flag shows in the process list.")
+    String tokenSecret;
+
+    @Option(names = "--websocket", negatable = true, defaultValue = "${env:PARLEY_WEBSOCKET:-true}",
+            fallbackValue = "true",
+            description = "Accept WebSocket upgrades (env PARLEY_WEBSOCKET). --no-websocket answers them 503, as a"
+                    + " blocking proxy would; clients then use the HTTP API.")
+    boolean webSocket;
+
+    @Option(names = "--max-connections", defaultValue = "${env:PARLEY_MAX_CONNECTIONS:-20000}",
+            description = "Open connections in total; more are answered 503.")
+    int maxConnections;
+
+    @Option(names = "--max-connections-per-ip", defaultValue = "${env:PARLEY_MAX_CONNECTIONS_PER_IP:-256}",
+            description = "Open connections from one IP address; more are answered 429.")
+    int maxConnectionsPerIp;
+
+    @Option(names = "--handshake-timeout", defaultValue = "${env:PARLEY_HANDSHAKE_TIMEOUT:-10}",
+            description = "Seconds a client has to send a whole HTTP request or WebSocket handshake (slow loris).")
+    int handshakeSeconds;
+
+    @Option(names = "--sends-per-second", defaultValue = "${env:PARLEY_SENDS_PER_SECOND:-10}",
+            description = "Messages one connection may send per second, bursts of twice that; 0: no limit.")
+    int sendsPerSecond;
+
+    @Option(names = "--user-sends-per-second", defaultValue = "${env:PARLEY_USER_SENDS_PER_SECOND:-20}",
+            description = "Messages one user (all connections and HTTP requests) may send per second; 0: no limit.")
+    int userSendsPerSecond;
+
+    @Option(names = "--requests-per-second", defaultValue = "${env:PARLEY_REQUESTS_PER_SECOND:-50}",
+            description = "Frames or HTTP requests of any kind one connection may send per second; 0: no limit.")
+    int requestsPerSecond;
+
+    @Option(names = "--no-rate-limits", defaultValue = "false",
+            description = "Turn every rate limit off, whatever the three options above say: for benchmarks.")
+    boolean noRateLimits;
+
     ServerConfig config() {
         List<String> origins = allowedOrigins.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
+        String secret = tokenSecret == null || tokenSecret.isBlank() ? null : tokenSecret;
+        ServerConfig.Admission admission = new ServerConfig.Admission(maxConnections, maxConnectionsPerIp,
+                Duration.ofSeconds(handshakeSeconds), sendsPerSecond, userSendsPerSecond, requestsPerSecond);
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
-                outboundBufferBytes, durableSync);
+                outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket),
+                noRateLimits ? admission.withoutRateLimits() : admission);
     }
 
     @Override

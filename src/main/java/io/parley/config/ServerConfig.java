@@ -1,5 +1,6 @@
 package io.parley.config;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -28,6 +29,10 @@ import java.util.Objects;
  * @param outboundBufferBytes  bytes queued to one slow connection before it is closed with 1013
  * @param durableSync          true: fsync every commit (survives power loss); false: survives a
  *                             process crash, as SQLite's WAL with synchronous=NORMAL does
+ * @param retainMessages       messages kept per room; 0 keeps all. Older ones are deleted, and a
+ *                             client re-joining from before them is told {@code recovered: false}
+ * @param access               who may connect, and over which transports
+ * @param admission            limits on connections and request rates
  */
 public record ServerConfig(
         String host,
@@ -43,10 +48,15 @@ public record ServerConfig(
         Duration pingInterval,
         Duration idleTimeout,
         long outboundBufferBytes,
-        boolean durableSync) {
+        boolean durableSync,
+        long retainMessages,
+        Access access,
+        Admission admission) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
+    /** Fewest messages per room that retention may keep: more than a room holds in memory. */
+    public static final long MIN_RETAIN = 1000;
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -67,6 +77,12 @@ public record ServerConfig(
         if (historyOnJoin < 0 || historyOnJoin > 1000) {
             throw new IllegalArgumentException("historyOnJoin must be 0-1000, was " + historyOnJoin);
         }
+        Objects.requireNonNull(access, "access");
+        Objects.requireNonNull(admission, "admission");
+        if (retainMessages != 0 && retainMessages < MIN_RETAIN) {
+            throw new IllegalArgumentException("retainMessages must be 0 (keep all) or at least " + MIN_RETAIN
+                    + ", was " + retainMessages);
+        }
         if (pingInterval.isNegative() || pingInterval.isZero() || idleTimeout.compareTo(pingInterval) <= 0) {
             throw new IllegalArgumentException("idleTimeout must be longer than a positive pingInterval");
         }
@@ -76,7 +92,7 @@ public record ServerConfig(
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, Path.of("data"), List.of(), null, null,
                 64 * 1024, 2000, 50, 100, Duration.ofSeconds(20), Duration.ofSeconds(60),
-                4L * 1024 * 1024, false);
+                4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults());
     }
 
     public boolean tls() {
@@ -86,37 +102,160 @@ public record ServerConfig(
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync);
+                outboundBufferBytes, durableSync, retainMessages, access, admission);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync);
+                outboundBufferBytes, durableSync, retainMessages, access, admission);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync);
+                outboundBufferBytes, durableSync, retainMessages, access, admission);
     }
 
     public ServerConfig withTls(Path cert, Path key) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, cert, key, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync);
+                outboundBufferBytes, durableSync, retainMessages, access, admission);
     }
 
     public ServerConfig withLimits(int newMaxFrameBytes, int newMaxMessageLength, long newOutboundBufferBytes) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, newMaxFrameBytes,
                 newMaxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                newOutboundBufferBytes, durableSync);
+                newOutboundBufferBytes, durableSync, retainMessages, access, admission);
     }
 
     public ServerConfig withKeepAlive(Duration newPingInterval, Duration newIdleTimeout) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, newPingInterval, newIdleTimeout,
-                outboundBufferBytes, durableSync);
+                outboundBufferBytes, durableSync, retainMessages, access, admission);
+    }
+
+    public ServerConfig withRetention(long newRetainMessages) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, newRetainMessages, access, admission);
+    }
+
+    public ServerConfig withAccess(Access newAccess) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, retainMessages, newAccess, admission);
+    }
+
+    public ServerConfig withAdmission(Admission newAdmission) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, retainMessages, access, newAdmission);
+    }
+
+    /**
+     * Who may connect.
+     *
+     * @param allowGuests  true: a client without a token may chat as a guest ({@code guest:<name>})
+     * @param tokenSecret  the HMAC-SHA256 secret tokens are signed with, or null: then no token is
+     *                     accepted, and only guests can connect
+     * @param webSocket    false: refuse WebSocket upgrades (503), as a proxy that blocks them would;
+     *                     clients fall back to the HTTP API
+     */
+    public record Access(boolean allowGuests, String tokenSecret, boolean webSocket) {
+
+        /** HS256 keys shorter than the hash are weak (RFC 7518, section 3.2). */
+        public static final int MIN_SECRET_BYTES = 32;
+
+        public Access {
+            if (tokenSecret != null && tokenSecret.getBytes(StandardCharsets.UTF_8).length
+                    < MIN_SECRET_BYTES) {
+                throw new IllegalArgumentException("the token secret must be at least " + MIN_SECRET_BYTES
+                        + " bytes");
+            }
+            if (!allowGuests && tokenSecret == null) {
+                throw new IllegalArgumentException("with guests turned off, a token secret is needed, "
+                        + "or nobody could connect");
+            }
+        }
+
+        public static Access defaults() {
+            return new Access(true, null, true);
+        }
+
+        public Access withTokenSecret(String secret) {
+            return new Access(allowGuests, secret, webSocket);
+        }
+
+        public Access withGuests(boolean allowed) {
+            return new Access(allowed, tokenSecret, webSocket);
+        }
+
+        public Access withWebSocket(boolean enabled) {
+            return new Access(allowGuests, tokenSecret, enabled);
+        }
+
+        @Override
+        public String toString() {
+            // Never print the secret.
+            return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
+                    + ", webSocket=" + webSocket + "]";
+        }
+    }
+
+    /**
+     * Limits on who gets in and how fast they may go. A rate of 0 turns that limit off; a rate of r
+     * allows bursts of 2r.
+     *
+     * @param maxConnections               open TCP connections in total (WebSocket and HTTP)
+     * @param maxConnectionsPerIp          open TCP connections from one IP address
+     * @param handshakeTimeout             time allowed to deliver a whole HTTP request (the
+     *                                     WebSocket handshake included), so a client trickling bytes
+     *                                     cannot hold a slot
+     * @param sendsPerSecondPerConnection  messages one connection may send per second
+     * @param sendsPerSecondPerUser        messages one user (all their connections and HTTP requests)
+     *                                     may send per second
+     * @param requestsPerSecondPerConnection WebSocket frames of any kind one connection may send per second
+     */
+    public record Admission(int maxConnections, int maxConnectionsPerIp, Duration handshakeTimeout,
+                            int sendsPerSecondPerConnection, int sendsPerSecondPerUser,
+                            int requestsPerSecondPerConnection) {
+
+        public Admission {
+            requirePositive("maxConnections", maxConnections);
+            requirePositive("maxConnectionsPerIp", maxConnectionsPerIp);
+            Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+            if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
+                throw new IllegalArgumentException("handshakeTimeout must be positive");
+            }
+            if (sendsPerSecondPerConnection < 0 || sendsPerSecondPerUser < 0 || requestsPerSecondPerConnection < 0) {
+                throw new IllegalArgumentException("rates must be 0 (off) or positive");
+            }
+        }
+
+        public static Admission defaults() {
+            return new Admission(20_000, 256, Duration.ofSeconds(10), 10, 20, 50);
+        }
+
+        /** The same connection limits with every rate limit off: for benchmarks and load tests. */
+        public Admission withoutRateLimits() {
+            return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, 0, 0, 0);
+        }
+
+        public Admission withConnections(int total, int perIp) {
+            return new Admission(total, perIp, handshakeTimeout, sendsPerSecondPerConnection,
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection);
+        }
+
+        public Admission withHandshakeTimeout(Duration timeout) {
+            return new Admission(maxConnections, maxConnectionsPerIp, timeout, sendsPerSecondPerConnection,
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection);
+        }
+
+        public Admission withRates(int sendsPerConnection, int sendsPerUser, int requestsPerConnection) {
+            return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, sendsPerConnection,
+                    sendsPerUser, requestsPerConnection);
+        }
     }
 
     private static void requirePositive(String name, long value) {

@@ -1,9 +1,5 @@
 package io.parley.engine;
 
-import io.parley.store.StoredMessage;
-
-import java.util.List;
-
 /**
  * Hears how a subscribe ended. Called once, on the subscriber's executor, before any live frame of the
  * room reaches the subscriber.
@@ -11,13 +7,11 @@ import java.util.List;
 public interface JoinListener {
 
     /**
-     * @param lastSeq  the room's last seq when the subscription took effect; every live message after
-     *                 this has a greater seq
-     * @param members  connections in the room, this one included
-     * @param history  the requested messages, oldest first
-     * @param complete false when more messages were asked for than one reply carries
+     * @param members connections in the room, this one included
+     * @param replay  the requested history; {@link Replay#lastSeq()} is the room's last seq when the
+     *                subscription took effect, and every live message after it has a greater seq
      */
-    void joined(long lastSeq, int members, List<StoredMessage> history, boolean complete);
+    void joined(int members, Replay replay);
 
     void failed(Failure failure);
 }

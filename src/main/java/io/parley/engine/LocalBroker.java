@@ -20,6 +20,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 
 /**
  * Orders, stores and fans out every room's messages on one node: the engine.
@@ -29,13 +31,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@value #MAX_BATCH} commands) and handles it as one batch:
  * <ol>
  *   <li>subscribes: add the member; its history is fixed as the room stands before this batch;</li>
- *   <li>publishes: number each message (room's last seq + 1) and write the whole batch to the store in
- *       one transaction. Only when that commits do the seqs count; if it fails, nobody receives the
- *       messages, their senders get {@link Failure#STORE_UNAVAILABLE}, and the seqs are used again;</li>
- *   <li>unsubscribes;</li>
+ *   <li>publishes: a message whose client id its user already used in the room is answered with the
+ *       original (looked up in the batch, then in the store), so a resend after a lost ack stores
+ *       nothing twice. The others are numbered (room's last seq + 1) and the whole batch is written to
+ *       the store in one transaction. Only when that commits do the seqs count; if it fails, nobody
+ *       receives the messages, their senders get {@link Failure#STORE_UNAVAILABLE}, and the seqs are
+ *       used again. Then retention deletes a room's oldest messages once it holds too many;</li>
+ *   <li>unsubscribes, and long polls that gave up;</li>
  *   <li>fan-out: each message and presence change is encoded once, and for each event loop that has
  *       members in the room, one task is posted that hands those same bytes to each of them, then runs
- *       the acks of publishers on that loop. The transport flushes once per connection per task.</li>
+ *       the acks of publishers on that loop. The transport flushes once per connection per task.
+ *       Long polls waiting on a room that got messages are answered in the same task.</li>
  * </ol>
  * Batching is what makes this fast: under load the queue fills while the sequencer writes, so one
  * commit, one task per event loop and one socket write per connection carry many messages.
@@ -60,11 +66,20 @@ public final class LocalBroker implements AutoCloseable {
      */
     static final int REPLAY_TEXT_BUDGET = 256 * 1024;
     private static final int QUEUE_CAPACITY = 65_536;
+    /**
+     * How long a room nobody is in stays in memory. Without it a room that only HTTP clients post to
+     * would be loaded from disk again for every batch.
+     */
+    private static final long ROOM_IDLE_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final HistoryStore store;
     private final BroadcastEncoder encoder;
     private final int historyOnJoin;
+    private final long retainMessages;
     private final int recentCapacity;
+    private final LongAdder storedCount = new LongAdder();
+    private final LongAdder deliveryCount = new LongAdder();
+    private long lastSweepNanos = System.nanoTime();
     private final BlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
     private final ExecutorService readers;
     private final Thread sequencer;
@@ -72,12 +87,20 @@ public final class LocalBroker implements AutoCloseable {
     private volatile boolean accepting = true;
     private volatile boolean running = true;
 
-    public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin) {
+    /**
+     * @param retainMessages messages kept per room, 0 for all; when not 0 it must exceed what a room
+     *                       holds in memory (200), so memory never holds a deleted message
+     */
+    public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages) {
         this.store = store;
         this.encoder = encoder;
         this.historyOnJoin = historyOnJoin;
+        this.retainMessages = retainMessages;
         // Keep enough recent messages that joins and short reconnects never touch the disk.
         this.recentCapacity = Math.max(historyOnJoin, 200);
+        if (retainMessages != 0 && retainMessages <= recentCapacity) {
+            throw new IllegalArgumentException("retainMessages must be 0 or more than " + recentCapacity);
+        }
         AtomicInteger n = new AtomicInteger();
         this.readers = Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "parley-history-reader-" + n.incrementAndGet());
@@ -110,13 +133,43 @@ public final class LocalBroker implements AutoCloseable {
     }
 
     /**
-     * Stores and broadcasts a message. The listener hears the outcome on the publisher's executor.
+     * Stores and broadcasts a message, unless {@code user} already sent {@code id} to this room: then
+     * the listener hears of the original. The listener hears the outcome on {@code replyOn}.
      *
      * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
      */
-    public void publish(Subscriber publisher, String room, String id, String from, String text,
+    public void publish(Executor replyOn, String room, String id, String user, String from, String text,
                         PublishListener listener) {
-        enqueue(new Publish(publisher, room, id, from, text, listener));
+        enqueue(new Publish(replyOn, room, id, user, from, text, listener));
+    }
+
+    /**
+     * Messages of {@code room} after {@code since}, at most {@code limit}: at once if there are any,
+     * else as soon as one is stored, if {@code wait} is true. The listener hears on {@code replyOn}. A
+     * waiting poll ends only by an answer or by {@link Poll#cancel()}: its caller keeps the clock.
+     *
+     * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
+     */
+    public Poll poll(String room, long since, int limit, boolean wait, Executor replyOn, PollListener listener) {
+        Waiter w = new Waiter(room, since, Math.min(limit, MAX_REPLAY), replyOn, listener);
+        enqueue(new PollCommand(w, wait));
+        return w;
+    }
+
+    /** A poll that may still be waiting. */
+    public interface Poll {
+        /** Stops waiting; the listener is not called afterwards by the engine unless it already was. */
+        void cancel();
+    }
+
+    /** Messages stored since this engine started; for metrics. */
+    public long storedCount() {
+        return storedCount.sum();
+    }
+
+    /** Messages handed to subscribers and polls since this engine started; for metrics. */
+    public long deliveryCount() {
+        return deliveryCount.sum();
     }
 
     /**
@@ -181,10 +234,19 @@ public final class LocalBroker implements AutoCloseable {
         inbox.drainTo(late);
         for (Command c : late) {
             if (c instanceof Publish p) {
-                post(p.publisher().executor(), () -> p.listener().failed(Failure.SHUTTING_DOWN));
+                post(p.replyOn(), () -> p.listener().failed(Failure.SHUTTING_DOWN));
             } else if (c instanceof Subscribe s) {
                 post(s.subscription().subscriber.executor(), () -> s.subscription().fail(Failure.SHUTTING_DOWN));
+            } else if (c instanceof PollCommand pc) {
+                post(pc.waiter().replyOn, () -> pc.waiter().listener.failed(Failure.SHUTTING_DOWN));
             }
+        }
+        // The sequencer has stopped: its rooms are this thread's now. Nobody will answer these polls.
+        for (Room room : rooms.values()) {
+            for (Waiter w : room.waiters()) {
+                post(w.replyOn, () -> w.listener.failed(Failure.SHUTTING_DOWN));
+            }
+            room.waiters().clear();
         }
         readers.shutdown();
         try {
@@ -199,6 +261,7 @@ public final class LocalBroker implements AutoCloseable {
         while (running || !inbox.isEmpty()) {
             try {
                 Command first = inbox.poll(50, TimeUnit.MILLISECONDS);
+                forgetIdleRooms();
                 if (first == null) {
                     continue;
                 }
@@ -232,10 +295,67 @@ public final class LocalBroker implements AutoCloseable {
                 if (room != null && room.remove(u.subscription())) {
                     changes.computeIfAbsent(room, r -> new RoomChange()).left.add(u.subscription().name);
                 }
+            } else if (c instanceof CancelPoll cp) {
+                Room room = rooms.get(cp.waiter().room);
+                if (room != null) {
+                    room.waiters().remove(cp.waiter());
+                }
+            } else if (c instanceof PollCommand pc) {
+                poll(pc, work);
             }
         }
         fanOut(changes, work);
         work.forEach(LocalBroker::post);
+    }
+
+    private void poll(PollCommand cmd, Map<Executor, LoopWork> work) {
+        Waiter w = cmd.waiter();
+        Room room = room(w.room);
+        if (room == null) {
+            on(work, w.replyOn).then.add(() -> w.listener.failed(Failure.STORE_UNAVAILABLE));
+            return;
+        }
+        // A client ahead of the room (its data was lost or it asks another server) must not wait forever.
+        if (room.lastSeq() != w.since || !cmd.waits()) {
+            replayAfter(room, w.since, w.limit, w.replyOn, work, replay -> answer(w, replay), w.listener::failed);
+        } else {
+            room.waiters().add(w);
+        }
+    }
+
+    /**
+     * Sends {@code room}'s messages after {@code since} to {@code answer} on {@code executor}: from
+     * memory in this batch's task when memory has them all, else read on the reader pool.
+     */
+    private void replayAfter(Room room, long since, int limit, Executor executor, Map<Executor, LoopWork> work,
+                             Consumer<Replay> answer,
+                             Consumer<Failure> failure) {
+        long upTo = room.lastSeq();
+        long first = room.firstSeq();
+        if (room.inMemoryAfter(since)) {
+            List<StoredMessage> all = room.after(since);
+            List<StoredMessage> some = oldestWithinBudget(all.size() > limit ? all.subList(0, limit) : all);
+            Replay replay = new Replay(upTo, first, List.copyOf(some), some.size() == all.size());
+            on(work, executor).joins.add(() -> answer.accept(replay));
+            return;
+        }
+        String name = room.name;
+        readers.execute(() -> {
+            try {
+                List<StoredMessage> history = oldestWithinBudget(store.after(name, since, upTo, limit));
+                // Retention may have deleted more since the sequencer looked: trust what was read.
+                long firstNow = first;
+                if (!history.isEmpty() && history.getFirst().seq() > since + 1) {
+                    firstNow = Math.max(first, history.getFirst().seq());
+                }
+                long stored = upTo - Math.max(since, firstNow - 1);
+                Replay replay = new Replay(upTo, firstNow, history, stored <= history.size());
+                post(executor, () -> answer.accept(replay));
+            } catch (SQLException e) {
+                log.error("reading history of room {} failed", name, e);
+                post(executor, () -> failure.accept(Failure.STORE_UNAVAILABLE));
+            }
+        });
     }
 
     private void subscribe(Subscribe cmd, Map<Executor, LoopWork> work, Map<Room, RoomChange> changes) {
@@ -248,30 +368,16 @@ public final class LocalBroker implements AutoCloseable {
         }
         room.add(s);
         changes.computeIfAbsent(room, r -> new RoomChange()).joined.add(s.name);
-        long upTo = room.lastSeq();
         int members = room.memberCount();
         long since = cmd.since();
         if (since < 0) {
             List<StoredMessage> history = newestWithinBudget(room.newest(historyOnJoin));
-            loop.joins.add(() -> s.complete(upTo, members, history, true));
-        } else if (room.inMemoryAfter(since)) {
-            List<StoredMessage> all = room.after(since);
-            List<StoredMessage> history = oldestWithinBudget(all);
-            boolean complete = history.size() == all.size();
-            loop.joins.add(() -> s.complete(upTo, members, history, complete));
+            Replay replay = new Replay(room.lastSeq(), room.firstSeq(), history, true);
+            loop.joins.add(() -> s.complete(members, replay));
         } else {
-            // Older than memory: read it off this thread. Live frames wait in the subscription meanwhile.
-            Executor executor = s.subscriber.executor();
-            readers.execute(() -> {
-                try {
-                    List<StoredMessage> history = oldestWithinBudget(store.after(s.room, since, upTo, MAX_REPLAY));
-                    boolean complete = upTo - since <= history.size();
-                    post(executor, () -> s.complete(upTo, members, history, complete));
-                } catch (SQLException e) {
-                    log.error("reading history of room {} failed", s.room, e);
-                    post(executor, () -> s.fail(Failure.STORE_UNAVAILABLE));
-                }
-            });
+            // Live frames that arrive before a history read from disk wait in the subscription.
+            replayAfter(room, since, MAX_REPLAY, s.subscriber.executor(), work,
+                    replay -> s.complete(members, replay), s::fail);
         }
     }
 
@@ -279,6 +385,10 @@ public final class LocalBroker implements AutoCloseable {
         List<Publish> publishes = new ArrayList<>();
         List<StoredMessage> messages = new ArrayList<>();
         Map<Room, Long> nextSeq = new HashMap<>();
+        // Resends: of a message in this batch (answered only if the batch commits), or of a stored one.
+        Map<SentKey, StoredMessage> sentInBatch = new HashMap<>();
+        List<Publish> resends = new ArrayList<>();
+        List<StoredMessage> originals = new ArrayList<>();
         long now = System.currentTimeMillis();
         for (Command c : batch) {
             if (!(c instanceof Publish p)) {
@@ -289,9 +399,31 @@ public final class LocalBroker implements AutoCloseable {
                 fail(p, Failure.STORE_UNAVAILABLE, work);
                 continue;
             }
+            SentKey key = new SentKey(p.room(), p.user(), p.id());
+            StoredMessage original = sentInBatch.get(key);
+            if (original == null) {
+                try {
+                    original = store.findSent(p.room(), p.user(), p.id());
+                } catch (SQLException e) {
+                    log.error("looking up message id {} in room {} failed", p.id(), p.room(), e);
+                    fail(p, Failure.STORE_UNAVAILABLE, work);
+                    continue;
+                }
+                if (original != null) {
+                    StoredMessage stored = original;
+                    on(work, p.replyOn()).then.add(() -> p.listener().stored(stored));
+                    continue;
+                }
+            } else {
+                resends.add(p);
+                originals.add(original);
+                continue;
+            }
             long seq = nextSeq.merge(room, room.lastSeq() + 1, (old, ignored) -> old + 1);
+            StoredMessage m = new StoredMessage(p.room(), seq, p.id(), p.user(), p.from(), p.text(), now);
+            sentInBatch.put(key, m);
             publishes.add(p);
-            messages.add(new StoredMessage(p.room(), seq, p.id(), p.from(), p.text(), now));
+            messages.add(m);
         }
         if (messages.isEmpty()) {
             return;
@@ -301,15 +433,42 @@ public final class LocalBroker implements AutoCloseable {
         } catch (SQLException e) {
             log.error("storing {} messages failed; their senders are told to retry", messages.size(), e);
             publishes.forEach(p -> fail(p, Failure.STORE_UNAVAILABLE, work));
+            resends.forEach(p -> fail(p, Failure.STORE_UNAVAILABLE, work));
             return;
         }
+        storedCount.add(messages.size());
         for (int i = 0; i < messages.size(); i++) {
             StoredMessage m = messages.get(i);
             Publish p = publishes.get(i);
             Room room = rooms.get(m.room());
             room.append(m);
             changes.computeIfAbsent(room, r -> new RoomChange()).messages.add(m);
-            on(work, p.publisher().executor()).then.add(() -> p.listener().stored(m));
+            on(work, p.replyOn()).then.add(() -> p.listener().stored(m));
+        }
+        for (int i = 0; i < resends.size(); i++) {
+            Publish p = resends.get(i);
+            StoredMessage original = originals.get(i);
+            on(work, p.replyOn()).then.add(() -> p.listener().stored(original));
+        }
+        nextSeq.keySet().forEach(this::applyRetention);
+    }
+
+    /** Deletes a room's oldest messages once it holds a tenth more than it retains (in one go, not per message). */
+    private void applyRetention(Room room) {
+        if (retainMessages == 0) {
+            return;
+        }
+        long slack = Math.max(retainMessages / 10, 100);
+        if (room.lastSeq() - room.firstSeq() + 1 <= retainMessages + slack) {
+            return;
+        }
+        long upTo = room.lastSeq() - retainMessages;
+        try {
+            store.prune(room.name, upTo);
+            room.prunedUpTo(upTo);
+        } catch (SQLException e) {
+            // Nothing is lost by keeping messages longer; the next batch tries again.
+            log.warn("deleting old messages of room {} failed", room.name, e);
         }
     }
 
@@ -319,7 +478,7 @@ public final class LocalBroker implements AutoCloseable {
     }
 
     private static void fail(Publish p, Failure f, Map<Executor, LoopWork> work) {
-        on(work, p.publisher().executor()).then.add(() -> p.listener().failed(f));
+        on(work, p.replyOn()).then.add(() -> p.listener().failed(f));
     }
 
     private void fanOut(Map<Room, RoomChange> changes, Map<Executor, LoopWork> work) {
@@ -336,10 +495,33 @@ public final class LocalBroker implements AutoCloseable {
             Frame[] framesArray = frames.toArray(Frame[]::new);
             room.membersByExecutor().forEach((executor, members) ->
                     on(work, executor).rooms.add(new Delivery(members, framesArray)));
-            if (room.memberCount() == 0) {
-                rooms.remove(room.name);
+            deliveryCount.add((long) change.messages.size() * room.memberCount());
+            if (!change.messages.isEmpty() && !room.waiters().isEmpty()) {
+                answerWaiters(room, work);
             }
         }
+    }
+
+    private void answerWaiters(Room room, Map<Executor, LoopWork> work) {
+        for (Waiter w : room.waiters()) {
+            replayAfter(room, w.since, w.limit, w.replyOn, work, replay -> answer(w, replay), w.listener::failed);
+        }
+        room.waiters().clear();
+    }
+
+    private void answer(Waiter w, Replay replay) {
+        deliveryCount.add(replay.messages().size());
+        w.listener.answered(replay);
+    }
+
+    /** Drops rooms nobody used for a while; at most once a second. */
+    private void forgetIdleRooms() {
+        long now = System.nanoTime();
+        if (now - lastSweepNanos < TimeUnit.SECONDS.toNanos(1)) {
+            return;
+        }
+        lastSweepNanos = now;
+        rooms.values().removeIf(room -> room.idleSince(now - ROOM_IDLE_NANOS));
     }
 
     /** The oldest messages, in order, whose text fits {@link #REPLAY_TEXT_BUDGET}; at least one. */
@@ -372,13 +554,14 @@ public final class LocalBroker implements AutoCloseable {
         if (room == null) {
             try {
                 HistoryStore.RoomTail tail = store.loadTail(name, recentCapacity);
-                room = new Room(name, tail.lastSeq(), tail.recent(), recentCapacity);
+                room = new Room(name, tail.lastSeq(), tail.firstSeq(), tail.recent(), recentCapacity);
                 rooms.put(name, room);
             } catch (SQLException e) {
                 log.error("loading room {} failed", name, e);
                 return null;
             }
         }
+        room.used(System.nanoTime());
         return room;
     }
 
@@ -391,14 +574,44 @@ public final class LocalBroker implements AutoCloseable {
         }
     }
 
-    private sealed interface Command permits Subscribe, Unsubscribe, Publish { }
+    private sealed interface Command permits Subscribe, Unsubscribe, Publish, PollCommand, CancelPoll { }
 
     private record Subscribe(Subscription subscription, long since) implements Command { }
 
     private record Unsubscribe(Subscription subscription) implements Command { }
 
-    private record Publish(Subscriber publisher, String room, String id, String from, String text,
+    private record Publish(Executor replyOn, String room, String id, String user, String from, String text,
                            PublishListener listener) implements Command { }
+
+    private record PollCommand(Waiter waiter, boolean waits) implements Command { }
+
+    private record CancelPoll(Waiter waiter) implements Command { }
+
+    /** Who sent which id where: what makes a resend recognisable. */
+    private record SentKey(String room, String user, String id) { }
+
+    /** A poll waiting in a room for its next message. Identity matters: it is removed by reference. */
+    final class Waiter implements Poll {
+        final String room;
+        final long since;
+        final int limit;
+        final Executor replyOn;
+        final PollListener listener;
+
+        Waiter(String room, long since, int limit, Executor replyOn, PollListener listener) {
+            this.room = room;
+            this.since = since;
+            this.limit = limit;
+            this.replyOn = replyOn;
+            this.listener = listener;
+        }
+
+        @Override
+        public void cancel() {
+            // Never refused, like unsubscribe: a room must not keep a dead waiter.
+            inbox.add(new CancelPoll(this));
+        }
+    }
 
     /** What one batch changed in one room. */
     private static final class RoomChange {

@@ -12,8 +12,8 @@ import java.util.Set;
 import java.util.concurrent.Executor;
 
 /**
- * A room as the sequencer keeps it: its last seq, its most recent messages, its members.
- * Sequencer thread only.
+ * A room as the sequencer keeps it: its first and last seq, its most recent messages, its members, and
+ * the long polls waiting for its next message. Sequencer thread only.
  *
  * <p>The members are also kept grouped by executor, as arrays rebuilt only when membership changes, so
  * that a fan-out posts one task per event loop and that task walks a fixed array: the membership as it
@@ -23,21 +23,48 @@ final class Room {
 
     final String name;
     private long lastSeq;
+    private long firstSeq;
+    /** When a command last named this room; an empty room idle for long is dropped from memory. */
+    private long lastUsedNanos;
+    private final List<LocalBroker.Waiter> waiters = new ArrayList<>();
     private final ArrayDeque<StoredMessage> recent;
     private final int capacity;
     private final Set<Subscription> members = new LinkedHashSet<>();
     private Map<Executor, Subscription[]> byExecutor = Map.of();
     private boolean membersChanged;
 
-    Room(String name, long lastSeq, List<StoredMessage> recent, int capacity) {
+    Room(String name, long lastSeq, long firstSeq, List<StoredMessage> recent, int capacity) {
         this.name = name;
         this.lastSeq = lastSeq;
+        this.firstSeq = firstSeq;
         this.capacity = capacity;
         this.recent = new ArrayDeque<>(recent);
     }
 
     long lastSeq() {
         return lastSeq;
+    }
+
+    long firstSeq() {
+        return firstSeq;
+    }
+
+    /** Messages up to {@code upTo} were deleted. */
+    void prunedUpTo(long upTo) {
+        firstSeq = Math.max(firstSeq, upTo + 1);
+    }
+
+    void used(long nanos) {
+        lastUsedNanos = nanos;
+    }
+
+    /** No members, no waiting polls, and untouched since {@code cutoffNanos}: memory can forget it. */
+    boolean idleSince(long cutoffNanos) {
+        return members.isEmpty() && waiters.isEmpty() && lastUsedNanos - cutoffNanos < 0;
+    }
+
+    List<LocalBroker.Waiter> waiters() {
+        return waiters;
     }
 
     int memberCount() {
@@ -75,9 +102,9 @@ final class Room {
         return out;
     }
 
-    /** Whether every message after {@code since} is still in memory. */
+    /** Whether every stored message after {@code since} is still in memory. */
     boolean inMemoryAfter(long since) {
-        return since >= lastSeq - recent.size();
+        return since >= lastSeq - recent.size() || recent.size() == lastSeq - firstSeq + 1;
     }
 
     /** Messages after {@code since}, oldest first; only valid when {@link #inMemoryAfter} holds. */

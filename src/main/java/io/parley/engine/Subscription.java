@@ -54,13 +54,14 @@ public final class Subscription {
     }
 
     /** The history is ready: tell the listener, then release what waited. Subscriber's executor. */
-    void complete(long upTo, int members, List<StoredMessage> history, boolean complete) {
+    void complete(int members, Replay replay) {
         if (state != State.PENDING) {
             return;
         }
         state = State.LIVE;
-        lastSeq = history.isEmpty() ? upTo : Math.max(upTo, history.getLast().seq());
-        listener.joined(upTo, members, history, complete);
+        List<StoredMessage> history = replay.messages();
+        lastSeq = history.isEmpty() ? replay.lastSeq() : Math.max(replay.lastSeq(), history.getLast().seq());
+        listener.joined(members, replay);
         if (backlog != null) {
             List<Frame> waiting = backlog;
             backlog = null;

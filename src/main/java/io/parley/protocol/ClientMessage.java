@@ -19,7 +19,8 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
 })
 public sealed interface ClientMessage {
 
-    record Hello(@JsonProperty(required = true) String name) implements ClientMessage { }
+    /** {@code name} is required of guests; a user with a token is named by the token. */
+    record Hello(String name) implements ClientMessage { }
 
     record Join(@JsonProperty(required = true) String room, Long since) implements ClientMessage { }
 

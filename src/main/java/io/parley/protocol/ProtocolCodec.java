@@ -1,5 +1,6 @@
 package io.parley.protocol;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
@@ -121,6 +122,29 @@ public final class ProtocolCodec implements BroadcastEncoder {
         }
     }
 
+    /** The body of {@code POST /api/rooms/{room}/messages}. */
+    public record Post(@JsonProperty(required = true) String id, @JsonProperty(required = true) String text) { }
+
+    /** Decodes an HTTP API message body, as strictly as a WebSocket frame. */
+    public Post decodePost(String body) throws BadRequest {
+        JsonNode tree;
+        try {
+            tree = mapper.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw new BadRequest(ErrorCode.BAD_JSON, "not valid JSON: " + e.getOriginalMessage(), "send", null);
+        }
+        if (tree == null || !tree.isObject()) {
+            throw new BadRequest(ErrorCode.BAD_JSON, "the body must be one JSON object", "send", null);
+        }
+        try {
+            return mapper.treeToValue(tree, Post.class);
+        } catch (MismatchedInputException e) {
+            throw new BadRequest(ErrorCode.BAD_REQUEST, describe(e), "send", null);
+        } catch (JsonProcessingException e) {
+            throw new BadRequest(ErrorCode.BAD_REQUEST, "malformed message body", "send", null);
+        }
+    }
+
     private static String describe(MismatchedInputException e) {
         String field = e.getPath().stream()
                 .map(JsonMappingException.Reference::getFieldName)
@@ -145,7 +169,8 @@ public final class ProtocolCodec implements BroadcastEncoder {
     }
 
     public byte[] error(ChatException e, String request, String id, String room, JsonNode ref) {
-        return encode(new ServerMessage.ErrorReply(e.code().wire(), e.getMessage(), request, id, room, ref));
+        Long retryAfter = e.retryAfterMillis() > 0 ? e.retryAfterMillis() : null;
+        return encode(new ServerMessage.ErrorReply(e.code().wire(), e.getMessage(), request, id, room, retryAfter, ref));
     }
 
     @Override

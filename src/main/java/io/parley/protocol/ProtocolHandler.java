@@ -1,6 +1,7 @@
 package io.parley.protocol;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.auth.Identity;
 import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
 import io.parley.chat.ErrorCode;
@@ -9,12 +10,12 @@ import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.PublishListener;
+import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
 import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.List;
 import java.util.concurrent.CompletionException;
 
 /**
@@ -39,11 +40,19 @@ public final class ProtocolHandler {
         this.session = session;
         this.out = out;
         this.limits = new ServerMessage.Limits(config.maxMessageLength(), config.maxFrameBytes(),
-                config.maxRoomsPerConnection(), config.historyOnJoin());
+                config.maxRoomsPerConnection(), config.historyOnJoin(),
+                config.admission().sendsPerSecondPerConnection(), config.admission().requestsPerSecondPerConnection());
     }
 
     /** One text frame from the client. */
     public void onText(String text) {
+        try {
+            session.request();
+        } catch (ChatException e) {
+            // Not even parsed: a flood of anything is turned away at the cost of one reply.
+            send(codec.error(e, null, null, null, null));
+            return;
+        }
         ProtocolCodec.Request request;
         try {
             request = codec.decode(text);
@@ -71,14 +80,17 @@ public final class ProtocolHandler {
         JsonNode ref = request.ref();
         switch (request.message()) {
             case ClientMessage.Hello hello -> {
-                String name = session.hello(hello.name());
-                send(codec.encode(new ServerMessage.Welcome(session.id(), name, ProtocolCodec.PROTOCOL, limits, ref)));
+                Identity who = session.hello(hello.name());
+                send(codec.encode(new ServerMessage.Welcome(session.id(), who.user(), who.name(), who.guest(),
+                        who.roles(), ProtocolCodec.PROTOCOL, limits, ref)));
             }
             case ClientMessage.Join join -> session.join(join.room(), join.since(), new JoinListener() {
                 @Override
-                public void joined(long lastSeq, int members, List<StoredMessage> history, boolean complete) {
-                    send(codec.encode(new ServerMessage.Joined(join.room(), lastSeq, members, complete,
-                            ServerMessage.Message.of(history), ref)));
+                public void joined(int members, Replay replay) {
+                    long since = join.since() == null ? -1 : join.since();
+                    send(codec.encode(new ServerMessage.Joined(join.room(), replay.lastSeq(), replay.firstSeq(),
+                            members, replay.complete(), replay.recovered(since),
+                            ServerMessage.Message.of(replay.messages()), ref)));
                 }
 
                 @Override
@@ -104,8 +116,7 @@ public final class ProtocolHandler {
             case ClientMessage.History h -> session.history(h.room(), h.before(), h.since(), h.limit())
                     .whenCompleteAsync((messages, error) -> {
                         if (error == null) {
-                            send(codec.encode(new ServerMessage.HistoryPage(h.room(),
-                                    ServerMessage.Message.of(messages), ref)));
+                            send(codec.encode(ServerMessage.HistoryPage.of(h.room(), messages, ref)));
                             return;
                         }
                         Throwable cause = error instanceof CompletionException ? error.getCause() : error;

@@ -27,24 +27,28 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public sealed interface ServerMessage {
 
-    record Welcome(String session, String name, String protocol, Limits limits, JsonNode ref)
-            implements ServerMessage { }
+    /** @param guest true when the connection has no token: its user id is {@code guest:<name>} */
+    record Welcome(String session, String user, String name, boolean guest, List<String> roles, String protocol,
+                   Limits limits, JsonNode ref) implements ServerMessage { }
 
-    record Limits(int maxMessageLength, int maxFrameBytes, int maxRooms, int historyOnJoin) { }
+    /** Rates are per second; 0 means no limit. */
+    record Limits(int maxMessageLength, int maxFrameBytes, int maxRooms, int historyOnJoin,
+                  int sendsPerSecond, int requestsPerSecond) { }
 
-    record Joined(String room, long seq, int members, boolean complete, List<Message> history, JsonNode ref)
-            implements ServerMessage { }
+    /** @param recovered present when the join asked for {@code since}: false if messages after it are gone */
+    record Joined(String room, long seq, long firstSeq, int members, boolean complete, Boolean recovered,
+                  List<Message> history, JsonNode ref) implements ServerMessage { }
 
     record Left(String room, JsonNode ref) implements ServerMessage { }
 
-    record Message(String room, long seq, String id, String from, String text, long time)
+    record Message(String room, long seq, String id, String user, String from, String text, long time)
             implements ServerMessage {
 
         static Message of(StoredMessage m) {
-            return new Message(m.room(), m.seq(), m.id(), m.from(), m.text(), m.time());
+            return new Message(m.room(), m.seq(), m.id(), m.user(), m.from(), m.text(), m.time());
         }
 
-        static List<Message> of(List<StoredMessage> messages) {
+        public static List<Message> of(List<StoredMessage> messages) {
             return messages.stream().map(Message::of).toList();
         }
     }
@@ -53,7 +57,18 @@ public sealed interface ServerMessage {
 
     record Presence(String room, int members, List<String> joined, List<String> left) implements ServerMessage { }
 
-    record HistoryPage(String room, List<Message> messages, JsonNode ref) implements ServerMessage { }
+    /**
+     * An answer to {@code history} over WebSocket, or to a read, poll or long poll over HTTP. The HTTP
+     * answers also say {@code seq}, {@code firstSeq}, {@code complete} and (with {@code since})
+     * {@code recovered}, which a client without a {@code joined} needs; WebSocket leaves them out.
+     */
+    record HistoryPage(String room, List<Message> messages, Long seq, Long firstSeq, Boolean complete,
+                       Boolean recovered, JsonNode ref) implements ServerMessage {
+
+        public static HistoryPage of(String room, List<StoredMessage> messages, JsonNode ref) {
+            return new HistoryPage(room, Message.of(messages), null, null, null, null, ref);
+        }
+    }
 
     record Pong(JsonNode ref) implements ServerMessage { }
 
@@ -61,7 +76,8 @@ public sealed interface ServerMessage {
      * @param request the failed request's type, when known
      * @param id      the failed {@code send}'s id
      * @param room    the room the failed request named
+     * @param retryAfter milliseconds to wait before trying again ({@code rate_limited}), else absent
      */
-    record ErrorReply(String code, String message, String request, String id, String room, JsonNode ref)
-            implements ServerMessage { }
+    record ErrorReply(String code, String message, String request, String id, String room, Long retryAfter,
+                      JsonNode ref) implements ServerMessage { }
 }

@@ -18,7 +18,7 @@ import java.util.concurrent.BlockingQueue;
 /**
  * Room history in an embedded SQLite file, {@code parley.db} in the data directory.
  *
- * <p>Threads: the write side ({@link #loadTail}, {@link #append}) belongs to the engine's sequencer
+ * <p>Threads: the write side ({@link #loadTail}, {@link #append}, {@link #findSent}, {@link #prune}) belongs to the engine's sequencer
  * thread alone, on one connection, so writes never contend. The read side ({@link #after},
  * {@link #before}, {@link #latest}) may be called from any thread that is allowed to block (the
  * engine's reader pool), and borrows one of a few read connections. The file runs in WAL mode, so
@@ -33,11 +33,14 @@ public final class HistoryStore implements AutoCloseable {
 
     private static final int READ_CONNECTIONS = 2;
     /** The columns of a {@link StoredMessage}, in the order {@link #query} reads them. */
-    private static final String COLUMNS = "SELECT room, seq, id, sender, text, ts FROM messages ";
+    private static final String COLUMNS = "SELECT room, seq, id, user, sender, text, ts FROM messages ";
     private static final String NEWEST = COLUMNS + "WHERE room = ? ORDER BY seq DESC LIMIT ?";
 
     private final Connection writer;
     private final PreparedStatement insert;
+    private final PreparedStatement findSent;
+    private final PreparedStatement firstSeq;
+    private final PreparedStatement prune;
     private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READ_CONNECTIONS);
     private final List<Connection> all = new ArrayList<>();
 
@@ -45,7 +48,10 @@ public final class HistoryStore implements AutoCloseable {
         writer = open(url, durableSync);
         migrate(writer);
         insert = writer.prepareStatement(
-                "INSERT INTO messages(room, seq, id, sender, text, ts) VALUES (?, ?, ?, ?, ?, ?)");
+                "INSERT INTO messages(room, seq, id, user, sender, text, ts) VALUES (?, ?, ?, ?, ?, ?, ?)");
+        findSent = writer.prepareStatement(COLUMNS + "WHERE room = ? AND user = ? AND id = ?");
+        firstSeq = writer.prepareStatement("SELECT MIN(seq) FROM messages WHERE room = ?");
+        prune = writer.prepareStatement("DELETE FROM messages WHERE room = ? AND seq <= ?");
         for (int i = 0; i < READ_CONNECTIONS; i++) {
             Connection c = open(url, durableSync);
             try (Statement st = c.createStatement()) {
@@ -74,19 +80,46 @@ public final class HistoryStore implements AutoCloseable {
         return c;
     }
 
+    /**
+     * Brings the file to the current schema; {@code PRAGMA user_version} says which steps it has had.
+     * Version 1 is the first release's table; version 2 adds the sender's user id and the index that
+     * makes a resent message findable by its client id.
+     */
     private static void migrate(Connection c) throws SQLException {
         try (Statement s = c.createStatement()) {
-            // WITHOUT ROWID: the primary key is the table, so reading a room's range is one b-tree walk.
-            s.execute("""
-                    CREATE TABLE IF NOT EXISTS messages (
-                        room   TEXT    NOT NULL,
-                        seq    INTEGER NOT NULL,
-                        id     TEXT    NOT NULL,
-                        sender TEXT    NOT NULL,
-                        text   TEXT    NOT NULL,
-                        ts     INTEGER NOT NULL,
-                        PRIMARY KEY (room, seq)
-                    ) WITHOUT ROWID""");
+            int version;
+            try (ResultSet rs = s.executeQuery("PRAGMA user_version")) {
+                version = rs.next() ? rs.getInt(1) : 0;
+            }
+            c.setAutoCommit(false);
+            try {
+                // WITHOUT ROWID: the primary key is the table, so reading a room's range is one b-tree walk.
+                s.execute("""
+                        CREATE TABLE IF NOT EXISTS messages (
+                            room   TEXT    NOT NULL,
+                            seq    INTEGER NOT NULL,
+                            id     TEXT    NOT NULL,
+                            sender TEXT    NOT NULL,
+                            text   TEXT    NOT NULL,
+                            ts     INTEGER NOT NULL,
+                            PRIMARY KEY (room, seq)
+                        ) WITHOUT ROWID""");
+                if (version < 2) {
+                    // Before tokens every sender was a guest, known by name.
+                    s.execute("ALTER TABLE messages ADD COLUMN user TEXT NOT NULL DEFAULT ''");
+                    s.execute("UPDATE messages SET user = 'guest:' || sender");
+                    // Not UNIQUE: history written before ids were checked may repeat one. The sequencer,
+                    // the only writer, looks an id up before it stores a message.
+                    s.execute("CREATE INDEX messages_by_id ON messages(room, user, id)");
+                    s.execute("PRAGMA user_version = 2");
+                }
+                c.commit();
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
+            } finally {
+                c.setAutoCommit(true);
+            }
         }
     }
 
@@ -101,7 +134,35 @@ public final class HistoryStore implements AutoCloseable {
         }
         List<StoredMessage> recent = query(writer, NEWEST, room, limit);
         Collections.reverse(recent);
-        return new RoomTail(recent.isEmpty() ? 0 : recent.getLast().seq(), recent);
+        long last = recent.isEmpty() ? 0 : recent.getLast().seq();
+        long first = last + 1;
+        firstSeq.setString(1, room);
+        try (ResultSet rs = firstSeq.executeQuery()) {
+            if (rs.next() && rs.getObject(1) != null) {
+                first = rs.getLong(1);
+            }
+        }
+        return new RoomTail(last, first, recent);
+    }
+
+    /**
+     * The message {@code user} already sent to {@code room} with this client {@code id}, or null.
+     * Sequencer thread only: it runs right before the batch that might store the id again.
+     */
+    public StoredMessage findSent(String room, String user, String id) throws SQLException {
+        findSent.setString(1, room);
+        findSent.setString(2, user);
+        findSent.setString(3, id);
+        try (ResultSet rs = findSent.executeQuery()) {
+            return rs.next() ? row(rs) : null;
+        }
+    }
+
+    /** Deletes a room's messages up to and including {@code upTo}. Sequencer thread only. */
+    public void prune(String room, long upTo) throws SQLException {
+        prune.setString(1, room);
+        prune.setLong(2, upTo);
+        prune.executeUpdate();
     }
 
     /** Writes a batch in one transaction: all of it is on disk, or none. Sequencer thread only. */
@@ -115,9 +176,10 @@ public final class HistoryStore implements AutoCloseable {
                 insert.setString(1, m.room());
                 insert.setLong(2, m.seq());
                 insert.setString(3, m.id());
-                insert.setString(4, m.from());
-                insert.setString(5, m.text());
-                insert.setLong(6, m.time());
+                insert.setString(4, m.user());
+                insert.setString(5, m.from());
+                insert.setString(6, m.text());
+                insert.setLong(7, m.time());
                 insert.addBatch();
             }
             insert.executeBatch();
@@ -174,12 +236,16 @@ public final class HistoryStore implements AutoCloseable {
             List<StoredMessage> rows = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    rows.add(new StoredMessage(rs.getString(1), rs.getLong(2), rs.getString(3),
-                            rs.getString(4), rs.getString(5), rs.getLong(6)));
+                    rows.add(row(rs));
                 }
             }
             return rows;
         }
+    }
+
+    private static StoredMessage row(ResultSet rs) throws SQLException {
+        return new StoredMessage(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4),
+                rs.getString(5), rs.getString(6), rs.getLong(7));
     }
 
     @Override
@@ -199,7 +265,10 @@ public final class HistoryStore implements AutoCloseable {
         }
     }
 
-    /** What the sequencer needs to continue a room: its last seq and its recent messages. */
-    public record RoomTail(long lastSeq, List<StoredMessage> recent) {
+    /**
+     * What the sequencer needs to continue a room: its last seq, its oldest stored seq (last + 1 when
+     * it stores nothing), and its recent messages.
+     */
+    public record RoomTail(long lastSeq, long firstSeq, List<StoredMessage> recent) {
     }
 }

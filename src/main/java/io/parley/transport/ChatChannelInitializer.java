@@ -13,6 +13,8 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.parley.chat.RateLimits;
+import io.parley.chat.RoomRequests;
 import io.parley.config.ServerConfig;
 import io.parley.engine.LocalBroker;
 import io.parley.protocol.ProtocolCodec;
@@ -22,27 +24,32 @@ import java.util.concurrent.TimeUnit;
 /**
  * The whole data path of a connection, in order from the socket inwards. Read top to bottom:
  * <pre>
+ *   traffic      TrafficMeter: counts bytes on the wire for /metrics
  *   tls          SslHandler, only with --tls-cert/--tls-key
  *   flush        FlushConsolidationHandler: replies written while reading a burst of requests leave
  *                in one write (fan-out bursts are coalesced by ChatSocket's own deferred flush)
  *   keep-alive   IdleStateHandler: closes silent HTTP connections; after the upgrade, pings and
  *                closes silent WebSocket clients
  *   http         HttpServerCodec: bytes to HTTP requests (until the upgrade replaces it)
+ *   admission    Admission: connection limits (429/503) and the request deadline (slow loris);
+ *                removes itself on the upgrade
  *   aggregate    HttpObjectAggregator: one FullHttpRequest per request
- *   guard        UpgradeGuard: refuses bad handshakes to /chat with 426/400/403/405
+ *   guard        UpgradeGuard: refuses bad handshakes to /chat with 503/426/400/403/405/401, and
+ *                leaves the token's identity on the channel
  *   websocket    WebSocketServerProtocolHandler: the RFC 6455 handshake, then frames, close, ping/pong,
  *                size limit (1009), protocol violations (1002), UTF-8 validation (1007)
  *   fragments    WebSocketFrameAggregator: continuation frames into one message, within the limit
- *   routes       HttpRoutes: /healthz and the browser client (plain HTTP only)
+ *   api          ApiRoutes: the HTTP API under /api (send, read, poll, long poll)
+ *   routes       HttpRoutes: /healthz, /metrics and the browser client (plain HTTP only)
  *   chat         ChatSocket: text frames to the protocol; the connection's outbound side
  * </pre>
- * After the upgrade ChatSocket removes guard and routes and replaces the keep-alive with the
+ * After the upgrade ChatSocket removes guard, api and routes and replaces the keep-alive with the
  * WebSocket one. It sits next to the socket, where every byte read counts as activity.
  */
 final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
 
-    /** Requests to this server have no bodies worth more than this. */
-    private static final int MAX_HTTP_REQUEST = 16 * 1024;
+    /** Requests to this server have no bodies bigger than a message, even with every character escaped. */
+    private static final int MIN_HTTP_REQUEST = 16 * 1024;
 
     private final ServerConfig config;
     private final SslContext tls;
@@ -52,6 +59,13 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final OriginPolicy origins;
     private final HttpRoutes routes;
     private final WebSocketServerProtocolConfig websocket;
+    private final Authenticator authenticator;
+    private final ConnectionCounts connections;
+    private final RateLimits rateLimits;
+    private final RoomRequests roomRequests;
+    private final ServerMetrics metrics;
+    private final TrafficMeter traffic;
+    private final int maxHttpRequest;
 
     ChatChannelInitializer(ServerConfig config, SslContext tls, LocalBroker broker, ProtocolCodec codec,
                            ChannelGroup sockets, StaticFiles files) {
@@ -61,13 +75,21 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.codec = codec;
         this.sockets = sockets;
         this.origins = new OriginPolicy(config.allowedOrigins());
-        this.routes = new HttpRoutes(files);
+        this.authenticator = new Authenticator(config.access());
+        this.connections = new ConnectionCounts(config.admission().maxConnections(),
+                config.admission().maxConnectionsPerIp());
+        this.rateLimits = new RateLimits(config.admission());
+        this.roomRequests = new RoomRequests(broker, config, rateLimits);
+        this.metrics = new ServerMetrics(broker, sockets, connections);
+        this.traffic = new TrafficMeter(metrics);
+        this.routes = new HttpRoutes(files, metrics);
+        this.maxHttpRequest = Math.max(MIN_HTTP_REQUEST, config.maxMessageLength() * 6 + 1024);
         this.websocket = WebSocketServerProtocolConfig.newBuilder()
                 .websocketPath(UpgradeGuard.PATH)
                 .subprotocols(ProtocolCodec.PROTOCOL)
                 .handleCloseFrames(true)
                 .dropPongFrames(true)
-                .handshakeTimeoutMillis(10_000)
+                .handshakeTimeoutMillis(config.admission().handshakeTimeout().toMillis())
                 // After our close frame, wait this long for the client's before closing anyway.
                 .forceCloseTimeoutMillis(2_000)
                 .decoderConfig(WebSocketDecoderConfig.newBuilder()
@@ -83,6 +105,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     @Override
     protected void initChannel(SocketChannel channel) {
         ChannelPipeline p = channel.pipeline();
+        p.addLast("traffic", traffic);
         if (tls != null) {
             p.addLast("tls", tls.newHandler(channel.alloc()));
         }
@@ -91,11 +114,18 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         // do not hold slots; ChatSocket swaps this for the WebSocket keep-alive.
         p.addLast("keep-alive", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         p.addLast("http", new HttpServerCodec(4096, 8192, 8192));
-        p.addLast("aggregate", new HttpObjectAggregator(MAX_HTTP_REQUEST));
-        p.addLast("guard", new UpgradeGuard(origins));
+        p.addLast("admission", new Admission(connections, metrics, config.admission().handshakeTimeout().toNanos()));
+        p.addLast("aggregate", new HttpObjectAggregator(maxHttpRequest));
+        p.addLast("guard", new UpgradeGuard(origins, authenticator, config.access().webSocket()));
         p.addLast("websocket", new WebSocketServerProtocolHandler(websocket));
         p.addLast("fragments", new WebSocketFrameAggregator(config.maxFrameBytes()));
+        p.addLast("api", new ApiRoutes(roomRequests, codec, authenticator, origins, rateLimits.forConnection()));
         p.addLast("routes", routes);
-        p.addLast("chat", new ChatSocket(config, broker, codec, sockets));
+        p.addLast("chat", new ChatSocket(config, broker, codec, sockets, rateLimits));
+    }
+
+    /** Forgets users who have not sent lately; the server calls it now and then. */
+    void forgetIdleUsers() {
+        rateLimits.forgetFull();
     }
 }

@@ -16,7 +16,9 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.parley.auth.Identity;
 import io.parley.chat.ChatSession;
+import io.parley.chat.RateLimits;
 import io.parley.chat.ReadControl;
 import io.parley.config.ServerConfig;
 import io.parley.engine.LocalBroker;
@@ -60,6 +62,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     private final LocalBroker broker;
     private final ProtocolCodec codec;
     private final ChannelGroup sockets;
+    private final RateLimits rateLimits;
     private ChannelHandlerContext ctx;
     private ProtocolHandler protocol;
     private boolean closing;
@@ -72,11 +75,13 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     /** Ping intervals the client has been silent for, counted by the keep-alive's idle events. */
     private long silentIntervals;
 
-    ChatSocket(ServerConfig config, LocalBroker broker, ProtocolCodec codec, ChannelGroup sockets) {
+    ChatSocket(ServerConfig config, LocalBroker broker, ProtocolCodec codec, ChannelGroup sockets,
+               RateLimits rateLimits) {
         this.config = config;
         this.broker = broker;
         this.codec = codec;
         this.sockets = sockets;
+        this.rateLimits = rateLimits;
     }
 
     @Override
@@ -106,6 +111,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     private void opened(ChannelHandlerContext ctx) {
         var pipeline = ctx.pipeline();
         pipeline.remove(UpgradeGuard.class);
+        pipeline.remove(ApiRoutes.class);
         pipeline.remove(HttpRoutes.class);
         // The keep-alive sits near the socket, so that every byte read counts as activity, pongs
         // included (the protocol handler drops pongs before any handler further in sees them). It times
@@ -115,7 +121,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         pipeline.replace("keep-alive", "keep-alive", new IdleStateHandler(
                 config.pingInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
-        ChatSession session = new ChatSession(broker, config, this, this, id);
+        Identity identity = ctx.channel().attr(UpgradeGuard.IDENTITY).getAndSet(null);
+        ChatSession session = new ChatSession(broker, config, this, this, id, identity, rateLimits);
         protocol = new ProtocolHandler(codec, session, this, config);
         sockets.add(ctx.channel());
     }

@@ -16,10 +16,12 @@ import java.nio.charset.StandardCharsets;
  * Every plain HTTP route, declared here and nowhere else:
  * <ul>
  *   <li>{@code GET /healthz}: 200 while the server is serving;</li>
+ *   <li>{@code GET /metrics}: Prometheus text format ({@link ServerMetrics});</li>
  *   <li>{@code GET /} and {@code GET /<file>}: the browser client;</li>
  *   <li>anything else: 404 (405 for a method other than GET and HEAD).</li>
  * </ul>
- * {@code /chat} never gets here: {@link UpgradeGuard} and Netty's handshaker take it.
+ * {@code /chat} never gets here: {@link UpgradeGuard} and Netty's handshaker take it; nor does
+ * {@code /api}, which {@link ApiRoutes} serves.
  *
  * <p>Shared by all connections (it keeps no state); runs on each connection's event loop.
  */
@@ -31,10 +33,14 @@ final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             + "style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'";
     private static final byte[] HEALTHY = "{\"status\":\"ok\"}\n".getBytes(StandardCharsets.UTF_8);
 
-    private final StaticFiles files;
+    private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
-    HttpRoutes(StaticFiles files) {
+    private final StaticFiles files;
+    private final ServerMetrics metrics;
+
+    HttpRoutes(StaticFiles files, ServerMetrics metrics) {
         this.files = files;
+        this.metrics = metrics;
     }
 
     @Override
@@ -54,6 +60,10 @@ final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         String path = new QueryStringDecoder(request.uri()).path();
         if (path.equals("/healthz")) {
             return Responses.bytes(HttpResponseStatus.OK, "application/json", HEALTHY);
+        }
+        if (path.equals("/metrics")) {
+            return Responses.bytes(HttpResponseStatus.OK, PROMETHEUS_TEXT,
+                    metrics.scrape().getBytes(StandardCharsets.UTF_8));
         }
         StaticFiles.File file = files.get(path);
         if (file == null) {

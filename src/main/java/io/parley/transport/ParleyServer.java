@@ -56,16 +56,18 @@ public final class ParleyServer implements AutoCloseable {
         StaticFiles files = StaticFiles.load();
         ProtocolCodec codec = new ProtocolCodec();
         store = HistoryStore.openSqlite(config.dataDir(), config.durableSync());
-        broker = new LocalBroker(store, codec, config.historyOnJoin());
+        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages());
         acceptor = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), NioIoHandler.newFactory());
+        ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, files);
+        workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
         try {
             listener = new ServerBootstrap()
                     .group(acceptor, workers)
                     .channel(NioServerSocketChannel.class)
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childHandler(new ChatChannelInitializer(config, tls, broker, codec, sockets, files))
+                    .childHandler(pipeline)
                     .bind(config.host(), config.port())
                     .sync()
                     .channel();

@@ -36,9 +36,31 @@ final class Responses {
         return response;
     }
 
+    /** {@code 401} with the reason, and the challenge RFC 6750 asks for. */
+    static FullHttpResponse unauthorized(String reason) {
+        FullHttpResponse r = text(HttpResponseStatus.UNAUTHORIZED, reason);
+        r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"parley\"");
+        return r;
+    }
+
+    /** Sends the response and closes the connection, whatever the request asked for. */
+    static void sendAndClose(ChannelHandlerContext ctx, FullHttpResponse response) {
+        HttpUtil.setKeepAlive(response, false);
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+    }
+
     /** Sends the response, keeping the connection open only if the client asked for that. */
     static void send(ChannelHandlerContext ctx, FullHttpRequest request, FullHttpResponse response) {
-        boolean keepAlive = HttpUtil.isKeepAlive(request) && response.status().code() < 400;
+        send(ctx, request, response, response.status().code() < 400);
+    }
+
+    /**
+     * Sends the response, keeping the connection open if the client asked for that and
+     * {@code keepAllowed}: after a request the server could not make sense of, it closes.
+     */
+    static void send(ChannelHandlerContext ctx, FullHttpRequest request, FullHttpResponse response,
+                     boolean keepAllowed) {
+        boolean keepAlive = HttpUtil.isKeepAlive(request) && keepAllowed;
         if (request.method().equals(HttpMethod.HEAD)) {
             response.content().clear();
         }

@@ -9,15 +9,19 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.AttributeKey;
+import io.parley.auth.Identity;
 
 import java.util.Base64;
 
 /**
  * Checks a request for {@code /chat} before Netty's handshaker sees it, and answers what is wrong with
- * it in plain HTTP: 405 for a method other than GET, 426 for a request that is not a WebSocket upgrade
- * or asks for another protocol version, 400 for a malformed handshake, 403 for a browser page from an
- * origin that is not allowed. A request that passes goes on, its path stripped of any query, to
- * {@code WebSocketServerProtocolHandler}. Requests for other paths pass untouched.
+ * it in plain HTTP: 503 when the operator turned WebSocket off, 405 for a method other than GET, 426
+ * for a request that is not a WebSocket upgrade or asks for another protocol version, 400 for a
+ * malformed handshake, 403 for a browser page from an origin that is not allowed, 401 for a missing
+ * (where required), invalid or expired token. A request that passes goes on, its path stripped of any
+ * query (and so of a token in it), to {@code WebSocketServerProtocolHandler}, and the identity it
+ * proved is left on the channel for {@link ChatSocket}. Requests for other paths pass untouched.
  *
  * <p>Runs on the connection's event loop; removed from the pipeline once the connection is upgraded.
  */
@@ -25,11 +29,18 @@ final class UpgradeGuard extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     static final String PATH = "/chat";
 
-    private final OriginPolicy origins;
+    /** The user a token proved at the handshake; absent for a guest. */
+    static final AttributeKey<Identity> IDENTITY = AttributeKey.valueOf("parley.identity");
 
-    UpgradeGuard(OriginPolicy origins) {
+    private final OriginPolicy origins;
+    private final Authenticator authenticator;
+    private final boolean webSocket;
+
+    UpgradeGuard(OriginPolicy origins, Authenticator authenticator, boolean webSocket) {
         super(false);
         this.origins = origins;
+        this.authenticator = authenticator;
+        this.webSocket = webSocket;
     }
 
     @Override
@@ -39,6 +50,13 @@ final class UpgradeGuard extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         FullHttpResponse refusal = check(request);
+        if (refusal == null) {
+            switch (authenticator.authenticate(request, true)) {
+                case Authenticator.User user -> ctx.channel().attr(IDENTITY).set(user.identity());
+                case Authenticator.Guest guest -> { }
+                case Authenticator.Refused refused -> refusal = Responses.unauthorized(refused.reason());
+            }
+        }
         if (refusal != null) {
             Responses.send(ctx, request, refusal);
             request.release();
@@ -50,6 +68,10 @@ final class UpgradeGuard extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private FullHttpResponse check(FullHttpRequest request) {
         var headers = request.headers();
+        if (!webSocket) {
+            return Responses.text(HttpResponseStatus.SERVICE_UNAVAILABLE, "WebSocket is turned off on this "
+                    + "server; use the HTTP API under /api (long polling).");
+        }
         if (!request.method().equals(HttpMethod.GET)) {
             FullHttpResponse r = Responses.text(HttpResponseStatus.METHOD_NOT_ALLOWED, "/chat takes GET only.");
             r.headers().set(HttpHeaderNames.ALLOW, "GET");

@@ -68,8 +68,12 @@ class ReadPauseTest {
         int count = ChatSession.MAX_IN_FLIGHT + 10;
         CountDownLatch stored = new CountDownLatch(count);
         try (HistoryStore store = HistoryStore.openSqlite(dir, false)) {
-            LocalBroker broker = new LocalBroker(store, encoder, 10);
-            ChatSession session = new ChatSession(broker, ServerConfig.defaults(), connection, reading, "s-1");
+            LocalBroker broker = new LocalBroker(store, encoder, 10, 0);
+            // The pause is what this checks; rate limits would refuse the burst before it.
+            ServerConfig config = ServerConfig.defaults()
+                    .withAdmission(ServerConfig.defaults().admission().withoutRateLimits());
+            ChatSession session = new ChatSession(broker, config, connection, reading, "s-1", null,
+                    new RateLimits(config.admission()));
             PublishListener counting = new PublishListener() {
                 @Override
                 public void stored(StoredMessage message) {
@@ -85,7 +89,7 @@ class ReadPauseTest {
                 session.hello("ada");
                 session.join("lobby", null, new io.parley.engine.JoinListener() {
                     @Override
-                    public void joined(long lastSeq, int members, List<StoredMessage> history, boolean complete) { }
+                    public void joined(int members, io.parley.engine.Replay replay) { }
 
                     @Override
                     public void failed(Failure failure) { }

@@ -69,7 +69,7 @@ class FanOutTest {
 
     static final JoinListener IGNORE_JOIN = new JoinListener() {
         @Override
-        public void joined(long lastSeq, int members, List<StoredMessage> history, boolean complete) { }
+        public void joined(int members, Replay replay) { }
 
         @Override
         public void failed(Failure failure) { }
@@ -80,7 +80,7 @@ class FanOutTest {
         List<ExecutorService> loops = List.of(Executors.newSingleThreadExecutor(), Executors.newSingleThreadExecutor());
         CountingEncoder encoder = new CountingEncoder();
         try (HistoryStore store = HistoryStore.openSqlite(dir, false)) {
-            LocalBroker broker = new LocalBroker(store, encoder, 50);
+            LocalBroker broker = new LocalBroker(store, encoder, 50, 0);
             List<Recorder> members = new ArrayList<>();
             for (int i = 0; i < 40; i++) {
                 Recorder r = new Recorder(loops.get(i % 2));
@@ -103,7 +103,7 @@ class FanOutTest {
             };
             publisher.loop.submit(() -> {
                 for (int i = 0; i < count; i++) {
-                    broker.publish(publisher, "hall", "id" + i, "m0", "text " + i, onStored);
+                    broker.publish(publisher.loop, "hall", "id" + i, "guest:m0", "m0", "text " + i, onStored);
                 }
             }).get();
             assertThat(stored.await(10, TimeUnit.SECONDS)).isTrue();

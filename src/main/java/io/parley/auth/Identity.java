@@ -1,0 +1,31 @@
+package io.parley.auth;
+
+import java.util.List;
+
+/**
+ * Who is behind a connection or an HTTP request, as far as the server can tell.
+ *
+ * <p>{@code user} is what messages are attributed to and what rate limits and idempotency are keyed
+ * on. A user with a token has the token's {@code sub}; a guest has {@code guest:<name>}, a namespace
+ * tokens may not use, so a guest never passes as a user.
+ *
+ * @param user  stable id: the token's subject, or {@code guest:<name>}
+ * @param name  display name
+ * @param roles the token's roles; empty for guests
+ */
+public record Identity(String user, String name, List<String> roles) {
+
+    public static final String GUEST_PREFIX = "guest:";
+
+    public Identity {
+        roles = List.copyOf(roles);
+    }
+
+    public static Identity guest(String name) {
+        return new Identity(GUEST_PREFIX + name, name, List.of());
+    }
+
+    public boolean guest() {
+        return user.startsWith(GUEST_PREFIX);
+    }
+}

@@ -1,0 +1,115 @@
+package io.parley.auth;
+
+import com.auth0.jwt.JWT;
+import com.auth0.jwt.JWTVerifier;
+import com.auth0.jwt.algorithms.Algorithm;
+import com.auth0.jwt.exceptions.JWTVerificationException;
+import com.auth0.jwt.exceptions.TokenExpiredException;
+import com.auth0.jwt.interfaces.Claim;
+import com.auth0.jwt.interfaces.DecodedJWT;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * Signed tokens: JWTs with HMAC-SHA256 over a secret the server and the token issuer share. The
+ * signature, the algorithm (only HS256 is accepted, so {@code alg: none} and key confusion are out)
+ * and the expiry are checked by auth0's java-jwt; this class only says which claims Parley needs.
+ *
+ * <p>Threads: immutable, safe from any thread. Verifying costs one HMAC over the token (a few
+ * microseconds), so it runs on the event loop that receives the handshake.
+ */
+public final class Tokens {
+
+    private static final String NAME_CLAIM = "name";
+    private static final String ROLES_CLAIM = "roles";
+    /** Clocks of the issuer and the server may differ a little. */
+    private static final long LEEWAY_SECONDS = 30;
+    private static final int MAX_USER_LENGTH = 64;
+    private static final int MAX_NAME_LENGTH = 32;
+
+    private final Algorithm algorithm;
+    private final JWTVerifier verifier;
+
+    public Tokens(String secret) {
+        this.algorithm = Algorithm.HMAC256(secret);
+        this.verifier = JWT.require(algorithm)
+                .withClaimPresence("sub")
+                .withClaimPresence(NAME_CLAIM)
+                .withClaimPresence("exp")
+                .acceptLeeway(LEEWAY_SECONDS)
+                .build();
+    }
+
+    /** A token for {@code user}, valid for {@code ttl}. */
+    public String mint(String user, String name, List<String> roles, Duration ttl) {
+        Identity checked = checked(user, name, roles);
+        Instant now = Instant.now();
+        return JWT.create()
+                .withSubject(checked.user())
+                .withClaim(NAME_CLAIM, checked.name())
+                .withClaim(ROLES_CLAIM, checked.roles())
+                .withIssuedAt(now)
+                .withExpiresAt(now.plus(ttl))
+                .sign(algorithm);
+    }
+
+    /**
+     * The identity a token proves.
+     *
+     * @throws InvalidTokenException with a reason a client may be shown, if the token is malformed,
+     *                               badly signed, expired, or lacks what Parley needs
+     */
+    public Identity verify(String token) {
+        DecodedJWT jwt;
+        try {
+            jwt = verifier.verify(token);
+        } catch (TokenExpiredException e) {
+            throw new InvalidTokenException("the token has expired");
+        } catch (JWTVerificationException e) {
+            throw new InvalidTokenException("the token is not valid: " + e.getMessage());
+        }
+        Claim roles = jwt.getClaim(ROLES_CLAIM);
+        List<String> roleList;
+        try {
+            roleList = roles.isMissing() || roles.isNull() ? List.of() : roles.asList(String.class);
+        } catch (JWTVerificationException e) {
+            throw new InvalidTokenException("the token's roles are not a list of strings");
+        }
+        if (roleList == null) {
+            throw new InvalidTokenException("the token's roles are not a list of strings");
+        }
+        return checked(jwt.getSubject(), jwt.getClaim(NAME_CLAIM).asString(), roleList);
+    }
+
+    private static Identity checked(String user, String name, List<String> roles) {
+        if (user == null || user.isBlank() || user.length() > MAX_USER_LENGTH || hasControl(user)) {
+            throw new InvalidTokenException("the token's sub must be 1-" + MAX_USER_LENGTH
+                    + " characters without control characters");
+        }
+        if (user.startsWith(Identity.GUEST_PREFIX)) {
+            throw new InvalidTokenException("the token's sub may not start with " + Identity.GUEST_PREFIX);
+        }
+        String trimmed = name == null ? "" : name.strip();
+        if (trimmed.isEmpty() || trimmed.codePointCount(0, trimmed.length()) > MAX_NAME_LENGTH || hasControl(trimmed)) {
+            throw new InvalidTokenException("the token's name must be 1-" + MAX_NAME_LENGTH
+                    + " characters without control characters");
+        }
+        if (roles.stream().anyMatch(r -> r == null || r.isBlank())) {
+            throw new InvalidTokenException("the token's roles must be non-empty strings");
+        }
+        return new Identity(user, trimmed, roles);
+    }
+
+    private static boolean hasControl(String s) {
+        return s.codePoints().anyMatch(Character::isISOControl);
+    }
+
+    /** A token that proves nothing; the message says why, without echoing the token. */
+    public static final class InvalidTokenException extends RuntimeException {
+        public InvalidTokenException(String reason) {
+            super(reason, null, false, false);
+        }
+    }
+}

@@ -1,0 +1,351 @@
+package io.parley.transport;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.parley.auth.Identity;
+import io.parley.chat.ChatException;
+import io.parley.chat.ChatSession;
+import io.parley.chat.ErrorCode;
+import io.parley.chat.RateLimits;
+import io.parley.chat.RoomRequests;
+import io.parley.engine.Failure;
+import io.parley.engine.LocalBroker;
+import io.parley.engine.PollListener;
+import io.parley.engine.PublishListener;
+import io.parley.engine.Replay;
+import io.parley.protocol.ProtocolCodec;
+import io.parley.protocol.ServerMessage;
+import io.parley.store.StoredMessage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The HTTP API, every route under {@code /api} (docs/PROTOCOL.md, "HTTP API"):
+ * <ul>
+ *   <li>{@code POST /api/rooms/{room}/messages}: send; answered with the {@code ack} once stored;</li>
+ *   <li>{@code GET /api/rooms/{room}/messages?since=N[&wait=S]}: poll, or long-poll for up to S seconds;</li>
+ *   <li>{@code GET /api/rooms/{room}/messages[?before=N]}: read older or the latest history.</li>
+ * </ul>
+ * Each request is checked like a WebSocket handshake (origin, then token) and then handed to
+ * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
+ * a matching HTTP status. Other paths pass on to {@link HttpRoutes}.
+ *
+ * <p>One per connection, on its event loop. It answers a connection's requests one at a time, in
+ * order: a request that arrives while one is being answered (HTTP pipelining) waits its turn. A long
+ * poll is ended by the engine's answer or by this handler's timer, whichever comes first on the loop;
+ * when the connection closes it is cancelled.
+ */
+final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
+
+    private static final Logger log = LoggerFactory.getLogger(ApiRoutes.class);
+    static final String PREFIX = "/api/";
+    private static final String ROOMS = "/api/rooms/";
+    private static final String MESSAGES = "/messages";
+    private static final int MAX_PIPELINED = 16;
+
+    private final RoomRequests chat;
+    private final ProtocolCodec codec;
+    private final Authenticator authenticator;
+    private final OriginPolicy origins;
+    private final RateLimits.Connection limits;
+    private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
+    private ChannelHandlerContext ctx;
+    /** The request being answered, or null. */
+    private FullHttpRequest current;
+    private LocalBroker.Poll poll;
+    private ScheduledFuture<?> pollTimer;
+
+    ApiRoutes(RoomRequests chat, ProtocolCodec codec, Authenticator authenticator, OriginPolicy origins,
+              RateLimits.Connection limits) {
+        super(false);
+        this.chat = chat;
+        this.codec = codec;
+        this.authenticator = authenticator;
+        this.origins = origins;
+        this.limits = limits;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+        if (!request.uri().startsWith(PREFIX)) {
+            ctx.fireChannelRead(request);
+            return;
+        }
+        if (current != null) {
+            if (waiting.size() >= MAX_PIPELINED) {
+                request.release();
+                ctx.close();
+                return;
+            }
+            waiting.add(request);
+            return;
+        }
+        current = request;
+        try {
+            handle(request);
+        } catch (ChatException e) {
+            answer(request, error(e, null, null));
+        } catch (RuntimeException e) {
+            log.error("API request {} {} failed", request.method(), request.uri(), e);
+            answer(request, error(new ChatException(ErrorCode.INTERNAL_ERROR, "internal error"), null, null));
+        }
+    }
+
+    private void handle(FullHttpRequest request) {
+        if (request.decoderResult().isFailure()) {
+            throw new ChatException(ErrorCode.BAD_REQUEST, "malformed HTTP request");
+        }
+        var headers = request.headers();
+        if (!origins.allows(headers.get(HttpHeaderNames.ORIGIN), headers.get(HttpHeaderNames.HOST))) {
+            throw new ChatException(ErrorCode.FORBIDDEN, "origin not allowed");
+        }
+        Identity user = switch (authenticator.authenticate(request, false)) {
+            case Authenticator.User u -> u.identity();
+            case Authenticator.Guest g -> null;
+            case Authenticator.Refused r -> throw new ChatException(ErrorCode.UNAUTHORIZED, r.reason());
+        };
+        limits.request();
+        QueryStringDecoder query = new QueryStringDecoder(request.uri());
+        String path = query.path();
+        if (!path.startsWith(ROOMS) || !path.endsWith(MESSAGES) || path.length() <= ROOMS.length() + MESSAGES.length()) {
+            throw new ChatException(ErrorCode.NOT_FOUND, "no such API route: " + path);
+        }
+        String room = path.substring(ROOMS.length(), path.length() - MESSAGES.length());
+        if (request.method().equals(HttpMethod.POST)) {
+            post(request, user, room);
+        } else if (request.method().equals(HttpMethod.GET)) {
+            read(request, query.parameters(), room);
+        } else {
+            throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read and POST to send");
+        }
+    }
+
+    private void post(FullHttpRequest request, Identity user, String room) {
+        String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
+        if (type == null || !HttpUtil.getMimeType(request).toString().equalsIgnoreCase("application/json")) {
+            throw new ChatException(ErrorCode.BAD_REQUEST, "the body must be Content-Type: application/json");
+        }
+        ProtocolCodec.Post body;
+        try {
+            body = codec.decodePost(request.content().toString(StandardCharsets.UTF_8));
+        } catch (ProtocolCodec.BadRequest e) {
+            throw new ChatException(e.code(), e.getMessage());
+        }
+        Identity who = user != null ? user : ChatSession.guest(request.headers().get("X-Parley-Name"));
+        limits.send();
+        try {
+            chat.post(who, room, body.id(), body.text(), ctx.executor(), new PublishListener() {
+                @Override
+                public void stored(StoredMessage m) {
+                    answer(request, ok(new ServerMessage.Ack(m.id(), m.room(), m.seq(), m.time())));
+                }
+
+                @Override
+                public void failed(Failure failure) {
+                    answer(request, error(ChatSession.refused(failure), body.id(), room));
+                }
+            });
+        } catch (ChatException e) {
+            answer(request, error(e, body.id(), room));
+        }
+    }
+
+    private void read(FullHttpRequest request, Map<String, List<String>> params, String room) {
+        Long since = number(params, "since");
+        Long before = number(params, "before");
+        Long limit = number(params, "limit");
+        Long wait = number(params, "wait");
+        Integer max = limit == null ? null : (int) Math.min(limit, Integer.MAX_VALUE);
+        if (since != null && before != null) {
+            throw new ChatException(ErrorCode.BAD_REQUEST, "give since or before, not both");
+        }
+        if (since == null) {
+            if (wait != null) {
+                throw new ChatException(ErrorCode.BAD_REQUEST, "wait needs since");
+            }
+            chat.history(room, before, max).whenCompleteAsync((messages, failure) -> {
+                if (failure == null) {
+                    long seq = messages.isEmpty() ? (before == null ? 0 : before - 1) : messages.getLast().seq();
+                    answer(request, ok(new ServerMessage.HistoryPage(room, ServerMessage.Message.of(messages),
+                            before == null ? seq : null, null, null, null, null)));
+                } else {
+                    answer(request, error(storeFailure(room, failure), null, room));
+                }
+            }, ctx.executor());
+            return;
+        }
+        int waitSeconds = wait == null ? 0 : (int) Math.min(wait, Integer.MAX_VALUE);
+        poll = chat.poll(room, since, max, waitSeconds, ctx.executor(), new PollListener() {
+            @Override
+            public void answered(Replay replay) {
+                engineAnswered(request);
+                answer(request, ok(page(room, since, replay)));
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                engineAnswered(request);
+                answer(request, error(ChatSession.refused(failure), null, room));
+            }
+        });
+        if (waitSeconds > 0) {
+            pollTimer = ctx.executor().schedule(() -> waitRanOut(request, room, since), waitSeconds, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The engine is done with the poll of {@code request}: nothing to cancel. */
+    private void engineAnswered(FullHttpRequest request) {
+        if (current == request) {
+            poll = null;
+        }
+    }
+
+    private void waitRanOut(FullHttpRequest request, String room, long since) {
+        pollTimer = null;
+        if (current != request) {
+            return;
+        }
+        // Nothing arrived: the room is still at the seq the client gave.
+        answer(request, ok(new ServerMessage.HistoryPage(room, List.of(), since, null, true, null, null)));
+    }
+
+    private static ServerMessage.HistoryPage page(String room, long since, Replay replay) {
+        return new ServerMessage.HistoryPage(room, ServerMessage.Message.of(replay.messages()), replay.lastSeq(),
+                replay.firstSeq(), replay.complete(), replay.recovered(since), null);
+    }
+
+    private static ChatException storeFailure(String room, Throwable failure) {
+        Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
+        if (cause instanceof LocalBroker.StoreException) {
+            return ChatSession.refused(Failure.STORE_UNAVAILABLE);
+        }
+        log.error("reading room {} failed", room, cause);
+        return new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
+    }
+
+    private static Long number(Map<String, List<String>> params, String name) {
+        List<String> values = params.get(name);
+        if (values == null || values.isEmpty()) {
+            return null;
+        }
+        try {
+            return Long.parseLong(values.getFirst());
+        } catch (NumberFormatException e) {
+            throw new ChatException(name.equals("wait") ? ErrorCode.BAD_REQUEST : ErrorCode.INVALID_SINCE,
+                    name + " must be a whole number");
+        }
+    }
+
+    private FullHttpResponse ok(ServerMessage message) {
+        return json(HttpResponseStatus.OK, codec.encode(message));
+    }
+
+    private FullHttpResponse error(ChatException e, String id, String room) {
+        String method = current == null ? null : current.method().name();
+        FullHttpResponse r = json(status(e.code()), codec.error(e, method == null ? null : requestName(method), id, room, null));
+        if (e.retryAfterMillis() > 0) {
+            r.headers().set(HttpHeaderNames.RETRY_AFTER, Long.toString((e.retryAfterMillis() + 999) / 1000));
+        }
+        if (e.code() == ErrorCode.UNAUTHORIZED) {
+            r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"parley\"");
+        }
+        return r;
+    }
+
+    private static String requestName(String method) {
+        return method.equals("POST") ? "send" : "read";
+    }
+
+    static HttpResponseStatus status(ErrorCode code) {
+        return switch (code) {
+            case UNAUTHORIZED -> HttpResponseStatus.UNAUTHORIZED;
+            case FORBIDDEN -> HttpResponseStatus.FORBIDDEN;
+            case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
+            case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
+            case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
+            case RATE_LIMITED -> HttpResponseStatus.TOO_MANY_REQUESTS;
+            case OVERLOADED, STORE_UNAVAILABLE, SHUTTING_DOWN -> HttpResponseStatus.SERVICE_UNAVAILABLE;
+            case INTERNAL_ERROR -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
+            default -> HttpResponseStatus.BAD_REQUEST;
+        };
+    }
+
+    private static FullHttpResponse json(HttpResponseStatus status, byte[] body) {
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
+        r.headers()
+                .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
+                .set("X-Content-Type-Options", "nosniff")
+                .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+        return r;
+    }
+
+    /**
+     * Sends the answer to {@code request}, then takes the next waiting one. An answer to a request
+     * already answered (a poll whose timer won, a connection gone) is dropped.
+     */
+    private void answer(FullHttpRequest request, FullHttpResponse response) {
+        if (current != request || request == null) {
+            response.release();
+            return;
+        }
+        current = null;
+        if (poll != null) {
+            poll.cancel();
+            poll = null;
+        }
+        if (pollTimer != null) {
+            pollTimer.cancel(false);
+            pollTimer = null;
+        }
+        // Errors of the chat leave the connection usable; only a request the server could not parse closes it.
+        Responses.send(ctx, request, response, !request.decoderResult().isFailure());
+        request.release();
+        FullHttpRequest next = waiting.poll();
+        if (next != null) {
+            channelRead0(ctx, next);
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (poll != null) {
+            poll.cancel();
+            poll = null;
+        }
+        if (pollTimer != null) {
+            pollTimer.cancel(false);
+        }
+        if (current != null) {
+            current.release();
+            current = null;
+        }
+        waiting.forEach(FullHttpRequest::release);
+        waiting.clear();
+        super.channelInactive(ctx);
+    }
+}

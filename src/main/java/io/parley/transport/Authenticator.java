@@ -1,0 +1,72 @@
+package io.parley.transport;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.parley.auth.Identity;
+import io.parley.auth.Tokens;
+import io.parley.config.ServerConfig;
+
+import java.util.List;
+
+/**
+ * Decides who an HTTP request (a WebSocket handshake included) comes from: a user with a valid token,
+ * a guest, or nobody the server lets in. The token travels as {@code Authorization: Bearer <token>},
+ * or, on the WebSocket handshake only, as {@code ?token=<token>}, because a browser's WebSocket cannot
+ * set headers. A token that fails is refused even where guests are welcome: a client that meant to be
+ * someone must not silently become a guest.
+ *
+ * <p>Shared by all connections; immutable.
+ */
+final class Authenticator {
+
+    private static final String BEARER = "bearer ";
+
+    private final boolean allowGuests;
+    private final Tokens tokens;
+
+    Authenticator(ServerConfig.Access access) {
+        this.allowGuests = access.allowGuests();
+        this.tokens = access.tokenSecret() == null ? null : new Tokens(access.tokenSecret());
+    }
+
+    /** What the server makes of a request's credentials. */
+    sealed interface Result permits User, Guest, Refused { }
+
+    record User(Identity identity) implements Result { }
+
+    record Guest() implements Result { }
+
+    /** Answer {@code 401} with this reason. */
+    record Refused(String reason) implements Result { }
+
+    /**
+     * @param queryTokenAllowed whether {@code ?token=} counts (WebSocket handshakes only)
+     */
+    Result authenticate(HttpRequest request, boolean queryTokenAllowed) {
+        String header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+        String token = null;
+        if (header != null) {
+            String h = header.trim();
+            if (!h.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+                return new Refused("only 'Authorization: Bearer <token>' is understood");
+            }
+            token = h.substring(BEARER.length()).trim();
+        } else if (queryTokenAllowed) {
+            List<String> values = new QueryStringDecoder(request.uri()).parameters().get("token");
+            token = values == null || values.isEmpty() ? null : values.getFirst();
+        }
+        if (token == null || token.isEmpty()) {
+            return allowGuests ? new Guest() : new Refused("this server needs a token: "
+                    + "send 'Authorization: Bearer <token>'" + (queryTokenAllowed ? " or ?token=<token>" : ""));
+        }
+        if (tokens == null) {
+            return new Refused("this server accepts no tokens (it has no token secret); connect as a guest");
+        }
+        try {
+            return new User(tokens.verify(token));
+        } catch (Tokens.InvalidTokenException e) {
+            return new Refused(e.getMessage());
+        }
+    }
+}
