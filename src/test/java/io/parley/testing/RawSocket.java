@@ -142,6 +142,10 @@ public final class RawSocket implements AutoCloseable {
             length = d.readLong();
         }
         byte[] payload = d.readNBytes((int) length);
+        if (payload.length < length) {
+            throw new java.io.EOFException("the connection ended inside a frame, after " + payload.length + " of "
+                    + length + " bytes");
+        }
         return new Frame(b0 & 0x0f, payload);
     }
 

@@ -6,6 +6,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -37,6 +38,20 @@ public final class ServerLog implements AutoCloseable {
                             : " (" + e.getThrowableProxy().getClassName() + ": " + e.getThrowableProxy().getMessage() + ")"))
                     .toList();
         }
+    }
+
+    /** Waits until a line containing {@code fragment} is logged; false if none is within the wait. */
+    public boolean await(String fragment, Duration wait) throws InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (System.nanoTime() < deadline) {
+            synchronized (events) {
+                if (events.list.stream().anyMatch(e -> e.getFormattedMessage().contains(fragment))) {
+                    return true;
+                }
+            }
+            Thread.sleep(5);
+        }
+        return false;
     }
 
     @Override
