@@ -37,7 +37,7 @@ class BadInputTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = TestServer.start(dir, c -> c.withLimits(4096, 100, c.outboundBufferBytes()));
+        server = TestServer.start(dir, c -> TestServer.UNTHROTTLED.apply(c).withLimits(4096, 100, c.outboundBufferBytes()));
     }
 
     @AfterAll

@@ -23,7 +23,7 @@ class LifecycleTest {
 
     @Test
     void shutdownClosesClientsWith1001AndKeepsWhatWasAcknowledged() throws Exception {
-        TestServer server = TestServer.start(dir);
+        TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
         WsClient ada = WsClient.hello(server.chatUri(), "ada");
         ada.join("lobby");
         for (int i = 1; i <= 50; i++) {
@@ -35,7 +35,7 @@ class LifecycleTest {
 
         assertThat(ada.awaitCloseCode()).isEqualTo(1001);
         assertThat(ada.closeReason()).contains("shutting down");
-        try (TestServer again = TestServer.start(dir);
+        try (TestServer again = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient bob = WsClient.hello(again.chatUri(), "bob")) {
             assertThat(bob.join("lobby").get("seq").asLong()).isEqualTo(50);
         }
@@ -43,7 +43,7 @@ class LifecycleTest {
 
     @Test
     void messagesInFlightAtShutdownAreEitherAcknowledgedAndStoredOrRefused() throws Exception {
-        TestServer server = TestServer.start(dir);
+        TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
         WsClient ada = WsClient.hello(server.chatUri(), "ada");
         ada.join("lobby");
         for (int i = 1; i <= 200; i++) {
@@ -53,7 +53,7 @@ class LifecycleTest {
         long acked = ada.drain(Duration.ofMillis(500)).stream()
                 .filter(m -> "ack".equals(m.path("type").asText())).count();
 
-        try (TestServer again = TestServer.start(dir);
+        try (TestServer again = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient bob = WsClient.hello(again.chatUri(), "bob")) {
             assertThat(bob.join("lobby").get("seq").asLong()).isGreaterThanOrEqualTo(acked);
         }
@@ -101,7 +101,7 @@ class LifecycleTest {
 
     @Test
     void healthzAnswersOk() throws Exception {
-        try (TestServer server = TestServer.start(dir)) {
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED)) {
             HttpResponse<String> r = HttpClient.newHttpClient().send(
                     HttpRequest.newBuilder(server.httpUri("/healthz")).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(200);
@@ -112,7 +112,7 @@ class LifecycleTest {
 
     @Test
     void rootServesTheBrowserClientWithAStrictContentSecurityPolicy() throws Exception {
-        try (TestServer server = TestServer.start(dir)) {
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED)) {
             HttpClient http = HttpClient.newHttpClient();
             HttpResponse<String> page = http.send(HttpRequest.newBuilder(server.httpUri("/")).build(),
                     HttpResponse.BodyHandlers.ofString());

@@ -33,7 +33,7 @@ class MembershipChurnTest {
     @Test
     void everyMembershipSeesAnUnbrokenRunOfSeqsFromItsJoinToItsLeave() throws Exception {
         List<String> rooms = List.of("red", "green", "blue");
-        try (TestServer server = TestServer.start(dir)) {
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED)) {
             WsClient publisher = WsClient.hello(server.chatUri(), "publisher");
             rooms.forEach(publisher::join);
             List<WsClient> churners = new ArrayList<>();

@@ -18,7 +18,7 @@ class RestartTest {
 
     @Test
     void historyAndSeqContinueAfterARestartOnTheSameDataDirectory() throws Exception {
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada")) {
             ada.join("lobby");
             for (int i = 1; i <= 5; i++) {
@@ -27,7 +27,7 @@ class RestartTest {
             ada.collect("ack", 5);
         }
 
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada")) {
             JsonNode joined = ada.join("lobby");
             assertThat(joined.get("seq").asLong()).isEqualTo(5);
@@ -41,7 +41,7 @@ class RestartTest {
 
     @Test
     void joinWithSinceReturnsExactlyTheMissedMessages() throws Exception {
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada")) {
             ada.join("lobby");
             for (int i = 1; i <= 8; i++) {
@@ -49,7 +49,7 @@ class RestartTest {
             }
             ada.collect("ack", 8);
         }
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             JsonNode joined = bob.join("lobby", 5);
             assertThat(joined.get("history")).extracting(m -> m.get("seq").asLong()).containsExactly(6L, 7L, 8L);
@@ -65,7 +65,7 @@ class RestartTest {
     void catchingUpOnMoreTextThanOneReplyCarriesIsCompletedByPaging() throws Exception {
         String text = "x".repeat(2000);
         int count = 180;
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada")) {
             ada.join("lobby");
             for (int i = 1; i <= count; i++) {
@@ -95,7 +95,7 @@ class RestartTest {
     @Test
     void joinWithSinceOlderThanMemoryIsReadFromDiskAndFollowedByLiveMessages() throws Exception {
         int count = 450;
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada")) {
             ada.join("lobby");
             for (int i = 1; i <= count; i++) {

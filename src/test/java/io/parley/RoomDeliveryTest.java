@@ -27,7 +27,7 @@ class RoomDeliveryTest {
     void everyMemberGetsEveryMessageInSeqOrderTheSenderIncluded() throws Exception {
         int clients = 12;
         int perClient = 25;
-        try (TestServer server = TestServer.start(dir)) {
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED)) {
             List<WsClient> members = new ArrayList<>();
             for (int i = 0; i < clients; i++) {
                 WsClient c = WsClient.hello(server.chatUri(), "user" + i);
@@ -75,7 +75,7 @@ class RoomDeliveryTest {
     @Test
     void longMultiByteMessagesReachEveryMemberIntact() throws Exception {
         String text = "\u00e9\u4e2d\uD83D\uDE00".repeat(500);
-        try (TestServer server = TestServer.start(dir)) {
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED)) {
             List<WsClient> members = new ArrayList<>();
             for (int i = 0; i < 6; i++) {
                 WsClient c = WsClient.hello(server.chatUri(), "user" + i);
@@ -95,7 +95,7 @@ class RoomDeliveryTest {
 
     @Test
     void senderIsAcknowledgedWithTheSeqItsMessageGot() throws Exception {
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada")) {
             ada.join("lobby");
             ada.say("lobby", "first", "hello");
@@ -110,7 +110,7 @@ class RoomDeliveryTest {
 
     @Test
     void messageCarriesRoomSeqIdSenderTextAndServerTime() throws Exception {
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada");
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             ada.join("lobby");
@@ -130,7 +130,7 @@ class RoomDeliveryTest {
 
     @Test
     void joinedCarriesRecentHistoryAndMemberCountAndPresenceIsAnnounced() throws Exception {
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada")) {
             ada.join("lobby");
             for (int i = 1; i <= 3; i++) {
@@ -155,7 +155,7 @@ class RoomDeliveryTest {
 
     @Test
     void aConnectionCanBeInManyRoomsAndRoomsAreNumberedSeparately() throws Exception {
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada");
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             ada.join("red");
@@ -177,7 +177,7 @@ class RoomDeliveryTest {
 
     @Test
     void afterLeavingNoMoreMessagesOfThatRoomArrive() throws Exception {
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada");
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             ada.join("lobby");
@@ -194,7 +194,7 @@ class RoomDeliveryTest {
 
     @Test
     void historyRequestPagesBackwardsAndForwards() throws Exception {
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada")) {
             ada.join("lobby");
             for (int i = 1; i <= 10; i++) {

@@ -21,7 +21,7 @@ class StoreFailureTest {
 
     @Test
     void aMessageThatCannotBeStoredIsRefusedDeliveredToNobodyAndLeavesNoGap() throws Exception {
-        try (TestServer server = TestServer.start(dir);
+        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              WsClient ada = WsClient.hello(server.chatUri(), "ada");
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             ada.join("lobby");

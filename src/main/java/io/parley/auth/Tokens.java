@@ -3,7 +3,9 @@ package io.parley.auth;
 import com.auth0.jwt.JWT;
 import com.auth0.jwt.JWTVerifier;
 import com.auth0.jwt.algorithms.Algorithm;
+import com.auth0.jwt.exceptions.JWTDecodeException;
 import com.auth0.jwt.exceptions.JWTVerificationException;
+import com.auth0.jwt.exceptions.SignatureVerificationException;
 import com.auth0.jwt.exceptions.TokenExpiredException;
 import com.auth0.jwt.interfaces.Claim;
 import com.auth0.jwt.interfaces.DecodedJWT;
@@ -67,6 +69,10 @@ public final class Tokens {
             jwt = verifier.verify(token);
         } catch (TokenExpiredException e) {
             throw new InvalidTokenException("the token has expired");
+        } catch (JWTDecodeException e) {
+            throw new InvalidTokenException("the token is malformed: it is not a JWT");
+        } catch (SignatureVerificationException e) {
+            throw new InvalidTokenException("the token's signature does not match this server's secret");
         } catch (JWTVerificationException e) {
             throw new InvalidTokenException("the token is not valid: " + e.getMessage());
         }

@@ -54,6 +54,11 @@ public final class ChatCommand implements Callable<Integer> {
             description = "Name shown to others, env PARLEY_NAME (default: ${DEFAULT-VALUE}).")
     String name;
 
+    @Option(names = "--token", paramLabel = "TOKEN", defaultValue = "${env:PARLEY_TOKEN}",
+            description = "Chat as the user this token names (see parley token), env PARLEY_TOKEN; "
+                    + "without one you are a guest called --name.")
+    String token;
+
     @Override
     public Integer call() throws InterruptedException {
         URI url = server.get();
@@ -61,7 +66,7 @@ public final class ChatCommand implements Callable<Integer> {
         Transcript transcript = new Transcript(spec.commandLine().getOut(), ZoneId.systemDefault());
         ChatClient client;
         try {
-            client = ChatClient.join(url, room, name, transcript, err);
+            client = ChatClient.join(url, room, name, token == null || token.isBlank() ? null : token, transcript, err);
         } catch (IOException e) {
             err.println("parley chat: " + e.getMessage());
             err.flush();

@@ -30,9 +30,11 @@ import java.util.concurrent.TimeoutException;
  * is not {@code complete}, the rest is read page by page with {@code history}, and live messages that
  * arrive meanwhile are held back so that the transcript stays in seq order. A typed line stays
  * "unconfirmed" until its {@code ack} (or its own {@code message}) arrives; after a re-join whatever
- * is still unconfirmed is sent again. A send that reached the server just before the connection broke
- * but was stored only after the catch-up was read would then appear twice; the protocol has no
- * server-side de-duplication by id that would rule this out, and the window is a few milliseconds.
+ * is still unconfirmed is sent again, with the same id: the server recognises a resend of a message it
+ * already stored and only acknowledges it again, so nothing appears twice. A send refused with
+ * {@code rate_limited} is sent again after the delay the server names. When a re-join says
+ * {@code recovered: false}, the server no longer has some of the missed messages (retention); the
+ * client says so rather than pretend the transcript is whole.
  *
  * <p>Threads: the current connection's callbacks (HttpClient threads), the caller's thread
  * ({@link #send}, {@link #finish}) and one scheduler thread (reconnects) all take this object's lock,
@@ -48,6 +50,8 @@ public final class ChatClient implements AutoCloseable {
     private final URI url;
     private final String room;
     private final String name;
+    /** The token shown at every handshake, or null for a guest. Set before the first connect. */
+    private String token;
     private final Transcript transcript;
     private final PrintWriter diagnostics;
     private final HttpClient http = HttpClient.newHttpClient();
@@ -86,7 +90,14 @@ public final class ChatClient implements AutoCloseable {
      */
     public static ChatClient join(URI url, String room, String name, Transcript transcript,
                                    PrintWriter diagnostics) throws IOException {
+        return join(url, room, name, null, transcript, diagnostics);
+    }
+
+    /** As {@link #join(URI, String, String, Transcript, PrintWriter)}, as the user a token names. */
+    public static ChatClient join(URI url, String room, String name, String token, Transcript transcript,
+                                  PrintWriter diagnostics) throws IOException {
         ChatClient client = new ChatClient(url, room, name, transcript, diagnostics);
+        client.token = token;
         synchronized (client) {
             client.connect();
         }
@@ -164,7 +175,7 @@ public final class ChatClient implements AutoCloseable {
     private void connect() {
         Attempt attempt = new Attempt();
         current = attempt;
-        ParleyConnection.open(http, url, CONNECT_TIMEOUT, attempt)
+        ParleyConnection.open(http, url, CONNECT_TIMEOUT, token, attempt)
                 .whenComplete((connection, failure) -> opened(attempt, connection, failure));
     }
 
@@ -232,6 +243,10 @@ public final class ChatClient implements AutoCloseable {
     private void joined(JsonNode joined) {
         diagnostic((lastSeq < 0 ? "joined " : "joined again ") + room + " as " + name
                 + " (" + joined.path("members").asInt() + " here)");
+        if (!joined.path("recovered").asBoolean(true)) {
+            diagnostic("messages " + (lastSeq + 1) + " to " + (joined.path("firstSeq").asLong() - 1)
+                    + " are no longer kept by the server; continuing from " + joined.path("firstSeq").asLong());
+        }
         joined.path("history").forEach(this::show);
         long roomSeq = joined.path("seq").asLong();
         if (joined.path("complete").asBoolean(true) || lastSeq >= roomSeq) {
@@ -295,10 +310,24 @@ public final class ChatClient implements AutoCloseable {
             // right behind a refused hello) only repeats it.
             return;
         }
+        if ("rate_limited".equals(code) && "send".equals(error.path("request").asText())) {
+            // Refused for now, not for good: the same id goes again when the server says it may.
+            String id = error.path("id").asText();
+            long delay = Math.max(1, error.path("retryAfter").asLong(1000));
+            reconnects.schedule(() -> resend(id), delay, TimeUnit.MILLISECONDS);
+            return;
+        }
         transcript.error(code, text);
         if ("send".equals(error.path("request").asText())) {
             // Refused, not lost: sending it again would be refused again.
             confirmed(error.path("id").asText());
+        }
+    }
+
+    private synchronized void resend(String id) {
+        String text = unconfirmed.get(id);
+        if (text != null && current != null && ready) {
+            current.connection.send(Requests.send(room, id, text));
         }
     }
 

@@ -74,10 +74,23 @@ public final class ParleyConnection {
      */
     public static CompletableFuture<ParleyConnection> open(HttpClient http, URI uri, Duration connectTimeout,
                                                            Handler handler) {
+        return open(http, uri, connectTimeout, null, handler);
+    }
+
+    /**
+     * As {@link #open(HttpClient, URI, Duration, Handler)}, showing {@code token} (if not null) in the
+     * handshake's {@code Authorization: Bearer} header; a refused token fails the future (401).
+     */
+    public static CompletableFuture<ParleyConnection> open(HttpClient http, URI uri, Duration connectTimeout,
+                                                           String token, Handler handler) {
         ParleyConnection connection = new ParleyConnection(handler);
-        return http.newWebSocketBuilder()
+        WebSocket.Builder builder = http.newWebSocketBuilder()
                 .subprotocols(SUBPROTOCOL)
-                .connectTimeout(connectTimeout)
+                .connectTimeout(connectTimeout);
+        if (token != null) {
+            builder.header("Authorization", "Bearer " + token);
+        }
+        return builder
                 .buildAsync(uri, connection.new Receiver())
                 .thenApply(ws -> {
                     connection.socket = ws;

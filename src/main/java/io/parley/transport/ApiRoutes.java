@@ -116,6 +116,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     private void handle(FullHttpRequest request) {
+        limits.request();
         if (request.decoderResult().isFailure()) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "malformed HTTP request");
         }
@@ -128,7 +129,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case Authenticator.Guest g -> null;
             case Authenticator.Refused r -> throw new ChatException(ErrorCode.UNAUTHORIZED, r.reason());
         };
-        limits.request();
         QueryStringDecoder query = new QueryStringDecoder(request.uri());
         String path = query.path();
         if (!path.startsWith(ROOMS) || !path.endsWith(MESSAGES) || path.length() <= ROOMS.length() + MESSAGES.length()) {
@@ -286,7 +286,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case FORBIDDEN -> HttpResponseStatus.FORBIDDEN;
             case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
             case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
-            case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
             case RATE_LIMITED -> HttpResponseStatus.TOO_MANY_REQUESTS;
             case OVERLOADED, STORE_UNAVAILABLE, SHUTTING_DOWN -> HttpResponseStatus.SERVICE_UNAVAILABLE;
             case INTERNAL_ERROR -> HttpResponseStatus.INTERNAL_SERVER_ERROR;

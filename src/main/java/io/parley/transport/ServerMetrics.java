@@ -47,13 +47,15 @@ final class ServerMetrics {
                 .tag("transport", "websocket").description("Open WebSocket connections").register(registry);
         Gauge.builder("parley.connections", connections, c -> Math.max(0, c.open() - webSockets.size()))
                 .tag("transport", "http").description("Open connections not upgraded to WebSocket").register(registry);
-        if (ManagementFactory.getOperatingSystemMXBean() instanceof OperatingSystemMXBean os) {
-            FunctionCounter.builder("process.cpu.time", os, o -> o.getProcessCpuTime() / 1e9)
-                    .baseUnit("seconds").description("CPU time used by the server process").register(registry);
-        }
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
+        // Micrometer's own process.cpu.time counts nanoseconds; Prometheus' convention is seconds, and
+        // this is the one parley bench divides by deliveries.
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof OperatingSystemMXBean os) {
+            FunctionCounter.builder("process.cpu.time.seconds", os, o -> o.getProcessCpuTime() / 1e9)
+                    .description("CPU time used by the server process, in seconds").register(registry);
+        }
         new UptimeMetrics().bindTo(registry);
     }
 

@@ -20,7 +20,7 @@ class BenchCommandTest {
 
     @Test
     void shortRunDeliversEveryMessageToEveryMemberAndReportsIt() throws Exception {
-        try (TestServer server = TestServer.start(dataDir)) {
+        try (TestServer server = TestServer.start(dataDir, TestServer.UNTHROTTLED)) {
             StringWriter out = new StringWriter();
             StringWriter progress = new StringWriter();
 

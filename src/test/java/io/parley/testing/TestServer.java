@@ -10,6 +10,13 @@ import java.util.function.UnaryOperator;
 /** A real Parley server on 127.0.0.1 and a free port, with its data in a test's temporary directory. */
 public final class TestServer implements AutoCloseable {
 
+    /**
+     * Production defaults but no rate limits: for tests that push load through on purpose. Rate limits
+     * have their own tests, with the defaults on.
+     */
+    public static final UnaryOperator<ServerConfig> UNTHROTTLED =
+            c -> c.withAdmission(c.admission().withoutRateLimits());
+
     private final ParleyServer server;
 
     private TestServer(ParleyServer server) {
