@@ -137,10 +137,11 @@ class RestartRecoveryTest {
     /**
      * The same promise without a restart, and without timing luck: a connection allowed one message a
      * second (bursts of two) gets five lines at once. Three are refused with {@code rate_limited} and a
-     * {@code retryAfter}; the client must send them again then, not drop them.
+     * {@code retryAfter}; the client must send them again then, not drop them, and in the order they
+     * were typed: a person's lines do not change places.
      */
     @Test
-    void aLineRefusedForItsRateIsSentAgainLater() throws Exception {
+    void linesRefusedForTheirRateAreSentAgainLaterInTheOrderTyped() throws Exception {
         try (TestServer server = TestServer.start(dir, c -> c.withAdmission(c.admission().withRates(1, 0, 0)))) {
             StringWriter out = new StringWriter();
             ChatClient client = ChatClient.join(server.chatUri(), "lobby", "quick",

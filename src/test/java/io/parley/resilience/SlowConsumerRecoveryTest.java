@@ -39,8 +39,8 @@ class SlowConsumerRecoveryTest {
     void aClosedSlowConsumerGetsExactlyWhatItMissedAfterReJoiningWithSince() throws Exception {
         // A small outbound limit so that a few megabytes overflow it; rate limits off to publish them quickly.
         try (ServerLog log = ServerLog.capture();
-             TestServer server = TestServer.start(dir, c -> c.withLimits(c.maxFrameBytes(), 2000, 256 * 1024)
-                .withAdmission(c.admission().withoutRateLimits()));
+             TestServer server = TestServer.start(dir, c -> TestServer.UNTHROTTLED.apply(c)
+                .withLimits(c.maxFrameBytes(), 2000, 256 * 1024));
              RawSocket stalled = new RawSocket(server.port(), 4096);
              WsClient ada = WsClient.hello(server.chatUri(), "ada");
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
