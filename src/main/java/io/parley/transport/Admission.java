@@ -37,7 +37,6 @@ final class Admission extends ChannelDuplexHandler {
     private final ConnectionCounts counts;
     private final ServerMetrics metrics;
     private final long deadlineNanos;
-    private InetSocketAddress counted;
     private HttpResponseStatus refusal;
     private ScheduledFuture<?> deadline;
     /** A request line has arrived and its last content not yet. */
@@ -55,7 +54,9 @@ final class Admission extends ChannelDuplexHandler {
         if (remote instanceof InetSocketAddress address) {
             refusal = counts.tryAcquire(address.getAddress());
             if (refusal == null) {
-                counted = address;
+                // On the channel, not in channelInactive: this handler leaves the pipeline at the upgrade,
+                // and the slot must be given back whenever the connection ends.
+                ctx.channel().closeFuture().addListener(f -> counts.release(address.getAddress()));
             }
         }
         arm(ctx);
@@ -65,10 +66,6 @@ final class Admission extends ChannelDuplexHandler {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         disarm();
-        if (counted != null) {
-            counts.release(counted.getAddress());
-            counted = null;
-        }
         super.channelInactive(ctx);
     }
 

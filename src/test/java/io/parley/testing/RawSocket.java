@@ -55,7 +55,14 @@ public final class RawSocket implements AutoCloseable {
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
     }
 
-    private String readHead() throws IOException {
+    /** Writes bytes as they are, for a request sent piece by piece (slow loris). */
+    public void write(String raw) throws IOException {
+        out.write(raw.getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+    }
+
+    /** Reads a response head (status line and headers); empty if the server closed before sending one. */
+    public String readHead() throws IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         int b;
         while ((b = in.read()) >= 0) {

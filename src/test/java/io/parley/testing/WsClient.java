@@ -114,6 +114,26 @@ public final class WsClient implements AutoCloseable {
         return out;
     }
 
+    /**
+     * The next {@code count} messages that match, whatever their type, in arrival order, skipping
+     * others; fails after a timeout. For replies that may be one of several types (ack or error).
+     */
+    public List<JsonNode> take(int count, Predicate<JsonNode> match) {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        List<JsonNode> out = new ArrayList<>();
+        while (out.size() < count) {
+            JsonNode m = poll(deadline - System.nanoTime());
+            if (m == null) {
+                throw new AssertionError("only " + out.size() + " of " + count + " matching messages within "
+                        + TIMEOUT + ": " + out);
+            }
+            if (match.test(m)) {
+                out.add(m);
+            }
+        }
+        return out;
+    }
+
     /** Whatever arrives within the window. */
     public List<JsonNode> drain(Duration window) {
         List<JsonNode> out = new ArrayList<>();
