@@ -81,10 +81,8 @@ class FuzzTest {
         System.out.printf("fuzz seed: %d (re-run with -Dparley.fuzz.seed=%d)%n", SEED, SEED);
         try (ServerLog log = ServerLog.capture()) {
             // Rate limits off: with them, most frames of a fuzzer would be turned away before they are parsed.
-            // Connection limits far up: fuzzers reconnect a thousand times, and the server does not give
-            // back a WebSocket's slot when it closes (ReconnectTest shows it on its own).
-            TestServer server = TestServer.start(dir, c -> c.withLimits(MAX_FRAME, MAX_TEXT, c.outboundBufferBytes())
-                    .withAdmission(c.admission().withoutRateLimits().withConnections(1_000_000, 1_000_000)));
+            TestServer server = TestServer.start(dir, c -> TestServer.UNTHROTTLED.apply(c)
+                    .withLimits(MAX_FRAME, MAX_TEXT, c.outboundBufferBytes()));
             long heapBefore = heapAfterGc();
             AtomicBoolean fuzzing = new AtomicBoolean(true);
             ExecutorService threads = Executors.newFixedThreadPool(FUZZERS + 2);
