@@ -117,6 +117,12 @@ public final class RawSocket implements AutoCloseable {
         out.flush();
     }
 
+    /** Writes bytes as they are: half a frame, a header that lies about its length, anything. */
+    public void write(byte[] bytes) throws IOException {
+        out.write(bytes);
+        out.flush();
+    }
+
     public void text(String json) throws IOException {
         frame(TEXT, true, json.getBytes(StandardCharsets.UTF_8), true);
     }
@@ -143,6 +149,10 @@ public final class RawSocket implements AutoCloseable {
             length = d.readLong();
         }
         byte[] payload = d.readNBytes((int) length);
+        if (payload.length < length) {
+            throw new java.io.EOFException("the connection ended inside a frame, after " + payload.length + " of "
+                    + length + " bytes");
+        }
         return new Frame(b0 & 0x0f, payload);
     }
 

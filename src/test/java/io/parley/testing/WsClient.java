@@ -145,6 +145,29 @@ public final class WsClient implements AutoCloseable {
         return out;
     }
 
+    /** The next message whatever its type, or null if none arrives within the wait. */
+    public JsonNode next(Duration wait) {
+        return poll(wait.toNanos());
+    }
+
+    /** Drops the TCP connection at once, without a close handshake: a client that vanished. */
+    public void abort() {
+        socket.abort();
+    }
+
+    /** Closes with 1000 and waits up to {@code wait} for the server's close frame before dropping the TCP connection. */
+    public void closeCleanly(Duration wait) {
+        if (!socket.isOutputClosed()) {
+            socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").exceptionally(e -> null);
+        }
+        try {
+            closed.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception notInTime) {
+            // Dropped below anyway.
+        }
+        socket.abort();
+    }
+
     private JsonNode poll(long nanos) {
         try {
             return inbox.poll(Math.max(0, nanos), TimeUnit.NANOSECONDS);
