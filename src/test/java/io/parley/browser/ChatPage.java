@@ -44,7 +44,13 @@ final class ChatPage implements AutoCloseable {
 
     static ChatPage open(URI url) throws IOException {
         Path profile = Files.createTempDirectory("parley-chromium-");
-        ChatPage page = new ChatPage(profile, Chromium.start(profile));
+        ChatPage page;
+        try {
+            page = new ChatPage(profile, Chromium.start(profile));
+        } catch (RuntimeException e) {
+            delete(profile);
+            throw e;
+        }
         page.driver.get(url.toString());
         return page;
     }
@@ -144,11 +150,15 @@ final class ChatPage implements AutoCloseable {
         try {
             driver.quit();
         } finally {
-            try (Stream<Path> files = Files.walk(profile)) {
-                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
+            delete(profile);
+        }
+    }
+
+    private static void delete(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 }
