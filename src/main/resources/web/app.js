@@ -1,27 +1,46 @@
-// Parley's browser client: one nickname, one room, one WebSocket speaking docs/PROTOCOL.md.
+// Parley's browser client: one nickname, one room, over a WebSocket speaking docs/PROTOCOL.md or,
+// where something refuses WebSocket, over the HTTP API by long polling.
 //
 // State per room lives in a Room (room.js): the last seq shown, messages waiting behind a gap,
 // and whether a `history` request is in flight. Every message, whether from `joined.history`, a
-// `history` reply or live, goes through room.accept(), which drops seqs already shown (dedupe)
-// and holds back any that arrive after a gap until fill() has fetched what is missing. So the
-// list in the page is only ever appended to, in seq order, each message exactly once.
+// `history` reply, a poll reply or live, goes through room.accept(), which drops seqs already
+// shown (dedupe) and holds back any that arrive after a gap until it is filled. So the list in the
+// page is only ever appended to, in seq order, each message exactly once.
 //
-// Reconnect: unless the user pressed Leave, a closed socket (a failed one closes too) is
-// reopened after an exponential, jittered delay. The new connection says `hello` again and
-// re-joins with `since` = the last seq shown, so it receives exactly what it missed. Sending
-// stays disabled until the room has caught up; a message sent before the drop that still has not
-// come back by then was never stored, and its text is returned to the input box.
+// Transports. connect() opens a WebSocket. If it closes without ever opening, one plain poll of the
+// HTTP API tells why: if the server answers, it is up and something on the way (a proxy, a
+// firewall, the server's --no-websocket) refuses the upgrade, so we stay on long polling: GET
+// /api/rooms/{room}/messages?since=N&wait=25 in a loop, sends as POSTs. While polling, a WebSocket
+// is tried again after 30 s (doubling up to 5 min); once it has re-joined with `since`, polling
+// stops. If the poll fails too, the server is down. A dropped connection (a socket that closes
+// after opening, a poll that fails) is reopened, WebSocket first, after an exponential, jittered
+// delay; it re-joins with `since` = the last seq shown, so it receives exactly what it missed.
 //
-// All names and texts from the network reach the page through textContent only.
+// Sends. A send stays in `outgoing` until its ack or its own message arrives. Whenever a
+// transport has caught up with the room, everything still in `outgoing` is sent again with the
+// same id: the server stores an id once per (room, user) and answers a repeat with the first ack,
+// so a send that did arrive before a drop or a switch is not stored twice.
+//
+// A token in the page's address (#token=… or ?token=…) makes us a user instead of a guest: it
+// goes on the WebSocket URL as ?token= (browsers cannot set headers on a WebSocket) and in an
+// Authorization header to the API.
+//
+// What the page shows is drawn by view.js, through textContent only.
 
+import { Api, ApiError } from './api.js';
 import { Room } from './room.js';
+import * as view from './view.js';
 
 const PING_EVERY_MS = 20_000; // the server closes a connection silent for 60 s
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 15_000;
 const STABLE_AFTER_MS = 10_000; // a connection that lived this long resets the backoff
-const NOTICE_MS = 8_000;
-const STOP_ON = new Set(['invalid_name', 'invalid_room']); // retrying cannot help
+const POLL_WAIT_S = 25; // below the 30 s the API allows, and below most proxies' idle timeouts
+const UPGRADE_FIRST_MS = 30_000;
+const UPGRADE_MAX_MS = 300_000;
+const SEND_RETRY_MS = 2_000;
+const STOP_ON = new Set(['invalid_name', 'invalid_room', 'unauthorized', 'forbidden']); // retrying cannot help
+const RETRY_SEND_ON = new Set(['rate_limited', 'overloaded', 'store_unavailable']);
 
 const $ = (id) => document.getElementById(id);
 const joinForm = $('join-form');
@@ -29,81 +48,59 @@ const nameInput = $('name');
 const roomInput = $('room');
 const connectButton = $('connect');
 const leaveButton = $('leave');
-const statusLine = $('status');
-const roomTitle = $('room-title');
-const membersLine = $('members');
-const list = $('messages');
-const notice = $('notice');
 const sendForm = $('send-form');
 const textInput = $('text');
 const sendButton = $('send');
 
+const token = pageToken();
 let nickname = '';
-let room = null;
-let ws = null; // the socket we listen to; null once the user leaves, so a late close is ignored
-let openedAt = null;
+let room = null; // null once the user leaves, so that late replies and timers are ignored
+let api = null;
+let transport = 'none'; // the one that delivers: 'websocket', 'longpoll' or 'none' while connecting
+let ws = null; // the socket we listen to: the connection, or a retry of WebSocket while polling
+let poll = null; // the AbortController of the running long-poll loop
+let connectedAt = null;
 let attempt = 0;
+let upgradeAttempt = 0;
 let synced = false;
 let pingTimer;
 let retryTimer;
+let upgradeTimer;
 let countdownTimer;
-let noticeTimer;
 let maxLength = 2000;
 let sent = 0;
-const outgoing = new Map(); // id -> text of our sends whose `message` has not arrived yet
+const outgoing = new Map(); // id -> text of our sends not yet acknowledged
 // crypto.randomUUID needs a secure context; a random prefix and a counter work over plain http too.
 const clientId = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
 
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
+function pageToken() {
+  return new URLSearchParams(location.hash.slice(1)).get('token') ?? new URLSearchParams(location.search).get('token');
 }
 
-function setStatus(text, state) {
-  statusLine.textContent = text;
-  statusLine.dataset.state = state;
+// The name a token carries, to show in the form; the server checks the token, we only read it.
+function tokenName() {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes)).name ?? '';
+  } catch {
+    return '';
+  }
 }
 
-function showNotice(text) {
-  notice.textContent = text;
-  notice.hidden = false;
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { notice.hidden = true; }, NOTICE_MS);
-}
-
-function clock(ms) {
-  const date = new Date(ms);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
-}
-
-// Appends a line and keeps the view at the bottom if it was there (or if asked to).
-function append(node, follow = false) {
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  list.append(node);
-  if (atBottom || follow) list.scrollTop = list.scrollHeight;
+function setTransport(name) {
+  if (name !== transport) console.info(`parley: transport ${transport} -> ${name}`);
+  transport = name;
+  view.transport(name);
 }
 
 function showMessage(message) {
-  outgoing.delete(message.id);
-  const ours = message.from === nickname;
-  const item = element('li', ours ? 'message mine' : 'message');
-  item.dataset.seq = message.seq;
-  const time = element('time', 'time', clock(message.time));
-  time.dateTime = new Date(message.time).toISOString();
-  time.title = new Date(message.time).toLocaleString();
-  item.append(element('span', 'from', message.from), time, element('span', 'text', message.text));
-  append(item, ours);
+  view.message(message, outgoing.delete(message.id) || message.from === nickname);
 }
 
-function showPresence(names, verb) {
-  if (names && names.length > 0) append(element('li', 'presence', `${names.join(', ')} ${verb}`));
-}
-
-function setMembers(count) {
-  membersLine.textContent = count === 1 ? '1 member' : `${count} members`;
+// A `joined` or a poll reply may say that some of what we missed is gone (retention).
+function noteRecovery(reply) {
+  if (reply.recovered === false) view.notice('Some older messages are no longer stored on the server; they are missing here.');
 }
 
 function send(request) {
@@ -111,8 +108,15 @@ function send(request) {
 }
 
 function setReady(ready) {
+  synced = ready;
   sendButton.disabled = !ready;
-  if (ready) setStatus('connected', 'connected');
+  if (ready) view.status('connected', 'connected');
+}
+
+// The transport has caught up with the room: open it for sending, and send again what is pending.
+function caughtUp() {
+  setReady(true);
+  for (const id of outgoing.keys()) deliver(id);
 }
 
 // Asks for the next page of missing messages, or, once there is none, opens the room for sending.
@@ -121,17 +125,47 @@ function fill() {
   if (request) {
     send(request);
   } else if (!synced && room.caughtUp) {
-    synced = true;
-    restoreUnsent();
-    setReady(true);
+    caughtUp();
   }
 }
 
-function restoreUnsent() {
-  if (outgoing.size === 0) return;
-  if (textInput.value === '') textInput.value = [...outgoing.values()].join(' ');
-  outgoing.clear();
-  showNotice('A message sent before the connection dropped was not delivered; its text is back in the box.');
+// Sends one of `outgoing` over whichever transport delivers now; caughtUp() calls again for the rest.
+function deliver(id) {
+  const text = outgoing.get(id);
+  if (text === undefined || !synced) return;
+  if (transport === 'websocket') {
+    send({ type: 'send', room: room.name, id, text });
+  } else if (transport === 'longpoll') {
+    const current = room;
+    api.send(id, text).then(acknowledged, (error) => {
+      if (room === current) sendFailed(id, error);
+    });
+  }
+}
+
+function acknowledged(ack) {
+  outgoing.delete(ack.id);
+}
+
+function sendFailed(id, error) {
+  if (!(error instanceof ApiError) || error.status >= 500 || RETRY_SEND_ON.has(error.code)) {
+    retrySend(id, error.retryAfterMs ?? SEND_RETRY_MS, error.code);
+  } else {
+    refuseSend(id, error);
+  }
+}
+
+function retrySend(id, delay, code) {
+  if (code === 'rate_limited') view.notice(`Sending too fast; trying again in ${Math.ceil(delay / 1000)} s.`);
+  setTimeout(() => deliver(id), delay);
+}
+
+// The server said no to this message: give its text back rather than lose it.
+function refuseSend(id, error) {
+  view.notice(`${error.code}: ${error.message}`);
+  if (textInput.value === '') textInput.value = outgoing.get(id) ?? '';
+  outgoing.delete(id);
+  if (STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`);
 }
 
 // `left` and `pong` need no action; the protocol lets servers add message types, so others are ignored.
@@ -141,11 +175,16 @@ function handle(msg) {
       maxLength = msg.limits?.maxMessageLength ?? maxLength;
       textInput.maxLength = maxLength;
       nickname = msg.name;
-      setStatus(`joining ${room.name}…`, 'connecting');
+      if (transport !== 'longpoll') view.status(`joining ${room.name}…`, 'connecting');
       send(room.joinRequest());
       break;
     case 'joined':
-      setMembers(msg.members);
+      if (transport === 'longpoll') stopPolling(); // a retried WebSocket got through: switch to it
+      setTransport('websocket');
+      setReady(false);
+      connectedAt ??= Date.now();
+      view.members(msg.members);
+      noteRecovery(msg);
       room.joined(msg);
       fill();
       break;
@@ -154,16 +193,17 @@ function handle(msg) {
       fill();
       break;
     case 'history':
-      room.history(msg.messages);
+      noteRecovery(msg);
+      room.history(msg);
       fill();
       break;
     case 'presence':
-      setMembers(msg.members);
-      showPresence(msg.joined, 'joined');
-      showPresence(msg.left, 'left');
+      view.members(msg.members);
+      view.presence(msg.joined, 'joined');
+      view.presence(msg.left, 'left');
       break;
     case 'ack':
-      outgoing.delete(msg.id);
+      acknowledged(msg);
       break;
     case 'error':
       onError(msg);
@@ -173,11 +213,23 @@ function handle(msg) {
 
 function onError(error) {
   if (error.code === 'shutting_down') return; // the close that follows triggers the reconnect
-  showNotice(`${error.code}: ${error.message}`);
   if (error.request === 'send' && outgoing.has(error.id)) {
-    if (textInput.value === '') textInput.value = outgoing.get(error.id);
-    outgoing.delete(error.id);
-  } else if (error.request === 'history') {
+    if (RETRY_SEND_ON.has(error.code)) retrySend(error.id, error.retryAfter ?? SEND_RETRY_MS, error.code);
+    else refuseSend(error.id, error);
+    return;
+  }
+  if (error.code === 'rate_limited' && (error.request === 'join' || error.request === 'history')) {
+    const socket = ws;
+    setTimeout(() => {
+      if (ws !== socket) return; // that connection is gone; the next one asks anew
+      if (error.request === 'join') send(room.joinRequest());
+      else room.fetchRefused();
+      fill();
+    }, error.retryAfter ?? SEND_RETRY_MS);
+    return;
+  }
+  view.notice(`${error.code}: ${error.message}`);
+  if (error.request === 'history') {
     room.skipGap();
     fill();
   }
@@ -186,16 +238,24 @@ function onError(error) {
 
 function connect() {
   clearInterval(countdownTimer);
-  setStatus('connecting…', 'connecting');
+  view.status('connecting…', 'connecting');
+  setTransport('none');
+  setReady(false);
+  connectedAt = null;
+  openSocket();
+}
+
+// Opens a WebSocket: the connection itself, or, while polling, a try at moving back to WebSocket.
+function openSocket() {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const socket = new WebSocket(`${scheme}://${location.host}/chat`, 'parley.v1');
+  const query = token ? `?token=${encodeURIComponent(token)}` : '';
+  const socket = new WebSocket(`${scheme}://${location.host}/chat${query}`, 'parley.v1');
+  let opened = false;
   ws = socket;
-  openedAt = null;
-  synced = false;
   socket.addEventListener('open', () => {
     if (socket !== ws) return;
-    openedAt = Date.now();
-    send({ type: 'hello', name: nickname });
+    opened = true;
+    send(nickname ? { type: 'hello', name: nickname } : { type: 'hello' });
     pingTimer = setInterval(() => send({ type: 'ping' }), PING_EVERY_MS);
   });
   socket.addEventListener('message', (event) => {
@@ -207,21 +267,102 @@ function connect() {
     }
     if (socket === ws) handle(msg);
   });
-  // A failed socket always fires `close` after `error`, so `close` alone drives reconnecting.
+  // A failed socket always fires `close` after `error`, so `close` alone drives what comes next.
   socket.addEventListener('close', () => {
-    if (socket === ws) onClosed();
+    if (socket !== ws) return;
+    ws = null;
+    clearInterval(pingTimer);
+    if (transport === 'longpoll') scheduleUpgrade();
+    else if (opened) dropped();
+    else probeHttp();
   });
 }
 
-function onClosed() {
+// The WebSocket never opened: is the server down, or is only WebSocket refused?
+async function probeHttp() {
+  console.info('parley: the WebSocket did not open; asking the HTTP API');
+  const current = room;
+  try {
+    const reply = await api.read(room.last, 0);
+    if (room === current) startPolling(reply);
+  } catch (error) {
+    if (room !== current) return;
+    if (error instanceof ApiError && STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`);
+    else dropped();
+  }
+}
+
+async function startPolling(first) {
+  const controller = new AbortController();
+  poll = controller;
+  setTransport('longpoll');
+  connectedAt = Date.now();
+  view.members(null); // the API does not report presence
+  upgradeAttempt = 0;
+  scheduleUpgrade();
+  let reply = first;
+  try {
+    while (poll === controller) {
+      polled(reply);
+      reply = await nextPoll(controller.signal);
+    }
+  } catch (error) {
+    if (poll !== controller) return; // stopped on purpose: switched to WebSocket, or left
+    if (error instanceof ApiError && STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`);
+    else dropped();
+  }
+}
+
+// The next poll: waiting for news once caught up, at once while there is more to fetch.
+async function nextPoll(signal) {
+  for (;;) {
+    try {
+      return await api.read(room.last, room.caughtUp ? POLL_WAIT_S : 0, signal);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === 'rate_limited')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs ?? SEND_RETRY_MS));
+    }
+  }
+}
+
+function polled(reply) {
+  const messages = reply.messages ?? [];
+  noteRecovery(reply);
+  room.joined({ ...reply, seq: reply.seq ?? messages.at(-1)?.seq ?? room.last ?? 0, history: messages });
+  if (!synced && room.caughtUp) caughtUp();
+}
+
+function stopPolling() {
+  const controller = poll;
+  poll = null;
+  controller?.abort();
+  clearTimeout(upgradeTimer);
+}
+
+function scheduleUpgrade() {
+  clearTimeout(upgradeTimer);
+  const delay = Math.min(UPGRADE_MAX_MS, UPGRADE_FIRST_MS * 2 ** upgradeAttempt);
+  upgradeAttempt += 1;
+  upgradeTimer = setTimeout(() => {
+    if (transport === 'longpoll' && !ws) openSocket();
+  }, delay);
+}
+
+// The connection dropped (or never came): start again, WebSocket first, after a backoff delay.
+function dropped() {
+  stopPolling();
+  const socket = ws;
   ws = null;
+  socket?.close();
   clearInterval(pingTimer);
+  setTransport('none');
   setReady(false);
-  if (openedAt !== null && Date.now() - openedAt > STABLE_AFTER_MS) attempt = 0;
+  if (connectedAt !== null && Date.now() - connectedAt > STABLE_AFTER_MS) attempt = 0;
   const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
   attempt += 1;
+  console.info(`parley: no connection; trying again in ${Math.round(delay)} ms`);
   const due = Date.now() + delay;
-  const tick = () => setStatus(`reconnecting in ${Math.ceil((due - Date.now()) / 1000)}s`, 'reconnecting');
+  const tick = () => view.status(`reconnecting in ${Math.ceil((due - Date.now()) / 1000)}s`, 'reconnecting');
   tick();
   countdownTimer = setInterval(tick, 1000);
   retryTimer = setTimeout(connect, delay);
@@ -231,15 +372,18 @@ function disconnect(status) {
   clearTimeout(retryTimer);
   clearInterval(countdownTimer);
   clearInterval(pingTimer);
+  stopPolling();
   if (ws) {
     send({ type: 'leave', room: room.name });
     const socket = ws;
     ws = null;
     socket.close(1000);
   }
+  room = null;
+  setTransport('none');
   setReady(false);
   setConnectedForm(false);
-  setStatus(status, 'idle');
+  view.status(status, 'idle');
 }
 
 function setConnectedForm(connected) {
@@ -267,7 +411,14 @@ function remember(key, value) {
   }
 }
 
-nameInput.value = recall('name') ?? '';
+// With a token the server takes the name from it; the field only shows it.
+if (token) {
+  nameInput.value = tokenName();
+  nameInput.readOnly = true;
+  nameInput.required = false;
+} else {
+  nameInput.value = recall('name') ?? '';
+}
 roomInput.value = recall('room') ?? 'lobby';
 nameInput.addEventListener('input', () => nameInput.setCustomValidity(''));
 
@@ -275,19 +426,18 @@ joinForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const name = nameInput.value.trim();
   // The server counts characters, not UTF-16 units, and forbids control characters.
-  if (name === '' || [...name].length > 32 || /\p{Cc}/u.test(name)) {
+  if (!token && (name === '' || [...name].length > 32 || /\p{Cc}/u.test(name))) {
     nameInput.setCustomValidity('1 to 32 characters, no control characters.');
     nameInput.reportValidity();
     return;
   }
   nickname = name;
-  remember('name', name);
+  if (!token) remember('name', name);
   remember('room', roomInput.value);
   room = new Room(roomInput.value, showMessage);
+  api = new Api(room.name, name, token);
   outgoing.clear();
-  list.replaceChildren();
-  roomTitle.textContent = room.name;
-  membersLine.textContent = '';
+  view.room(room.name);
   attempt = 0;
   setConnectedForm(true);
   connect();
@@ -301,12 +451,12 @@ sendForm.addEventListener('submit', (event) => {
   const text = textInput.value;
   if (sendButton.disabled || text.trim() === '') return;
   if (text.length > maxLength) {
-    showNotice(`Messages are limited to ${maxLength} characters.`);
+    view.notice(`Messages are limited to ${maxLength} characters.`);
     return;
   }
   sent += 1;
   const id = `${clientId}-${sent}`;
   outgoing.set(id, text);
-  send({ type: 'send', room: room.name, id, text });
+  deliver(id);
   textInput.value = '';
 });

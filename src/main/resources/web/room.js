@@ -7,6 +7,11 @@
 // and a later one waits in `pending` until the gap before it is filled. nextFetch() says which
 // `history` request fills the gap, or catches up to `target` (the room's seq when we joined),
 // so the page only ever appends, and in seq order.
+//
+// The same Room serves both transports: a WebSocket `joined` and an HTTP poll reply both go
+// through joined() (a poll reply is a `joined` without members), so a switch between them shows
+// nothing twice. A reply with `recovered: false` says retention removed some of what we missed:
+// the Room then stops waiting for the seqs before `firstSeq`.
 
 export class Room {
   constructor(name, show) {
@@ -28,6 +33,8 @@ export class Room {
     if (this.last === null) {
       // A first join carries the latest messages, not the room's start: begin just before them.
       this.last = reply.history.length > 0 ? reply.history[0].seq - 1 : reply.seq;
+    } else if (reply.recovered === false) {
+      this.lost(reply.firstSeq ?? reply.history[0]?.seq ?? reply.seq + 1);
     }
     this.target = Math.max(this.target, reply.seq);
     this.fetching = false; // a request made on an earlier connection will never be answered
@@ -37,19 +44,16 @@ export class Room {
   accept(message) {
     if (message.seq <= this.last || this.pending.has(message.seq)) return;
     this.pending.set(message.seq, message);
-    for (let next; (next = this.pending.get(this.last + 1)); ) {
-      this.pending.delete(next.seq);
-      this.last = next.seq;
-      this.show(next);
-    }
+    this.#showReady();
   }
 
-  history(messages) {
+  history(reply) {
     this.fetching = false;
+    if (reply.recovered === false) this.lost(reply.firstSeq ?? reply.messages[0]?.seq ?? this.last + 1);
     const before = this.last;
-    for (const message of messages) this.accept(message);
-    // The server keeps every seq, so a reply that fills nothing means the gap cannot be filled;
-    // asking again would loop forever.
+    for (const message of reply.messages) this.accept(message);
+    // A reply that fills nothing means the server no longer has what is missing; asking again
+    // would loop forever.
     if (this.last === before) this.skipGap();
   }
 
@@ -62,6 +66,32 @@ export class Room {
     }
     this.pending.clear();
     this.target = this.last;
+  }
+
+  // The server no longer stores the seqs before `firstSeq`: show what we hold of them, in order,
+  // and stop waiting for the rest.
+  lost(firstSeq) {
+    if (firstSeq - 1 <= this.last) return;
+    for (const seq of [...this.pending.keys()].sort((a, b) => a - b)) {
+      if (seq >= firstSeq) break;
+      this.show(this.pending.get(seq));
+      this.pending.delete(seq);
+    }
+    this.last = firstSeq - 1;
+    this.#showReady();
+  }
+
+  #showReady() {
+    for (let next; (next = this.pending.get(this.last + 1)); ) {
+      this.pending.delete(next.seq);
+      this.last = next.seq;
+      this.show(next);
+    }
+  }
+
+  // The `history` request in flight was refused for now (rate_limited): nextFetch() may ask again.
+  fetchRefused() {
+    this.fetching = false;
   }
 
   nextFetch() {

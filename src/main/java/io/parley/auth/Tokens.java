@@ -109,7 +109,7 @@ public final class Tokens {
     }
 
     private static boolean hasControl(String s) {
-        return s.codePoints().anyMatch(Character::isISOControl);
+        return s.codePoints().anyMatch(c -> Character.isISOControl(c) || Character.getType(c) == Character.SURROGATE);
     }
 
     /** A token that proves nothing; the message says why, without echoing the token. */

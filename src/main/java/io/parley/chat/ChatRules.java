@@ -47,6 +47,10 @@ final class ChatRules {
             throw new ChatException(ErrorCode.MESSAGE_TOO_LONG,
                     "text must be at most " + maxLength + " characters");
         }
+        if (hasUnpairedSurrogate(text)) {
+            throw new ChatException(ErrorCode.BAD_REQUEST,
+                    "text must be valid Unicode: it has half of a surrogate pair (a \\uD800-\\uDFFF escape alone)");
+        }
         return text;
     }
 
@@ -71,8 +75,18 @@ final class ChatRules {
         return value;
     }
 
+    /**
+     * Control and format characters, and unpaired surrogates: JSON can carry {@code "\\uD800"} alone,
+     * which is no character at all, and the store could only write it as {@code ?}, so that what was
+     * acknowledged and what is read back would differ.
+     */
     private static boolean hasControl(String s) {
         return s.codePoints().anyMatch(c -> Character.getType(c) == Character.CONTROL
-                || Character.getType(c) == Character.FORMAT && c != 0x200D);
+                || Character.getType(c) == Character.FORMAT && c != 0x200D
+                || Character.getType(c) == Character.SURROGATE);
+    }
+
+    private static boolean hasUnpairedSurrogate(String s) {
+        return s.codePoints().anyMatch(c -> Character.getType(c) == Character.SURROGATE);
     }
 }

@@ -24,6 +24,7 @@ public enum ErrorCode {
     FORBIDDEN("forbidden"),
     NOT_FOUND("not_found"),
     METHOD_NOT_ALLOWED("method_not_allowed"),
+    TOO_LARGE("too_large"),
     OVERLOADED("overloaded"),
     STORE_UNAVAILABLE("store_unavailable"),
     SHUTTING_DOWN("shutting_down"),

@@ -31,8 +31,10 @@ import java.util.concurrent.TimeoutException;
  * arrive meanwhile are held back so that the transcript stays in seq order. A typed line stays
  * "unconfirmed" until its {@code ack} (or its own {@code message}) arrives; after a re-join whatever
  * is still unconfirmed is sent again, with the same id: the server recognises a resend of a message it
- * already stored and only acknowledges it again, so nothing appears twice. A send refused with
- * {@code rate_limited} is sent again after the delay the server names. When a re-join says
+ * already stored and only acknowledges it again, so nothing appears twice. A send refused for now
+ * ({@code rate_limited}, {@code overloaded}, {@code store_unavailable}) holds every line back until the
+ * delay the server names has passed, then all unconfirmed lines go again in the order typed; one
+ * refused with {@code shutting_down} goes again after the re-join. When a re-join says
  * {@code recovered: false}, the server no longer has some of the missed messages (retention); the
  * client says so rather than pretend the transcript is whole.
  *
@@ -45,11 +47,15 @@ public final class ChatClient implements AutoCloseable {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration FIRST_JOIN_TIMEOUT = Duration.ofSeconds(10);
     private static final int CATCH_UP_PAGE = 500;
+    /** How long to hold lines back after a refusal that names no delay (overloaded, store_unavailable). */
+    private static final Duration RETRY_LATER = Duration.ofSeconds(1);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final URI url;
     private final String room;
     private final String name;
+    /** Lines are held back after a refusal that says "later", until it is time to send them again. */
+    private boolean holding;
     /** The token shown at every handshake, or null for a guest. Set before the first connect. */
     private String token;
     private final Transcript transcript;
@@ -127,7 +133,7 @@ public final class ChatClient implements AutoCloseable {
         }
         String id = idPrefix + (++sends);
         unconfirmed.put(id, text);
-        if (ready) {
+        if (ready && !holding) {
             current.connection.send(Requests.send(room, id, text));
         }
     }
@@ -278,7 +284,33 @@ public final class ChatClient implements AutoCloseable {
         ready = true;
         backoff.reset();
         firstJoin.complete(null);
+        if (!holding) {
+            sendUnconfirmed();
+        }
+    }
+
+    /** Sends every line not yet confirmed, in the order typed; the server ignores those it has. */
+    private void sendUnconfirmed() {
         unconfirmed.forEach((id, text) -> current.connection.send(Requests.send(room, id, text)));
+    }
+
+    /**
+     * The server said "not now" to a line: hold every line back, then send all unconfirmed ones again
+     * in the order typed. Holding all, not only the refused one, keeps a person's lines in order.
+     */
+    private void holdSends(long millis) {
+        if (holding) {
+            return;
+        }
+        holding = true;
+        reconnects.schedule(this::releaseSends, millis, TimeUnit.MILLISECONDS);
+    }
+
+    private synchronized void releaseSends() {
+        holding = false;
+        if (current != null && ready) {
+            sendUnconfirmed();
+        }
     }
 
     private void show(JsonNode message) {
@@ -310,24 +342,24 @@ public final class ChatClient implements AutoCloseable {
             // right behind a refused hello) only repeats it.
             return;
         }
-        if ("rate_limited".equals(code) && "send".equals(error.path("request").asText())) {
-            // Refused for now, not for good: the same id goes again when the server says it may.
-            String id = error.path("id").asText();
-            long delay = Math.max(1, error.path("retryAfter").asLong(1000));
-            reconnects.schedule(() -> resend(id), delay, TimeUnit.MILLISECONDS);
-            return;
+        if ("send".equals(error.path("request").asText())) {
+            switch (code) {
+                case "rate_limited", "overloaded", "store_unavailable" -> {
+                    // Refused for now, not for good: the line goes again when the server says it may.
+                    holdSends(Math.max(1, error.path("retryAfter").asLong(RETRY_LATER.toMillis())));
+                    return;
+                }
+                case "shutting_down" -> {
+                    // The server closes next; the line goes again after the re-join.
+                    return;
+                }
+                default -> { }
+            }
         }
         transcript.error(code, text);
         if ("send".equals(error.path("request").asText())) {
             // Refused, not lost: sending it again would be refused again.
             confirmed(error.path("id").asText());
-        }
-    }
-
-    private synchronized void resend(String id) {
-        String text = unconfirmed.get(id);
-        if (text != null && current != null && ready) {
-            current.connection.send(Requests.send(room, id, text));
         }
     }
 

@@ -49,7 +49,11 @@ public final class HistoryStore implements AutoCloseable {
         migrate(writer);
         insert = writer.prepareStatement(
                 "INSERT INTO messages(room, seq, id, user, sender, text, ts) VALUES (?, ?, ?, ?, ?, ?, ?)");
-        findSent = writer.prepareStatement(COLUMNS + "WHERE room = ? AND user = ? AND id = ?");
+        // INDEXED BY: without statistics SQLite prefers the primary key's room prefix and walks the
+        // whole room for every send (measured: 17 sends/s into a room of 4000 messages).
+        findSent = writer.prepareStatement(
+                COLUMNS.replace("FROM messages", "FROM messages INDEXED BY messages_by_id")
+                        + "WHERE room = ? AND user = ? AND id = ?");
         firstSeq = writer.prepareStatement("SELECT MIN(seq) FROM messages WHERE room = ?");
         prune = writer.prepareStatement("DELETE FROM messages WHERE room = ? AND seq <= ?");
         for (int i = 0; i < READ_CONNECTIONS; i++) {

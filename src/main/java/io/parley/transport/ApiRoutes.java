@@ -91,17 +91,19 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-        if (!request.uri().startsWith(PREFIX)) {
-            ctx.fireChannelRead(request);
-            return;
-        }
         if (current != null) {
+            // Answers go out in the order of the requests, whichever route serves them (RFC 9112, 9.3.2).
             if (waiting.size() >= MAX_PIPELINED) {
                 request.release();
                 ctx.close();
                 return;
             }
             waiting.add(request);
+            return;
+        }
+        if (!request.uri().startsWith(PREFIX)) {
+            // Other routes answer at once, before the next request is read.
+            ctx.fireChannelRead(request);
             return;
         }
         current = request;
@@ -273,11 +275,18 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (e.code() == ErrorCode.UNAUTHORIZED) {
             r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"parley\"");
         }
+        if (e.code() == ErrorCode.METHOD_NOT_ALLOWED) {
+            r.headers().set(HttpHeaderNames.ALLOW, "GET, POST");
+        }
         return r;
     }
 
     private static String requestName(String method) {
-        return method.equals("POST") ? "send" : "read";
+        return switch (method) {
+            case "POST" -> "send";
+            case "GET", "HEAD" -> "read";
+            default -> null;
+        };
     }
 
     static HttpResponseStatus status(ErrorCode code) {
@@ -286,6 +295,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case FORBIDDEN -> HttpResponseStatus.FORBIDDEN;
             case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
             case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
+            case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
             case RATE_LIMITED -> HttpResponseStatus.TOO_MANY_REQUESTS;
             case OVERLOADED, STORE_UNAVAILABLE, SHUTTING_DOWN -> HttpResponseStatus.SERVICE_UNAVAILABLE;
             case INTERNAL_ERROR -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
@@ -293,7 +303,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         };
     }
 
-    private static FullHttpResponse json(HttpResponseStatus status, byte[] body) {
+    static FullHttpResponse json(HttpResponseStatus status, byte[] body) {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
         r.headers()
                 .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
@@ -324,9 +334,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         // Errors of the chat leave the connection usable; only a request the server could not parse closes it.
         Responses.send(ctx, request, response, !request.decoderResult().isFailure());
         request.release();
-        FullHttpRequest next = waiting.poll();
-        if (next != null) {
-            channelRead0(ctx, next);
+        while (current == null && !waiting.isEmpty()) {
+            channelRead0(ctx, waiting.poll());
         }
     }
 

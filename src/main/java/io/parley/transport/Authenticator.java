@@ -56,7 +56,11 @@ final class Authenticator {
             List<String> values = new QueryStringDecoder(request.uri()).parameters().get("token");
             token = values == null || values.isEmpty() ? null : values.getFirst();
         }
-        if (token == null || token.isEmpty()) {
+        if (token != null && token.isBlank()) {
+            // It meant to show a token: refuse rather than let it in as a guest.
+            return new Refused("the token is empty");
+        }
+        if (token == null) {
             return allowGuests ? new Guest() : new Refused("this server needs a token: "
                     + "send 'Authorization: Bearer <token>'" + (queryTokenAllowed ? " or ?token=<token>" : ""));
         }

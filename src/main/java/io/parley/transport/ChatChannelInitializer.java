@@ -4,7 +4,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
@@ -33,7 +32,7 @@ import java.util.concurrent.TimeUnit;
  *   http         HttpServerCodec: bytes to HTTP requests (until the upgrade replaces it)
  *   admission    Admission: connection limits (429/503) and the request deadline (slow loris);
  *                removes itself on the upgrade
- *   aggregate    HttpObjectAggregator: one FullHttpRequest per request
+ *   aggregate    RequestAggregator: one FullHttpRequest per request; 413 as JSON past the limit
  *   guard        UpgradeGuard: refuses bad handshakes to /chat with 503/426/400/403/405/401, and
  *                leaves the token's identity on the channel
  *   websocket    WebSocketServerProtocolHandler: the RFC 6455 handshake, then frames, close, ping/pong,
@@ -115,7 +114,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast("keep-alive", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         p.addLast("http", new HttpServerCodec(4096, 8192, 8192));
         p.addLast("admission", new Admission(connections, metrics, config.admission().handshakeTimeout().toNanos()));
-        p.addLast("aggregate", new HttpObjectAggregator(maxHttpRequest));
+        p.addLast("aggregate", new RequestAggregator(maxHttpRequest, codec));
         p.addLast("guard", new UpgradeGuard(origins, authenticator, config.access().webSocket()));
         p.addLast("websocket", new WebSocketServerProtocolHandler(websocket));
         p.addLast("fragments", new WebSocketFrameAggregator(config.maxFrameBytes()));

@@ -55,7 +55,14 @@ public final class RawSocket implements AutoCloseable {
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
     }
 
-    private String readHead() throws IOException {
+    /** Writes bytes as they are, for a request sent piece by piece (slow loris). */
+    public void write(String raw) throws IOException {
+        out.write(raw.getBytes(StandardCharsets.ISO_8859_1));
+        out.flush();
+    }
+
+    /** Reads a response head (status line and headers); empty if the server closed before sending one. */
+    public String readHead() throws IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();
         int b;
         while ((b = in.read()) >= 0) {
@@ -110,6 +117,12 @@ public final class RawSocket implements AutoCloseable {
         out.flush();
     }
 
+    /** Writes bytes as they are: half a frame, a header that lies about its length, anything. */
+    public void write(byte[] bytes) throws IOException {
+        out.write(bytes);
+        out.flush();
+    }
+
     public void text(String json) throws IOException {
         frame(TEXT, true, json.getBytes(StandardCharsets.UTF_8), true);
     }
@@ -136,6 +149,10 @@ public final class RawSocket implements AutoCloseable {
             length = d.readLong();
         }
         byte[] payload = d.readNBytes((int) length);
+        if (payload.length < length) {
+            throw new java.io.EOFException("the connection ended inside a frame, after " + payload.length + " of "
+                    + length + " bytes");
+        }
         return new Frame(b0 & 0x0f, payload);
     }
 

@@ -114,6 +114,26 @@ public final class WsClient implements AutoCloseable {
         return out;
     }
 
+    /**
+     * The next {@code count} messages that match, whatever their type, in arrival order, skipping
+     * others; fails after a timeout. For replies that may be one of several types (ack or error).
+     */
+    public List<JsonNode> take(int count, Predicate<JsonNode> match) {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        List<JsonNode> out = new ArrayList<>();
+        while (out.size() < count) {
+            JsonNode m = poll(deadline - System.nanoTime());
+            if (m == null) {
+                throw new AssertionError("only " + out.size() + " of " + count + " matching messages within "
+                        + TIMEOUT + ": " + out);
+            }
+            if (match.test(m)) {
+                out.add(m);
+            }
+        }
+        return out;
+    }
+
     /** Whatever arrives within the window. */
     public List<JsonNode> drain(Duration window) {
         List<JsonNode> out = new ArrayList<>();
@@ -123,6 +143,29 @@ public final class WsClient implements AutoCloseable {
             out.add(m);
         }
         return out;
+    }
+
+    /** The next message whatever its type, or null if none arrives within the wait. */
+    public JsonNode next(Duration wait) {
+        return poll(wait.toNanos());
+    }
+
+    /** Drops the TCP connection at once, without a close handshake: a client that vanished. */
+    public void abort() {
+        socket.abort();
+    }
+
+    /** Closes with 1000 and waits up to {@code wait} for the server's close frame before dropping the TCP connection. */
+    public void closeCleanly(Duration wait) {
+        if (!socket.isOutputClosed()) {
+            socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").exceptionally(e -> null);
+        }
+        try {
+            closed.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception notInTime) {
+            // Dropped below anyway.
+        }
+        socket.abort();
     }
 
     private JsonNode poll(long nanos) {

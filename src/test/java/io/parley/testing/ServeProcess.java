@@ -1,0 +1,105 @@
+package io.parley.testing;
+
+import io.parley.cli.ParleyCommand;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code parley serve} as an operator runs it: a child JVM on this test's class path, its own pid,
+ * its output in a log file. For what an in-process server cannot show, such as the process being
+ * killed with SIGKILL.
+ */
+public final class ServeProcess implements AutoCloseable {
+
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
+
+    private final Process process;
+    private final int port;
+    private final Path log;
+
+    private ServeProcess(Process process, int port, Path log) {
+        this.process = process;
+        this.port = port;
+        this.log = log;
+    }
+
+    /** Starts {@code parley serve} on a free port with its data in {@code dataDir}; returns once it is healthy. */
+    public static ServeProcess start(Path dataDir, Path log, String... extraArgs) throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0)) {
+            port = free.getLocalPort();
+        }
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), ParleyCommand.class.getName(), "serve",
+                "--port", String.valueOf(port), "--data-dir", dataDir.toString()));
+        command.addAll(List.of(extraArgs));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ServeProcess serve = new ServeProcess(process, port, log);
+        serve.awaitHealthy();
+        return serve;
+    }
+
+    private void awaitHealthy() throws Exception {
+        URI health = URI.create("http://127.0.0.1:" + port + "/healthz");
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            while (System.nanoTime() < deadline && process.isAlive()) {
+                try {
+                    if (http.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.discarding())
+                            .statusCode() == 200) {
+                        return;
+                    }
+                } catch (IOException notYet) {
+                    Thread.sleep(100);
+                }
+            }
+        }
+        process.destroyForcibly();
+        throw new IllegalStateException("parley serve did not become healthy; its log:\n" + log());
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public URI chatUri() {
+        return URI.create("ws://127.0.0.1:" + port + "/chat");
+    }
+
+    /**
+     * Kills the process with SIGKILL: no shutdown hook, no flush, no goodbye. Returns its exit status
+     * (137 = 128 + SIGKILL on Linux).
+     */
+    public int kill9() throws InterruptedException {
+        ProcessHandle.of(process.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        if (!process.waitFor(20, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("process " + process.pid() + " survived SIGKILL");
+        }
+        return process.exitValue();
+    }
+
+    public String log() throws IOException {
+        return Files.exists(log) ? Files.readString(log) : "";
+    }
+
+    @Override
+    public void close() {
+        process.destroyForcibly();
+    }
+}

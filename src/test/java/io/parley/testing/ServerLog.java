@@ -1,0 +1,62 @@
+package io.parley.testing;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * What an in-process server logs while a test runs. A server that logs an error has hit a bug or a
+ * broken store (it answers clients with {@code internal_error} or {@code store_unavailable}), so tests
+ * that throw hostile input at it check that none was logged.
+ */
+public final class ServerLog implements AutoCloseable {
+
+    private final Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+    private final ListAppender<ILoggingEvent> events = new ListAppender<>();
+
+    private ServerLog() {
+        events.start();
+        root.addAppender(events);
+    }
+
+    public static ServerLog capture() {
+        return new ServerLog();
+    }
+
+    /** Events at ERROR level, each as one readable line with the exception's class and message. */
+    public List<String> errors() {
+        synchronized (events) {
+            return events.list.stream()
+                    .filter(e -> e.getLevel().isGreaterOrEqual(Level.ERROR))
+                    .map(e -> e.getLoggerName() + ": " + e.getFormattedMessage()
+                            + (e.getThrowableProxy() == null ? ""
+                            : " (" + e.getThrowableProxy().getClassName() + ": " + e.getThrowableProxy().getMessage() + ")"))
+                    .toList();
+        }
+    }
+
+    /** Waits until a line containing {@code fragment} is logged; false if none is within the wait. */
+    public boolean await(String fragment, Duration wait) throws InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (System.nanoTime() < deadline) {
+            synchronized (events) {
+                if (events.list.stream().anyMatch(e -> e.getFormattedMessage().contains(fragment))) {
+                    return true;
+                }
+            }
+            Thread.sleep(5);
+        }
+        return false;
+    }
+
+    @Override
+    public void close() {
+        root.detachAppender(events);
+        events.stop();
+    }
+}
