@@ -116,7 +116,8 @@ public record BenchReport(
         out.printf(Locale.ROOT, "             from the server's /metrics over %d deliveries in the measured window"
                         + " (the server counted %s); whole-server counters, so only valid for a run alone"
                         + " against the server%n",
-                serverCost.deliveries(), figure(serverCost.total(ServerMetrics.DELIVERIES)));
+                serverCost.deliveries(), serverCost.total(ServerMetrics.DELIVERIES).stream()
+                        .mapToObj(count -> String.valueOf(Math.round(count))).findFirst().orElse("n/a"));
     }
 
     /** A figure to three significant digits, or "n/a" when it is not known. */
