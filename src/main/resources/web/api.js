@@ -39,16 +39,11 @@ export class Api {
   }
 
   send(id, text) {
-    // fetch refuses header values beyond Latin-1, and the protocol gives X-Parley-Name no encoding.
-    if (!this.token && !/^[\x20-\xff]+$/.test(this.name)) {
-      return Promise.reject(new ApiError(400, {
-        code: 'invalid_name',
-        message: 'over long polling a guest name can only use Latin-1 letters; choose another to send',
-      }));
-    }
+    // Header values are Latin-1 at best: the protocol carries the name percent-encoded UTF-8.
+    const guest = this.token ? {} : { 'X-Parley-Name': encodeURIComponent(this.name) };
     return this.#call(this.path, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...(this.token ? {} : { 'X-Parley-Name': this.name }) },
+      headers: { 'Content-Type': 'application/json', ...guest },
       body: JSON.stringify({ id, text }),
       signal: AbortSignal.timeout(SLACK_MS),
     });

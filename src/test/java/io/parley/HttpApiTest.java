@@ -230,6 +230,19 @@ class HttpApiTest {
     }
 
     @Test
+    void aGuestNameBeyondLatin1TravelsPercentEncoded() {
+        String name = "日本 ada";
+        String encoded = java.net.URLEncoder.encode(name, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+        HttpResponse<String> posted = api.post("intl", ApiClient.body("n1", "hi"), "X-Parley-Name", encoded);
+        assertThat(posted.statusCode()).isEqualTo(200);
+
+        JsonNode page = ApiClient.json(api.get(messages("intl") + "?since=0"));
+        assertThat(page.path("messages").get(0).path("from").asText()).isEqualTo(name);
+        assertThat(page.path("messages").get(0).path("user").asText()).isEqualTo("guest:" + name);
+        assertError(api.post("intl", ApiClient.body("n2", "hi"), "X-Parley-Name", "100%"), 400, "invalid_name");
+    }
+
+    @Test
     void a405NamesTheMethodsAllowed() {
         HttpResponse<String> delete = api.send(api.request(messages("lobby")).DELETE().build());
 

@@ -61,6 +61,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final String ROOMS = "/api/rooms/";
     private static final String MESSAGES = "/messages";
     private static final int MAX_PIPELINED = 16;
+    private static final String GUEST_NAME = "X-Parley-Name";
 
     private final RoomRequests chat;
     private final ProtocolCodec codec;
@@ -157,7 +158,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         } catch (ProtocolCodec.BadRequest e) {
             throw new ChatException(e.code(), e.getMessage());
         }
-        Identity who = user != null ? user : ChatSession.guest(request.headers().get("X-Parley-Name"));
+        Identity who = user != null ? user : ChatSession.guest(guestName(request));
         limits.send();
         try {
             chat.post(who, room, body.id(), body.text(), ctx.executor(), new PublishListener() {
@@ -173,6 +174,19 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             });
         } catch (ChatException e) {
             answer(request, error(e, body.id(), room));
+        }
+    }
+
+    /** {@code X-Parley-Name}, percent-encoded UTF-8: header values cannot carry most of Unicode. */
+    private static String guestName(FullHttpRequest request) {
+        String header = request.headers().get(GUEST_NAME);
+        if (header == null) {
+            return null;
+        }
+        try {
+            return QueryStringDecoder.decodeComponent(header.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw new ChatException(ErrorCode.INVALID_NAME, GUEST_NAME + " must be percent-encoded UTF-8");
         }
     }
 

@@ -55,6 +55,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final LocalBroker broker;
     private final ProtocolCodec codec;
     private final ChannelGroup sockets;
+    private final ChannelGroup openChannels;
     private final OriginPolicy origins;
     private final HttpRoutes routes;
     private final WebSocketServerProtocolConfig websocket;
@@ -67,7 +68,8 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final int maxHttpRequest;
 
     ChatChannelInitializer(ServerConfig config, SslContext tls, LocalBroker broker, ProtocolCodec codec,
-                           ChannelGroup sockets, StaticFiles files) {
+                           ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files) {
+        this.openChannels = openChannels;
         this.config = config;
         this.tls = tls;
         this.broker = broker;
@@ -103,6 +105,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
 
     @Override
     protected void initChannel(SocketChannel channel) {
+        openChannels.add(channel);
         ChannelPipeline p = channel.pipeline();
         p.addLast("traffic", traffic);
         if (tls != null) {

@@ -45,6 +45,8 @@ public final class ParleyServer implements AutoCloseable {
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
     private final ChannelGroup sockets = new DefaultChannelGroup("chat-sockets", GlobalEventExecutor.INSTANCE);
+    /** Every open connection, WebSocket or not: an idle keep-alive HTTP connection must close too. */
+    private final ChannelGroup connections = new DefaultChannelGroup("connections", GlobalEventExecutor.INSTANCE);
     private final Channel listener;
     private boolean closed;
 
@@ -59,7 +61,7 @@ public final class ParleyServer implements AutoCloseable {
         broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages());
         acceptor = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), NioIoHandler.newFactory());
-        ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, files);
+        ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections, files);
         workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
         try {
             listener = new ServerBootstrap()
@@ -116,6 +118,9 @@ public final class ParleyServer implements AutoCloseable {
         // Give clients a moment to answer the close frames; force what is left.
         sockets.newCloseFuture().awaitUninterruptibly(3, TimeUnit.SECONDS);
         sockets.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
+        // Plain HTTP connections (idle keep-alives, long polls) are closed here, not left to the event
+        // loops' shutdown, which can end a loop without closing its channels.
+        connections.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
         shutdownLoops();
         try {
             store.close();
