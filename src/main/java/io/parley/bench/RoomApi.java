@@ -5,9 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +23,8 @@ import java.util.concurrent.CompletionException;
  * for long polling), post a message.
  *
  * <p>Who the member is travels as the protocol says: with a token, {@code Authorization: Bearer} on
- * every request; as a guest, {@code X-Parley-Name} on posts only, since guests read without a name.
+ * every request; as a guest, {@code X-Parley-Name} (percent-encoded) on posts only, since guests
+ * read without a name.
  * Nothing else is added, so the bytes on the wire are what a careful client would send.
  *
  * <p>Threads: requests go out on the caller's thread without blocking it; the futures complete on
@@ -118,7 +121,8 @@ final class RoomApi {
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString()));
         if (token == null) {
-            request.header("X-Parley-Name", name);
+            // Percent-encoded UTF-8, as the protocol asks; the benchmark's own names are plain ASCII.
+            request.header("X-Parley-Name", URLEncoder.encode(name, StandardCharsets.UTF_8).replace("+", "%20"));
         }
         return http.sendAsync(request.build(), HttpResponse.BodyHandlers.ofString())
                 .thenApply(response -> {
