@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -93,6 +94,11 @@ final class Admission extends ChannelDuplexHandler {
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
         boolean upgraded = msg instanceof HttpResponse response
                 && response.status().code() == HttpResponseStatus.SWITCHING_PROTOCOLS.code();
+        if (!upgraded && msg instanceof HttpResponse response && HttpUtil.isKeepAlive(response)) {
+            // Say how long an idle connection is kept, so that a client does not send its next
+            // request into one the server is about to close.
+            response.headers().set("Keep-Alive", "timeout=" + Math.max(1, TimeUnit.NANOSECONDS.toSeconds(deadlineNanos) - 1));
+        }
         if (!upgraded && msg instanceof LastHttpContent) {
             // A response ended: the next request has the same time to arrive.
             arm(ctx);
