@@ -26,6 +26,7 @@ import java.net.http.HttpResponse;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
@@ -163,6 +164,19 @@ class AccessTest {
             guest.send(Map.of("type", "hello"));
 
             assertThat(guest.expect("error").path("code").asText()).isEqualTo("invalid_name");
+        }
+    }
+
+    @Test
+    void aConnectionEndsWhenItsTokenExpires() throws Exception {
+        // Valid for one more second, plus the server's 5 s of clock leeway.
+        String token = token(SECRET, "eve", "Eve", List.of(), Instant.now().plusSeconds(1));
+        try (WsClient eve = WsClient.connect(server.chatUri(), Map.of("Authorization", "Bearer " + token))) {
+            eve.send(Map.of("type", "hello"));
+            assertThat(eve.expect("welcome").get("user").asText()).isEqualTo("eve");
+            long start = System.nanoTime();
+            assertThat(eve.awaitCloseCode()).isEqualTo(1008);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(9));
         }
     }
 

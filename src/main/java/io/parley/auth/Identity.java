@@ -1,5 +1,6 @@
 package io.parley.auth;
 
+import java.time.Instant;
 import java.util.List;
 
 /**
@@ -9,11 +10,13 @@ import java.util.List;
  * on. A user with a token has the token's {@code sub}; a guest has {@code guest:<name>}, a namespace
  * tokens may not use, so a guest never passes as a user.
  *
- * @param user  stable id: the token's subject, or {@code guest:<name>}
- * @param name  display name
- * @param roles the token's roles; empty for guests
+ * @param user       stable id: the token's subject, or {@code guest:<name>}
+ * @param name       display name
+ * @param roles      the token's roles; empty for guests
+ * @param validUntil when the proof runs out (the token's expiry, plus the clock leeway), or null for a
+ *                   guest: a connection is closed then
  */
-public record Identity(String user, String name, List<String> roles) {
+public record Identity(String user, String name, List<String> roles, Instant validUntil) {
 
     public static final String GUEST_PREFIX = "guest:";
 
@@ -22,7 +25,7 @@ public record Identity(String user, String name, List<String> roles) {
     }
 
     public static Identity guest(String name) {
-        return new Identity(GUEST_PREFIX + name, name, List.of());
+        return new Identity(GUEST_PREFIX + name, name, List.of(), null);
     }
 
     public boolean guest() {

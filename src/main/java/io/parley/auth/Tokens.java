@@ -26,8 +26,8 @@ public final class Tokens {
 
     private static final String NAME_CLAIM = "name";
     private static final String ROLES_CLAIM = "roles";
-    /** Clocks of the issuer and the server may differ a little. */
-    private static final long LEEWAY_SECONDS = 30;
+    /** Clocks of the issuer and the server may differ a little; machines that sync time, by less. */
+    private static final long LEEWAY_SECONDS = 5;
     private static final int MAX_USER_LENGTH = 64;
     private static final int MAX_NAME_LENGTH = 32;
 
@@ -86,7 +86,9 @@ public final class Tokens {
         if (roleList == null) {
             throw new InvalidTokenException("the token's roles are not a list of strings");
         }
-        return checked(jwt.getSubject(), jwt.getClaim(NAME_CLAIM).asString(), roleList);
+        Identity who = checked(jwt.getSubject(), jwt.getClaim(NAME_CLAIM).asString(), roleList);
+        return new Identity(who.user(), who.name(), who.roles(),
+                jwt.getExpiresAtAsInstant().plusSeconds(LEEWAY_SECONDS));
     }
 
     private static Identity checked(String user, String name, List<String> roles) {
@@ -105,7 +107,7 @@ public final class Tokens {
         if (roles.stream().anyMatch(r -> r == null || r.isBlank())) {
             throw new InvalidTokenException("the token's roles must be non-empty strings");
         }
-        return new Identity(user, trimmed, roles);
+        return new Identity(user, trimmed, roles, null);
     }
 
     private static boolean hasControl(String s) {

@@ -28,7 +28,10 @@ import io.parley.protocol.ProtocolHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -66,6 +69,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     private ChannelHandlerContext ctx;
     private ProtocolHandler protocol;
     private boolean closing;
+    /** Closes the connection when its token expires; null for a guest. */
+    private ScheduledFuture<?> tokenExpiry;
     /** When the unsent bytes went over the limit (System.nanoTime), or 0 while under it. */
     private long overLimitSince;
     /** Bytes the client had not taken after the last flush: its backlog. */
@@ -123,6 +128,12 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
         Identity identity = ctx.channel().attr(UpgradeGuard.IDENTITY).getAndSet(null);
         ChatSession session = new ChatSession(broker, config, this, this, id, identity, rateLimits);
+        if (identity != null && identity.validUntil() != null) {
+            // A token proves who someone is until it expires; the connection it opened ends then too.
+            long millis = Math.max(0, Duration.between(Instant.now(), identity.validUntil()).toMillis());
+            tokenExpiry = ctx.executor().schedule(() -> close(WebSocketCloseStatus.POLICY_VIOLATION.code(),
+                    "token expired: reconnect with a fresh one"), millis, TimeUnit.MILLISECONDS);
+        }
         protocol = new ProtocolHandler(codec, session, this, config);
         sockets.add(ctx.channel());
     }
@@ -152,6 +163,9 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         closing = true;
+        if (tokenExpiry != null) {
+            tokenExpiry.cancel(false);
+        }
         if (protocol != null) {
             protocol.onClose();
         }
