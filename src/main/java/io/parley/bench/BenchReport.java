@@ -110,13 +110,13 @@ public record BenchReport(
                         + " (%s received, %s sent), %s µs CPU%n",
                 figure(serverCost.requestsPerDelivery()),
                 figure(serverCost.bytesPerDelivery()),
-                figure(serverCost.perDelivery(ServerMetrics.BYTES_RECEIVED)),
-                figure(serverCost.perDelivery(ServerMetrics.BYTES_SENT)),
+                figure(serverCost.perDelivery(MetricsReader.BYTES_RECEIVED)),
+                figure(serverCost.perDelivery(MetricsReader.BYTES_SENT)),
                 figure(serverCost.cpuMicrosPerDelivery()));
         out.printf(Locale.ROOT, "             from the server's /metrics over %d deliveries in the measured window"
                         + " (the server counted %s); whole-server counters, so only valid for a run alone"
                         + " against the server%n",
-                serverCost.deliveries(), serverCost.total(ServerMetrics.DELIVERIES).stream()
+                serverCost.deliveries(), serverCost.total(MetricsReader.DELIVERIES).stream()
                         .mapToObj(count -> String.valueOf(Math.round(count))).findFirst().orElse("n/a"));
     }
 

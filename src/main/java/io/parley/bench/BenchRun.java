@@ -64,7 +64,7 @@ public final class BenchRun {
     /** Only the ticker thread touches this. */
     private long deliveredAtLastTick;
 
-    private BenchRun(BenchParameters parameters, BenchTransport transport, ServerMetrics metrics,
+    private BenchRun(BenchParameters parameters, BenchTransport transport, MetricsReader metrics,
                      PrintWriter progress) {
         this.parameters = parameters;
         this.transport = transport;
@@ -78,7 +78,7 @@ public final class BenchRun {
      * {@code metrics} is the server's {@code /metrics}, read for the report's server cost; with
      * {@code null}, or when it cannot be read, the cost is reported as not available.
      */
-    public static BenchReport run(BenchParameters parameters, BenchTransport transport, ServerMetrics metrics,
+    public static BenchReport run(BenchParameters parameters, BenchTransport transport, MetricsReader metrics,
                                   PrintWriter progress) throws InterruptedException {
         BenchRun run = new BenchRun(parameters, transport, metrics, progress);
         try {

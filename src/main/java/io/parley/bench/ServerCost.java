@@ -9,7 +9,7 @@ import java.util.OptionalDouble;
 /**
  * What a benchmark's measured window cost the server, per message the benchmark saw delivered: HTTP
  * requests, bytes on the wire, CPU time. The figures are differences of the server's own counters
- * ({@link ServerMetrics}) read at the window's start and end, divided by the deliveries the benchmark
+ * ({@link MetricsReader}) read at the window's start and end, divided by the deliveries the benchmark
  * counted between the same two reads.
  *
  * <p>The counters are the whole server's, so the figures are only this workload's when nothing else
@@ -26,7 +26,7 @@ public record ServerCost(String unavailable, long deliveries, Map<String, Double
 
     /** Counters that the probe's own reads move, and that are corrected for it. */
     private static final List<String> PROBE_COUNTERS =
-            List.of(ServerMetrics.REQUESTS, ServerMetrics.BYTES_RECEIVED, ServerMetrics.BYTES_SENT);
+            List.of(MetricsReader.REQUESTS, MetricsReader.BYTES_RECEIVED, MetricsReader.BYTES_SENT);
 
     public ServerCost {
         window = Map.copyOf(window);
@@ -82,19 +82,19 @@ public record ServerCost(String unavailable, long deliveries, Map<String, Double
     }
 
     public OptionalDouble requestsPerDelivery() {
-        return perDelivery(ServerMetrics.REQUESTS);
+        return perDelivery(MetricsReader.REQUESTS);
     }
 
     /** Bytes received plus bytes sent by the server, all sockets, per delivery. */
     public OptionalDouble bytesPerDelivery() {
-        OptionalDouble in = perDelivery(ServerMetrics.BYTES_RECEIVED);
-        OptionalDouble out = perDelivery(ServerMetrics.BYTES_SENT);
+        OptionalDouble in = perDelivery(MetricsReader.BYTES_RECEIVED);
+        OptionalDouble out = perDelivery(MetricsReader.BYTES_SENT);
         return in.isPresent() && out.isPresent()
                 ? OptionalDouble.of(in.getAsDouble() + out.getAsDouble()) : OptionalDouble.empty();
     }
 
     public OptionalDouble cpuMicrosPerDelivery() {
-        OptionalDouble seconds = perDelivery(ServerMetrics.CPU_SECONDS);
+        OptionalDouble seconds = perDelivery(MetricsReader.CPU_SECONDS);
         return seconds.isPresent() ? OptionalDouble.of(seconds.getAsDouble() * 1e6) : OptionalDouble.empty();
     }
 

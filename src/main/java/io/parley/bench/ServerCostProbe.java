@@ -30,7 +30,7 @@ final class ServerCostProbe implements AutoCloseable {
     private record Reading(long delivered, Map<String, Double> counters) {
     }
 
-    private final ServerMetrics metrics;
+    private final MetricsReader metrics;
     private final DeliveryTally tally;
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("parley-bench-metrics").factory());
@@ -40,7 +40,7 @@ final class ServerCostProbe implements AutoCloseable {
     private CompletableFuture<Reading> end;
 
     /** A probe of {@code metrics}; {@code null} means the run does not read the server's counters. */
-    ServerCostProbe(ServerMetrics metrics, DeliveryTally tally) {
+    ServerCostProbe(MetricsReader metrics, DeliveryTally tally) {
         this.metrics = metrics;
         this.tally = tally;
         this.unavailable = metrics == null ? "not read" : null;

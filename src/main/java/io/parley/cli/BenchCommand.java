@@ -5,7 +5,7 @@ import io.parley.bench.BenchReport;
 import io.parley.bench.BenchRun;
 import io.parley.bench.BenchTransport;
 import io.parley.bench.ServerAddress;
-import io.parley.bench.ServerMetrics;
+import io.parley.bench.MetricsReader;
 import io.parley.bench.TransportComparison;
 import io.parley.bench.TransportKind;
 import java.io.IOException;
@@ -133,7 +133,7 @@ public final class BenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter progress = spec.commandLine().getErr();
         List<BenchReport> reports = new ArrayList<>();
-        try (ServerMetrics metrics = new ServerMetrics(new ServerAddress(url).metrics())) {
+        try (MetricsReader metrics = new MetricsReader(new ServerAddress(url).metrics())) {
             for (TransportKind kind : kinds) {
                 if (kinds.size() > 1) {
                     progress.printf(Locale.ROOT, "parley bench: %s (%d of %d)%n", kind.label(),

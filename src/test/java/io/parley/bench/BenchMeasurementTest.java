@@ -40,7 +40,7 @@ class BenchMeasurementTest {
                 jvm_info{version="25"} 1 1700000000000
                 """;
 
-        Map<String, Double> sums = ServerMetrics.parse(exposition);
+        Map<String, Double> sums = MetricsReader.parse(exposition);
 
         assertThat(sums).containsEntry("parley_bytes_sent_total", 1234.5)
                 .containsEntry("process_cpu_time_seconds_total", 2.5)
@@ -51,23 +51,23 @@ class BenchMeasurementTest {
     @Test
     void costIsTheCountersIncreasePerDeliveryLessTheProbesOwnTraffic() {
         Map<String, Double> overhead = ServerCost.overheadOfOneRead(
-                Map.of(ServerMetrics.REQUESTS, 10.0, ServerMetrics.BYTES_SENT, 1_000.0,
-                        ServerMetrics.BYTES_RECEIVED, 100.0),
-                Map.of(ServerMetrics.REQUESTS, 11.0, ServerMetrics.BYTES_SENT, 6_000.0,
-                        ServerMetrics.BYTES_RECEIVED, 200.0));
-        Map<String, Double> before = Map.of(ServerMetrics.REQUESTS, 20.0, ServerMetrics.BYTES_SENT, 10_000.0,
-                ServerMetrics.BYTES_RECEIVED, 1_000.0, ServerMetrics.CPU_SECONDS, 3.0, ServerMetrics.DELIVERIES, 50.0);
-        Map<String, Double> after = Map.of(ServerMetrics.REQUESTS, 121.0, ServerMetrics.BYTES_SENT, 215_000.0,
-                ServerMetrics.BYTES_RECEIVED, 51_100.0, ServerMetrics.CPU_SECONDS, 3.2,
-                ServerMetrics.DELIVERIES, 1_050.0);
+                Map.of(MetricsReader.REQUESTS, 10.0, MetricsReader.BYTES_SENT, 1_000.0,
+                        MetricsReader.BYTES_RECEIVED, 100.0),
+                Map.of(MetricsReader.REQUESTS, 11.0, MetricsReader.BYTES_SENT, 6_000.0,
+                        MetricsReader.BYTES_RECEIVED, 200.0));
+        Map<String, Double> before = Map.of(MetricsReader.REQUESTS, 20.0, MetricsReader.BYTES_SENT, 10_000.0,
+                MetricsReader.BYTES_RECEIVED, 1_000.0, MetricsReader.CPU_SECONDS, 3.0, MetricsReader.DELIVERIES, 50.0);
+        Map<String, Double> after = Map.of(MetricsReader.REQUESTS, 121.0, MetricsReader.BYTES_SENT, 215_000.0,
+                MetricsReader.BYTES_RECEIVED, 51_100.0, MetricsReader.CPU_SECONDS, 3.2,
+                MetricsReader.DELIVERIES, 1_050.0);
 
         ServerCost cost = ServerCost.between(before, after, 1_000, overhead);
 
         assertThat(cost.requestsPerDelivery()).hasValue(0.1);
-        assertThat(cost.perDelivery(ServerMetrics.BYTES_SENT)).hasValue(200.0);
+        assertThat(cost.perDelivery(MetricsReader.BYTES_SENT)).hasValue(200.0);
         assertThat(cost.bytesPerDelivery()).hasValue(250.0);
         assertThat(cost.cpuMicrosPerDelivery().getAsDouble()).isCloseTo(200.0, within(1e-6));
-        assertThat(cost.total(ServerMetrics.DELIVERIES)).hasValue(1_000.0);
+        assertThat(cost.total(MetricsReader.DELIVERIES)).hasValue(1_000.0);
     }
 
     @Test
@@ -89,7 +89,7 @@ class BenchMeasurementTest {
         });
         server.start();
         URI uri = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/metrics");
-        try (ServerMetrics metrics = new ServerMetrics(uri)) {
+        try (MetricsReader metrics = new MetricsReader(uri)) {
             assertThatThrownBy(metrics::read).isInstanceOf(IOException.class).hasMessageContaining("HTTP 404");
         } finally {
             server.stop(0);
@@ -152,10 +152,10 @@ class BenchMeasurementTest {
 
     private static TransportComparison comparison() {
         ServerCost measured = ServerCost.between(
-                Map.of(ServerMetrics.REQUESTS, 0.0, ServerMetrics.BYTES_SENT, 0.0, ServerMetrics.BYTES_RECEIVED, 0.0,
-                        ServerMetrics.CPU_SECONDS, 0.0),
-                Map.of(ServerMetrics.REQUESTS, 1.0, ServerMetrics.BYTES_SENT, 200_000.0,
-                        ServerMetrics.BYTES_RECEIVED, 50_000.0, ServerMetrics.CPU_SECONDS, 0.0035),
+                Map.of(MetricsReader.REQUESTS, 0.0, MetricsReader.BYTES_SENT, 0.0, MetricsReader.BYTES_RECEIVED, 0.0,
+                        MetricsReader.CPU_SECONDS, 0.0),
+                Map.of(MetricsReader.REQUESTS, 1.0, MetricsReader.BYTES_SENT, 200_000.0,
+                        MetricsReader.BYTES_RECEIVED, 50_000.0, MetricsReader.CPU_SECONDS, 0.0035),
                 1_000, Map.of());
         return new TransportComparison(List.of(report("websocket", 2_000, 4_000, measured),
                 report("poll", 500_000, 1_000_000, ServerCost.unavailable("not read"))),

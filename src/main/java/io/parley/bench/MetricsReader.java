@@ -20,7 +20,7 @@ import java.util.Map;
  *
  * <p>Threads: {@link #read} blocks its caller for at most {@link #TIMEOUT}; any thread may call it.
  */
-public final class ServerMetrics implements AutoCloseable {
+public final class MetricsReader implements AutoCloseable {
 
     public static final String REQUESTS = "parley_http_requests_total";
     public static final String BYTES_RECEIVED = "parley_bytes_received_total";
@@ -37,7 +37,7 @@ public final class ServerMetrics implements AutoCloseable {
             .build();
 
     /** Counters at {@code uri}, the server's {@code /metrics}. */
-    public ServerMetrics(URI uri) {
+    public MetricsReader(URI uri) {
         this.uri = uri;
     }
 
