@@ -30,7 +30,6 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class ChatSession {
 
-    private static final int DEFAULT_HISTORY_LIMIT = 50;
     /**
      * Sends of one connection the engine holds before the connection stops being read. The engine's
      * queue is shared by everyone; this keeps one flooding connection from filling it and getting other
@@ -46,7 +45,7 @@ public final class ChatSession {
     private final String id;
     /** The token's user, or null for a guest. */
     private final Identity authenticated;
-    private final RateLimits limits;
+    private final RoomRequests requests;
     private final RateLimits.Connection connectionLimits;
     private final Map<String, Subscription> rooms = new HashMap<>();
     /** Set by {@code hello}. */
@@ -58,16 +57,16 @@ public final class ChatSession {
     /**
      * @param authenticated the user a token proved at the handshake, or null for a guest
      */
-    public ChatSession(LocalBroker broker, ServerConfig config, Subscriber connection, ReadControl reading,
-                       String id, Identity authenticated, RateLimits limits) {
+    public ChatSession(LocalBroker broker, RoomRequests requests, ServerConfig config, Subscriber connection,
+                       ReadControl reading, String id, Identity authenticated) {
         this.broker = broker;
+        this.requests = requests;
         this.config = config;
         this.connection = connection;
         this.reading = reading;
         this.id = id;
         this.authenticated = authenticated;
-        this.limits = limits;
-        this.connectionLimits = limits.forConnection();
+        this.connectionLimits = requests.forConnection();
     }
 
     public String id() {
@@ -163,10 +162,6 @@ public final class ChatSession {
 
     public void send(String room, String messageId, String text, PublishListener listener) {
         requireMember(room);
-        ChatRules.id(messageId);
-        ChatRules.text(text, config.maxMessageLength());
-        connectionLimits.send();
-        limits.userSends(identity.user());
         PublishListener counted = new PublishListener() {
             @Override
             public void stored(StoredMessage message) {
@@ -180,11 +175,7 @@ public final class ChatSession {
                 listener.failed(failure);
             }
         };
-        try {
-            broker.publish(connection.executor(), room, messageId, identity.user(), identity.name(), text, counted);
-        } catch (LocalBroker.Refused e) {
-            throw refused(e.failure());
-        }
+        requests.post(identity, connectionLimits, room, messageId, text, connection.executor(), counted);
         if (++inFlight == MAX_IN_FLIGHT) {
             reading.pauseReading();
         }
@@ -199,14 +190,7 @@ public final class ChatSession {
     /** Stored messages of a room this client is in; completes off the event loop. */
     public CompletableFuture<List<StoredMessage>> history(String room, Long before, Long since, Integer limit) {
         requireMember(room);
-        long beforeSeq = ChatRules.seq(before, "before");
-        long sinceSeq = ChatRules.seq(since, "since");
-        int max = ChatRules.limit(limit, DEFAULT_HISTORY_LIMIT);
-        try {
-            return broker.history(room, beforeSeq, sinceSeq, max);
-        } catch (LocalBroker.Refused e) {
-            throw refused(e.failure());
-        }
+        return requests.history(room, before, since, limit);
     }
 
     /** The connection is gone: leave every room. */

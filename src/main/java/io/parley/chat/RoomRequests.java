@@ -12,9 +12,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
 /**
- * The chat for clients without a session: one request at a time, each standing alone, as the HTTP API
- * makes them. Post a message, read a room, wait for its next message. The same rules as a session's
- * (names, rooms, ids, text, per-user rate, idempotency by id) apply, with the same error codes.
+ * The requests that need no session: post a message, read a room, wait for its next message. The HTTP
+ * API makes them one at a time; a WebSocket {@link ChatSession} posts and reads through here too, after
+ * its own checks (said hello, is a member), so the rules (rooms, ids, text, rates, idempotency by id)
+ * and their error codes are the same on both.
  * Reading needs no membership: the HTTP API has no {@code join}, and a room's messages are readable by
  * whoever may connect, as they are over WebSocket.
  *
@@ -24,6 +25,7 @@ public final class RoomRequests {
 
     /** Longest a long poll may wait, so that proxies and load balancers do not cut it first. */
     public static final int MAX_WAIT_SECONDS = 30;
+    /** Messages a read returns when it names no {@code limit}. */
     private static final int DEFAULT_LIMIT = 50;
 
     private final LocalBroker broker;
@@ -36,11 +38,21 @@ public final class RoomRequests {
         this.limits = limits;
     }
 
-    /** Stores and broadcasts a message from {@code who}; the listener hears on {@code replyOn}. */
-    public void post(Identity who, String room, String id, String text, Executor replyOn, PublishListener listener) {
+    /** The rate limits of one more connection. */
+    public RateLimits.Connection forConnection() {
+        return limits.forConnection();
+    }
+
+    /**
+     * Stores and broadcasts a message from {@code who}, sent over {@code connection}; the listener hears
+     * on {@code replyOn}. A message that breaks a rule counts against no rate.
+     */
+    public void post(Identity who, RateLimits.Connection connection, String room, String id, String text,
+                     Executor replyOn, PublishListener listener) {
         ChatRules.room(room);
         ChatRules.id(id);
         ChatRules.text(text, config.maxMessageLength());
+        connection.send();
         limits.userSends(who.user());
         try {
             broker.publish(replyOn, room, id, who.user(), who.name(), text, listener);
@@ -71,13 +83,17 @@ public final class RoomRequests {
         }
     }
 
-    /** The messages just before {@code before}, or the latest when it is null; completes off the event loop. */
-    public CompletableFuture<List<StoredMessage>> history(String room, Long before, Integer limit) {
+    /**
+     * Stored messages: with {@code since}, those after it; with {@code before}, those just before it;
+     * with neither, the latest. Completes off the event loop.
+     */
+    public CompletableFuture<List<StoredMessage>> history(String room, Long before, Long since, Integer limit) {
         ChatRules.room(room);
         long beforeSeq = ChatRules.seq(before, "before");
+        long sinceSeq = ChatRules.seq(since, "since");
         int max = ChatRules.limit(limit, DEFAULT_LIMIT);
         try {
-            return broker.history(room, beforeSeq, -1, max);
+            return broker.history(room, beforeSeq, sinceSeq, max);
         } catch (LocalBroker.Refused e) {
             throw ChatSession.refused(e.failure());
         }

@@ -148,8 +148,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     private void post(FullHttpRequest request, Identity user, String room) {
-        String type = request.headers().get(HttpHeaderNames.CONTENT_TYPE);
-        if (type == null || !HttpUtil.getMimeType(request).toString().equalsIgnoreCase("application/json")) {
+        CharSequence type = HttpUtil.getMimeType(request);
+        if (type == null || !type.toString().equalsIgnoreCase("application/json")) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "the body must be Content-Type: application/json");
         }
         ProtocolCodec.Post body;
@@ -159,9 +159,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             throw new ChatException(e.code(), e.getMessage());
         }
         Identity who = user != null ? user : ChatSession.guest(guestName(request));
-        limits.send();
         try {
-            chat.post(who, room, body.id(), body.text(), ctx.executor(), new PublishListener() {
+            chat.post(who, limits, room, body.id(), body.text(), ctx.executor(), new PublishListener() {
                 @Override
                 public void stored(StoredMessage m) {
                     answer(request, ok(new ServerMessage.Ack(m.id(), m.room(), m.seq(), m.time())));
@@ -203,7 +202,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             if (wait != null) {
                 throw new ChatException(ErrorCode.BAD_REQUEST, "wait needs since");
             }
-            chat.history(room, before, max).whenCompleteAsync((messages, failure) -> {
+            chat.history(room, before, null, max).whenCompleteAsync((messages, failure) -> {
                 if (failure == null) {
                     long seq = messages.isEmpty() ? (before == null ? 0 : before - 1) : messages.getLast().seq();
                     answer(request, ok(new ServerMessage.HistoryPage(room, ServerMessage.Message.of(messages),

@@ -121,9 +121,9 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast("guard", new UpgradeGuard(origins, authenticator, config.access().webSocket()));
         p.addLast("websocket", new WebSocketServerProtocolHandler(websocket));
         p.addLast("fragments", new WebSocketFrameAggregator(config.maxFrameBytes()));
-        p.addLast("api", new ApiRoutes(roomRequests, codec, authenticator, origins, rateLimits.forConnection()));
+        p.addLast("api", new ApiRoutes(roomRequests, codec, authenticator, origins, roomRequests.forConnection()));
         p.addLast("routes", routes);
-        p.addLast("chat", new ChatSocket(config, broker, codec, sockets, rateLimits));
+        p.addLast("chat", new ChatSocket(config, broker, codec, sockets, roomRequests));
     }
 
     /** Forgets users who have not sent lately; the server calls it now and then. */

@@ -18,7 +18,7 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.parley.auth.Identity;
 import io.parley.chat.ChatSession;
-import io.parley.chat.RateLimits;
+import io.parley.chat.RoomRequests;
 import io.parley.chat.ReadControl;
 import io.parley.config.ServerConfig;
 import io.parley.engine.LocalBroker;
@@ -65,7 +65,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     private final LocalBroker broker;
     private final ProtocolCodec codec;
     private final ChannelGroup sockets;
-    private final RateLimits rateLimits;
+    private final RoomRequests requests;
     private ChannelHandlerContext ctx;
     private ProtocolHandler protocol;
     private boolean closing;
@@ -81,12 +81,12 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     private long silentIntervals;
 
     ChatSocket(ServerConfig config, LocalBroker broker, ProtocolCodec codec, ChannelGroup sockets,
-               RateLimits rateLimits) {
+               RoomRequests requests) {
         this.config = config;
         this.broker = broker;
         this.codec = codec;
         this.sockets = sockets;
-        this.rateLimits = rateLimits;
+        this.requests = requests;
     }
 
     @Override
@@ -127,7 +127,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
                 config.pingInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
         Identity identity = ctx.channel().attr(UpgradeGuard.IDENTITY).getAndSet(null);
-        ChatSession session = new ChatSession(broker, config, this, this, id, identity, rateLimits);
+        ChatSession session = new ChatSession(broker, requests, config, this, this, id, identity);
         if (identity != null && identity.validUntil() != null) {
             // A token proves who someone is until it expires; the connection it opened ends then too.
             long millis = Math.max(0, Duration.between(Instant.now(), identity.validUntil()).toMillis());

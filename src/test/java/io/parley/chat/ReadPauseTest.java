@@ -72,8 +72,9 @@ class ReadPauseTest {
             // The pause is what this checks; rate limits would refuse the burst before it.
             ServerConfig config = ServerConfig.defaults()
                     .withAdmission(ServerConfig.defaults().admission().withoutRateLimits());
-            ChatSession session = new ChatSession(broker, config, connection, reading, "s-1", null,
-                    new RateLimits(config.admission()));
+            ChatSession session = new ChatSession(broker,
+                    new RoomRequests(broker, config, new RateLimits(config.admission())), config, connection,
+                    reading, "s-1", null);
             PublishListener counting = new PublishListener() {
                 @Override
                 public void stored(StoredMessage message) {

@@ -1,0 +1,33 @@
+package io.parley.chat;
+
+import io.parley.config.ServerConfig;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class RateLimitsTest {
+
+    @Test
+    void aUsersBucketIsForgottenOnlyOnceItHasRefilled() throws Exception {
+        // 20 a second, bursts of 40: one send is refilled within 50 ms.
+        RateLimits limits = new RateLimits(ServerConfig.Admission.defaults().withRates(10, 20, 50));
+        limits.userSends("guest:ada");
+        limits.forgetFull();
+        assertThat(limits.trackedUsers()).as("a bucket still short of a token").isEqualTo(1);
+
+        Thread.sleep(200);
+        limits.forgetFull();
+        assertThat(limits.trackedUsers()).as("a full bucket, the same as a new one").isZero();
+    }
+
+    @Test
+    void forgettingAUserDoesNotForgiveWhatItOwes() {
+        RateLimits limits = new RateLimits(ServerConfig.Admission.defaults().withRates(10, 1, 50));
+        limits.userSends("guest:ada");
+        limits.userSends("guest:ada");
+        limits.forgetFull();
+        assertThatThrownBy(() -> limits.userSends("guest:ada")).isInstanceOfSatisfying(ChatException.class,
+                e -> assertThat(e.code()).isEqualTo(ErrorCode.RATE_LIMITED));
+    }
+}
