@@ -400,23 +400,22 @@ public final class LocalBroker implements AutoCloseable {
                 continue;
             }
             SentKey key = new SentKey(p.room(), p.user(), p.id());
-            StoredMessage original = sentInBatch.get(key);
-            if (original == null) {
-                try {
-                    original = store.findSent(p.room(), p.user(), p.id());
-                } catch (SQLException e) {
-                    log.error("looking up message id {} in room {} failed", p.id(), p.room(), e);
-                    fail(p, Failure.STORE_UNAVAILABLE, work);
-                    continue;
-                }
-                if (original != null) {
-                    StoredMessage stored = original;
-                    on(work, p.replyOn()).then.add(() -> p.listener().stored(stored));
-                    continue;
-                }
-            } else {
+            StoredMessage inBatch = sentInBatch.get(key);
+            if (inBatch != null) {
                 resends.add(p);
-                originals.add(original);
+                originals.add(inBatch);
+                continue;
+            }
+            StoredMessage stored;
+            try {
+                stored = store.findSent(p.room(), p.user(), p.id());
+            } catch (SQLException e) {
+                log.error("looking up message id {} in room {} failed", p.id(), p.room(), e);
+                fail(p, Failure.STORE_UNAVAILABLE, work);
+                continue;
+            }
+            if (stored != null) {
+                on(work, p.replyOn()).then.add(() -> p.listener().stored(stored));
                 continue;
             }
             long seq = nextSeq.merge(room, room.lastSeq() + 1, (old, ignored) -> old + 1);

@@ -33,7 +33,8 @@ public final class HistoryStore implements AutoCloseable {
 
     private static final int READ_CONNECTIONS = 2;
     /** The columns of a {@link StoredMessage}, in the order {@link #query} reads them. */
-    private static final String COLUMNS = "SELECT room, seq, id, user, sender, text, ts FROM messages ";
+    private static final String SELECT = "SELECT room, seq, id, user, sender, text, ts ";
+    private static final String COLUMNS = SELECT + "FROM messages ";
     private static final String NEWEST = COLUMNS + "WHERE room = ? ORDER BY seq DESC LIMIT ?";
 
     private final Connection writer;
@@ -52,8 +53,7 @@ public final class HistoryStore implements AutoCloseable {
         // INDEXED BY: without statistics SQLite prefers the primary key's room prefix and walks the
         // whole room for every send (measured: 17 sends/s into a room of 4000 messages).
         findSent = writer.prepareStatement(
-                COLUMNS.replace("FROM messages", "FROM messages INDEXED BY messages_by_id")
-                        + "WHERE room = ? AND user = ? AND id = ?");
+                SELECT + "FROM messages INDEXED BY messages_by_id WHERE room = ? AND user = ? AND id = ?");
         firstSeq = writer.prepareStatement("SELECT MIN(seq) FROM messages WHERE room = ?");
         prune = writer.prepareStatement("DELETE FROM messages WHERE room = ? AND seq <= ?");
         for (int i = 0; i < READ_CONNECTIONS; i++) {
