@@ -193,6 +193,22 @@ public final class ChatSession {
         return requests.history(room, before, since, limit);
     }
 
+    /**
+     * What of a history reply may go out now: for a room this connection is in, nothing newer than the
+     * live messages it has been handed. History is read off the event loop and may find a message that is
+     * stored but not yet fanned out to this connection; that message comes live right after the reply,
+     * and sent in the reply as well it would arrive twice. Call it on the event loop, in the task that
+     * writes the reply.
+     */
+    public List<StoredMessage> notAheadOfLive(String room, List<StoredMessage> messages) {
+        Subscription s = rooms.get(room);
+        if (s == null || messages.isEmpty() || messages.getLast().seq() <= s.handedUpTo()) {
+            return messages;
+        }
+        long upTo = s.handedUpTo();
+        return messages.stream().filter(m -> m.seq() <= upTo).toList();
+    }
+
     /** The connection is gone: leave every room. */
     public void close() {
         if (closed) {

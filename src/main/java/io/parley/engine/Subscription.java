@@ -47,6 +47,15 @@ public final class Subscription {
         return room;
     }
 
+    /**
+     * The newest seq this subscriber has been handed for the room, live or in its join's history;
+     * {@code Long.MAX_VALUE} while the join is unanswered or after the subscription closed, when there is
+     * no live stream to compare with. Subscriber's executor.
+     */
+    public long handedUpTo() {
+        return state == State.LIVE ? lastSeq : Long.MAX_VALUE;
+    }
+
     /** Stops every further frame and callback at once. Subscriber's executor. */
     void close() {
         state = State.CLOSED;

@@ -116,7 +116,8 @@ public final class ProtocolHandler {
             case ClientMessage.History h -> session.history(h.room(), h.before(), h.since(), h.limit())
                     .whenCompleteAsync((messages, error) -> {
                         if (error == null) {
-                            send(codec.encode(ServerMessage.HistoryPage.of(h.room(), messages, ref)));
+                            send(codec.encode(ServerMessage.HistoryPage.of(h.room(),
+                                    session.notAheadOfLive(h.room(), messages), ref)));
                             return;
                         }
                         Throwable cause = error instanceof CompletionException ? error.getCause() : error;
