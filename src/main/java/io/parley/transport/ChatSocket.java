@@ -8,6 +8,7 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
@@ -152,7 +153,11 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof TooLongFrameException) {
+        if (cause instanceof CorruptedWebSocketFrameException violation) {
+            // A broken frame, bad UTF-8, a frame over the limit or a forbidden close code: RFC 6455
+            // says to fail the connection with the code that names the problem.
+            close(violation.closeStatus().code(), violation.closeStatus().reasonText());
+        } else if (cause instanceof TooLongFrameException) {
             close(WebSocketCloseStatus.MESSAGE_TOO_BIG.code(), "message larger than " + config.maxFrameBytes() + " bytes");
         } else {
             log.debug("connection {} failed", ctx.channel().remoteAddress(), cause);
