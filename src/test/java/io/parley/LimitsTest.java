@@ -2,6 +2,7 @@ package io.parley;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.parley.config.ServerConfig.Access;
+import io.parley.config.TrustedProxies;
 import io.parley.testing.ApiClient;
 import io.parley.testing.RawSocket;
 import io.parley.testing.TestServer;
@@ -223,6 +224,64 @@ class LimitsTest {
     }
 
     @Test
+    void behindATrustedProxyEachClientHasItsOwnConnectionLimit() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c.withAdmission(c.admission().withConnections(100, 2)
+                .withTrustedProxies(TrustedProxies.parse(List.of("127.0.0.0/8")))))) {
+            // The proxy writes the address it was reached from; what the client wrote before it is ignored.
+            String ada = "203.0.113.5";
+            String forgedThenAda = "198.51.100.77, " + ada;
+            List<WsClient> open = new ArrayList<>();
+            try {
+                open.add(helloAs(server, ada, "ada1"));
+                open.add(helloAs(server, forgedThenAda, "ada2"));
+                assertThat(handshakeStatus(server, ada)).as("a third WebSocket of one client").isEqualTo(429);
+
+                // Everyone else behind the same proxy still gets in, the proxy's own address included.
+                open.add(helloAs(server, "203.0.113.6", "bob"));
+                open.add(helloAs(server, "2001:db8::6", "cy"));
+                open.add(WsClient.hello(server.chatUri(), "direct"));
+
+                open.getFirst().close();
+                long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+                int status;
+                while ((status = handshakeStatus(server, ada)) == 429 && System.nanoTime() < deadline) {
+                    Thread.sleep(50);
+                }
+                assertThat(status).as("once one of its WebSockets closed").isEqualTo(101);
+            } finally {
+                open.forEach(WsClient::close);
+            }
+        }
+    }
+
+    @Test
+    void httpRequestsForwardedByATrustedProxyCountAgainstTheirClientNotTheProxysConnection() throws Exception {
+        // One request a second, in bursts of two.
+        try (TestServer server = TestServer.start(dir, c -> c.withAdmission(c.admission().withRates(10, 20, 1)
+                .withTrustedProxies(TrustedProxies.parse(List.of("127.0.0.1")))));
+             ApiClient proxy = new ApiClient(server.port())) {
+            String path = "/api/rooms/lobby/messages";
+            assertThat(proxy.get(path, "X-Forwarded-For", "203.0.113.5").statusCode()).isEqualTo(200);
+            assertThat(proxy.get(path, "X-Forwarded-For", "203.0.113.5").statusCode()).isEqualTo(200);
+            HttpResponse<String> third = proxy.get(path, "X-Forwarded-For", "203.0.113.5");
+            assertThat(third.statusCode()).as(third.body()).isEqualTo(429);
+
+            // Another client over the same proxy, most likely the same pooled connection: not held back.
+            assertThat(proxy.get(path, "X-Forwarded-For", "203.0.113.6").statusCode()).isEqualTo(200);
+            assertThat(proxy.get(path, "X-Forwarded-For", "203.0.113.6").statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void withoutATrustedProxyAForwardedForHeaderChangesNothing() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c.withAdmission(c.admission().withConnections(100, 2)));
+             WsClient first = helloAs(server, "203.0.113.5", "ada");
+             WsClient second = helloAs(server, "203.0.113.6", "bob")) {
+            assertThat(handshakeStatus(server, "203.0.113.7")).isEqualTo(429);
+        }
+    }
+
+    @Test
     void aClosedConnectionGivesBackItsSlot() throws Exception {
         try (TestServer server = TestServer.start(dir, c -> c.withAdmission(c.admission().withConnections(100, 1)));
              ApiClient api = new ApiClient(server.port())) {
@@ -327,9 +386,24 @@ class LimitsTest {
         }
     }
 
+    private static WsClient helloAs(TestServer server, String forwardedFor, String name) {
+        WsClient c = WsClient.connect(server.chatUri(), Map.of("X-Forwarded-For", forwardedFor));
+        c.send(Map.of("type", "hello", "name", name));
+        c.expect("welcome");
+        return c;
+    }
+
     private static int handshakeStatus(TestServer server) {
-        var attempt = HTTP.newWebSocketBuilder()
-                .buildAsync(server.chatUri(), new WebSocket.Listener() { });
+        return handshakeStatus(server, null);
+    }
+
+    /** The handshake's status, with {@code X-Forwarded-For} set to {@code forwardedFor} unless null. */
+    private static int handshakeStatus(TestServer server, String forwardedFor) {
+        WebSocket.Builder builder = HTTP.newWebSocketBuilder();
+        if (forwardedFor != null) {
+            builder.header("X-Forwarded-For", forwardedFor);
+        }
+        var attempt = builder.buildAsync(server.chatUri(), new WebSocket.Listener() { });
         try {
             attempt.join().abort();
             return 101;

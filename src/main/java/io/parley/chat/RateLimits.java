@@ -4,6 +4,7 @@ import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
 import io.parley.config.ServerConfig;
 
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -14,9 +15,12 @@ import java.util.concurrent.TimeUnit;
  * connections and HTTP requests whatever event loop they run on. A rate of r per second allows bursts
  * of 2r: a person pasting a few lines at once is not refused.
  *
- * <p>Threads: any. Bucket4j's buckets are lock-free; the per-user map is concurrent. A user's bucket
- * is forgotten by {@link #forgetFull()} once it has refilled completely, because a full bucket is the
- * same as a new one: memory holds only users who sent lately.
+ * <p>HTTP requests that a trusted proxy forwards count against buckets per client address instead
+ * of the connection's ({@link #forClientBehindProxy}).
+ *
+ * <p>Threads: any. Bucket4j's buckets are lock-free; the maps are concurrent. A user's or a proxied
+ * client's buckets are forgotten by {@link #forgetFull()} once they have refilled completely, because a
+ * full bucket is the same as a new one: memory holds only those who sent lately.
  */
 public final class RateLimits {
 
@@ -24,6 +28,7 @@ public final class RateLimits {
     private final int sendsPerUser;
     private final int requestsPerConnection;
     private final ConcurrentHashMap<String, Bucket> users = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<InetAddress, Connection> clientsBehindProxies = new ConcurrentHashMap<>();
 
     public RateLimits(ServerConfig.Admission admission) {
         this.sendsPerConnection = admission.sendsPerSecondPerConnection();
@@ -34,6 +39,15 @@ public final class RateLimits {
     /** One connection's own limits. */
     public Connection forConnection() {
         return new Connection(sendsPerConnection, requestsPerConnection);
+    }
+
+    /**
+     * The limits of a client that a trusted proxy forwards HTTP requests for. Its requests arrive over
+     * the proxy's pooled connections, mixed with other clients', so they share one set of buckets per
+     * client address instead of the connection's.
+     */
+    public Connection forClientBehindProxy(InetAddress client) {
+        return clientsBehindProxies.computeIfAbsent(client, c -> forConnection());
     }
 
     /**
@@ -49,15 +63,21 @@ public final class RateLimits {
                 "one user may send at most " + sendsPerUser + " messages");
     }
 
-    /** Forgets users whose bucket is full again; called now and then by the server. */
+    /** Forgets users and clients behind proxies whose buckets are full again; called now and then by the server. */
     public void forgetFull() {
         long capacity = 2L * sendsPerUser;
         users.values().removeIf(b -> b.getAvailableTokens() >= capacity);
+        clientsBehindProxies.values().removeIf(Connection::full);
     }
 
     /** Users with a bucket in memory. */
     int trackedUsers() {
         return users.size();
+    }
+
+    /** Clients behind proxies with buckets in memory. */
+    int trackedClientsBehindProxies() {
+        return clientsBehindProxies.size();
     }
 
     private static Bucket bucket(int perSecond) {
@@ -102,6 +122,12 @@ public final class RateLimits {
         /** One message sent. */
         public void send() {
             take(sends, "this connection may send at most " + sendRate + " messages");
+        }
+
+        /** Both buckets refilled: the same as new ones. */
+        boolean full() {
+            return (sends == null || sends.getAvailableTokens() >= 2L * sendRate)
+                    && (requests == null || requests.getAvailableTokens() >= 2L * requestRate);
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.parley.cli;
 
 import io.parley.config.ServerConfig;
+import io.parley.config.TrustedProxies;
 import io.parley.transport.ParleyServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -107,6 +108,12 @@ final class ServeCommand implements Callable<Integer> {
             description = "Open connections from one IP address; more are answered 429.")
     int maxConnectionsPerIp;
 
+    @Option(names = "--trusted-proxy", split = ",", defaultValue = "${env:PARLEY_TRUSTED_PROXIES:-}",
+            description = "Reverse proxy (IP address or CIDR block) whose X-Forwarded-For names the client, so that"
+                    + " the per-IP limit counts clients, not the proxy; repeatable or comma-separated"
+                    + " (env PARLEY_TRUSTED_PROXIES).")
+    List<String> trustedProxies = new ArrayList<>();
+
     @Option(names = "--handshake-timeout", defaultValue = "${env:PARLEY_HANDSHAKE_TIMEOUT:-10}",
             description = "Seconds a client has to send a whole HTTP request or WebSocket handshake (slow loris).")
     int handshakeSeconds;
@@ -131,7 +138,8 @@ final class ServeCommand implements Callable<Integer> {
         List<String> origins = allowedOrigins.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
         String secret = tokenSecret == null || tokenSecret.isBlank() ? null : tokenSecret;
         ServerConfig.Admission admission = new ServerConfig.Admission(maxConnections, maxConnectionsPerIp,
-                Duration.ofSeconds(handshakeSeconds), sendsPerSecond, userSendsPerSecond, requestsPerSecond);
+                Duration.ofSeconds(handshakeSeconds), sendsPerSecond, userSendsPerSecond, requestsPerSecond,
+                TrustedProxies.parse(trustedProxies));
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket),

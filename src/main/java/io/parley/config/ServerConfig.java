@@ -208,7 +208,8 @@ public record ServerConfig(
      * allows bursts of 2r.
      *
      * @param maxConnections               open TCP connections in total (WebSocket and HTTP)
-     * @param maxConnectionsPerIp          open TCP connections from one IP address
+     * @param maxConnectionsPerIp          open TCP connections from one IP address; for a client behind
+     *                                     a trusted proxy, its WebSocket connections
      * @param handshakeTimeout             time allowed to deliver a whole HTTP request (the
      *                                     WebSocket handshake included), so a client trickling bytes
      *                                     cannot hold a slot
@@ -216,15 +217,17 @@ public record ServerConfig(
      * @param sendsPerSecondPerUser        messages one user (all their connections and HTTP requests)
      *                                     may send per second
      * @param requestsPerSecondPerConnection WebSocket frames of any kind one connection may send per second
+     * @param trustedProxies               proxies whose {@code X-Forwarded-For} names the client
      */
     public record Admission(int maxConnections, int maxConnectionsPerIp, Duration handshakeTimeout,
                             int sendsPerSecondPerConnection, int sendsPerSecondPerUser,
-                            int requestsPerSecondPerConnection) {
+                            int requestsPerSecondPerConnection, TrustedProxies trustedProxies) {
 
         public Admission {
             requirePositive("maxConnections", maxConnections);
             requirePositive("maxConnectionsPerIp", maxConnectionsPerIp);
             Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+            Objects.requireNonNull(trustedProxies, "trustedProxies");
             if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
                 throw new IllegalArgumentException("handshakeTimeout must be positive");
             }
@@ -234,27 +237,32 @@ public record ServerConfig(
         }
 
         public static Admission defaults() {
-            return new Admission(20_000, 256, Duration.ofSeconds(10), 10, 20, 50);
+            return new Admission(20_000, 256, Duration.ofSeconds(10), 10, 20, 50, TrustedProxies.none());
         }
 
         /** The same connection limits with every rate limit off: for benchmarks and load tests. */
         public Admission withoutRateLimits() {
-            return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, 0, 0, 0);
+            return withRates(0, 0, 0);
         }
 
         public Admission withConnections(int total, int perIp) {
             return new Admission(total, perIp, handshakeTimeout, sendsPerSecondPerConnection,
-                    sendsPerSecondPerUser, requestsPerSecondPerConnection);
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, trustedProxies);
         }
 
         public Admission withHandshakeTimeout(Duration timeout) {
             return new Admission(maxConnections, maxConnectionsPerIp, timeout, sendsPerSecondPerConnection,
-                    sendsPerSecondPerUser, requestsPerSecondPerConnection);
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, trustedProxies);
         }
 
         public Admission withRates(int sendsPerConnection, int sendsPerUser, int requestsPerConnection) {
             return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, sendsPerConnection,
-                    sendsPerUser, requestsPerConnection);
+                    sendsPerUser, requestsPerConnection, trustedProxies);
+        }
+
+        public Admission withTrustedProxies(TrustedProxies proxies) {
+            return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, sendsPerSecondPerConnection,
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, proxies);
         }
     }
 

@@ -4,16 +4,24 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.parley.config.TrustedProxies;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -22,6 +30,12 @@ import java.util.concurrent.TimeUnit;
  *   <li><b>Connection limits.</b> A connection takes a slot of {@link ConnectionCounts} when it opens.
  *       One that finds the server full (503) or its address at its limit (429) is answered so on its
  *       first request and closed, so a client sees why rather than a reset.</li>
+ *   <li><b>Behind a trusted proxy</b> every client arrives from the proxy's address, so a connection
+ *       from one takes only its total slot when it opens. When a request on it asks for a WebSocket,
+ *       the client's address is read from {@code X-Forwarded-For} and that address's slot is taken
+ *       then (429 if it has too many), until the connection closes. Plain HTTP requests through a
+ *       proxy share the proxy's pooled connections and are held back by the request and send rates
+ *       instead.</li>
  *   <li><b>Request deadline.</b> A whole HTTP request (headers and body, the WebSocket handshake
  *       included) must arrive within the handshake timeout of the connection opening or of the last
  *       response. A slow-loris client that trickles a byte at a time is closed (with 408 if it got as
@@ -35,24 +49,38 @@ import java.util.concurrent.TimeUnit;
  */
 final class Admission extends ChannelDuplexHandler {
 
+    static final String X_FORWARDED_FOR = "X-Forwarded-For";
+
     private final ConnectionCounts counts;
     private final ServerMetrics metrics;
     private final long deadlineNanos;
+    private final TrustedProxies proxies;
+    /** The peer, when it is a trusted proxy; null otherwise. */
+    private InetAddress proxy;
+    /** The client behind {@link #proxy} whose address slot this connection holds, once it asked for a WebSocket. */
+    private InetAddress client;
     private HttpResponseStatus refusal;
     private ScheduledFuture<?> deadline;
     /** A request line has arrived and its last content not yet. */
     private boolean midRequest;
 
-    Admission(ConnectionCounts counts, ServerMetrics metrics, long deadlineNanos) {
+    Admission(ConnectionCounts counts, ServerMetrics metrics, long deadlineNanos, TrustedProxies proxies) {
         this.counts = counts;
         this.metrics = metrics;
         this.deadlineNanos = deadlineNanos;
+        this.proxies = proxies;
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) throws Exception {
         SocketAddress remote = ctx.channel().remoteAddress();
-        if (remote instanceof InetSocketAddress address) {
+        if (remote instanceof InetSocketAddress address && proxies.trusts(address.getAddress())) {
+            proxy = address.getAddress();
+            refusal = counts.tryOpen();
+            if (refusal == null) {
+                ctx.channel().closeFuture().addListener(f -> counts.closed());
+            }
+        } else if (remote instanceof InetSocketAddress address) {
             refusal = counts.tryAcquire(address.getAddress());
             if (refusal == null) {
                 // On the channel, not in channelInactive: this handler leaves the pipeline at the upgrade,
@@ -79,9 +107,20 @@ final class Admission extends ChannelDuplexHandler {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (msg instanceof HttpRequest) {
+        if (msg instanceof HttpRequest request) {
             metrics.httpRequest();
             midRequest = true;
+            if (proxy != null && client == null && isWebSocket(request)) {
+                InetAddress behind = clientBehind(proxy, request.headers(), proxies);
+                refusal = counts.tryAddress(behind);
+                if (refusal != null) {
+                    refuse(ctx);
+                    ReferenceCountUtil.release(msg);
+                    return;
+                }
+                client = behind;
+                ctx.channel().closeFuture().addListener(f -> counts.releaseAddress(behind));
+            }
         }
         if (msg instanceof LastHttpContent) {
             midRequest = false;
@@ -109,6 +148,37 @@ final class Admission extends ChannelDuplexHandler {
             disarm();
             ctx.pipeline().remove(this);
         }
+    }
+
+    /**
+     * The client a trusted proxy forwards for: the right-most {@code X-Forwarded-For} address that is
+     * not itself a trusted proxy. Each proxy appends the address it was reached from, so entries to the
+     * left of the first untrusted one were written by the client and may be made up. Without the
+     * header, or with an entry that is not an IP address, the proxy itself is the client.
+     */
+    static InetAddress clientBehind(InetAddress proxy, HttpHeaders headers, TrustedProxies proxies) {
+        List<String> hops = new ArrayList<>();
+        for (String value : headers.getAll(X_FORWARDED_FOR)) {
+            for (String hop : value.split(",")) {
+                hops.add(hop.trim());
+            }
+        }
+        InetAddress client = proxy;
+        for (int i = hops.size() - 1; i >= 0; i--) {
+            InetAddress hop = NetUtil.createInetAddressFromIpAddressString(hops.get(i));
+            if (hop == null) {
+                return proxy;
+            }
+            client = hop;
+            if (!proxies.trusts(hop)) {
+                break;
+            }
+        }
+        return client;
+    }
+
+    private static boolean isWebSocket(HttpRequest request) {
+        return HttpHeaderValues.WEBSOCKET.contentEqualsIgnoreCase(request.headers().get(HttpHeaderNames.UPGRADE));
     }
 
     private void refuse(ChannelHandlerContext ctx) {

@@ -19,6 +19,7 @@ import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
 import io.parley.chat.ErrorCode;
 import io.parley.chat.RateLimits;
+import io.parley.config.TrustedProxies;
 import io.parley.chat.RoomRequests;
 import io.parley.engine.Failure;
 import io.parley.engine.LocalBroker;
@@ -31,6 +32,8 @@ import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -67,7 +70,12 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final ProtocolCodec codec;
     private final Authenticator authenticator;
     private final OriginPolicy origins;
-    private final RateLimits.Connection limits;
+    private final RateLimits rateLimits;
+    private final TrustedProxies proxies;
+    /** This connection's own limits; requests a trusted proxy forwards use their client's instead. */
+    private RateLimits.Connection limits;
+    /** The peer, when it is a trusted proxy; null otherwise. */
+    private InetAddress proxy;
     private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     /** The request being answered, or null. */
@@ -76,18 +84,33 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private ScheduledFuture<?> pollTimer;
 
     ApiRoutes(RoomRequests chat, ProtocolCodec codec, Authenticator authenticator, OriginPolicy origins,
-              RateLimits.Connection limits) {
+              RateLimits rateLimits, TrustedProxies proxies) {
         super(false);
         this.chat = chat;
         this.codec = codec;
         this.authenticator = authenticator;
         this.origins = origins;
-        this.limits = limits;
+        this.rateLimits = rateLimits;
+        this.proxies = proxies;
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.limits = rateLimits.forConnection();
+        if (ctx.channel().remoteAddress() instanceof InetSocketAddress peer && proxies.trusts(peer.getAddress())) {
+            proxy = peer.getAddress();
+        }
+    }
+
+    /**
+     * Whose request and send rates a request counts against: this connection's, or, for a request a
+     * trusted proxy forwards, its client's. A proxy carries many clients' requests over its pooled
+     * connections; counting them against the connection would make them throttle each other.
+     */
+    private RateLimits.Connection limitsFor(FullHttpRequest request) {
+        return proxy == null ? limits
+                : rateLimits.forClientBehindProxy(Admission.clientBehind(proxy, request.headers(), proxies));
     }
 
     @Override
@@ -119,6 +142,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     private void handle(FullHttpRequest request) {
+        RateLimits.Connection limits = limitsFor(request);
         limits.request();
         if (request.decoderResult().isFailure()) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "malformed HTTP request");
@@ -139,7 +163,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
         String room = path.substring(ROOMS.length(), path.length() - MESSAGES.length());
         if (request.method().equals(HttpMethod.POST)) {
-            post(request, user, room);
+            post(request, user, room, limits);
         } else if (request.method().equals(HttpMethod.GET)) {
             read(request, query.parameters(), room);
         } else {
@@ -147,7 +171,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
     }
 
-    private void post(FullHttpRequest request, Identity user, String room) {
+    private void post(FullHttpRequest request, Identity user, String room, RateLimits.Connection limits) {
         CharSequence type = HttpUtil.getMimeType(request);
         if (type == null || !type.toString().equalsIgnoreCase("application/json")) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "the body must be Content-Type: application/json");

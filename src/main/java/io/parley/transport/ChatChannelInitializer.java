@@ -119,12 +119,14 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         // do not hold slots; ChatSocket swaps this for the WebSocket keep-alive.
         p.addLast("keep-alive", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         p.addLast("http", new HttpServerCodec(4096, 8192, 8192));
-        p.addLast("admission", new Admission(connections, metrics, config.admission().handshakeTimeout().toNanos()));
+        p.addLast("admission", new Admission(connections, metrics, config.admission().handshakeTimeout().toNanos(),
+                config.admission().trustedProxies()));
         p.addLast("aggregate", new RequestAggregator(maxHttpRequest, codec));
         p.addLast("guard", new UpgradeGuard(origins, authenticator, config.access().webSocket()));
         p.addLast("websocket", new WebSocketServerProtocolHandler(websocket));
         p.addLast("fragments", new WebSocketFrameAggregator(config.maxFrameBytes()));
-        p.addLast("api", new ApiRoutes(roomRequests, codec, authenticator, origins, roomRequests.forConnection()));
+        p.addLast("api", new ApiRoutes(roomRequests, codec, authenticator, origins, rateLimits,
+                config.admission().trustedProxies()));
         p.addLast("routes", routes);
         p.addLast("chat", new ChatSocket(config, broker, codec, sockets, roomRequests));
     }

@@ -3,6 +3,8 @@ package io.parley.chat;
 import io.parley.config.ServerConfig;
 import org.junit.jupiter.api.Test;
 
+import java.net.InetAddress;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -29,5 +31,23 @@ class RateLimitsTest {
         limits.forgetFull();
         assertThatThrownBy(() -> limits.userSends("guest:ada")).isInstanceOfSatisfying(ChatException.class,
                 e -> assertThat(e.code()).isEqualTo(ErrorCode.RATE_LIMITED));
+    }
+
+    @Test
+    void clientsBehindAProxyHaveBucketsOfTheirOwnForgottenOnceFull() throws Exception {
+        RateLimits limits = new RateLimits(ServerConfig.Admission.defaults().withRates(10, 20, 1));
+        InetAddress ada = InetAddress.getByAddress(new byte[] {(byte) 203, 0, 113, 5});
+        InetAddress bob = InetAddress.getByAddress(new byte[] {(byte) 203, 0, 113, 6});
+        limits.forClientBehindProxy(ada).request();
+        limits.forClientBehindProxy(ada).request();
+        assertThatThrownBy(() -> limits.forClientBehindProxy(ada).request()).isInstanceOfSatisfying(ChatException.class,
+                e -> assertThat(e.code()).isEqualTo(ErrorCode.RATE_LIMITED));
+        limits.forClientBehindProxy(bob).request();
+
+        limits.forgetFull();
+        assertThat(limits.trackedClientsBehindProxies()).as("clients still short of tokens").isEqualTo(2);
+        Thread.sleep(2100);
+        limits.forgetFull();
+        assertThat(limits.trackedClientsBehindProxies()).as("full buckets, the same as new ones").isZero();
     }
 }
