@@ -1,5 +1,6 @@
 package io.parley.transport;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
@@ -13,6 +14,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.parley.config.TrustedProxies;
@@ -50,6 +52,8 @@ import java.util.concurrent.TimeUnit;
 final class Admission extends ChannelDuplexHandler {
 
     static final String X_FORWARDED_FOR = "X-Forwarded-For";
+    /** Set on a WebSocket connection through a trusted proxy: the client behind it, for logs. */
+    static final AttributeKey<InetAddress> CLIENT = AttributeKey.valueOf("parley.client");
 
     private final ConnectionCounts counts;
     private final ServerMetrics metrics;
@@ -119,6 +123,7 @@ final class Admission extends ChannelDuplexHandler {
                     return;
                 }
                 client = behind;
+                ctx.channel().attr(CLIENT).set(behind);
                 ctx.channel().closeFuture().addListener(f -> counts.releaseAddress(behind));
             }
         }
@@ -175,6 +180,12 @@ final class Admission extends ChannelDuplexHandler {
             }
         }
         return client;
+    }
+
+    /** Who a connection is from, for logs: the client behind a trusted proxy, else the peer. */
+    static Object clientOf(Channel channel) {
+        InetAddress client = channel.attr(CLIENT).get();
+        return client != null ? client.getHostAddress() + " (via " + channel.remoteAddress() + ")" : channel.remoteAddress();
     }
 
     private static boolean isWebSocket(HttpRequest request) {

@@ -160,7 +160,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         } else if (cause instanceof TooLongFrameException) {
             close(WebSocketCloseStatus.MESSAGE_TOO_BIG.code(), "message larger than " + config.maxFrameBytes() + " bytes");
         } else {
-            log.debug("connection {} failed", ctx.channel().remoteAddress(), cause);
+            log.debug("connection {} failed", Admission.clientOf(ctx.channel()), cause);
             ctx.close();
         }
     }
@@ -207,7 +207,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
             return;
         }
         if (unsentAfterFlush > config.outboundBufferBytes() && slowConsumer()) {
-            log.info("closing slow consumer {}: {} bytes unsent", ctx.channel().remoteAddress(), unsentAfterFlush);
+            log.info("closing slow consumer {}: {} bytes unsent", Admission.clientOf(ctx.channel()), unsentAfterFlush);
             close(WebSocketCloseStatus.TRY_AGAIN_LATER.code(), "slow consumer: reconnect and re-join with since");
             return;
         }
