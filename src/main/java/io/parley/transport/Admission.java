@@ -13,9 +13,9 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.parley.config.TrustedProxies;
 
@@ -158,8 +158,9 @@ final class Admission extends ChannelDuplexHandler {
     /**
      * The client a trusted proxy forwards for: the right-most {@code X-Forwarded-For} address that is
      * not itself a trusted proxy. Each proxy appends the address it was reached from, so entries to the
-     * left of the first untrusted one were written by the client and may be made up. Without the
-     * header, or with an entry that is not an IP address, the proxy itself is the client.
+     * left of the first untrusted one were written by the client and may be made up. An entry may carry
+     * a port. Without the header, or with an entry that is not an IP address, the proxy itself is the
+     * client.
      */
     static InetAddress clientBehind(InetAddress proxy, HttpHeaders headers, TrustedProxies proxies) {
         List<String> hops = new ArrayList<>();
@@ -170,7 +171,7 @@ final class Admission extends ChannelDuplexHandler {
         }
         InetAddress client = proxy;
         for (int i = hops.size() - 1; i >= 0; i--) {
-            InetAddress hop = NetUtil.createInetAddressFromIpAddressString(hops.get(i));
+            InetAddress hop = NetUtil.createInetAddressFromIpAddressString(withoutPort(hops.get(i)));
             if (hop == null) {
                 return proxy;
             }
@@ -180,6 +181,16 @@ final class Admission extends ChannelDuplexHandler {
             }
         }
         return client;
+    }
+
+    /** Some proxies write the client's port too: {@code 203.0.113.5:4711}, {@code [2001:db8::5]:4711}. */
+    private static String withoutPort(String hop) {
+        if (hop.startsWith("[")) {
+            int end = hop.indexOf(']');
+            return end < 0 ? hop : hop.substring(1, end);
+        }
+        int colon = hop.indexOf(':');
+        return colon >= 0 && colon == hop.lastIndexOf(':') ? hop.substring(0, colon) : hop;
     }
 
     /** Who a connection is from, for logs: the client behind a trusted proxy, else the peer. */

@@ -41,6 +41,13 @@ class ForwardedForTest {
     }
 
     @Test
+    void anAddressMayComeWithItsPort() {
+        assertThat(client("203.0.113.5:4711")).isEqualTo(ip("203.0.113.5"));
+        assertThat(client("[2001:db8::5]:4711, 10.0.0.2:80")).isEqualTo(ip("2001:db8::5"));
+        assertThat(client("[2001:db8::5]")).isEqualTo(ip("2001:db8::5"));
+    }
+
+    @Test
     void whatTheClientWroteBeforeItsOwnAddressIsIgnored() {
         assertThat(client("1.2.3.4, 198.51.100.9, 203.0.113.5")).isEqualTo(ip("203.0.113.5"));
         assertThat(client("10.9.9.9, 203.0.113.5")).isEqualTo(ip("203.0.113.5"));
