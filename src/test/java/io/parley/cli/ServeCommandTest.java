@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class ServeCommandTest {
 
@@ -46,7 +47,8 @@ class ServeCommandTest {
     void flagsBecomeTheServerConfig() {
         ServeCommand serve = new ServeCommand();
         new picocli.CommandLine(serve).parseArgs("--port", "9000", "--host", "0.0.0.0", "--data-dir", "/tmp/x",
-                "--allowed-origin", "https://a.example,https://b.example", "--max-message-length", "300");
+                "--allowed-origin", "https://a.example,https://b.example", "--max-message-length", "300",
+                "--trusted-proxy", "10.0.0.0/8,::1", "--trusted-proxy", "192.0.2.7");
 
         var config = serve.config();
         assertThat(config.port()).isEqualTo(9000);
@@ -54,6 +56,15 @@ class ServeCommandTest {
         assertThat(config.dataDir()).isEqualTo(Path.of("/tmp/x"));
         assertThat(config.allowedOrigins()).containsExactly("https://a.example", "https://b.example");
         assertThat(config.maxMessageLength()).isEqualTo(300);
+        assertThat(config.admission().trustedProxies().entries()).containsExactly("10.0.0.0/8", "::1", "192.0.2.7");
+    }
+
+    @Test
+    void aTrustedProxyThatIsNotAnAddressIsRefusedAtStart() {
+        ServeCommand serve = new ServeCommand();
+        new picocli.CommandLine(serve).parseArgs("--trusted-proxy", "lb.internal");
+        assertThatThrownBy(serve::config).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("\"lb.internal\" is not an IP address or CIDR block");
     }
 
     @Test
