@@ -180,6 +180,66 @@ class AccessTest {
         }
     }
 
+    @Test
+    void aFreshTokenShownInTimeKeepsTheConnectionOpenPastTheOldOnesExpiry() throws Exception {
+        // Expired three seconds ago, so within the 5 s leeway for about two more seconds.
+        String old = token(SECRET, "eve", "Eve", List.of(), Instant.now().minusSeconds(3));
+        try (WsClient eve = WsClient.connect(server.chatUri(), Map.of("Authorization", "Bearer " + old));
+             WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
+            eve.send(Map.of("type", "hello"));
+            eve.expect("welcome");
+            eve.join("lobby");
+            bob.join("lobby");
+
+            Instant fresh = Instant.now().plusSeconds(3600);
+            eve.send(Map.of("type", "refresh", "token", token(SECRET, "eve", "Eve", List.of("mod"), fresh), "ref", 7));
+            JsonNode refreshed = eve.expect("refreshed");
+            assertThat(refreshed.get("ref").asInt()).isEqualTo(7);
+            assertThat(Instant.ofEpochMilli(refreshed.get("validUntil").asLong()))
+                    .isBetween(fresh.minusSeconds(1), fresh.plusSeconds(6));
+
+            Thread.sleep(3000);
+            eve.say("lobby", "e1", "still here after the old token ran out");
+            assertThat(eve.expect("ack").get("id").asText()).isEqualTo("e1");
+            JsonNode seen = bob.expect("message", m -> m.path("id").asText().equals("e1"));
+            assertThat(seen.get("user").asText()).isEqualTo("eve");
+            assertThat(eve.isClosed()).isFalse();
+        }
+    }
+
+    @Test
+    void aRefreshCannotChangeTheUserAndABadTokenChangesNothing() throws Exception {
+        String token = validToken("eve", "Eve");
+        try (WsClient eve = WsClient.connect(server.chatUri(), Map.of("Authorization", "Bearer " + token));
+             WsClient guest = WsClient.hello(server.chatUri(), "gus")) {
+            eve.send(Map.of("type", "hello"));
+            eve.expect("welcome");
+
+            eve.send(Map.of("type", "refresh", "token", validToken("mallory", "Mallory")));
+            JsonNode other = eve.expect("error");
+            assertThat(other.get("code").asText()).isEqualTo("forbidden");
+            assertThat(other.get("request").asText()).isEqualTo("refresh");
+
+            eve.send(Map.of("type", "refresh", "token", token(OTHER_SECRET, "eve", "Eve", List.of(),
+                    Instant.now().plusSeconds(3600))));
+            assertThat(eve.expect("error").get("code").asText()).isEqualTo("unauthorized");
+            eve.send(Map.of("type", "refresh", "token", token(SECRET, "eve", "Eve", List.of(),
+                    Instant.now().minusSeconds(3600))));
+            assertThat(eve.expect("error").get("code").asText()).isEqualTo("unauthorized");
+            eve.send(Map.of("type", "refresh"));
+            assertThat(eve.expect("error").get("code").asText()).isEqualTo("bad_request");
+
+            guest.send(Map.of("type", "refresh", "token", validToken("gus", "Gus")));
+            assertThat(guest.expect("error").get("code").asText()).isEqualTo("forbidden");
+
+            // Still who it was, still connected.
+            eve.join("lobby");
+            eve.say("lobby", "e2", "hi");
+            assertThat(eve.expect("message", m -> m.path("id").asText().equals("e2")).get("user").asText())
+                    .isEqualTo("eve");
+        }
+    }
+
     static Stream<Arguments> badTokens() {
         Instant later = Instant.now().plusSeconds(3600);
         String payload = Base64.getUrlEncoder().withoutPadding().encodeToString(

@@ -43,8 +43,8 @@ public final class ChatSession {
     private final Subscriber connection;
     private final ReadControl reading;
     private final String id;
-    /** The token's user, or null for a guest. */
-    private final Identity authenticated;
+    /** The token's user, or null for a guest; replaced by {@link #renew}. */
+    private Identity authenticated;
     private final RoomRequests requests;
     private final RateLimits.Connection connectionLimits;
     private final Map<String, Subscription> rooms = new HashMap<>();
@@ -97,6 +97,27 @@ public final class ChatSession {
         }
         identity = authenticated != null ? authenticated : guest(requested);
         return identity;
+    }
+
+    /**
+     * A fresh token for this connection, shown before the old one ran out. It must name the same user.
+     * The connection keeps the name it chats under (the room saw it join by that name); roles and
+     * expiry are the new token's. Returns the identity from now on.
+     */
+    public Identity renew(Identity renewed) {
+        if (authenticated == null) {
+            throw new ChatException(ErrorCode.FORBIDDEN,
+                    "a guest connection has no token to refresh; reconnect with a token");
+        }
+        if (!renewed.user().equals(authenticated.user())) {
+            throw new ChatException(ErrorCode.FORBIDDEN, "the token is for another user than this connection's ("
+                    + authenticated.user() + "); reconnect to change users");
+        }
+        authenticated = new Identity(authenticated.user(), authenticated.name(), renewed.roles(), renewed.validUntil());
+        if (identity != null) {
+            identity = authenticated;
+        }
+        return authenticated;
     }
 
     /** A guest's identity from the name it asked for. */

@@ -16,6 +16,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
         @JsonSubTypes.Type(value = ClientMessage.Send.class, name = "send"),
         @JsonSubTypes.Type(value = ClientMessage.History.class, name = "history"),
         @JsonSubTypes.Type(value = ClientMessage.Ping.class, name = "ping"),
+        @JsonSubTypes.Type(value = ClientMessage.Refresh.class, name = "refresh"),
 })
 public sealed interface ClientMessage {
 
@@ -34,4 +35,7 @@ public sealed interface ClientMessage {
             implements ClientMessage { }
 
     record Ping() implements ClientMessage { }
+
+    /** A fresh token for the same user, before the connection's runs out. */
+    record Refresh(@JsonProperty(required = true) String token) implements ClientMessage { }
 }

@@ -1,6 +1,7 @@
 package io.parley.protocol;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
@@ -21,6 +22,7 @@ import io.parley.chat.ErrorCode;
 import io.parley.engine.BroadcastEncoder;
 import io.parley.store.StoredMessage;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -39,7 +41,9 @@ public final class ProtocolCodec implements BroadcastEncoder {
 
     public static final String PROTOCOL = "parley.v1";
     private static final int MAX_DEPTH = 16;
-    private static final Set<String> TYPES = Set.of("hello", "join", "leave", "send", "history", "ping");
+    /** The request types, as {@link ClientMessage} declares them. */
+    private static final Set<String> TYPES = Arrays.stream(ClientMessage.class.getAnnotation(JsonSubTypes.class).value())
+            .map(JsonSubTypes.Type::name).collect(Collectors.toUnmodifiableSet());
 
     private final ObjectMapper mapper;
     private final ObjectWriter writer;

@@ -33,12 +33,15 @@ public final class ProtocolHandler {
     private final ProtocolCodec codec;
     private final ChatSession session;
     private final Subscriber out;
+    private final TokenRenewal renewal;
     private final ServerMessage.Limits limits;
 
-    public ProtocolHandler(ProtocolCodec codec, ChatSession session, Subscriber out, ServerConfig config) {
+    public ProtocolHandler(ProtocolCodec codec, ChatSession session, Subscriber out, TokenRenewal renewal,
+                           ServerConfig config) {
         this.codec = codec;
         this.session = session;
         this.out = out;
+        this.renewal = renewal;
         this.limits = new ServerMessage.Limits(config.maxMessageLength(), config.maxFrameBytes(),
                 config.maxRoomsPerConnection(), config.historyOnJoin(),
                 config.admission().sendsPerSecondPerConnection(), config.admission().requestsPerSecondPerConnection());
@@ -82,7 +85,8 @@ public final class ProtocolHandler {
             case ClientMessage.Hello hello -> {
                 Identity who = session.hello(hello.name());
                 send(codec.encode(new ServerMessage.Welcome(session.id(), who.user(), who.name(), who.guest(),
-                        who.roles(), ProtocolCodec.PROTOCOL, limits, ref)));
+                        who.roles(), who.validUntil() == null ? null : who.validUntil().toEpochMilli(),
+                        ProtocolCodec.PROTOCOL, limits, ref)));
             }
             case ClientMessage.Join join -> session.join(join.room(), join.since(), new JoinListener() {
                 @Override
@@ -128,6 +132,11 @@ public final class ProtocolHandler {
                         send(codec.error(reply, "history", null, h.room(), ref));
                     }, out.executor());
             case ClientMessage.Ping ignored -> send(codec.encode(new ServerMessage.Pong(ref)));
+            case ClientMessage.Refresh refresh -> {
+                Identity renewed = session.renew(renewal.verify(refresh.token()));
+                renewal.expireAt(renewed.validUntil());
+                send(codec.encode(new ServerMessage.Refreshed(renewed.validUntil().toEpochMilli(), ref)));
+            }
         }
     }
 
@@ -148,6 +157,7 @@ public final class ProtocolHandler {
             case ClientMessage.History h -> h.room();
             case ClientMessage.Hello ignored -> null;
             case ClientMessage.Ping ignored -> null;
+            case ClientMessage.Refresh ignored -> null;
         };
     }
 }

@@ -22,14 +22,18 @@ import java.util.List;
         @JsonSubTypes.Type(value = ServerMessage.Presence.class, name = "presence"),
         @JsonSubTypes.Type(value = ServerMessage.HistoryPage.class, name = "history"),
         @JsonSubTypes.Type(value = ServerMessage.Pong.class, name = "pong"),
+        @JsonSubTypes.Type(value = ServerMessage.Refreshed.class, name = "refreshed"),
         @JsonSubTypes.Type(value = ServerMessage.ErrorReply.class, name = "error"),
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public sealed interface ServerMessage {
 
-    /** @param guest true when the connection has no token: its user id is {@code guest:<name>} */
-    record Welcome(String session, String user, String name, boolean guest, List<String> roles, String protocol,
-                   Limits limits, JsonNode ref) implements ServerMessage { }
+    /**
+     * @param guest      true when the connection has no token: its user id is {@code guest:<name>}
+     * @param validUntil when the token's connection ends unless refreshed, ms since the epoch; null for a guest
+     */
+    record Welcome(String session, String user, String name, boolean guest, List<String> roles, Long validUntil,
+                   String protocol, Limits limits, JsonNode ref) implements ServerMessage { }
 
     /** Rates are per second; 0 means no limit. */
     record Limits(int maxMessageLength, int maxFrameBytes, int maxRooms, int historyOnJoin,
@@ -71,6 +75,9 @@ public sealed interface ServerMessage {
     }
 
     record Pong(JsonNode ref) implements ServerMessage { }
+
+    /** @param validUntil when the connection now ends unless refreshed again, ms since the epoch */
+    record Refreshed(long validUntil, JsonNode ref) implements ServerMessage { }
 
     /**
      * @param request the failed request's type, when known

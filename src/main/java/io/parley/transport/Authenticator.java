@@ -64,6 +64,11 @@ final class Authenticator {
             return allowGuests ? new Guest() : new Refused("this server needs a token: "
                     + "send 'Authorization: Bearer <token>'" + (queryTokenAllowed ? " or ?token=<token>" : ""));
         }
+        return verify(token);
+    }
+
+    /** A token on its own: a refresh on an open connection, or the one a request carried. */
+    Result verify(String token) {
         if (tokens == null) {
             return new Refused("this server accepts no tokens (it has no token secret); connect as a guest");
         }

@@ -128,7 +128,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast("api", new ApiRoutes(roomRequests, codec, authenticator, origins, rateLimits,
                 config.admission().trustedProxies()));
         p.addLast("routes", routes);
-        p.addLast("chat", new ChatSocket(config, broker, codec, sockets, roomRequests));
+        p.addLast("chat", new ChatSocket(config, broker, codec, sockets, roomRequests, authenticator));
     }
 
     /** Forgets users who have not sent lately; the server calls it now and then. */

@@ -18,7 +18,9 @@ import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.parley.auth.Identity;
+import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
+import io.parley.chat.ErrorCode;
 import io.parley.chat.RoomRequests;
 import io.parley.chat.ReadControl;
 import io.parley.config.ServerConfig;
@@ -26,6 +28,7 @@ import io.parley.engine.LocalBroker;
 import io.parley.engine.Subscriber;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.protocol.ProtocolHandler;
+import io.parley.protocol.TokenRenewal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,7 +56,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Threads: everything here runs on the connection's event loop.
  */
-final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> implements Subscriber, ReadControl {
+final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
+        implements Subscriber, ReadControl, TokenRenewal {
 
     private static final Logger log = LoggerFactory.getLogger(ChatSocket.class);
     private static final AtomicLong SESSIONS = new AtomicLong();
@@ -67,6 +71,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     private final ProtocolCodec codec;
     private final ChannelGroup sockets;
     private final RoomRequests requests;
+    private final Authenticator authenticator;
     private ChannelHandlerContext ctx;
     private ProtocolHandler protocol;
     private boolean closing;
@@ -82,7 +87,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
     private long silentIntervals;
 
     ChatSocket(ServerConfig config, LocalBroker broker, ProtocolCodec codec, ChannelGroup sockets,
-               RoomRequests requests) {
+               RoomRequests requests, Authenticator authenticator) {
+        this.authenticator = authenticator;
         this.config = config;
         this.broker = broker;
         this.codec = codec;
@@ -130,12 +136,11 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         Identity identity = ctx.channel().attr(UpgradeGuard.IDENTITY).getAndSet(null);
         ChatSession session = new ChatSession(broker, requests, config, this, this, id, identity);
         if (identity != null && identity.validUntil() != null) {
-            // A token proves who someone is until it expires; the connection it opened ends then too.
-            long millis = Math.max(0, Duration.between(Instant.now(), identity.validUntil()).toMillis());
-            tokenExpiry = ctx.executor().schedule(() -> close(WebSocketCloseStatus.POLICY_VIOLATION.code(),
-                    "token expired: reconnect with a fresh one"), millis, TimeUnit.MILLISECONDS);
+            // A token proves who someone is until it expires; the connection it opened ends then too,
+            // unless a refresh shows a fresh token first.
+            expireAt(identity.validUntil());
         }
-        protocol = new ProtocolHandler(codec, session, this, config);
+        protocol = new ProtocolHandler(codec, session, this, this, config);
         sockets.add(ctx.channel());
     }
 
@@ -184,6 +189,25 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame> imple
         }
         closing = true;
         ctx.writeAndFlush(new CloseWebSocketFrame(code, reason)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    @Override
+    public Identity verify(String token) {
+        return switch (authenticator.verify(token)) {
+            case Authenticator.User user -> user.identity();
+            case Authenticator.Refused refused -> throw new ChatException(ErrorCode.UNAUTHORIZED, refused.reason());
+            case Authenticator.Guest guest -> throw new IllegalStateException("a token verified as a guest");
+        };
+    }
+
+    @Override
+    public void expireAt(Instant validUntil) {
+        if (tokenExpiry != null) {
+            tokenExpiry.cancel(false);
+        }
+        long millis = Math.max(0, Duration.between(Instant.now(), validUntil).toMillis());
+        tokenExpiry = ctx.executor().schedule(() -> close(WebSocketCloseStatus.POLICY_VIOLATION.code(),
+                "token expired: reconnect with a fresh one"), millis, TimeUnit.MILLISECONDS);
     }
 
     @Override
