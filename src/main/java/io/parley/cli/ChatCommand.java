@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.ZoneId;
 import java.util.concurrent.Callable;
@@ -14,6 +15,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -59,14 +61,25 @@ public final class ChatCommand implements Callable<Integer> {
                     + "without one you are a guest called --name.")
     String token;
 
+    @Option(names = "--token-file", paramLabel = "FILE", defaultValue = "${env:PARLEY_TOKEN_FILE}",
+            description = "Read the token from this file, env PARLEY_TOKEN_FILE, and again before it expires: "
+                    + "whatever rotates the file keeps the session going (sent with refresh, no reconnect).")
+    Path tokenFile;
+
     @Override
     public Integer call() throws InterruptedException {
         URI url = server.get();
         PrintWriter err = spec.commandLine().getErr();
         Transcript transcript = new Transcript(spec.commandLine().getOut(), ZoneId.systemDefault());
+        boolean hasToken = token != null && !token.isBlank();
+        if (hasToken && tokenFile != null) {
+            throw new ParameterException(spec.commandLine(), "give --token or --token-file, not both");
+        }
         ChatClient client;
         try {
-            client = ChatClient.join(url, room, name, token == null || token.isBlank() ? null : token, transcript, err);
+            client = tokenFile != null
+                    ? ChatClient.joinWithTokenFile(url, room, name, tokenFile, transcript, err)
+                    : ChatClient.join(url, room, name, hasToken ? token : null, transcript, err);
         } catch (IOException e) {
             err.println("parley chat: " + e.getMessage());
             err.flush();

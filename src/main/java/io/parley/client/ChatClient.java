@@ -7,7 +7,10 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -38,6 +41,12 @@ import java.util.concurrent.TimeoutException;
  * {@code recovered: false}, the server no longer has some of the missed messages (retention); the
  * client says so rather than pretend the transcript is whole.
  *
+ * <p>Tokens: a connection opened with a token ends when the token expires. Given a token file, the
+ * client reads the token from it at every connect, and when three quarters of the connection's time
+ * are gone it reads the file again and, if it holds a new token, sends {@code refresh}: whatever
+ * rotates the file (a login script, a sidecar) keeps the session going without a reconnect. Should the
+ * connection end all the same (1008), the reconnect shows what the file holds then.
+ *
  * <p>Threads: the current connection's callbacks (HttpClient threads), the caller's thread
  * ({@link #send}, {@link #finish}) and one scheduler thread (reconnects) all take this object's lock,
  * which guards every mutable field. Nothing done under the lock blocks: sending only queues.
@@ -54,10 +63,20 @@ public final class ChatClient implements AutoCloseable {
     private final URI url;
     private final String room;
     private final String name;
+    /** The name the server says we chat under. */
+    private String shownAs;
     /** Lines are held back after a refusal that says "later", until it is time to send them again. */
     private boolean holding;
-    /** The token shown at every handshake, or null for a guest. Set before the first connect. */
+    /** The token shown at every handshake, or null for a guest; the one in use once refreshed. */
     private String token;
+    /** Where a fresh token is read from, or null when the token never changes. */
+    private Path tokenFile;
+    /** A token sent with {@code refresh} and not yet answered. */
+    private String refreshing;
+    /** The last token the server refused in a refresh: not sent again. */
+    private String refusedToken;
+    /** When the current connection ends unless refreshed (ms since the epoch); 0 for a guest. */
+    private long validUntil;
     private final Transcript transcript;
     private final PrintWriter diagnostics;
     private final HttpClient http = HttpClient.newHttpClient();
@@ -84,6 +103,7 @@ public final class ChatClient implements AutoCloseable {
         this.url = url;
         this.room = room;
         this.name = name;
+        this.shownAs = name;
         this.transcript = transcript;
         this.diagnostics = diagnostics;
     }
@@ -102,7 +122,23 @@ public final class ChatClient implements AutoCloseable {
     /** As {@link #join(URI, String, String, Transcript, PrintWriter)}, as the user a token names. */
     public static ChatClient join(URI url, String room, String name, String token, Transcript transcript,
                                   PrintWriter diagnostics) throws IOException {
+        return start(new ChatClient(url, room, name, transcript, diagnostics), token);
+    }
+
+    /**
+     * As {@link #join(URI, String, String, Transcript, PrintWriter)}, as the user named by the token in
+     * {@code tokenFile}, which is read again before the token expires and at every reconnect.
+     *
+     * @throws IOException also when the file cannot be read or holds no token
+     */
+    public static ChatClient joinWithTokenFile(URI url, String room, String name, Path tokenFile,
+                                               Transcript transcript, PrintWriter diagnostics) throws IOException {
         ChatClient client = new ChatClient(url, room, name, transcript, diagnostics);
+        client.tokenFile = tokenFile;
+        return start(client, readToken(tokenFile));
+    }
+
+    private static ChatClient start(ChatClient client, String token) throws IOException {
         client.token = token;
         synchronized (client) {
             client.connect();
@@ -218,16 +254,97 @@ public final class ChatClient implements AutoCloseable {
         reconnects.schedule(this::reconnect, delay.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    private synchronized void reconnect() {
-        if (!stopping && current == null) {
-            connect();
+    private void reconnect() {
+        String fresh = tokenFile == null ? null : tokenFromFile();
+        synchronized (this) {
+            if (!stopping && current == null) {
+                if (fresh != null) {
+                    token = fresh;
+                }
+                connect();
+            }
         }
+    }
+
+    /** The token file's token, or null (said on the diagnostics) when it cannot be read. */
+    private String tokenFromFile() {
+        try {
+            return readToken(tokenFile);
+        } catch (IOException e) {
+            synchronized (this) {
+                diagnostic(e.getMessage());
+            }
+            return null;
+        }
+    }
+
+    private static String readToken(Path file) throws IOException {
+        String token;
+        try {
+            token = Files.readString(file).strip();
+        } catch (IOException e) {
+            throw new IOException("cannot read the token file " + file + ": " + e.getMessage(), e);
+        }
+        if (token.isEmpty()) {
+            throw new IOException("the token file " + file + " is empty");
+        }
+        return token;
+    }
+
+    /**
+     * Plans the next look at the token file: when three quarters of the time until {@code validUntil}
+     * (ms since the epoch) are gone, and not sooner than a second from now.
+     */
+    private void refreshBefore(long validUntil) {
+        this.validUntil = validUntil;
+        if (tokenFile == null) {
+            return;
+        }
+        Attempt attempt = current;
+        long delay = Math.max(1000, (validUntil - System.currentTimeMillis()) * 3 / 4);
+        reconnects.schedule(() -> refresh(attempt, validUntil), delay, TimeUnit.MILLISECONDS);
+    }
+
+    private void refresh(Attempt attempt, long validUntil) {
+        String fresh = tokenFromFile();
+        synchronized (this) {
+            if (stopping || current != attempt || attempt.connection == null) {
+                return;
+            }
+            if (fresh == null || fresh.equals(token) || fresh.equals(refusedToken)) {
+                // Nothing new yet: look again, more often as the end nears. If nothing comes, the
+                // connection ends with 1008 and the reconnect tries whatever the file holds then.
+                if (System.currentTimeMillis() < validUntil) {
+                    refreshBefore(validUntil);
+                }
+                return;
+            }
+            refreshing = fresh;
+            attempt.connection.send(Requests.refresh(fresh));
+        }
+    }
+
+    private void refreshed(JsonNode refreshed) {
+        if (refreshing != null) {
+            token = refreshing;
+            refreshing = null;
+        }
+        long validUntil = refreshed.path("validUntil").asLong();
+        diagnostic("token refreshed; the connection lasts until " + Instant.ofEpochMilli(validUntil));
+        refreshBefore(validUntil);
     }
 
     private void handle(JsonNode message) {
         switch (message.path("type").asText()) {
-            case "welcome" -> maxMessageLength =
-                    message.path("limits").path("maxMessageLength").asInt(Integer.MAX_VALUE);
+            case "welcome" -> {
+                // With a token the server names us, whatever name we asked for.
+                shownAs = message.path("name").asText(name);
+                maxMessageLength = message.path("limits").path("maxMessageLength").asInt(Integer.MAX_VALUE);
+                if (message.hasNonNull("validUntil")) {
+                    refreshBefore(message.get("validUntil").asLong());
+                }
+            }
+            case "refreshed" -> refreshed(message);
             case "joined" -> joined(message);
             case "history" -> caughtUpPage(message);
             case "message" -> {
@@ -247,7 +364,7 @@ public final class ChatClient implements AutoCloseable {
     }
 
     private void joined(JsonNode joined) {
-        diagnostic((lastSeq < 0 ? "joined " : "joined again ") + room + " as " + name
+        diagnostic((lastSeq < 0 ? "joined " : "joined again ") + room + " as " + shownAs
                 + " (" + joined.path("members").asInt() + " here)");
         if (!joined.path("recovered").asBoolean(true)) {
             diagnostic("messages " + (lastSeq + 1) + " to " + (joined.path("firstSeq").asLong() - 1)
@@ -340,6 +457,16 @@ public final class ChatClient implements AutoCloseable {
         if (firstJoin.isCompletedExceptionally()) {
             // The join already failed and said why; what follows (hello_required for the join sent
             // right behind a refused hello) only repeats it.
+            return;
+        }
+        if ("refresh".equals(error.path("request").asText())) {
+            // The old token still holds until it expires; the file may hold a good one by then.
+            refusedToken = refreshing;
+            refreshing = null;
+            diagnostic("the server refused the token file's new token: " + code + ": " + text);
+            if (System.currentTimeMillis() < validUntil) {
+                refreshBefore(validUntil);
+            }
             return;
         }
         if ("send".equals(error.path("request").asText())) {

@@ -31,6 +31,11 @@ public final class Requests {
         return request("send").put("room", room).put("id", id).put("text", text).toString();
     }
 
+    /** A fresh token for the connection's user, before the one it opened with expires. */
+    public static String refresh(String token) {
+        return request("refresh").put("token", token).toString();
+    }
+
     /** Up to {@code limit} stored messages after {@code since}, oldest first. */
     public static String historySince(String room, long since, int limit) {
         return request("history").put("room", room).put("since", since).put("limit", limit).toString();

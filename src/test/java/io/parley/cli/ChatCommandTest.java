@@ -2,6 +2,9 @@ package io.parley.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.auth.Tokens;
+import io.parley.config.ServerConfig.Access;
 import io.parley.testing.TestServer;
 import io.parley.testing.WsClient;
 import java.io.BufferedReader;
@@ -14,7 +17,10 @@ import java.io.Writer;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -103,6 +109,45 @@ class ChatCommandTest {
     }
 
     @Test
+    void aTokenFileRotatedBeforeTheTokenExpiresKeepsTheSessionWithoutAReconnect() throws Exception {
+        String secret = "a-token-secret-for-the-chat-command-test";
+        Tokens tokens = new Tokens(secret);
+        Path tokenFile = dataDir.resolve("token");
+        // Expires in 2 s; the server allows 5 s more for clock skew, then closes the connection (1008).
+        Files.writeString(tokenFile, tokens.mint("u-ada", "Ada", List.of(), Duration.ofSeconds(2)));
+        try (TestServer server = TestServer.start(dataDir.resolve("server"),
+                c -> c.withAccess(Access.defaults().withTokenSecret(secret)));
+             WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
+            bob.join("lobby");
+            long started = System.nanoTime();
+            ChatProcess ada = start(server.chatUri(), "lobby", "ignored", "--token-file", tokenFile.toString());
+            bob.expect("presence", m -> m.path("joined").toString().contains("Ada"));
+
+            // What a login script or a sidecar does: put a fresh token in place, atomically.
+            Path next = dataDir.resolve("token.next");
+            Files.writeString(next, tokens.mint("u-ada", "Ada", List.of(), Duration.ofHours(1)));
+            Files.move(next, tokenFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+
+            // Past the first token's end (7 s after it was minted) with a second to spare.
+            long left = TimeUnit.SECONDS.toNanos(8) - (System.nanoTime() - started);
+            TimeUnit.NANOSECONDS.sleep(Math.max(0, left));
+            ada.type("still the same connection");
+            // Everything bob saw since Ada joined: had her connection ended, her leaving would be there.
+            List<JsonNode> seen = new ArrayList<>();
+            JsonNode m;
+            do {
+                m = bob.next(Duration.ofSeconds(TIMEOUT_SECONDS));
+                assertThat(m).as("bob's next message after %s", seen).isNotNull();
+                seen.add(m);
+            } while (!m.path("text").asText().equals("still the same connection"));
+            assertThat(m.path("user").asText()).isEqualTo("u-ada");
+            assertThat(seen).as("what bob saw").noneMatch(
+                    x -> x.path("type").asText().equals("presence") && x.path("left").toString().contains("Ada"));
+            assertThat(ada.endInputAndWait()).isZero();
+        }
+    }
+
+    @Test
     void failsWithAClearMessageWhenTheServerCannotBeReached() throws Exception {
         int closedPort;
         try (ServerSocket socket = new ServerSocket(0)) {
@@ -121,12 +166,14 @@ class ChatCommandTest {
         assertThat(out.toString()).isEmpty();
     }
 
-    private ChatProcess start(URI url, String room, String name) throws IOException {
-        ChatProcess process = new ChatProcess(new ProcessBuilder(
+    private ChatProcess start(URI url, String room, String name, String... more) throws IOException {
+        List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"),
                 ParleyCommand.class.getName(), "chat",
-                "--url", url.toString(), "--room", room, "--name", name)
+                "--url", url.toString(), "--room", room, "--name", name));
+        command.addAll(List.of(more));
+        ChatProcess process = new ChatProcess(new ProcessBuilder(command)
                 .redirectError(ProcessBuilder.Redirect.INHERIT)
                 .start());
         processes.add(process);
