@@ -119,7 +119,7 @@ class LifecycleTest {
             assertThat(page.statusCode()).isEqualTo(200);
             assertThat(page.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/html"));
             assertThat(page.headers().firstValue("content-security-policy"))
-                    .hasValueSatisfying(v -> assertThat(v).contains("script-src 'self'"));
+                    .hasValueSatisfying(v -> assertThat(v).contains("script-src 'self'", "frame-ancestors 'none'"));
             assertThat(page.body()).contains("app.js");
 
             HttpResponse<String> script = http.send(HttpRequest.newBuilder(server.httpUri("/app.js")).build(),
@@ -130,6 +130,17 @@ class LifecycleTest {
             HttpResponse<String> missing = http.send(HttpRequest.newBuilder(server.httpUri("/../pom.xml")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertThat(missing.statusCode()).isEqualTo(404);
+        }
+    }
+
+    @Test
+    void onlyTheAllowedOriginsMayShowThePageInAFrame() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c.withAllowedOrigins(
+                java.util.List.of("https://www.Example.com:443", "http://shop.example:8080", "not an origin")))) {
+            HttpResponse<String> page = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(server.httpUri("/")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(page.headers().firstValue("content-security-policy")).hasValueSatisfying(v -> assertThat(v)
+                    .endsWith("; frame-ancestors 'self' http://shop.example:8080 https://www.example.com"));
         }
     }
 }

@@ -28,19 +28,24 @@ import java.nio.charset.StandardCharsets;
 @ChannelHandler.Sharable
 final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
-    /** The page may talk only to this server; user text can never become script. */
+    /**
+     * The page may talk only to this server; user text can never become script; only the configured
+     * origins may frame it.
+     */
     private static final String CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-            + "style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+            + "style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors ";
     private static final byte[] HEALTHY = "{\"status\":\"ok\"}\n".getBytes(StandardCharsets.UTF_8);
 
     private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
     private final StaticFiles files;
     private final ServerMetrics metrics;
+    private final String contentSecurityPolicy;
 
-    HttpRoutes(StaticFiles files, ServerMetrics metrics) {
+    HttpRoutes(StaticFiles files, ServerMetrics metrics, OriginPolicy origins) {
         this.files = files;
         this.metrics = metrics;
+        this.contentSecurityPolicy = CSP + origins.frameAncestors();
     }
 
     @Override
@@ -70,7 +75,7 @@ final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             return Responses.text(HttpResponseStatus.NOT_FOUND, "Not found: " + path);
         }
         FullHttpResponse r = Responses.bytes(HttpResponseStatus.OK, file.contentType(), file.body());
-        r.headers().set("Content-Security-Policy", CSP)
+        r.headers().set("Content-Security-Policy", contentSecurityPolicy)
                 .set("Referrer-Policy", "no-referrer");
         return r;
     }

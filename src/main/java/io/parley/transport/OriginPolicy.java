@@ -14,6 +14,10 @@ import java.util.stream.Collectors;
  * carries it, over either scheme, since a TLS-terminating proxy may sit in front), every origin on the
  * configured list, and any origin if the list holds {@code *}. A request without {@code Origin} is not
  * from a browser page and is allowed: such a client can send any header it likes anyway.
+ *
+ * <p>The same list says which sites may show the browser client in a frame (CSP
+ * {@code frame-ancestors}): none unless origins are configured, so that nobody can overlay the page to
+ * trick a click out of its user.
  */
 final class OriginPolicy {
 
@@ -23,6 +27,16 @@ final class OriginPolicy {
     OriginPolicy(List<String> allowedOrigins) {
         this.anyOrigin = allowedOrigins.contains("*");
         this.allowed = allowedOrigins.stream().map(OriginPolicy::normalize).collect(Collectors.toUnmodifiableSet());
+    }
+
+    /** The CSP {@code frame-ancestors} sources: {@code 'none'}, {@code *}, or the server and the listed origins. */
+    String frameAncestors() {
+        if (anyOrigin) {
+            return "*";
+        }
+        // Normalised origins are scheme://host[:port]: nothing in them can end or add a CSP directive.
+        List<String> sites = allowed.stream().filter(o -> !o.isEmpty()).sorted().toList();
+        return sites.isEmpty() ? "'none'" : "'self' " + String.join(" ", sites);
     }
 
     boolean allows(String origin, String host) {
