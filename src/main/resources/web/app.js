@@ -25,6 +25,15 @@
 // goes on the WebSocket URL as ?token= (browsers cannot set headers on a WebSocket) and in an
 // Authorization header to the API.
 //
+// Fresh tokens. A connection opened with a token ends (1008) when the token expires. A site that
+// shows this page in a frame (it must be an --allowed-origin) can hand it a token at any time:
+// frame.contentWindow.postMessage({ type: 'parley:token', token }, parleyOrigin). The page asks for
+// one by posting { type: 'parley:token-needed', validUntil } to its parent when three quarters of the
+// connection's time are gone, again if the connection ends with 1008, and once at the start when it
+// has no token. A fresh token goes to the server as `refresh` (no reconnect), and serves every later
+// reconnect and API request. So the parent may also give the first token this way instead of in the
+// address; a guest page that has joined is not turned into a user's.
+//
 // What the page shows is drawn by view.js, through textContent only.
 
 import { Api, ApiError } from './api.js';
@@ -52,7 +61,8 @@ const sendForm = $('send-form');
 const textInput = $('text');
 const sendButton = $('send');
 
-const token = pageToken();
+let token = pageToken();
+const embedded = window.parent !== window;
 let nickname = '';
 let room = null; // null once the user leaves, so that late replies and timers are ignored
 let api = null;
@@ -67,6 +77,8 @@ let pingTimer;
 let retryTimer;
 let upgradeTimer;
 let countdownTimer;
+let tokenTimer;
+let stoppedFor = null; // the error code that stopped the page, if one did
 let maxLength = 2000;
 let sent = 0;
 const outgoing = new Map(); // id -> text of our sends not yet acknowledged
@@ -165,13 +177,43 @@ function refuseSend(id, error) {
   view.notice(`${error.code}: ${error.message}`);
   if (textInput.value === '') textInput.value = outgoing.get(id) ?? '';
   outgoing.delete(id);
-  if (STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`);
+  if (STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`, error.code);
 }
+
+// Asks the embedding page for a fresh token; the message says nothing secret, so any parent may hear it.
+function askForToken(validUntil) {
+  if (embedded) window.parent.postMessage({ type: 'parley:token-needed', validUntil: validUntil ?? null }, '*');
+}
+
+// Plans the next ask: when three quarters of the time until `validUntil` are gone.
+function planTokenRequest(validUntil) {
+  clearTimeout(tokenTimer);
+  if (!embedded || !validUntil) return;
+  tokenTimer = setTimeout(() => askForToken(validUntil), Math.max(1000, (validUntil - Date.now()) * 0.75));
+}
+
+// A token from the embedding page.
+function useToken(fresh) {
+  if (fresh === token || (!token && room !== null)) return;
+  const first = !token;
+  token = fresh;
+  if (api) api.token = fresh;
+  if (first) showTokenName();
+  if (transport === 'websocket') send({ type: 'refresh', token: fresh });
+  if (room === null && stoppedFor === 'unauthorized') joinForm.requestSubmit(); // stopped for want of it
+}
+
+window.addEventListener('message', (event) => {
+  if (!embedded || event.source !== window.parent) return;
+  const data = event.data;
+  if (data?.type === 'parley:token' && typeof data.token === 'string' && data.token !== '') useToken(data.token);
+});
 
 // `left` and `pong` need no action; the protocol lets servers add message types, so others are ignored.
 function handle(msg) {
   switch (msg.type) {
     case 'welcome':
+      planTokenRequest(msg.validUntil);
       maxLength = msg.limits?.maxMessageLength ?? maxLength;
       textInput.maxLength = maxLength;
       nickname = msg.name;
@@ -205,6 +247,10 @@ function handle(msg) {
     case 'ack':
       acknowledged(msg);
       break;
+    case 'refreshed':
+      console.info(`parley: token refreshed until ${new Date(msg.validUntil).toISOString()}`);
+      planTokenRequest(msg.validUntil);
+      break;
     case 'error':
       onError(msg);
       break;
@@ -213,6 +259,11 @@ function handle(msg) {
 
 function onError(error) {
   if (error.code === 'shutting_down') return; // the close that follows triggers the reconnect
+  if (error.request === 'refresh') {
+    // The connection goes on with the token it has, until that one expires.
+    view.notice(`The new token was refused (${error.code}: ${error.message}).`);
+    return;
+  }
   if (error.request === 'send' && outgoing.has(error.id)) {
     if (RETRY_SEND_ON.has(error.code)) retrySend(error.id, error.retryAfter ?? SEND_RETRY_MS, error.code);
     else refuseSend(error.id, error);
@@ -233,7 +284,7 @@ function onError(error) {
     room.skipGap();
     fill();
   }
-  if (STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`);
+  if (STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`, error.code);
 }
 
 function connect() {
@@ -268,10 +319,11 @@ function openSocket() {
     if (socket === ws) handle(msg);
   });
   // A failed socket always fires `close` after `error`, so `close` alone drives what comes next.
-  socket.addEventListener('close', () => {
+  socket.addEventListener('close', (event) => {
     if (socket !== ws) return;
     ws = null;
     clearInterval(pingTimer);
+    if (event.code === 1008) askForToken(null); // the token ran out: the reconnect needs a fresh one
     if (transport === 'longpoll') scheduleUpgrade();
     else if (opened) dropped();
     else probeHttp();
@@ -287,7 +339,7 @@ async function probeHttp() {
     if (room === current) startPolling(reply);
   } catch (error) {
     if (room !== current) return;
-    if (error instanceof ApiError && STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`);
+    if (error instanceof ApiError && STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`, error.code);
     else dropped();
   }
 }
@@ -308,7 +360,7 @@ async function startPolling(first) {
     }
   } catch (error) {
     if (poll !== controller) return; // stopped on purpose: switched to WebSocket, or left
-    if (error instanceof ApiError && STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`);
+    if (error instanceof ApiError && STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`, error.code);
     else dropped();
   }
 }
@@ -368,8 +420,10 @@ function dropped() {
   retryTimer = setTimeout(connect, delay);
 }
 
-function disconnect(status) {
+function disconnect(status, code = null) {
+  stoppedFor = code;
   clearTimeout(retryTimer);
+  clearTimeout(tokenTimer);
   clearInterval(countdownTimer);
   clearInterval(pingTimer);
   stopPolling();
@@ -412,13 +466,16 @@ function remember(key, value) {
 }
 
 // With a token the server takes the name from it; the field only shows it.
-if (token) {
+function showTokenName() {
   nameInput.value = tokenName();
   nameInput.readOnly = true;
   nameInput.required = false;
-} else {
-  nameInput.value = recall('name') ?? '';
+  nameInput.setCustomValidity('');
 }
+
+if (token) showTokenName();
+else nameInput.value = recall('name') ?? '';
+if (!token) askForToken(null); // a parent that signs its users in can answer before they join
 roomInput.value = recall('room') ?? 'lobby';
 nameInput.addEventListener('input', () => nameInput.setCustomValidity(''));
 

@@ -13,13 +13,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.io.TempDir;
 
+import com.sun.net.httpserver.HttpServer;
+
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.UnaryOperator;
 import java.util.stream.LongStream;
 import java.util.stream.StreamSupport;
@@ -223,6 +228,72 @@ class BrowserClientTest {
 
         assertThat(ada.awaitText("signed in").from()).isEqualTo("Ada Lovelace");
         assertThat(ada.transport()).isEqualTo("websocket");
+    }
+
+    @Test
+    void aSiteThatFramesThePageKeepsItsSessionGoingWithFreshTokens() throws Exception {
+        // The team's own site, on another origin, shows the chat in a frame and hands it tokens.
+        AtomicReference<String> hostPage = new AtomicReference<>("");
+        HttpServer host = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        host.createContext("/", exchange -> {
+            byte[] body = hostPage.get().getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
+            exchange.sendResponseHeaders(200, body.length);
+            exchange.getResponseBody().write(body);
+            exchange.close();
+        });
+        host.start();
+        closedAfter(() -> host.stop(0));
+        String hostOrigin = "http://127.0.0.1:" + host.getAddress().getPort();
+        TestServer server = start(c -> c.withAccess(c.access().withTokenSecret(SECRET))
+                .withAllowedOrigins(List.of(hostOrigin)));
+        String parleyOrigin = "http://127.0.0.1:" + server.port();
+
+        Tokens tokens = new Tokens(SECRET);
+        long minted = System.nanoTime();
+        // Ends the connection 2 + 5 s (clock leeway) from now, unless the page refreshes it.
+        String first = tokens.mint("u-7", "Grace", List.of(), Duration.ofSeconds(2));
+        String fresh = tokens.mint("u-7", "Grace", List.of(), Duration.ofHours(1));
+        hostPage.set("""
+                <!doctype html><title>the team's site</title>
+                <p>asked for a token <span id="asked">0</span> times</p>
+                <iframe id="chat" width="900" height="600" src="%1$s/"></iframe>
+                <script>
+                  // What a backend would mint for the signed-in user, one after the other.
+                  const tokens = ['%2$s', '%3$s'];
+                  window.addEventListener('message', (event) => {
+                    if (event.origin !== '%1$s' || event.data?.type !== 'parley:token-needed') return;
+                    const asked = document.getElementById('asked');
+                    const n = Number(asked.textContent);
+                    asked.textContent = String(n + 1);
+                    event.source.postMessage({ type: 'parley:token', token: tokens[Math.min(n, 1)] }, '%1$s');
+                  });
+                </script>
+                """.formatted(parleyOrigin, first, fresh));
+
+        try (WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
+            bob.join("lobby");
+            ChatPage grace = open(URI.create(hostOrigin + "/"));
+            grace.enterFrame("chat");
+            // No token in the frame's address: the first came from the site, when the page asked.
+            grace.await("the name from the site's token", d -> grace.nameField().equals("Grace"));
+            grace.join(null, "lobby");
+            bob.expect("presence", m -> m.path("joined").toString().contains("Grace"));
+
+            // Past the first token's end, with two seconds to spare.
+            long left = Duration.ofSeconds(9).toNanos() - (System.nanoTime() - minted);
+            Thread.sleep(Math.max(0, left / 1_000_000));
+            grace.say("still here");
+            assertThat(grace.awaitText("still here").from()).isEqualTo("Grace");
+
+            List<JsonNode> seen = bob.everythingUntil(x -> x.path("text").asText().equals("still here"));
+            assertThat(seen.getLast().path("user").asText()).isEqualTo("u-7");
+            assertThat(seen).as("what bob saw: Grace never left").noneMatch(
+                    x -> x.path("type").asText().equals("presence") && x.path("left").toString().contains("Grace"));
+            assertThat(grace.console()).contains("token refreshed");
+            assertThat(grace.scriptAtTop("return document.getElementById('asked').textContent;", "chat"))
+                    .as("asked at the start, then before the first token ran out").isEqualTo("2");
+        }
     }
 
     @Test

@@ -121,6 +121,25 @@ final class ChatPage implements AutoCloseable {
         return ((JavascriptExecutor) driver).executeScript(javascript);
     }
 
+    /** From now on, drives the chat page shown in the frame with this id, in the page opened. */
+    void enterFrame(String id) {
+        await("the frame '" + id + "'", d -> {
+            d.switchTo().defaultContent();
+            d.switchTo().frame(id);
+            return d.findElements(By.id("connect")).size() == 1;
+        });
+    }
+
+    /** Runs a script in the page opened, around the frame the chat is in. */
+    Object scriptAtTop(String javascript, String frameToReturnTo) {
+        driver.switchTo().defaultContent();
+        try {
+            return script(javascript);
+        } finally {
+            driver.switchTo().frame(frameToReturnTo);
+        }
+    }
+
     void await(String what, Predicate<WebDriver> condition) {
         try {
             new WebDriverWait(driver, WAIT, Duration.ofMillis(50)).until(condition::test);

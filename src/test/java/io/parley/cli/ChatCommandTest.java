@@ -133,14 +133,8 @@ class ChatCommandTest {
             TimeUnit.NANOSECONDS.sleep(Math.max(0, left));
             ada.type("still the same connection");
             // Everything bob saw since Ada joined: had her connection ended, her leaving would be there.
-            List<JsonNode> seen = new ArrayList<>();
-            JsonNode m;
-            do {
-                m = bob.next(Duration.ofSeconds(TIMEOUT_SECONDS));
-                assertThat(m).as("bob's next message after %s", seen).isNotNull();
-                seen.add(m);
-            } while (!m.path("text").asText().equals("still the same connection"));
-            assertThat(m.path("user").asText()).isEqualTo("u-ada");
+            List<JsonNode> seen = bob.everythingUntil(x -> x.path("text").asText().equals("still the same connection"));
+            assertThat(seen.getLast().path("user").asText()).isEqualTo("u-ada");
             assertThat(seen).as("what bob saw").noneMatch(
                     x -> x.path("type").asText().equals("presence") && x.path("left").toString().contains("Ada"));
             assertThat(ada.endInputAndWait()).isZero();

@@ -145,6 +145,23 @@ public final class WsClient implements AutoCloseable {
         return out;
     }
 
+    /** Everything that arrives, of any type, up to and including the first message {@code last} matches. */
+    public List<JsonNode> everythingUntil(Predicate<JsonNode> last) {
+        List<JsonNode> out = new ArrayList<>();
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (System.nanoTime() < deadline) {
+            JsonNode m = poll(deadline - System.nanoTime());
+            if (m == null) {
+                break;
+            }
+            out.add(m);
+            if (last.test(m)) {
+                return out;
+            }
+        }
+        throw new AssertionError("the awaited message did not come within " + TIMEOUT.toSeconds() + " s; got " + out);
+    }
+
     /** The next message whatever its type, or null if none arrives within the wait. */
     public JsonNode next(Duration wait) {
         return poll(wait.toNanos());
