@@ -88,12 +88,12 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
 
     ChatSocket(ServerConfig config, LocalBroker broker, ProtocolCodec codec, ChannelGroup sockets,
                RoomRequests requests, Authenticator authenticator) {
-        this.authenticator = authenticator;
         this.config = config;
         this.broker = broker;
         this.codec = codec;
         this.sockets = sockets;
         this.requests = requests;
+        this.authenticator = authenticator;
     }
 
     @Override
