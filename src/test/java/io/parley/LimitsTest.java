@@ -2,7 +2,7 @@ package io.parley;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.parley.config.ServerConfig.Access;
-import io.parley.config.TrustedProxies;
+import io.parley.config.Networks;
 import io.parley.testing.ApiClient;
 import io.parley.testing.RawSocket;
 import io.parley.testing.TestServer;
@@ -226,7 +226,7 @@ class LimitsTest {
     @Test
     void behindATrustedProxyEachClientHasItsOwnConnectionLimit() throws Exception {
         try (TestServer server = TestServer.start(dir, c -> c.withAdmission(c.admission().withConnections(100, 2)
-                .withTrustedProxies(TrustedProxies.parse(List.of("127.0.0.0/8")))))) {
+                .withTrustedProxies(Networks.parse("trusted proxy", List.of("127.0.0.0/8")))))) {
             // The proxy writes the address it was reached from; what the client wrote before it is ignored.
             String ada = "203.0.113.5";
             String forgedThenAda = "198.51.100.77, " + ada;
@@ -258,7 +258,7 @@ class LimitsTest {
     void httpRequestsForwardedByATrustedProxyCountAgainstTheirClientNotTheProxysConnection() throws Exception {
         // One request a second, in bursts of two.
         try (TestServer server = TestServer.start(dir, c -> c.withAdmission(c.admission().withRates(10, 20, 1)
-                .withTrustedProxies(TrustedProxies.parse(List.of("127.0.0.1")))));
+                .withTrustedProxies(Networks.parse("trusted proxy", List.of("127.0.0.1")))));
              ApiClient proxy = new ApiClient(server.port())) {
             String path = "/api/rooms/lobby/messages";
             int allowed = 0;

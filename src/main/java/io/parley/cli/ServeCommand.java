@@ -1,7 +1,7 @@
 package io.parley.cli;
 
 import io.parley.config.ServerConfig;
-import io.parley.config.TrustedProxies;
+import io.parley.config.Networks;
 import io.parley.transport.ParleyServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -139,7 +139,7 @@ final class ServeCommand implements Callable<Integer> {
         String secret = tokenSecret == null || tokenSecret.isBlank() ? null : tokenSecret;
         ServerConfig.Admission admission = new ServerConfig.Admission(maxConnections, maxConnectionsPerIp,
                 Duration.ofSeconds(handshakeSeconds), sendsPerSecond, userSendsPerSecond, requestsPerSecond,
-                TrustedProxies.parse(trustedProxies));
+                Networks.parse("trusted proxy", trustedProxies));
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket),

@@ -221,7 +221,7 @@ public record ServerConfig(
      */
     public record Admission(int maxConnections, int maxConnectionsPerIp, Duration handshakeTimeout,
                             int sendsPerSecondPerConnection, int sendsPerSecondPerUser,
-                            int requestsPerSecondPerConnection, TrustedProxies trustedProxies) {
+                            int requestsPerSecondPerConnection, Networks trustedProxies) {
 
         public Admission {
             requirePositive("maxConnections", maxConnections);
@@ -237,7 +237,7 @@ public record ServerConfig(
         }
 
         public static Admission defaults() {
-            return new Admission(20_000, 256, Duration.ofSeconds(10), 10, 20, 50, TrustedProxies.none());
+            return new Admission(20_000, 256, Duration.ofSeconds(10), 10, 20, 50, Networks.none());
         }
 
         /** The same connection limits with every rate limit off: for benchmarks and load tests. */
@@ -260,7 +260,7 @@ public record ServerConfig(
                     sendsPerUser, requestsPerConnection, trustedProxies);
         }
 
-        public Admission withTrustedProxies(TrustedProxies proxies) {
+        public Admission withTrustedProxies(Networks proxies) {
             return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, sendsPerSecondPerConnection,
                     sendsPerSecondPerUser, requestsPerSecondPerConnection, proxies);
         }

@@ -17,7 +17,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
-import io.parley.config.TrustedProxies;
+import io.parley.config.Networks;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -58,7 +58,7 @@ final class Admission extends ChannelDuplexHandler {
     private final ConnectionCounts counts;
     private final ServerMetrics metrics;
     private final long deadlineNanos;
-    private final TrustedProxies proxies;
+    private final Networks proxies;
     /** The peer, when it is a trusted proxy; null otherwise. */
     private InetAddress proxy;
     /** The client behind {@link #proxy} whose address slot this connection holds, once it asked for a WebSocket. */
@@ -68,7 +68,7 @@ final class Admission extends ChannelDuplexHandler {
     /** A request line has arrived and its last content not yet. */
     private boolean midRequest;
 
-    Admission(ConnectionCounts counts, ServerMetrics metrics, long deadlineNanos, TrustedProxies proxies) {
+    Admission(ConnectionCounts counts, ServerMetrics metrics, long deadlineNanos, Networks proxies) {
         this.counts = counts;
         this.metrics = metrics;
         this.deadlineNanos = deadlineNanos;
@@ -78,7 +78,7 @@ final class Admission extends ChannelDuplexHandler {
     @Override
     public void channelActive(ChannelHandlerContext ctx) throws Exception {
         SocketAddress remote = ctx.channel().remoteAddress();
-        if (remote instanceof InetSocketAddress address && proxies.trusts(address.getAddress())) {
+        if (remote instanceof InetSocketAddress address && proxies.contains(address.getAddress())) {
             proxy = address.getAddress();
             refusal = counts.tryOpen();
             if (refusal == null) {
@@ -162,7 +162,7 @@ final class Admission extends ChannelDuplexHandler {
      * a port. Without the header, or with an entry that is not an IP address, the proxy itself is the
      * client.
      */
-    static InetAddress clientBehind(InetAddress proxy, HttpHeaders headers, TrustedProxies proxies) {
+    static InetAddress clientBehind(InetAddress proxy, HttpHeaders headers, Networks proxies) {
         List<String> hops = new ArrayList<>();
         for (String value : headers.getAll(X_FORWARDED_FOR)) {
             for (String hop : value.split(",")) {
@@ -176,7 +176,7 @@ final class Admission extends ChannelDuplexHandler {
                 return proxy;
             }
             client = hop;
-            if (!proxies.trusts(hop)) {
+            if (!proxies.contains(hop)) {
                 break;
             }
         }

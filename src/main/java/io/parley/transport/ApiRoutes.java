@@ -19,7 +19,7 @@ import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
 import io.parley.chat.ErrorCode;
 import io.parley.chat.RateLimits;
-import io.parley.config.TrustedProxies;
+import io.parley.config.Networks;
 import io.parley.chat.RoomRequests;
 import io.parley.engine.Failure;
 import io.parley.engine.LocalBroker;
@@ -71,7 +71,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final Authenticator authenticator;
     private final OriginPolicy origins;
     private final RateLimits rateLimits;
-    private final TrustedProxies proxies;
+    private final Networks proxies;
     /** This connection's own limits; requests a trusted proxy forwards use their client's instead. */
     private RateLimits.Connection limits;
     /** The peer, when it is a trusted proxy; null otherwise. */
@@ -84,7 +84,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private ScheduledFuture<?> pollTimer;
 
     ApiRoutes(RoomRequests chat, ProtocolCodec codec, Authenticator authenticator, OriginPolicy origins,
-              RateLimits rateLimits, TrustedProxies proxies) {
+              RateLimits rateLimits, Networks proxies) {
         super(false);
         this.chat = chat;
         this.codec = codec;
@@ -98,7 +98,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         this.limits = rateLimits.forConnection();
-        if (ctx.channel().remoteAddress() instanceof InetSocketAddress peer && proxies.trusts(peer.getAddress())) {
+        if (ctx.channel().remoteAddress() instanceof InetSocketAddress peer && proxies.contains(peer.getAddress())) {
             proxy = peer.getAddress();
         }
     }

@@ -3,7 +3,7 @@ package io.parley.transport;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.NetUtil;
-import io.parley.config.TrustedProxies;
+import io.parley.config.Networks;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetAddress;
@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** Who the client is behind trusted proxies, and which proxy settings are refused. */
 class ForwardedForTest {
 
-    private static final TrustedProxies PROXIES = TrustedProxies.parse(List.of("127.0.0.1", "10.0.0.0/8", "fd00::/8"));
+    private static final Networks PROXIES = Networks.parse("trusted proxy", List.of("127.0.0.1", "10.0.0.0/8", "fd00::/8"));
     private static final InetAddress PROXY = ip("127.0.0.1");
 
     private static InetAddress ip(String literal) {
@@ -68,20 +68,20 @@ class ForwardedForTest {
 
     @Test
     void proxiesAreAddressesOrCidrBlocksAndNothingElse() {
-        assertThat(PROXIES.trusts(ip("10.200.1.1"))).isTrue();
-        assertThat(PROXIES.trusts(ip("11.0.0.1"))).isFalse();
-        assertThat(PROXIES.trusts(ip("fd12::1"))).isTrue();
-        assertThat(PROXIES.trusts(ip("127.0.0.2"))).isFalse();
-        assertThat(TrustedProxies.parse(List.of(" ", "")).isEmpty()).isTrue();
-        assertThat(TrustedProxies.none().trusts(PROXY)).isFalse();
+        assertThat(PROXIES.contains(ip("10.200.1.1"))).isTrue();
+        assertThat(PROXIES.contains(ip("11.0.0.1"))).isFalse();
+        assertThat(PROXIES.contains(ip("fd12::1"))).isTrue();
+        assertThat(PROXIES.contains(ip("127.0.0.2"))).isFalse();
+        assertThat(Networks.parse("trusted proxy", List.of(" ", "")).isEmpty()).isTrue();
+        assertThat(Networks.none().contains(PROXY)).isFalse();
 
-        assertThatThrownBy(() -> TrustedProxies.parse(List.of("proxy.example.com")))
+        assertThatThrownBy(() -> Networks.parse("trusted proxy", List.of("proxy.example.com")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("proxy.example.com");
-        assertThatThrownBy(() -> TrustedProxies.parse(List.of("10.0.0.0/33")))
+        assertThatThrownBy(() -> Networks.parse("trusted proxy", List.of("10.0.0.0/33")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0-32");
-        assertThatThrownBy(() -> TrustedProxies.parse(List.of("10.0.0.0/x")))
+        assertThatThrownBy(() -> Networks.parse("trusted proxy", List.of("10.0.0.0/x")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("10.0.0.0/x");
-        assertThatThrownBy(() -> TrustedProxies.parse(List.of("fd00::/129")))
+        assertThatThrownBy(() -> Networks.parse("trusted proxy", List.of("fd00::/129")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0-128");
     }
 }

@@ -10,35 +10,37 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The reverse proxies (load balancers, TLS terminators) whose {@code X-Forwarded-For} header Parley
- * believes. Behind one, every client arrives from the proxy's address, so the per-address connection
- * limit would count them all as one; from a trusted proxy the client's own address is taken from the
- * header instead. From anybody else the header is ignored: a client could write any address into it.
+ * A list of IP networks, as configured: the reverse proxies whose {@code X-Forwarded-For} Parley
+ * believes ({@code --trusted-proxy}), and the networks {@code /metrics} is served to
+ * ({@code --metrics-from}).
  *
  * <p>Each entry is an IP address ({@code 10.0.0.7}, {@code ::1}) or a CIDR block ({@code 10.0.0.0/8},
  * {@code fd00::/8}); host names are refused, so that nothing here ever waits for DNS. Immutable and
  * safe to share between event loops.
  */
-public final class TrustedProxies {
+public final class Networks {
 
-    private static final TrustedProxies NONE = new TrustedProxies(List.of(), List.of());
+    private static final Networks NONE = new Networks(List.of(), List.of());
+    /** This machine only. */
+    public static final Networks LOOPBACK = parse("loopback", List.of("127.0.0.0/8", "::1"));
 
     private final List<String> entries;
     private final List<IpSubnetFilterRule> rules;
 
-    private TrustedProxies(List<String> entries, List<IpSubnetFilterRule> rules) {
+    private Networks(List<String> entries, List<IpSubnetFilterRule> rules) {
         this.entries = entries;
         this.rules = rules;
     }
 
-    public static TrustedProxies none() {
+    public static Networks none() {
         return NONE;
     }
 
     /**
+     * @param what what the entries are, for the error message: "trusted proxy", "metrics network"
      * @throws IllegalArgumentException naming the first entry that is not an address or a CIDR block
      */
-    public static TrustedProxies parse(List<String> entries) {
+    public static Networks parse(String what, List<String> entries) {
         List<String> kept = new ArrayList<>();
         List<IpSubnetFilterRule> rules = new ArrayList<>();
         for (String raw : entries) {
@@ -50,7 +52,7 @@ public final class TrustedProxies {
             String address = slash < 0 ? entry : entry.substring(0, slash);
             InetAddress literal = NetUtil.createInetAddressFromIpAddressString(address);
             if (literal == null) {
-                throw new IllegalArgumentException("trusted proxy \"" + entry
+                throw new IllegalArgumentException(what + " \"" + entry
                         + "\" is not an IP address or CIDR block (e.g. 10.0.0.0/8)");
             }
             int bits = literal.getAddress().length * 8;
@@ -62,21 +64,22 @@ public final class TrustedProxies {
                     prefix = -1;
                 }
                 if (prefix < 0 || prefix > bits) {
-                    throw new IllegalArgumentException("trusted proxy \"" + entry
+                    throw new IllegalArgumentException(what + " \"" + entry
                             + "\" has a prefix length outside 0-" + bits);
                 }
             }
             kept.add(entry);
             rules.add(new IpSubnetFilterRule(literal, prefix, IpFilterRuleType.ACCEPT));
         }
-        return kept.isEmpty() ? NONE : new TrustedProxies(List.copyOf(kept), List.copyOf(rules));
+        return kept.isEmpty() ? NONE : new Networks(List.copyOf(kept), List.copyOf(rules));
     }
 
     public boolean isEmpty() {
         return rules.isEmpty();
     }
 
-    public boolean trusts(InetAddress address) {
+    /** Whether {@code address} is in one of the networks. */
+    public boolean contains(InetAddress address) {
         if (rules.isEmpty()) {
             return false;
         }
@@ -96,7 +99,7 @@ public final class TrustedProxies {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof TrustedProxies other && entries.equals(other.entries);
+        return o instanceof Networks other && entries.equals(other.entries);
     }
 
     @Override
