@@ -1,6 +1,7 @@
 package io.parley;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.config.Networks;
 import io.parley.config.ServerConfig.Access;
 import io.parley.testing.ApiClient;
 import io.parley.testing.RawSocket;
@@ -366,6 +367,31 @@ class HttpApiTest {
         assertThat(cpu).as("the process's CPU time, as docs/PROTOCOL.md names it")
                 .anyMatch(l -> l.startsWith("process_cpu_time_seconds_total "));
         assertThat(metric(text, "process_cpu_time_seconds_total")).isPositive();
+    }
+
+    @Test
+    void metricsAreServedOnlyToTheConfiguredNetworksJudgedByTheClientBehindATrustedProxy() throws Exception {
+        // The default is this machine only; a proxy on this machine forwards a stranger.
+        try (TestServer proxied = TestServer.start(dir.resolve("proxied"), c -> c.withAdmission(
+                c.admission().withTrustedProxies(Networks.parse("trusted proxy", List.of("127.0.0.1")))));
+             ApiClient client = new ApiClient(proxied.port())) {
+            assertThat(client.get("/metrics").statusCode()).as("from this machine").isEqualTo(200);
+            HttpResponse<String> stranger = client.get("/metrics", "X-Forwarded-For", "203.0.113.5");
+            assertThat(stranger.statusCode()).as("a stranger behind the proxy").isEqualTo(403);
+            assertThat(stranger.body()).contains("--metrics-from");
+            assertThat(client.get("/healthz", "X-Forwarded-For", "203.0.113.5").statusCode())
+                    .as("health is for everyone").isEqualTo(200);
+        }
+        try (TestServer monitored = TestServer.start(dir.resolve("monitored"), c -> c
+                .withAdmission(c.admission().withTrustedProxies(Networks.parse("trusted proxy", List.of("127.0.0.1"))))
+                .withAccess(c.access().withMetricsFrom(Networks.parse("metrics network", List.of("203.0.113.0/24")))));
+             ApiClient client = new ApiClient(monitored.port())) {
+            assertThat(client.get("/metrics", "X-Forwarded-For", "203.0.113.5").statusCode())
+                    .as("the monitoring network").isEqualTo(200);
+            assertThat(client.get("/metrics").statusCode()).as("this machine, not listed").isEqualTo(403);
+        }
+        // Without a trusted proxy the header is the client's own word, and changes nothing.
+        assertThat(api.get("/metrics", "X-Forwarded-For", "203.0.113.5").statusCode()).isEqualTo(200);
     }
 
     @Test

@@ -114,6 +114,11 @@ final class ServeCommand implements Callable<Integer> {
                     + " (env PARLEY_TRUSTED_PROXIES).")
     List<String> trustedProxies = new ArrayList<>();
 
+    @Option(names = "--metrics-from", split = ",", defaultValue = "${env:PARLEY_METRICS_FROM:-127.0.0.0/8,::1}",
+            description = "Networks (IP addresses or CIDR blocks) that may read /metrics; others get 403."
+                    + " Default: this machine. 0.0.0.0/0,::/0 for anyone (env PARLEY_METRICS_FROM).")
+    List<String> metricsFrom = new ArrayList<>();
+
     @Option(names = "--handshake-timeout", defaultValue = "${env:PARLEY_HANDSHAKE_TIMEOUT:-10}",
             description = "Seconds a client has to send a whole HTTP request or WebSocket handshake (slow loris).")
     int handshakeSeconds;
@@ -142,7 +147,8 @@ final class ServeCommand implements Callable<Integer> {
                 Networks.parse("trusted proxy", trustedProxies));
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
-                outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket),
+                outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,
+                        Networks.parse("metrics network", metricsFrom)),
                 noRateLimits ? admission.withoutRateLimits() : admission);
     }
 

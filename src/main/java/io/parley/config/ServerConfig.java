@@ -161,8 +161,10 @@ public record ServerConfig(
      *                     accepted, and only guests can connect
      * @param webSocket    false: refuse WebSocket upgrades (503), as a proxy that blocks them would;
      *                     clients fall back to the HTTP API
+     * @param metricsFrom  the networks {@code /metrics} is served to (behind a trusted proxy, judged by
+     *                     the client's address); this machine only by default
      */
-    public record Access(boolean allowGuests, String tokenSecret, boolean webSocket) {
+    public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom) {
 
         /** HS256 keys shorter than the hash are weak (RFC 7518, section 3.2). */
         public static final int MIN_SECRET_BYTES = 32;
@@ -173,6 +175,7 @@ public record ServerConfig(
                 throw new IllegalArgumentException("the token secret must be at least " + MIN_SECRET_BYTES
                         + " bytes");
             }
+            Objects.requireNonNull(metricsFrom, "metricsFrom");
             if (!allowGuests && tokenSecret == null) {
                 throw new IllegalArgumentException("with guests turned off, a token secret is needed, "
                         + "or nobody could connect");
@@ -180,26 +183,30 @@ public record ServerConfig(
         }
 
         public static Access defaults() {
-            return new Access(true, null, true);
+            return new Access(true, null, true, Networks.LOOPBACK);
         }
 
         public Access withTokenSecret(String secret) {
-            return new Access(allowGuests, secret, webSocket);
+            return new Access(allowGuests, secret, webSocket, metricsFrom);
         }
 
         public Access withGuests(boolean allowed) {
-            return new Access(allowed, tokenSecret, webSocket);
+            return new Access(allowed, tokenSecret, webSocket, metricsFrom);
         }
 
         public Access withWebSocket(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, enabled);
+            return new Access(allowGuests, tokenSecret, enabled, metricsFrom);
+        }
+
+        public Access withMetricsFrom(Networks networks) {
+            return new Access(allowGuests, tokenSecret, webSocket, networks);
         }
 
         @Override
         public String toString() {
             // Never print the secret.
             return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
-                    + ", webSocket=" + webSocket + "]";
+                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + "]";
         }
     }
 

@@ -83,7 +83,8 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.roomRequests = new RoomRequests(broker, config, rateLimits);
         this.metrics = new ServerMetrics(broker, sockets, connections);
         this.traffic = new TrafficMeter(metrics);
-        this.routes = new HttpRoutes(files, metrics, origins);
+        this.routes = new HttpRoutes(files, metrics, origins, config.access().metricsFrom(),
+                config.admission().trustedProxies());
         this.maxHttpRequest = Math.max(MIN_HTTP_REQUEST, config.maxMessageLength() * 6 + 1024);
         this.websocket = WebSocketServerProtocolConfig.newBuilder()
                 .websocketPath(UpgradeGuard.PATH)

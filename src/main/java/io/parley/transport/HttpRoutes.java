@@ -9,14 +9,18 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.parley.config.Networks;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 
 /**
  * Every plain HTTP route, declared here and nowhere else:
  * <ul>
  *   <li>{@code GET /healthz}: 200 while the server is serving;</li>
- *   <li>{@code GET /metrics}: Prometheus text format ({@link ServerMetrics});</li>
+ *   <li>{@code GET /metrics}: Prometheus text format ({@link ServerMetrics}), to the {@code --metrics-from}
+ *       networks only (403 for others);</li>
  *   <li>{@code GET /} and {@code GET /<file>}: the browser client;</li>
  *   <li>anything else: 404 (405 for a method other than GET and HEAD).</li>
  * </ul>
@@ -41,19 +45,23 @@ final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final StaticFiles files;
     private final ServerMetrics metrics;
     private final String contentSecurityPolicy;
+    private final Networks metricsFrom;
+    private final Networks proxies;
 
-    HttpRoutes(StaticFiles files, ServerMetrics metrics, OriginPolicy origins) {
+    HttpRoutes(StaticFiles files, ServerMetrics metrics, OriginPolicy origins, Networks metricsFrom, Networks proxies) {
         this.files = files;
         this.metrics = metrics;
         this.contentSecurityPolicy = CSP + origins.frameAncestors();
+        this.metricsFrom = metricsFrom;
+        this.proxies = proxies;
     }
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-        Responses.send(ctx, request, route(request));
+        Responses.send(ctx, request, route(ctx, request));
     }
 
-    private FullHttpResponse route(FullHttpRequest request) {
+    private FullHttpResponse route(ChannelHandlerContext ctx, FullHttpRequest request) {
         if (request.decoderResult().isFailure()) {
             return Responses.text(HttpResponseStatus.BAD_REQUEST, "Malformed HTTP request.");
         }
@@ -67,6 +75,10 @@ final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             return Responses.bytes(HttpResponseStatus.OK, "application/json", HEALTHY);
         }
         if (path.equals("/metrics")) {
+            if (!mayReadMetrics(ctx, request)) {
+                return Responses.text(HttpResponseStatus.FORBIDDEN,
+                        "/metrics is served only to the networks the server's --metrics-from names.");
+            }
             return Responses.bytes(HttpResponseStatus.OK, PROMETHEUS_TEXT,
                     metrics.scrape().getBytes(StandardCharsets.UTF_8));
         }
@@ -78,5 +90,19 @@ final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         r.headers().set("Content-Security-Policy", contentSecurityPolicy)
                 .set("Referrer-Policy", "no-referrer");
         return r;
+    }
+
+    /**
+     * Whether the request comes from a network that may read the metrics: its peer, or, from a trusted
+     * proxy, the client the proxy names (a proxy on this machine must not open them to everyone).
+     */
+    private boolean mayReadMetrics(ChannelHandlerContext ctx, FullHttpRequest request) {
+        if (!(ctx.channel().remoteAddress() instanceof InetSocketAddress peer)) {
+            return false;
+        }
+        InetAddress client = proxies.contains(peer.getAddress())
+                ? Admission.clientBehind(peer.getAddress(), request.headers(), proxies)
+                : peer.getAddress();
+        return metricsFrom.contains(client);
     }
 }

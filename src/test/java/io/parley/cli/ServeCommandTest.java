@@ -57,6 +57,7 @@ class ServeCommandTest {
         assertThat(config.allowedOrigins()).containsExactly("https://a.example", "https://b.example");
         assertThat(config.maxMessageLength()).isEqualTo(300);
         assertThat(config.admission().trustedProxies().entries()).containsExactly("10.0.0.0/8", "::1", "192.0.2.7");
+        assertThat(config.access().metricsFrom().entries()).as("by default").containsExactly("127.0.0.0/8", "::1");
     }
 
     @Test
