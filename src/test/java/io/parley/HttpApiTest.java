@@ -370,6 +370,39 @@ class HttpApiTest {
     }
 
     @Test
+    void pagesOnAnAllowedOriginMayCallTheApiFromTheBrowser() throws Exception {
+        String app = "https://app.example";
+        try (TestServer cors = TestServer.start(dir.resolve("cors"), c -> c.withAllowedOrigins(List.of(app)));
+             ApiClient browser = new ApiClient(cors.port())) {
+            // The preflight a browser sends before a JSON POST from another origin.
+            HttpResponse<String> preflight = browser.send(browser.request("/api/rooms/lobby/messages",
+                            "Origin", app, "Access-Control-Request-Method", "POST",
+                            "Access-Control-Request-Headers", "content-type,x-parley-name")
+                    .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).build());
+            assertThat(preflight.statusCode()).isEqualTo(200);
+            assertThat(preflight.headers().firstValue("access-control-allow-origin")).hasValue(app);
+            assertThat(preflight.headers().firstValue("access-control-allow-methods").orElseThrow()).contains("POST");
+            assertThat(preflight.headers().firstValue("access-control-allow-headers").orElseThrow().toLowerCase())
+                    .contains("content-type", "x-parley-name", "authorization");
+
+            HttpResponse<String> sent = browser.post("lobby", ApiClient.body("c1", "from the app"),
+                    "Origin", app, "X-Parley-Name", "ada");
+            assertThat(sent.statusCode()).as(sent.body()).isEqualTo(200);
+            assertThat(sent.headers().firstValue("access-control-allow-origin")).hasValue(app);
+            HttpResponse<String> read = browser.get("/api/rooms/lobby/messages?since=0", "Origin", app);
+            assertThat(read.headers().firstValue("access-control-allow-origin")).hasValue(app);
+            assertThat(ApiClient.json(read).path("messages").get(0).path("text").asText()).isEqualTo("from the app");
+
+            HttpResponse<String> foreign = browser.get("/api/rooms/lobby/messages", "Origin", "https://evil.example");
+            assertError(foreign, 403, "forbidden");
+            assertThat(foreign.headers().firstValue("access-control-allow-origin")).isEmpty();
+        }
+        // With no origin allowed, the server's own page needs no CORS, and none is offered.
+        HttpResponse<String> own = api.get(messages("lobby"), "Origin", "http://127.0.0.1:" + server.port());
+        assertThat(own.headers().firstValue("access-control-allow-origin")).isEmpty();
+    }
+
+    @Test
     void metricsAreServedOnlyToTheConfiguredNetworksJudgedByTheClientBehindATrustedProxy() throws Exception {
         // The default is this machine only; a proxy on this machine forwards a stranger.
         try (TestServer proxied = TestServer.start(dir.resolve("proxied"), c -> c.withAdmission(

@@ -5,6 +5,8 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.cors.CorsConfig;
+import io.netty.handler.codec.http.cors.CorsHandler;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
@@ -33,6 +35,8 @@ import java.util.concurrent.TimeUnit;
  *   admission    Admission: connection limits (429/503) and the request deadline (slow loris);
  *                removes itself on the upgrade
  *   aggregate    RequestAggregator: one FullHttpRequest per request; 413 as JSON past the limit
+ *   cors         Netty's CorsHandler, only with --allowed-origin: lets pages on those origins call the
+ *                HTTP API (answers preflights, adds Access-Control-Allow-Origin)
  *   guard        UpgradeGuard: refuses bad handshakes to /chat with 503/426/400/403/405/401, and
  *                leaves the token's identity on the channel
  *   websocket    WebSocketServerProtocolHandler: the RFC 6455 handshake, then frames, close, ping/pong,
@@ -42,15 +46,18 @@ import java.util.concurrent.TimeUnit;
  *   routes       HttpRoutes: /healthz, /metrics and the browser client (plain HTTP only)
  *   chat         ChatSocket: text frames to the protocol; the connection's outbound side
  * </pre>
- * After the upgrade ChatSocket removes guard, api and routes and replaces the keep-alive with the
+ * After the upgrade ChatSocket removes cors, guard, api and routes and replaces the keep-alive with the
  * WebSocket one. It sits next to the socket, where every byte read counts as activity.
  */
 final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
 
+    static final String CORS = "cors";
     /** Requests to this server have no bodies bigger than a message, even with every character escaped. */
     private static final int MIN_HTTP_REQUEST = 16 * 1024;
 
     private final ServerConfig config;
+    /** What pages on the allowed origins may do with the HTTP API; null when no origin is allowed. */
+    private final CorsConfig cors;
     private final SslContext tls;
     private final LocalBroker broker;
     private final ProtocolCodec codec;
@@ -76,6 +83,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.codec = codec;
         this.sockets = sockets;
         this.origins = new OriginPolicy(config.allowedOrigins());
+        this.cors = origins.cors();
         this.authenticator = new Authenticator(config.access());
         this.connections = new ConnectionCounts(config.admission().maxConnections(),
                 config.admission().maxConnectionsPerIp());
@@ -123,6 +131,9 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast("admission", new Admission(connections, metrics, config.admission().handshakeTimeout().toNanos(),
                 config.admission().trustedProxies()));
         p.addLast("aggregate", new RequestAggregator(maxHttpRequest, codec));
+        if (cors != null) {
+            p.addLast(CORS, new CorsHandler(cors));
+        }
         p.addLast("guard", new UpgradeGuard(origins, authenticator, config.access().webSocket()));
         p.addLast("websocket", new WebSocketServerProtocolHandler(websocket));
         p.addLast("fragments", new WebSocketFrameAggregator(config.maxFrameBytes()));

@@ -122,6 +122,9 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
 
     private void opened(ChannelHandlerContext ctx) {
         var pipeline = ctx.pipeline();
+        if (pipeline.get(ChatChannelInitializer.CORS) != null) {
+            pipeline.remove(ChatChannelInitializer.CORS);
+        }
         pipeline.remove(UpgradeGuard.class);
         pipeline.remove(ApiRoutes.class);
         pipeline.remove(HttpRoutes.class);

@@ -1,5 +1,10 @@
 package io.parley.transport;
 
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.cors.CorsConfig;
+import io.netty.handler.codec.http.cors.CorsConfigBuilder;
+
 import java.net.URI;
 import java.util.List;
 import java.util.Locale;
@@ -37,6 +42,25 @@ final class OriginPolicy {
         // Normalised origins are scheme://host[:port]: nothing in them can end or add a CSP directive.
         List<String> sites = allowed.stream().filter(o -> !o.isEmpty()).sorted().toList();
         return sites.isEmpty() ? "'none'" : "'self' " + String.join(" ", sites);
+    }
+
+    /**
+     * What a page on an allowed origin may do with the HTTP API from the browser: GET and POST with a
+     * token, a JSON body and a guest name, reading {@code Retry-After}. Null when no origin is allowed:
+     * the server's own pages need no CORS.
+     */
+    CorsConfig cors() {
+        List<String> sites = allowed.stream().filter(o -> !o.isEmpty()).sorted().toList();
+        if (!anyOrigin && sites.isEmpty()) {
+            return null;
+        }
+        CorsConfigBuilder builder = anyOrigin ? CorsConfigBuilder.forAnyOrigin()
+                : CorsConfigBuilder.forOrigins(sites.toArray(String[]::new));
+        return builder.allowedRequestMethods(HttpMethod.GET, HttpMethod.POST)
+                .allowedRequestHeaders(HttpHeaderNames.AUTHORIZATION, HttpHeaderNames.CONTENT_TYPE, "X-Parley-Name")
+                .exposeHeaders(HttpHeaderNames.RETRY_AFTER)
+                .maxAge(600)
+                .build();
     }
 
     boolean allows(String origin, String host) {
