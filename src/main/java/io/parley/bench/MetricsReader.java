@@ -55,7 +55,8 @@ public final class MetricsReader implements AutoCloseable {
             throw new IOException(uri + ": " + ParleyConnection.describe(e), e);
         }
         if (response.statusCode() != 200) {
-            throw new IOException(uri + " answered HTTP " + response.statusCode());
+            throw new IOException(uri + " answered HTTP " + response.statusCode() + (response.statusCode() == 403
+                    ? ": start the server with --metrics-from naming this machine's network" : ""));
         }
         return parse(response.body());
     }
