@@ -114,7 +114,7 @@ final class ServeCommand implements Callable<Integer> {
                     + " (env PARLEY_TRUSTED_PROXIES).")
     List<String> trustedProxies = new ArrayList<>();
 
-    @Option(names = "--metrics-from", split = ",", defaultValue = "${env:PARLEY_METRICS_FROM:-127.0.0.0/8,::1}",
+    @Option(names = "--metrics-from", split = ",", defaultValue = "${env:PARLEY_METRICS_FROM:-" + Networks.LOOPBACK_ENTRIES + "}",
             description = "Networks (IP addresses or CIDR blocks) that may read /metrics; others get 403."
                     + " Default: this machine. 0.0.0.0/0,::/0 for anyone (env PARLEY_METRICS_FROM).")
     List<String> metricsFrom = new ArrayList<>();

@@ -21,8 +21,10 @@ import java.util.List;
 public final class Networks {
 
     private static final Networks NONE = new Networks(List.of(), List.of());
+    /** This machine only, as a list of entries (a flag's default). */
+    public static final String LOOPBACK_ENTRIES = "127.0.0.0/8,::1";
     /** This machine only. */
-    public static final Networks LOOPBACK = parse("loopback", List.of("127.0.0.0/8", "::1"));
+    public static final Networks LOOPBACK = parse("loopback", List.of(LOOPBACK_ENTRIES.split(",")));
 
     private final List<String> entries;
     private final List<IpSubnetFilterRule> rules;

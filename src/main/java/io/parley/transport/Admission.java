@@ -183,6 +183,11 @@ final class Admission extends ChannelDuplexHandler {
         return client;
     }
 
+    /** Who a request is from: its peer, or, from a trusted proxy, the client the proxy names. */
+    static InetAddress client(InetAddress peer, HttpHeaders headers, Networks proxies) {
+        return proxies.contains(peer) ? clientBehind(peer, headers, proxies) : peer;
+    }
+
     /** Some proxies write the client's port too: {@code 203.0.113.5:4711}, {@code [2001:db8::5]:4711}. */
     private static String withoutPort(String hop) {
         if (hop.startsWith("[")) {

@@ -11,7 +11,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.parley.config.Networks;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 
@@ -100,9 +99,6 @@ final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (!(ctx.channel().remoteAddress() instanceof InetSocketAddress peer)) {
             return false;
         }
-        InetAddress client = proxies.contains(peer.getAddress())
-                ? Admission.clientBehind(peer.getAddress(), request.headers(), proxies)
-                : peer.getAddress();
-        return metricsFrom.contains(client);
+        return metricsFrom.contains(Admission.client(peer.getAddress(), request.headers(), proxies));
     }
 }
