@@ -65,8 +65,7 @@ public final class RateLimits {
 
     /** Forgets users and clients behind proxies whose buckets are full again; called now and then by the server. */
     public void forgetFull() {
-        long capacity = 2L * sendsPerUser;
-        users.values().removeIf(b -> b.getAvailableTokens() >= capacity);
+        users.values().removeIf(b -> refilled(b, sendsPerUser));
         clientsBehindProxies.values().removeIf(Connection::full);
     }
 
@@ -87,6 +86,11 @@ public final class RateLimits {
         return Bucket.builder()
                 .addLimit(limit -> limit.capacity(2L * perSecond).refillGreedy(perSecond, Duration.ofSeconds(1)))
                 .build();
+    }
+
+    /** Whether a bucket of {@link #bucket} holds its whole burst again: the same as a new one. */
+    private static boolean refilled(Bucket bucket, int perSecond) {
+        return bucket == null || bucket.getAvailableTokens() >= 2L * perSecond;
     }
 
     private static void take(Bucket bucket, String limit) {
@@ -126,8 +130,7 @@ public final class RateLimits {
 
         /** Both buckets refilled: the same as new ones. */
         boolean full() {
-            return (sends == null || sends.getAvailableTokens() >= 2L * sendRate)
-                    && (requests == null || requests.getAvailableTokens() >= 2L * requestRate);
+            return refilled(sends, sendRate) && refilled(requests, requestRate);
         }
     }
 }

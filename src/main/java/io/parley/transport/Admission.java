@@ -61,8 +61,6 @@ final class Admission extends ChannelDuplexHandler {
     private final Networks proxies;
     /** The peer, when it is a trusted proxy; null otherwise. */
     private InetAddress proxy;
-    /** The client behind {@link #proxy} whose address slot this connection holds, once it asked for a WebSocket. */
-    private InetAddress client;
     private HttpResponseStatus refusal;
     private ScheduledFuture<?> deadline;
     /** A request line has arrived and its last content not yet. */
@@ -114,7 +112,8 @@ final class Admission extends ChannelDuplexHandler {
         if (msg instanceof HttpRequest request) {
             metrics.httpRequest();
             midRequest = true;
-            if (proxy != null && client == null && isWebSocket(request)) {
+            // CLIENT is set once the client behind the proxy holds its address slot.
+            if (proxy != null && ctx.channel().attr(CLIENT).get() == null && isWebSocket(request)) {
                 InetAddress behind = clientBehind(proxy, request.headers(), proxies);
                 refusal = counts.tryAddress(behind);
                 if (refusal != null) {
@@ -122,7 +121,6 @@ final class Admission extends ChannelDuplexHandler {
                     ReferenceCountUtil.release(msg);
                     return;
                 }
-                client = behind;
                 ctx.channel().attr(CLIENT).set(behind);
                 ctx.channel().closeFuture().addListener(f -> counts.releaseAddress(behind));
             }

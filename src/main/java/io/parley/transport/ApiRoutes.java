@@ -19,8 +19,8 @@ import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
 import io.parley.chat.ErrorCode;
 import io.parley.chat.RateLimits;
-import io.parley.config.Networks;
 import io.parley.chat.RoomRequests;
+import io.parley.config.Networks;
 import io.parley.engine.Failure;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.PollListener;
@@ -64,7 +64,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final String ROOMS = "/api/rooms/";
     private static final String MESSAGES = "/messages";
     private static final int MAX_PIPELINED = 16;
-    private static final String GUEST_NAME = "X-Parley-Name";
+    static final String GUEST_NAME = "X-Parley-Name";
 
     private final RoomRequests chat;
     private final ProtocolCodec codec;

@@ -28,10 +28,16 @@ final class OriginPolicy {
 
     private final boolean anyOrigin;
     private final Set<String> allowed;
+    /**
+     * The listed origins that are origins, sorted. Normalised, they are scheme://host[:port]: nothing in
+     * them can end or add a CSP directive.
+     */
+    private final List<String> sites;
 
     OriginPolicy(List<String> allowedOrigins) {
         this.anyOrigin = allowedOrigins.contains("*");
         this.allowed = allowedOrigins.stream().map(OriginPolicy::normalize).collect(Collectors.toUnmodifiableSet());
+        this.sites = allowed.stream().filter(o -> !o.isEmpty()).sorted().toList();
     }
 
     /** The CSP {@code frame-ancestors} sources: {@code 'none'}, {@code *}, or the server and the listed origins. */
@@ -39,8 +45,6 @@ final class OriginPolicy {
         if (anyOrigin) {
             return "*";
         }
-        // Normalised origins are scheme://host[:port]: nothing in them can end or add a CSP directive.
-        List<String> sites = allowed.stream().filter(o -> !o.isEmpty()).sorted().toList();
         return sites.isEmpty() ? "'none'" : "'self' " + String.join(" ", sites);
     }
 
@@ -50,14 +54,13 @@ final class OriginPolicy {
      * the server's own pages need no CORS.
      */
     CorsConfig cors() {
-        List<String> sites = allowed.stream().filter(o -> !o.isEmpty()).sorted().toList();
         if (!anyOrigin && sites.isEmpty()) {
             return null;
         }
         CorsConfigBuilder builder = anyOrigin ? CorsConfigBuilder.forAnyOrigin()
                 : CorsConfigBuilder.forOrigins(sites.toArray(String[]::new));
         return builder.allowedRequestMethods(HttpMethod.GET, HttpMethod.POST)
-                .allowedRequestHeaders(HttpHeaderNames.AUTHORIZATION, HttpHeaderNames.CONTENT_TYPE, "X-Parley-Name")
+                .allowedRequestHeaders(HttpHeaderNames.AUTHORIZATION, HttpHeaderNames.CONTENT_TYPE, ApiRoutes.GUEST_NAME)
                 .exposeHeaders(HttpHeaderNames.RETRY_AFTER)
                 .maxAge(600)
                 .build();
