@@ -147,6 +147,7 @@ class AccessTest {
             assertThat(welcome.path("user").asText()).isEqualTo("guest:u-1001");
             assertThat(welcome.path("name").asText()).isEqualTo("u-1001");
             assertThat(welcome.path("guest").asBoolean(false)).isTrue();
+            assertThat(welcome.has("validUntil")).as("a guest connection has no token to expire").isFalse();
             assertThat(welcome.path("roles").isArray()).isTrue();
             assertThat(welcome.path("roles")).isEmpty();
 
@@ -187,7 +188,9 @@ class AccessTest {
         try (WsClient eve = WsClient.connect(server.chatUri(), Map.of("Authorization", "Bearer " + old));
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             eve.send(Map.of("type", "hello"));
-            eve.expect("welcome");
+            // The connection ends 5 s (clock leeway) after the token's exp, and the welcome says when.
+            assertThat(Instant.ofEpochMilli(eve.expect("welcome").get("validUntil").asLong()))
+                    .isBetween(Instant.now(), Instant.now().plusSeconds(3));
             eve.join("lobby");
             bob.join("lobby");
 
