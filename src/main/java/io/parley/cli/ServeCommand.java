@@ -2,6 +2,7 @@ package io.parley.cli;
 
 import io.parley.config.ServerConfig;
 import io.parley.config.Networks;
+import io.parley.transport.FatalErrors;
 import io.parley.transport.ParleyServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -21,6 +22,9 @@ import java.util.concurrent.CountDownLatch;
         description = "Run a Parley server: WebSocket chat at /chat, the HTTP API at /api, the browser client at /, "
                 + "health at /healthz, metrics at /metrics.")
 final class ServeCommand implements Callable<Integer> {
+
+    /** How long SIGTERM's graceful stop may take (about 6 s at worst when healthy) before the process halts. */
+    private static final Duration SHUTDOWN_DEADLINE = Duration.ofSeconds(15);
 
     @Option(names = "--host", defaultValue = "${env:PARLEY_HOST:-127.0.0.1}",
             description = "Address to bind (env PARLEY_HOST). 0.0.0.0 opens it to the network.")
@@ -161,9 +165,14 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("parley serve: " + e.getMessage());
             return 2;
         }
+        // A fatal error (out of memory, an essential thread dead) ends the process with
+        // FatalErrors.EXIT_CODE, for a supervisor to restart it, instead of leaving a server that only
+        // looks alive.
+        FatalErrors fatal = FatalErrors.halting();
+        fatal.installAsDefault();
         ParleyServer server;
         try {
-            server = ParleyServer.start(config);
+            server = ParleyServer.start(config, fatal);
         } catch (Exception e) {
             System.err.println("parley serve: cannot start on " + config.host() + ":" + config.port() + ": "
                     + describe(e));
@@ -171,6 +180,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            fatal.deadline(SHUTDOWN_DEADLINE, "the graceful stop");
             server.close();
             stopped.countDown();
         }, "parley-shutdown"));

@@ -83,6 +83,7 @@ public final class LocalBroker implements AutoCloseable {
     private final BlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
     private final ExecutorService readers;
     private final Thread sequencer;
+    private final Thread.UncaughtExceptionHandler essentialThreadDied;
     private final Map<String, Room> rooms = new HashMap<>();
     private volatile boolean accepting = true;
     private volatile boolean running = true;
@@ -92,6 +93,18 @@ public final class LocalBroker implements AutoCloseable {
      *                       holds in memory (200), so memory never holds a deleted message
      */
     public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages) {
+        this(store, encoder, historyOnJoin, retainMessages,
+                (thread, cause) -> log.error("{} died: the engine cannot go on", thread.getName(), cause));
+    }
+
+    /**
+     * @param essentialThreadDied told when the sequencer or a history reader dies of a Throwable, or a
+     *                            history read runs out of memory: the engine cannot go on after that,
+     *                            and {@code parley serve} ends the process (the engine knows nothing of how)
+     */
+    public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
+                       Thread.UncaughtExceptionHandler essentialThreadDied) {
+        this.essentialThreadDied = essentialThreadDied;
         this.store = store;
         this.encoder = encoder;
         this.historyOnJoin = historyOnJoin;
@@ -105,9 +118,12 @@ public final class LocalBroker implements AutoCloseable {
         this.readers = Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "parley-history-reader-" + n.incrementAndGet());
             t.setDaemon(true);
+            t.setUncaughtExceptionHandler(essentialThreadDied);
             return t;
         });
         this.sequencer = new Thread(this::runSequencer, "parley-sequencer");
+        // Only an Error gets past the loop's catch: the sequencer is then gone, and nothing is ordered.
+        this.sequencer.setUncaughtExceptionHandler(essentialThreadDied);
         this.sequencer.start();
     }
 
@@ -201,6 +217,10 @@ public final class LocalBroker implements AutoCloseable {
                 return newestWithinBudget(store.latest(room, limit));
             } catch (SQLException e) {
                 throw new StoreException(e);
+            } catch (OutOfMemoryError e) {
+                // The future would carry it to a caller that only logs it.
+                essentialThreadDied.uncaughtException(Thread.currentThread(), e);
+                throw e;
             }
         }, readers);
     }

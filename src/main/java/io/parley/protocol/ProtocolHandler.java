@@ -74,6 +74,21 @@ public final class ProtocolHandler {
         }
     }
 
+    /**
+     * A ping or pong from the client: a frame like any other for the connection's request rate.
+     *
+     * @return false if it is over the rate; a control frame cannot be answered with {@code rate_limited},
+     *         so the transport closes the connection instead
+     */
+    public boolean onControlFrame() {
+        try {
+            session.request();
+            return true;
+        } catch (ChatException e) {
+            return false;
+        }
+    }
+
     /** The connection is gone. */
     public void onClose() {
         session.close();

@@ -10,7 +10,6 @@ import io.netty.handler.codec.http.cors.CorsHandler;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
-import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -39,8 +38,9 @@ import java.util.concurrent.TimeUnit;
  *                HTTP API (answers preflights, adds Access-Control-Allow-Origin)
  *   guard        UpgradeGuard: refuses bad handshakes to /chat with 503/426/400/403/405/401, and
  *                leaves the token's identity on the channel
- *   websocket    WebSocketServerProtocolHandler: the RFC 6455 handshake, then frames, close, ping/pong,
- *                size limit (1009), protocol violations (1002), UTF-8 validation (1007)
+ *   websocket    WebSocketProtocol (Netty's WebSocketServerProtocolHandler): the RFC 6455 handshake, then
+ *                frames, the closing handshake, size limit (1009), protocol violations (1002), UTF-8
+ *                validation (1007); pings and pongs go on to ChatSocket, which counts and answers them
  *   fragments    WebSocketFrameAggregator: continuation frames into one message, within the limit
  *   api          ApiRoutes: the HTTP API under /api (send, read, poll, long poll)
  *   routes       HttpRoutes: /healthz, /metrics and the browser client (plain HTTP only)
@@ -73,9 +73,11 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final ServerMetrics metrics;
     private final TrafficMeter traffic;
     private final int maxHttpRequest;
+    private final FatalErrors fatal;
 
     ChatChannelInitializer(ServerConfig config, SslContext tls, LocalBroker broker, ProtocolCodec codec,
-                           ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files) {
+                           ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files, FatalErrors fatal) {
+        this.fatal = fatal;
         this.openChannels = openChannels;
         this.config = config;
         this.tls = tls;
@@ -98,7 +100,8 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
                 .websocketPath(UpgradeGuard.PATH)
                 .subprotocols(ProtocolCodec.PROTOCOL)
                 .handleCloseFrames(true)
-                .dropPongFrames(true)
+                // ChatSocket counts pongs against the frame rate, then drops them.
+                .dropPongFrames(false)
                 .handshakeTimeoutMillis(config.admission().handshakeTimeout().toMillis())
                 // After our close frame, wait this long for the client's before closing anyway.
                 .forceCloseTimeoutMillis(2_000)
@@ -135,12 +138,12 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
             p.addLast(CORS, new CorsHandler(cors));
         }
         p.addLast("guard", new UpgradeGuard(origins, authenticator, config.access().webSocket()));
-        p.addLast("websocket", new WebSocketServerProtocolHandler(websocket));
+        p.addLast("websocket", new WebSocketProtocol(websocket));
         p.addLast("fragments", new WebSocketFrameAggregator(config.maxFrameBytes()));
         p.addLast("api", new ApiRoutes(roomRequests, codec, authenticator, origins, rateLimits,
                 config.admission().trustedProxies()));
         p.addLast("routes", routes);
-        p.addLast("chat", new ChatSocket(config, broker, codec, sockets, roomRequests, authenticator));
+        p.addLast("chat", new ChatSocket(config, broker, codec, sockets, roomRequests, authenticator, fatal));
     }
 
     /** Forgets users who have not sent lately; the server calls it now and then. */

@@ -12,6 +12,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.parley.config.ServerConfig;
 import io.parley.engine.LocalBroker;
@@ -33,7 +34,9 @@ import java.util.concurrent.TimeUnit;
  * acknowledged; close every WebSocket with 1001; stop the event loops; close the store.
  *
  * <p>Threads: one acceptor thread; one event loop per core for connections (a connection stays on
- * one loop for its life); the engine's sequencer and history readers. See docs/ARCHITECTURE.md.
+ * one loop for its life); the engine's sequencer and history readers. See docs/ARCHITECTURE.md. If
+ * any of them dies, or memory runs out, {@link FatalErrors} hears of it: {@code parley serve} then ends
+ * the process.
  */
 public final class ParleyServer implements AutoCloseable {
 
@@ -48,9 +51,12 @@ public final class ParleyServer implements AutoCloseable {
     /** Every open connection, WebSocket or not: an idle keep-alive HTTP connection must close too. */
     private final ChannelGroup connections = new DefaultChannelGroup("connections", GlobalEventExecutor.INSTANCE);
     private final Channel listener;
-    private boolean closed;
+    private final FatalErrors fatal;
+    /** Set when close begins: from then on an event loop that ends is expected to. */
+    private volatile boolean closing;
 
-    private ParleyServer(ServerConfig config) throws Exception {
+    private ParleyServer(ServerConfig config, FatalErrors fatal) throws Exception {
+        this.fatal = fatal;
         this.config = config;
         SslContext tls = config.tls()
                 ? SslContextBuilder.forServer(config.tlsCert().toFile(), config.tlsKey().toFile()).build()
@@ -58,15 +64,20 @@ public final class ParleyServer implements AutoCloseable {
         StaticFiles files = StaticFiles.load();
         ProtocolCodec codec = new ProtocolCodec();
         store = HistoryStore.openSqlite(config.dataDir(), config.durableSync());
-        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages());
+        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), fatal);
         acceptor = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), NioIoHandler.newFactory());
-        ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections, files);
+        watch(acceptor, "acceptor");
+        watch(workers, "worker");
+        ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections,
+                files, fatal);
         workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
         try {
             listener = new ServerBootstrap()
                     .group(acceptor, workers)
                     .channel(NioServerSocketChannel.class)
+                    // Netty logs and drops what goes wrong while accepting, an OutOfMemoryError too.
+                    .handler(fatal.watch())
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(pipeline)
@@ -74,6 +85,7 @@ public final class ParleyServer implements AutoCloseable {
                     .sync()
                     .channel();
         } catch (Exception e) {
+            closing = true;
             shutdownLoops();
             broker.close();
             store.close();
@@ -83,9 +95,28 @@ public final class ParleyServer implements AutoCloseable {
                 port(), config.dataDir().toAbsolutePath());
     }
 
-    /** Starts a server; returns once it accepts connections. */
+    /** Starts a server that only logs a fatal error ({@link FatalErrors#logging()}); returns once it accepts connections. */
     public static ParleyServer start(ServerConfig config) throws Exception {
-        return new ParleyServer(config);
+        return start(config, FatalErrors.logging());
+    }
+
+    /** Starts a server that reports fatal errors to {@code fatal}; returns once it accepts connections. */
+    public static ParleyServer start(ServerConfig config, FatalErrors fatal) throws Exception {
+        return new ParleyServer(config, fatal);
+    }
+
+    /**
+     * An event loop ends only when it is shut down, or when an Error escapes its run loop (Netty logs it
+     * and ends the thread). Without it, its connections hang, or nothing is accepted any more.
+     */
+    private void watch(EventLoopGroup group, String role) {
+        for (EventExecutor loop : group) {
+            loop.terminationFuture().addListener(ended -> {
+                if (!closing) {
+                    fatal.died("the " + role + " event loop", ended.cause());
+                }
+            });
+        }
     }
 
     /** The port actually bound (useful when the config asked for 0). */
@@ -100,10 +131,10 @@ public final class ParleyServer implements AutoCloseable {
     /** Stops gracefully; see the class comment for the order. Safe to call twice. */
     @Override
     public synchronized void close() {
-        if (closed) {
+        if (closing) {
             return;
         }
-        closed = true;
+        closing = true;
         log.info("Parley stopping: finishing queued messages, closing {} connections", sockets.size());
         listener.close().syncUninterruptibly();
         broker.close();
