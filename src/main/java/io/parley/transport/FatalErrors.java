@@ -38,11 +38,17 @@ public final class FatalErrors implements Thread.UncaughtExceptionHandler {
     private static final Logger log = LoggerFactory.getLogger(FatalErrors.class);
 
     private final boolean halt;
+    /**
+     * Memory held back for the one line a halting instance logs: out of memory, the line would
+     * otherwise often fail to be written. Dropped when the line is.
+     */
+    private volatile byte[] reserve;
     private final AtomicBoolean fired = new AtomicBoolean();
     private final ChannelHandler watch = new Watch();
 
     private FatalErrors(boolean halt) {
         this.halt = halt;
+        this.reserve = halt ? new byte[1 << 20] : null;
     }
 
     /** Ends the process on a fatal error: for {@code parley serve}. */
@@ -80,7 +86,13 @@ public final class FatalErrors implements Thread.UncaughtExceptionHandler {
      * @param cause what killed it, or null if it ended without one
      */
     public void died(String what, Throwable cause) {
-        fatal(what + " died" + (cause == null ? "" : " of " + cause));
+        // Out of memory, even building the message may fail: the process ends all the same.
+        try {
+            reserve = null;
+            report(what + " died" + (cause == null ? "" : " of " + cause));
+        } finally {
+            end();
+        }
     }
 
     /**
@@ -91,7 +103,12 @@ public final class FatalErrors implements Thread.UncaughtExceptionHandler {
     public boolean check(Throwable cause) {
         for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof OutOfMemoryError) {
-                fatal("out of memory (" + t + ") on thread " + Thread.currentThread().getName());
+                try {
+                    reserve = null;
+                    report("out of memory (" + t + ") on thread " + Thread.currentThread().getName());
+                } finally {
+                    end();
+                }
                 return true;
             }
         }
@@ -109,7 +126,12 @@ public final class FatalErrors implements Thread.UncaughtExceptionHandler {
             } catch (InterruptedException e) {
                 return;
             }
-            fatal(what + " did not finish within " + limit.toSeconds() + " s");
+            try {
+                reserve = null;
+                report(what + " did not finish within " + limit.toSeconds() + " s");
+            } finally {
+                end();
+            }
         }, "parley-deadline");
         watchdog.setDaemon(true);
         watchdog.start();
@@ -120,18 +142,21 @@ public final class FatalErrors implements Thread.UncaughtExceptionHandler {
         return watch;
     }
 
-    private void fatal(String what) {
-        if (halt) {
-            try {
+    private void report(String what) {
+        try {
+            if (halt) {
                 log.error("fatal: {}; exiting with {} so that a supervisor restarts the server", what, EXIT_CODE);
-            } catch (Throwable ignored) {
-                // Out of memory, logging may fail too; the exit code still says what happened.
-            } finally {
-                Runtime.getRuntime().halt(EXIT_CODE);
+            } else if (fired.compareAndSet(false, true)) {
+                log.error("fatal: {}; this server can no longer be trusted to serve: stop it", what);
             }
+        } catch (Throwable ignored) {
+            // Out of memory, logging may fail too; the exit code still says what happened.
         }
-        if (fired.compareAndSet(false, true)) {
-            log.error("fatal: {}; the server can no longer be trusted to serve, stop it", what);
+    }
+
+    private void end() {
+        if (halt) {
+            Runtime.getRuntime().halt(EXIT_CODE);
         }
     }
 
