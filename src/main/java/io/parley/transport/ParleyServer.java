@@ -12,6 +12,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.parley.config.ServerConfig;
@@ -23,6 +24,7 @@ import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A running Parley node: the store, the engine and the network, started together and stopped in the
@@ -42,7 +44,11 @@ public final class ParleyServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(ParleyServer.class);
 
+    private static final AtomicInteger INSTANCES = new AtomicInteger();
+
     private final ServerConfig config;
+    /** Every thread of this server has a name that starts with this and a dash. */
+    private final String name;
     private final HistoryStore store;
     private final LocalBroker broker;
     private final EventLoopGroup acceptor;
@@ -55,18 +61,21 @@ public final class ParleyServer implements AutoCloseable {
     /** Set when close begins: from then on an event loop that ends is expected to. */
     private volatile boolean closing;
 
-    private ParleyServer(ServerConfig config, FatalErrors fatal) throws Exception {
+    private ParleyServer(ServerConfig config, String name, FatalErrors fatal) throws Exception {
         this.fatal = fatal;
         this.config = config;
+        this.name = name;
         SslContext tls = config.tls()
                 ? SslContextBuilder.forServer(config.tlsCert().toFile(), config.tlsKey().toFile()).build()
                 : null;
         StaticFiles files = StaticFiles.load();
         ProtocolCodec codec = new ProtocolCodec();
         store = HistoryStore.openSqlite(config.dataDir(), config.durableSync());
-        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), fatal);
-        acceptor = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), NioIoHandler.newFactory());
+        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name, fatal);
+        acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
+                NioIoHandler.newFactory());
+        workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(),
+                new DefaultThreadFactory(name + "-loop"), NioIoHandler.newFactory());
         watch(acceptor, "acceptor");
         watch(workers, "worker");
         ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections,
@@ -102,7 +111,16 @@ public final class ParleyServer implements AutoCloseable {
 
     /** Starts a server that reports fatal errors to {@code fatal}; returns once it accepts connections. */
     public static ParleyServer start(ServerConfig config, FatalErrors fatal) throws Exception {
-        return new ParleyServer(config, fatal);
+        int n = INSTANCES.incrementAndGet();
+        return new ParleyServer(config, n == 1 ? "parley" : "parley" + n, fatal);
+    }
+
+    /**
+     * Starts a server whose threads are named {@code name-...}: several servers in one JVM (tests) can
+     * then tell their threads, and so their log lines, apart.
+     */
+    public static ParleyServer start(ServerConfig config, String name) throws Exception {
+        return new ParleyServer(config, name, FatalErrors.logging());
     }
 
     /**
@@ -122,6 +140,11 @@ public final class ParleyServer implements AutoCloseable {
     /** The port actually bound (useful when the config asked for 0). */
     public int port() {
         return ((InetSocketAddress) listener.localAddress()).getPort();
+    }
+
+    /** What the names of this server's threads start with, before a dash. */
+    public String name() {
+        return name;
     }
 
     public ServerConfig config() {
