@@ -31,8 +31,9 @@ class FatalErrorExitTest {
             try (PingFlood flood = PingFlood.start(target.port(), 4)) {
                 exit = target.awaitExit(Duration.ofSeconds(60));
             }
-            System.out.printf("out of memory: exited with %d after %d ms%n", exit,
-                    Duration.ofNanos(System.nanoTime() - start).toMillis());
+            System.out.printf("out of memory: exited with %d after %d ms; %s%n", exit,
+                    Duration.ofNanos(System.nanoTime() - start).toMillis(),
+                    target.log().lines().filter(l -> l.contains("fatal: ")).findFirst().orElse("no fatal line"));
             assertThat(exit).as("exit code; the log:\n%s", target.log()).isEqualTo(FatalErrors.EXIT_CODE);
             assertThat(target.log()).contains("fatal: ").contains("OutOfMemoryError");
         }
