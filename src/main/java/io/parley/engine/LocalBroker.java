@@ -108,7 +108,7 @@ public final class LocalBroker implements AutoCloseable {
      * @param threadPrefix what this engine's thread names start with ({@code PREFIX-sequencer}, ...), so
      *                     that logs, thread dumps and tests can tell one server's threads from another's
      * @param essentialThreadDied told when the sequencer or a history reader dies of a Throwable, or a
-     *                     history read runs out of memory: the engine cannot go on after that, and
+     *                     history read or a delivery task runs out of memory: the engine cannot go on, and
      *                     {@code parley serve} ends the process (the engine knows nothing of how)
      */
     public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
@@ -334,7 +334,7 @@ public final class LocalBroker implements AutoCloseable {
             }
         }
         fanOut(changes, work);
-        work.forEach(LocalBroker::post);
+        work.forEach(this::post);
     }
 
     private void poll(PollCommand cmd, Map<Executor, LoopWork> work) {
@@ -593,9 +593,17 @@ public final class LocalBroker implements AutoCloseable {
         return room;
     }
 
-    private static void post(Executor executor, Runnable task) {
+    private void post(Executor executor, Runnable task) {
         try {
-            executor.execute(task);
+            executor.execute(() -> {
+                try {
+                    task.run();
+                } catch (OutOfMemoryError e) {
+                    // The executor (an event loop) would log it and run on, out of memory.
+                    essentialThreadDied.uncaughtException(Thread.currentThread(), e);
+                    throw e;
+                }
+            });
         } catch (RejectedExecutionException e) {
             // The connection's event loop has shut down: the server is stopping and the client is gone.
             log.debug("event loop gone, dropping a delivery", e);

@@ -21,8 +21,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * thread forever. A supervisor then restarts it. {@link #logging()} (a server embedded in a test or
  * another program) only logs, and leaves the decision to its host.
  *
- * <p>Who tells it: the engine's sequencer and history readers report their own death (the engine knows
- * only the JDK's {@link Thread.UncaughtExceptionHandler}); {@link ParleyServer} watches the event loops'
+ * <p>Who tells it: the engine's sequencer and history readers report their own death, and an
+ * OutOfMemoryError in a read or in a delivery task it posts to an event loop (the engine knows only the
+ * JDK's {@link Thread.UncaughtExceptionHandler}); {@link ParleyServer} watches the event loops'
  * termination while it is not closing; {@link ChatSocket} and {@link #watch()} on the listening socket
  * pass on what Netty catches; {@link #installAsDefault()} covers any other thread that dies of an
  * OutOfMemoryError. -XX:+ExitOnOutOfMemoryError would be simpler but cannot be set from inside a running
