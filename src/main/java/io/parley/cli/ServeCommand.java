@@ -169,7 +169,6 @@ final class ServeCommand implements Callable<Integer> {
         // FatalErrors.EXIT_CODE, for a supervisor to restart it, instead of leaving a server that only
         // looks alive.
         FatalErrors fatal = FatalErrors.halting();
-        fatal.installAsDefault();
         ParleyServer server;
         try {
             server = ParleyServer.start(config, fatal);
@@ -178,6 +177,9 @@ final class ServeCommand implements Callable<Integer> {
                     + describe(e));
             return 1;
         }
+        // Only once running: a server that failed to start has nothing to restart, and the JVM may be
+        // someone else's (a test that runs this command).
+        fatal.installAsDefault();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             fatal.deadline(SHUTDOWN_DEADLINE, "the graceful stop");
