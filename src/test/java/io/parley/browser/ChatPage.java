@@ -31,8 +31,11 @@ final class ChatPage implements AutoCloseable {
     static final Path ARTIFACTS = Path.of("target", "browser-artifacts");
     private static final Duration WAIT = Duration.ofSeconds(15);
 
-    /** One line of #messages: its data-seq, .from and .text, as the page shows them. */
-    record Line(long seq, String from, String text) { }
+    /**
+     * One line of #messages: its data-seq, .from and .text as the page shows them, whether it is styled
+     * as the page's own (.mine) and whether it carries the guest badge.
+     */
+    record Line(long seq, String from, String text, boolean mine, boolean guest) { }
 
     private final Path profile;
     private final WebDriver driver;
@@ -95,9 +98,11 @@ final class ChatPage implements AutoCloseable {
         @SuppressWarnings("unchecked")
         List<List<Object>> rows = (List<List<Object>>) script(
                 "return [...document.querySelectorAll('#messages li.message')].map(li => "
-                        + "[li.dataset.seq, li.querySelector('.from').textContent, li.querySelector('.text').textContent]);");
+                        + "[li.dataset.seq, li.querySelector('.from').textContent, li.querySelector('.text').textContent, "
+                        + "li.classList.contains('mine'), li.querySelector('.badge')?.textContent === 'guest']);");
         return rows.stream()
-                .map(r -> new Line(Long.parseLong((String) r.get(0)), (String) r.get(1), (String) r.get(2)))
+                .map(r -> new Line(Long.parseLong((String) r.get(0)), (String) r.get(1), (String) r.get(2),
+                        (Boolean) r.get(3), (Boolean) r.get(4)))
                 .toList();
     }
 
