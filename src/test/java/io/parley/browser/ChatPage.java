@@ -31,11 +31,11 @@ final class ChatPage implements AutoCloseable {
     static final Path ARTIFACTS = Path.of("target", "browser-artifacts");
     private static final Duration WAIT = Duration.ofSeconds(15);
 
-    /**
-     * One line of #messages: its data-seq, .from and .text as the page shows them, whether it is styled
-     * as the page's own (.mine) and whether it carries the guest badge.
-     */
-    record Line(long seq, String from, String text, boolean mine, boolean guest) { }
+    /** One line of #messages: its data-seq, .from and .text, as the page shows them. */
+    record Line(long seq, String from, String text) { }
+
+    /** How the page marks a line: styled as its own (.mine), and carrying the guest badge. */
+    record Marks(boolean mine, boolean guest) { }
 
     private final Path profile;
     private final WebDriver driver;
@@ -98,12 +98,20 @@ final class ChatPage implements AutoCloseable {
         @SuppressWarnings("unchecked")
         List<List<Object>> rows = (List<List<Object>>) script(
                 "return [...document.querySelectorAll('#messages li.message')].map(li => "
-                        + "[li.dataset.seq, li.querySelector('.from').textContent, li.querySelector('.text').textContent, "
-                        + "li.classList.contains('mine'), li.querySelector('.badge')?.textContent === 'guest']);");
+                        + "[li.dataset.seq, li.querySelector('.from').textContent, li.querySelector('.text').textContent]);");
         return rows.stream()
-                .map(r -> new Line(Long.parseLong((String) r.get(0)), (String) r.get(1), (String) r.get(2),
-                        (Boolean) r.get(3), (Boolean) r.get(4)))
+                .map(r -> new Line(Long.parseLong((String) r.get(0)), (String) r.get(1), (String) r.get(2)))
                 .toList();
+    }
+
+    /** How the page marks the first line whose text is {@code text}. */
+    Marks marks(String text) {
+        @SuppressWarnings("unchecked")
+        List<Boolean> marks = (List<Boolean>) ((JavascriptExecutor) driver).executeScript(
+                "const li = [...document.querySelectorAll('#messages li.message')]"
+                        + ".find(l => l.querySelector('.text').textContent === arguments[0]);"
+                        + "return [li.classList.contains('mine'), li.querySelector('.badge')?.textContent === 'guest'];", text);
+        return new Marks(marks.get(0), marks.get(1));
     }
 
     String transport() {

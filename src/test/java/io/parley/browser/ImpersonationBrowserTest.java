@@ -2,6 +2,7 @@ package io.parley.browser;
 
 import io.parley.auth.Tokens;
 import io.parley.browser.ChatPage.Line;
+import io.parley.browser.ChatPage.Marks;
 import io.parley.config.ServerConfig.Access;
 import io.parley.testing.TestServer;
 import org.junit.jupiter.api.AfterEach;
@@ -76,18 +77,16 @@ class ImpersonationBrowserTest {
         alice.join(null, "lobby");
         alice.say("the real Alice");
 
-        Line real = alice.awaitText("the real Alice");
-        Line fake = alice.awaitText("I am Alice");
-        assertThat(real.from()).isEqualTo("Alice");
-        assertThat(fake.from()).isEqualTo("Alice");
-        assertThat(real.mine()).as("her own message, on her page").isTrue();
-        assertThat(real.guest()).isFalse();
-        assertThat(fake.mine()).as("the guest's message, on the real Alice's page").isFalse();
-        assertThat(fake.guest()).as("the guest is marked").isTrue();
+        assertThat(alice.awaitText("the real Alice").from()).isEqualTo("Alice");
+        assertThat(alice.awaitText("I am Alice").from()).isEqualTo("Alice");
+        assertThat(alice.marks("the real Alice")).as("her own message, on her page").isEqualTo(new Marks(true, false));
+        assertThat(alice.marks("I am Alice")).as("the guest's message, on the real Alice's page: not hers, marked")
+                .isEqualTo(new Marks(false, true));
 
         // On the guest's page, the same: its own message by user id, not by name.
-        assertThat(impostor.awaitText("the real Alice")).extracting(Line::mine, Line::guest).containsExactly(false, false);
-        assertThat(impostor.awaitText("I am Alice")).extracting(Line::mine, Line::guest).containsExactly(true, true);
+        impostor.awaitText("the real Alice");
+        assertThat(impostor.marks("the real Alice")).isEqualTo(new Marks(false, false));
+        assertThat(impostor.marks("I am Alice")).isEqualTo(new Marks(true, true));
 
         Line file = awaitFile(alice);
         // As drawn, "gnp.exe" runs left to right: its 'g' left of its last 'e' (applied, the override
