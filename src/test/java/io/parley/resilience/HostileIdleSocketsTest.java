@@ -96,7 +96,7 @@ class HostileIdleSocketsTest {
             for (int a = 1; a <= 4; a++) {
                 openSilently(server.port(), 100, "127.0.0." + (10 + a));
             }
-            awaitLog(server, "Cannot accept connections", Duration.ofSeconds(10));
+            awaitDescriptors(server, limit, Duration.ofSeconds(10));
 
             long cpuBefore = cpuTicks(server);
             long linesBefore = acceptFailureLines(server);
@@ -104,8 +104,10 @@ class HostileIdleSocketsTest {
             long cpu = cpuTicks(server) - cpuBefore;
             System.out.printf("EMFILE: %d CPU ticks in 3 s, %d accept-failure lines%n", cpu,
                     acceptFailureLines(server) - linesBefore);
+            // A tenth of a core. Measured on a busy 2-core machine: 1 to 8 ticks with accepts paused; 68
+            // for an accept loop that retried at once (it had only part of a core), 300 when alone.
             assertThat(cpu).as("CPU ticks (1/%d s) the server used in 3 s of EMFILE", TICKS_PER_SECOND)
-                    .isLessThan(3 * TICKS_PER_SECOND / 5);
+                    .isLessThan(3 * TICKS_PER_SECOND / 10);
             assertThat(acceptFailureLines(server) - linesBefore).as("lines logged about failed accepts in 3 s; the log:\n%s",
                     logOf(server)).isLessThanOrEqualTo(1);
             assertThat(server.alive()).isTrue();
@@ -189,11 +191,14 @@ class HostileIdleSocketsTest {
                 && l.contains("WARN")).count();
     }
 
-    private static void awaitLog(AttackTarget server, String text, Duration wait) throws Exception {
+    /** Waits until the server holds every descriptor its limit allows: accepts then fail with EMFILE. */
+    private static void awaitDescriptors(AttackTarget server, long limit, Duration wait) throws Exception {
         long deadline = System.nanoTime() + wait.toNanos();
-        while (!server.log().contains(text)) {
+        long held;
+        while ((held = openDescriptors(server)) < limit) {
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("no '" + text + "' in the log within " + wait + ":\n" + logOf(server));
+                throw new AssertionError("the server holds " + held + " descriptors, not its limit " + limit
+                        + ", after " + wait + ":\n" + logOf(server));
             }
             Thread.sleep(50);
         }
