@@ -35,9 +35,10 @@ import java.util.concurrent.TimeUnit;
  *   <li><b>Failed accepts back off.</b> When accept fails (EMFILE: out of descriptors) the connection
  *       stays in the kernel's backlog and the socket stays readable, so accepting again at once would
  *       spin. Accepting pauses instead, {@value #FIRST_PAUSE_MS} ms at first and twice as long each
- *       time up to {@value #LONGEST_PAUSE_MS} ms, and the trouble is logged once when it starts, then at
- *       most once every {@value #REPEAT_LOG_SECONDS} s while it lasts, and once when accepting works
- *       again. (Netty's acceptor would pause for a second too, but logs a stack trace each time.)</li>
+ *       time up to {@value #LONGEST_PAUSE_MS} ms. Failed accepts are logged at most once every
+ *       {@value #REPEAT_LOG_SECONDS} s (a WARN line with the count, no stack trace), and the end of a run
+ *       of failures that was logged once (INFO). (Netty's acceptor would pause for a second too, but
+ *       would log a stack trace for every failed accept.)</li>
  * </ul>
  *
  * <p>One per server, added with {@code ServerBootstrap.handler(...)}: it runs on the acceptor thread
@@ -63,7 +64,10 @@ final class AcceptGate extends ChannelInboundHandlerAdapter {
     /** Accepts failed since accepting last worked; 0 when it works. */
     private long failures;
     private long failingSinceNanos;
+    /** When a line about failed accepts was last logged; 0: never. */
     private long lastLoggedNanos;
+    /** Whether this run of failures was logged, so that its end is too. */
+    private boolean episodeLogged;
 
     AcceptGate(ConnectionCounts counts, Networks proxies, boolean tls) {
         this.counts = counts;
@@ -152,13 +156,16 @@ final class AcceptGate extends ChannelInboundHandlerAdapter {
         long now = System.nanoTime();
         if (failures++ == 0) {
             failingSinceNanos = now;
+        }
+        // One limit for every line about failed accepts, across episodes: accepts that fail, work once
+        // (a connection closed and freed a descriptor) and fail again must not fill the log either.
+        if (lastLoggedNanos == 0 || now - lastLoggedNanos >= TimeUnit.SECONDS.toNanos(REPEAT_LOG_SECONDS)) {
             lastLoggedNanos = now;
-            log.warn("Cannot accept connections: {}. Pausing accepts, at most {} ms at a time; if this is \"Too many"
-                    + " open files\", raise ulimit -n or lower --max-connections.", cause.getMessage(), LONGEST_PAUSE_MS);
-        } else if (now - lastLoggedNanos >= TimeUnit.SECONDS.toNanos(REPEAT_LOG_SECONDS)) {
-            lastLoggedNanos = now;
-            log.warn("Still cannot accept connections: {} failed accepts in {} s, the last: {}", failures,
-                    TimeUnit.NANOSECONDS.toSeconds(now - failingSinceNanos), cause.getMessage());
+            episodeLogged = true;
+            log.warn("Cannot accept connections: {} ({} failed accepts in {} ms). Pausing accepts, at most {} ms at a"
+                            + " time; for \"Too many open files\", raise ulimit -n or lower --max-connections.",
+                    cause.getMessage(), failures, TimeUnit.NANOSECONDS.toMillis(now - failingSinceNanos),
+                    LONGEST_PAUSE_MS);
         }
         pause(ctx);
     }
@@ -178,8 +185,11 @@ final class AcceptGate extends ChannelInboundHandlerAdapter {
     }
 
     private void recovered() {
-        log.info("Accepting connections again, after {} failed accepts in {} ms", failures,
-                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - failingSinceNanos));
+        if (episodeLogged) {
+            log.info("Accepting connections again, after {} failed accepts in {} ms", failures,
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - failingSinceNanos));
+        }
+        episodeLogged = false;
         failures = 0;
         pauseMs = FIRST_PAUSE_MS;
     }
