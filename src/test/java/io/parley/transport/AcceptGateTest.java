@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Connection limits are enforced when a connection is accepted, not when it first speaks: a silent
@@ -73,6 +74,21 @@ class AcceptGateTest {
             assertThat(readUntilClosed(third)).startsWith("HTTP/1.1 503").contains("connection limit");
             assertStillOpen(first);
             assertStillOpen(second);
+        }
+    }
+
+    @Test
+    void overTlsARefusedConnectionIsClosedAtAcceptWithoutAPlainTextAnswer() throws Exception {
+        Path cert = dir.resolve("cert.pem");
+        Path key = dir.resolve("key.pem");
+        assumeTrue(TlsTest.generate(cert, key), "openssl is needed to make a test certificate");
+        try (TestServer server = TestServer.start(dir.resolve("data"),
+                c -> c.withTls(cert, key).withAdmission(c.admission().withConnections(100, 1)))) {
+            Socket first = silent(server, "127.0.0.1");
+            Socket second = silent(server, "127.0.0.1");
+
+            assertThat(readUntilClosed(second)).as("what a TLS client would have to read as a record").isEmpty();
+            assertStillOpen(first);
         }
     }
 
