@@ -19,8 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * They are kept for addresses that hold few connections: once fewer than a tenth of {@code max} slots
  * are free, an address that already holds {@value #FEW} or more connections is refused (429), even if
  * under its own limit. So one address, whatever {@code --max-connections-per-ip} says, never holds more
- * than {@code max - max/10 + }{@value #FEW} of them, and a crowd of busy addresses cannot lock out a
- * newcomer either; only many addresses with few connections each can fill the server.
+ * than {@code max - max/10} of them (or {@value #FEW}, on a tiny server), and a crowd of busy addresses
+ * cannot lock out a newcomer either; only many addresses with few connections each can fill the server.
  */
 final class ConnectionCounts {
 
