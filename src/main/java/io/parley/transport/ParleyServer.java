@@ -2,6 +2,7 @@ package io.parley.transport;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -78,16 +79,26 @@ public final class ParleyServer implements AutoCloseable {
                 new DefaultThreadFactory(name + "-loop"), NioIoHandler.newFactory());
         watch(acceptor, "acceptor");
         watch(workers, "worker");
-        ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections,
-                files, fatal);
-        workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
         try {
+            // Counted now, with the store and the event loops open, so their descriptors are counted too.
+            ConnectionCounts counts = new ConnectionCounts(DescriptorBudget.connections(config.admission().maxConnections()),
+                    config.admission().maxConnectionsPerIp());
+            ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections,
+                    files, counts, fatal);
+            AcceptGate gate = new AcceptGate(counts, config.admission().trustedProxies(), tls != null);
+            workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
             listener = new ServerBootstrap()
                     .group(acceptor, workers)
                     .channel(NioServerSocketChannel.class)
-                    // Netty logs and drops what goes wrong while accepting, an OutOfMemoryError too.
-                    .handler(fatal.watch())
                     .option(ChannelOption.SO_BACKLOG, 1024)
+                    .handler(new ChannelInitializer<>() {
+                        @Override
+                        protected void initChannel(Channel listening) {
+                            // Netty logs and drops what goes wrong while accepting, an OutOfMemoryError
+                            // too: the watch sees it first.
+                            listening.pipeline().addLast("fatal", fatal.watch()).addLast("accept", gate);
+                        }
+                    })
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(pipeline)
                     .bind(config.host(), config.port())
