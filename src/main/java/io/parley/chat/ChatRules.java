@@ -2,8 +2,11 @@ package io.parley.chat;
 
 import java.util.regex.Pattern;
 
-/** The rules a request's fields must meet; each broken rule is a {@link ChatException} with its code. */
-final class ChatRules {
+/**
+ * The rules a request's fields must meet; each broken rule is a {@link ChatException} with its code.
+ * Public for {@link #name}, which the transport also applies to the names signed tokens carry.
+ */
+public final class ChatRules {
 
     static final int MAX_NAME = 32;
     static final int MAX_ID = 64;
@@ -13,7 +16,7 @@ final class ChatRules {
     private ChatRules() {
     }
 
-    static String name(String raw) {
+    public static String name(String raw) {
         String name = raw == null ? "" : raw.strip();
         int length = name.codePointCount(0, name.length());
         if (length == 0 || length > MAX_NAME || hasControl(name)) {
