@@ -5,6 +5,7 @@ import org.slf4j.Logger;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /**
  * One kind of log line that clients can cause, written at most {@code perMinute} times a minute; the
@@ -26,7 +27,8 @@ final class ThrottledLog {
     private final Logger log;
     private final String kind;
     private final int perMinute;
-    private final AtomicLong windowStart = new AtomicLong(System.nanoTime());
+    private final LongSupplier clock;
+    private final AtomicLong windowStart;
     private final AtomicInteger written = new AtomicInteger();
     private final AtomicInteger leftOut = new AtomicInteger();
 
@@ -34,9 +36,16 @@ final class ThrottledLog {
      * @param kind what the lines are about, for the summary ("failed API requests")
      */
     ThrottledLog(Logger log, String kind, int perMinute) {
+        this(log, kind, perMinute, System::nanoTime);
+    }
+
+    /** With a clock of nanoseconds other than {@link System#nanoTime()}: for tests. */
+    ThrottledLog(Logger log, String kind, int perMinute, LongSupplier clock) {
         this.log = log;
         this.kind = kind;
         this.perMinute = perMinute;
+        this.clock = clock;
+        this.windowStart = new AtomicLong(clock.getAsLong());
     }
 
     /** As {@link Logger#error(String, Object...)}, if this minute's lines are not used up. */
@@ -46,15 +55,15 @@ final class ThrottledLog {
         }
     }
 
-    /** As {@link Logger#warn(String, Object...)}, if this minute's lines are not used up. */
-    void warn(String format, Object... arguments) {
+    /** As {@link Logger#info(String, Object...)}, if this minute's lines are not used up. */
+    void info(String format, Object... arguments) {
         if (admit()) {
-            log.warn(format, arguments);
+            log.info(format, arguments);
         }
     }
 
     private boolean admit() {
-        long now = System.nanoTime();
+        long now = clock.getAsLong();
         long start = windowStart.get();
         if (now - start >= WINDOW_NANOS && windowStart.compareAndSet(start, now)) {
             written.set(0);
