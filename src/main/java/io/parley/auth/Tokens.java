@@ -55,6 +55,9 @@ public final class Tokens {
     public String mint(String user, String name, List<String> roles, Duration ttl) {
         Identity checked = checked(user, name, roles);
         Instant now = Instant.now();
+        if (ttl.compareTo(Duration.between(now, LATEST_EXPIRY)) > 0) {
+            throw new InvalidTokenException("a token may not be valid past " + LATEST_EXPIRY);
+        }
         return JWT.create()
                 .withSubject(checked.user())
                 .withClaim(NAME_CLAIM, checked.name())

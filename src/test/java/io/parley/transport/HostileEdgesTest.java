@@ -3,6 +3,7 @@ package io.parley.transport;
 import com.auth0.jwt.JWT;
 import com.auth0.jwt.algorithms.Algorithm;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.auth.Tokens;
 import io.parley.config.ServerConfig.Access;
 import io.parley.testing.RawSocket;
 import io.parley.testing.TestServer;
@@ -19,10 +20,12 @@ import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The edges of a request a hostile client pushes on (issue 8): request targets no decoder can read,
@@ -145,6 +148,15 @@ class HostileEdgesTest {
         String token = token("Ada", Instant.parse("9999-12-31T23:59:00Z").getEpochSecond());
 
         assertThat(send(server, handshake("/chat?token=" + token, "127.0.0.1")).status()).isEqualTo(101);
+    }
+
+    @Test
+    void noTokenIsMintedToOutliveTheYear9999() {
+        Tokens tokens = new Tokens(SECRET);
+
+        assertThatThrownBy(() -> tokens.mint("u-1", "Ada", List.of(), Duration.ofDays(3_000_000)))
+                .isInstanceOf(Tokens.InvalidTokenException.class).hasMessageContaining("9999");
+        assertThat(tokens.mint("u-1", "Ada", List.of(), Duration.ofDays(365 * 100))).isNotBlank();
     }
 
     @ParameterizedTest(name = "{0}")
