@@ -64,8 +64,8 @@ final class TargetGuard extends SimpleChannelInboundHandler<FullHttpRequest> {
             ctx.fireChannelRead(request);
             return;
         }
+        Responses.send(ctx, request, refusal, false);
         request.release();
-        Responses.sendAndClose(ctx, refusal);
     }
 
     private static boolean spared(String path) {

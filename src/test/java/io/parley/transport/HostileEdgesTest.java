@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -168,6 +169,26 @@ class HostileEdgesTest {
         assertThat(api.status()).isEqualTo(401);
         assertThat(api.json().path("code").asText()).isEqualTo("unauthorized");
         assertThat(send(server, handshake("/chat?token=" + token, "127.0.0.1")).status()).isEqualTo(401);
+    }
+
+    @Test
+    void aRefreshWithAnAbsurdTokenIsRefusedAndTheConnectionGoesOn() {
+        String token = token("Ada", Instant.now().plusSeconds(3600).getEpochSecond());
+        try (WsClient ada = WsClient.connect(server.chatUri(), Map.of("Authorization", "Bearer " + token))) {
+            ada.send(Map.of("type", "hello"));
+            ada.expect("welcome");
+
+            ada.send(Map.of("type", "refresh", "token", token("Ada", Instant.MAX.getEpochSecond())));
+            assertThat(ada.expect("error").path("code").asText()).isEqualTo("unauthorized");
+            ada.send(Map.of("type", "refresh", "token",
+                    token("Ada\u202E", Instant.now().plusSeconds(7200).getEpochSecond())));
+            assertThat(ada.expect("error").path("code").asText()).isEqualTo("unauthorized");
+
+            ada.join("edges");
+            ada.say("edges", "a1", "still here");
+            ada.expect("ack");
+        }
+        assertNothingLogged();
     }
 
     @Test
