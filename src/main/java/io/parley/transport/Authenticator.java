@@ -24,8 +24,12 @@ import java.util.regex.Pattern;
 final class Authenticator {
 
     private static final String BEARER = "bearer ";
-    /** Where a token can sit in a request target: {@code token=} in the query (WebSocket handshakes). */
-    private static final Pattern QUERY_TOKEN = Pattern.compile("(?i)([?&;]token=)[^&#;\\s]*");
+    /**
+     * Where a token can sit in a request target: {@code token=} in the query (WebSocket handshakes),
+     * its letters percent-encoded or not, since the server decodes the name before it looks.
+     */
+    private static final Pattern QUERY_TOKEN = Pattern.compile(
+            "(?i)([?&;](?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)(?:=|%3d))[^&#;\\s]*");
 
     private final boolean allowGuests;
     private final Tokens tokens;
@@ -112,8 +116,9 @@ final class Authenticator {
         if (e == null) {
             return null;
         }
-        Throwable copy = new RedactedException(e.getClass().getName() + ": " + withoutTokens(e.getMessage()),
-                withoutTokens(e.getCause()));
+        String message = e.getMessage() == null ? e.getClass().getName()
+                : e.getClass().getName() + ": " + withoutTokens(e.getMessage());
+        Throwable copy = new RedactedException(message, withoutTokens(e.getCause()));
         copy.setStackTrace(e.getStackTrace());
         return copy;
     }

@@ -197,6 +197,9 @@ class HostileEdgesTest {
                 .isEqualTo("/chat?token=<redacted>&room=x");
         assertThat(Authenticator.withoutTokens("/api/rooms/x/messages?since=1&TOKEN=eyJ.abc.def"))
                 .isEqualTo("/api/rooms/x/messages?since=1&TOKEN=<redacted>");
+        assertThat(Authenticator.withoutTokens("/chat?%74ok%65n%3DeyJ.abc.def"))
+                .isEqualTo("/chat?%74ok%65n%3D<redacted>");
+        assertThat(Authenticator.withoutTokens("/chat?tokens=1&mytoken=2")).isEqualTo("/chat?tokens=1&mytoken=2");
         Throwable logged = Authenticator.withoutTokens(new IllegalStateException("wrapped",
                 new IllegalArgumentException("invalid hex byte 'zz' at index 29 of '/chat?token=eyJ.abc.def%zz'")));
         assertThat(logged.getCause().getMessage()).doesNotContain("eyJ").contains("IllegalArgumentException");
