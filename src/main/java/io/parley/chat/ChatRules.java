@@ -4,8 +4,11 @@ import io.parley.auth.DisplayNames;
 
 import java.util.regex.Pattern;
 
-/** The rules a request's fields must meet; each broken rule is a {@link ChatException} with its code. */
-final class ChatRules {
+/**
+ * The rules a request's fields must meet; each broken rule is a {@link ChatException} with its code.
+ * Public for {@link #name}, which the transport also applies to the names signed tokens carry.
+ */
+public final class ChatRules {
 
     static final int MAX_ID = 64;
     static final int MAX_HISTORY_LIMIT = 500;
@@ -15,7 +18,7 @@ final class ChatRules {
     }
 
     /** A display name, by the one set of rules for every name: {@link DisplayNames#check}. */
-    static String name(String raw) {
+    public static String name(String raw) {
         try {
             return DisplayNames.check(raw);
         } catch (DisplayNames.UnsafeName e) {

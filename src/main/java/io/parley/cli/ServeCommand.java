@@ -7,6 +7,8 @@ import io.parley.transport.ParleyServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,6 +44,12 @@ final class ServeCommand implements Callable<Integer> {
             description = "Browser origin allowed to connect besides the server's own, e.g. https://chat.example.com;"
                     + " repeatable or comma-separated; * allows any (env PARLEY_ALLOWED_ORIGINS).")
     List<String> allowedOrigins = new ArrayList<>();
+
+    @Option(names = "--public-url", defaultValue = "${env:PARLEY_PUBLIC_URL}",
+            description = "The address browsers reach the server at, e.g. https://chat.example.com (env"
+                    + " PARLEY_PUBLIC_URL). When set, requests for any other Host are refused with 421 (DNS"
+                    + " rebinding) and this is the server's own origin.")
+    String publicUrl;
 
     @Option(names = "--tls-cert", defaultValue = "${env:PARLEY_TLS_CERT}",
             description = "PEM certificate chain: serve wss:// and https:// (env PARLEY_TLS_CERT).")
@@ -155,8 +163,19 @@ final class ServeCommand implements Callable<Integer> {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,
-                        Networks.parse("metrics network", metricsFrom)),
+                        Networks.parse("metrics network", metricsFrom), publicUrl()),
                 noRateLimits ? admission.withoutRateLimits() : admission);
+    }
+
+    private URI publicUrl() {
+        if (publicUrl == null || publicUrl.isBlank()) {
+            return null;
+        }
+        try {
+            return new URI(publicUrl.trim());
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("--public-url is not a URL: " + e.getMessage());
+        }
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.parley.config;
 
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -163,8 +164,12 @@ public record ServerConfig(
      *                     clients fall back to the HTTP API
      * @param metricsFrom  the networks {@code /metrics} is served to (behind a trusted proxy, judged by
      *                     the client's address); this machine only by default
+     * @param publicUrl    the address browsers reach the server at ({@code https://chat.example.com}),
+     *                     or null. When set, a request naming another {@code Host} is refused (DNS
+     *                     rebinding), and the server's own origin is this URL's rather than the Host's
      */
-    public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom) {
+    public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom,
+                         URI publicUrl) {
 
         /** HS256 keys shorter than the hash are weak (RFC 7518, section 3.2). */
         public static final int MIN_SECRET_BYTES = 32;
@@ -180,33 +185,42 @@ public record ServerConfig(
                 throw new IllegalArgumentException("with guests turned off, a token secret is needed, "
                         + "or nobody could connect");
             }
+            if (publicUrl != null && (publicUrl.getHost() == null || publicUrl.getScheme() == null
+                    || !publicUrl.getScheme().equalsIgnoreCase("http") && !publicUrl.getScheme().equalsIgnoreCase("https")
+                    || publicUrl.getRawUserInfo() != null)) {
+                throw new IllegalArgumentException("the public URL must be http(s)://host[:port], was " + publicUrl);
+            }
         }
 
         public static Access defaults() {
-            return new Access(true, null, true, Networks.LOOPBACK);
+            return new Access(true, null, true, Networks.LOOPBACK, null);
         }
 
         public Access withTokenSecret(String secret) {
-            return new Access(allowGuests, secret, webSocket, metricsFrom);
+            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl);
         }
 
         public Access withGuests(boolean allowed) {
-            return new Access(allowed, tokenSecret, webSocket, metricsFrom);
+            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl);
         }
 
         public Access withWebSocket(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, enabled, metricsFrom);
+            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl);
         }
 
         public Access withMetricsFrom(Networks networks) {
-            return new Access(allowGuests, tokenSecret, webSocket, networks);
+            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl);
+        }
+
+        public Access withPublicUrl(URI url) {
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url);
         }
 
         @Override
         public String toString() {
             // Never print the secret.
             return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
-                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + "]";
+                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", publicUrl=" + publicUrl + "]";
         }
     }
 

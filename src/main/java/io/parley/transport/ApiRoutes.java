@@ -41,6 +41,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
  * The HTTP API, every route under {@code /api} (docs/PROTOCOL.md, "HTTP API"):
@@ -61,10 +62,13 @@ import java.util.concurrent.TimeUnit;
 final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private static final Logger log = LoggerFactory.getLogger(ApiRoutes.class);
+    /** Failed requests are bugs, but a client that found one can repeat it: a few lines a minute. */
+    private static final ThrottledLog failures = new ThrottledLog(log, "failed API requests", 10);
     static final String PREFIX = "/api/";
     private static final String ROOMS = "/api/rooms/";
     private static final String MESSAGES = "/messages";
     private static final int MAX_PIPELINED = 16;
+    private static final Pattern WHOLE_NUMBER = Pattern.compile("-?[0-9]{1,19}");
     static final String GUEST_NAME = "X-Parley-Name";
 
     private final RoomRequests chat;
@@ -137,7 +141,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         } catch (ChatException e) {
             answer(request, error(e, null, null));
         } catch (RuntimeException e) {
-            log.error("API request {} {} failed", request.method(), request.uri(), e);
+            failures.error("API request {} {} failed", request.method(), Authenticator.withoutTokens(request.uri()),
+                    Authenticator.withoutTokens(e));
             answer(request, error(new ChatException(ErrorCode.INTERNAL_ERROR, "internal error"), null, null));
         }
     }
@@ -283,20 +288,32 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (cause instanceof StoreException) {
             return ChatSession.refused(Failure.STORE_UNAVAILABLE);
         }
-        log.error("reading room {} failed", room, cause);
+        failures.error("reading room {} failed", room, cause);
         return new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
     }
 
+    /**
+     * A parameter as a whole number in ASCII digits, with an optional minus (the rules then say what a
+     * negative one means). {@code Long.parseLong} alone would also take {@code +1} and digits of other
+     * scripts ({@code １}, {@code ١}); a parameter given twice is refused rather than one picked.
+     */
     private static Long number(Map<String, List<String>> params, String name) {
         List<String> values = params.get(name);
         if (values == null || values.isEmpty()) {
             return null;
         }
+        ErrorCode code = name.equals("wait") ? ErrorCode.BAD_REQUEST : ErrorCode.INVALID_SINCE;
+        if (values.size() > 1) {
+            throw new ChatException(code, name + " must be given once");
+        }
+        String value = values.getFirst();
+        if (!WHOLE_NUMBER.matcher(value).matches()) {
+            throw new ChatException(code, name + " must be a whole number");
+        }
         try {
-            return Long.parseLong(values.getFirst());
+            return Long.parseLong(value);
         } catch (NumberFormatException e) {
-            throw new ChatException(name.equals("wait") ? ErrorCode.BAD_REQUEST : ErrorCode.INVALID_SINCE,
-                    name + " must be a whole number");
+            throw new ChatException(code, name + " must be a whole number within 64 bits");
         }
     }
 
@@ -334,6 +351,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
             case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
             case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
+            case MISDIRECTED -> HttpResponseStatus.MISDIRECTED_REQUEST;
             case RATE_LIMITED -> HttpResponseStatus.TOO_MANY_REQUESTS;
             case OVERLOADED, STORE_UNAVAILABLE, SHUTTING_DOWN -> HttpResponseStatus.SERVICE_UNAVAILABLE;
             case INTERNAL_ERROR -> HttpResponseStatus.INTERNAL_SERVER_ERROR;

@@ -37,6 +37,8 @@ import java.util.concurrent.TimeUnit;
  *                deadline (slow loris); the other connection limits are AcceptGate's, at accept;
  *                removes itself on the upgrade
  *   aggregate    RequestAggregator: one FullHttpRequest per request; 413 as JSON past the limit
+ *   target       TargetGuard: 421 for a Host other than --public-url's, 400 for a target that is not
+ *                valid percent-encoding
  *   cors         Netty's CorsHandler, only with --allowed-origin: lets pages on those origins call the
  *                HTTP API (answers preflights, adds Access-Control-Allow-Origin)
  *   guard        UpgradeGuard: refuses bad handshakes to /chat with 503/426/400/403/405/401, and
@@ -68,6 +70,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final ChannelGroup openChannels;
     private final OriginPolicy origins;
     private final HttpRoutes routes;
+    private final TargetGuard target;
     private final WebSocketServerProtocolConfig websocket;
     private final Authenticator authenticator;
     private final ConnectionCounts connections;
@@ -88,8 +91,9 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.broker = broker;
         this.codec = codec;
         this.sockets = sockets;
-        this.origins = new OriginPolicy(config.allowedOrigins());
+        this.origins = new OriginPolicy(config.allowedOrigins(), config.access().publicUrl());
         this.cors = origins.cors();
+        this.target = new TargetGuard(origins, codec);
         this.authenticator = new Authenticator(config.access());
         this.connections = connections;
         this.rateLimits = new RateLimits(config.admission());
@@ -137,6 +141,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         p.addLast("admission", new Admission(connections, metrics, config.admission().handshakeTimeout().toNanos(),
                 config.admission().trustedProxies()));
         p.addLast("aggregate", new RequestAggregator(maxHttpRequest, codec));
+        p.addLast("target", target);
         if (cors != null) {
             p.addLast(CORS, new CorsHandler(cors));
         }

@@ -65,6 +65,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
         implements Subscriber, ReadControl, TokenRenewal {
 
     private static final Logger log = LoggerFactory.getLogger(ChatSocket.class);
+    /** Any client can make itself a slow consumer, as often as it reconnects: a few lines a minute. */
+    private static final ThrottledLog slowConsumers = new ThrottledLog(log, "slow consumers closed", 10);
     private static final AtomicLong SESSIONS = new AtomicLong();
     /** How long a client may stay over its outbound limit before it counts as a slow consumer. */
     static final long SLOW_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
@@ -272,7 +274,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
     /** Closes the connection with 1013 if the client is a slow consumer; says whether it did. */
     private boolean closedAsSlow() {
         if (unsentAfterFlush > config.outboundBufferBytes() && slowConsumer()) {
-            log.info("closing slow consumer {}: {} bytes unsent", Admission.clientOf(ctx.channel()), unsentAfterFlush);
+            slowConsumers.info("closing slow consumer {}: {} bytes unsent", Admission.clientOf(ctx.channel()), unsentAfterFlush);
             close(WebSocketCloseStatus.TRY_AGAIN_LATER.code(), "slow consumer: reconnect and re-join with since");
             return true;
         }

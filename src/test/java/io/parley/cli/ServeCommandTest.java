@@ -61,6 +61,24 @@ class ServeCommandTest {
     }
 
     @Test
+    void aPublicUrlIsTakenAsItIsAndOneThatIsNoHttpOriginIsRefusedAtStart() {
+        ServeCommand serve = new ServeCommand();
+        new picocli.CommandLine(serve).parseArgs("--public-url", "https://chat.example.com:8443");
+        assertThat(serve.config().access().publicUrl()).isEqualTo(URI.create("https://chat.example.com:8443"));
+
+        ServeCommand unset = new ServeCommand();
+        new picocli.CommandLine(unset).parseArgs();
+        assertThat(unset.config().access().publicUrl()).as("by default").isNull();
+
+        for (String bad : List.of("chat.example.com", "ftp://chat.example.com", "https://user@chat.example.com", "https://[x")) {
+            ServeCommand refused = new ServeCommand();
+            new picocli.CommandLine(refused).parseArgs("--public-url", bad);
+            assertThatThrownBy(refused::config).as(bad).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("public");
+        }
+    }
+
+    @Test
     void aTrustedProxyThatIsNotAnAddressIsRefusedAtStart() {
         ServeCommand serve = new ServeCommand();
         new picocli.CommandLine(serve).parseArgs("--trusted-proxy", "lb.internal");
