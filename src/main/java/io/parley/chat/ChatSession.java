@@ -6,6 +6,7 @@ import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.PublishListener;
+import io.parley.engine.ReadQueue;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
 import io.parley.engine.Subscription;
@@ -37,6 +38,13 @@ public final class ChatSession {
      * Reading resumes when half of them are answered.
      */
     static final int MAX_IN_FLIGHT = 256;
+    /**
+     * History requests of one connection that may be unanswered at once; another gets
+     * {@code rate_limited}. A client pages back one reply at a time; a few allow reading several rooms
+     * at once. Without it one connection could queue reads faster than the disk answers (seen: 43,557
+     * from 64 clients in 25 s), and each reply is up to about 1 MiB of JSON held for it.
+     */
+    static final int MAX_HISTORY_IN_FLIGHT = 4;
 
     private final LocalBroker broker;
     private final ServerConfig config;
@@ -53,6 +61,12 @@ public final class ChatSession {
     private boolean closed;
     /** Sends handed to the engine and not yet answered. */
     private int inFlight;
+    /** History requests handed to the engine and not yet answered. */
+    private int historyInFlight;
+    /** Joins handed to the engine and not yet answered, rooms left since included. */
+    private int joinsInFlight;
+    /** This connection's turn at the disk; closed with it. */
+    private final ReadQueue.Asker reads;
 
     /**
      * @param authenticated the user a token proved at the handshake, or null for a guest
@@ -67,6 +81,7 @@ public final class ChatSession {
         this.id = id;
         this.authenticated = authenticated;
         this.connectionLimits = requests.forConnection();
+        this.reads = requests.asker();
     }
 
     public String id() {
@@ -140,12 +155,19 @@ public final class ChatSession {
             throw new ChatException(ErrorCode.TOO_MANY_ROOMS,
                     "at most " + config.maxRoomsPerConnection() + " rooms per connection");
         }
+        // Leaving does not take back a join's read from disk: without this, join and leave in a loop
+        // would queue reads without end.
+        if (joinsInFlight >= config.maxRoomsPerConnection()) {
+            throw new ChatException(ErrorCode.RATE_LIMITED, "at most " + config.maxRoomsPerConnection()
+                    + " joins may be unanswered on one connection; wait for their replies");
+        }
         TrackedJoin tracked = new TrackedJoin(room, listener);
         try {
-            tracked.subscription = broker.subscribe(room, connection, identity.name(), after, tracked);
+            tracked.subscription = broker.subscribe(room, connection, identity.name(), after, reads, tracked);
         } catch (LocalBroker.Refused e) {
             throw refused(e.failure());
         }
+        joinsInFlight++;
         rooms.put(room, tracked.subscription);
     }
 
@@ -162,11 +184,13 @@ public final class ChatSession {
 
         @Override
         public void joined(int members, Replay replay) {
+            joinsInFlight--;
             listener.joined(members, replay);
         }
 
         @Override
         public void failed(Failure failure) {
+            joinsInFlight--;
             rooms.remove(room, subscription);
             listener.failed(failure);
         }
@@ -208,10 +232,25 @@ public final class ChatSession {
         }
     }
 
-    /** Stored messages of a room this client is in; completes off the event loop. */
+    /**
+     * Stored messages of a room this client is in. The future completes on a reader thread; never, if
+     * the connection closes first.
+     *
+     * @throws ChatException {@code rate_limited} while {@link #MAX_HISTORY_IN_FLIGHT} are unanswered,
+     *                       {@code overloaded} when the server's read queue is full
+     */
     public CompletableFuture<List<StoredMessage>> history(String room, Long before, Long since, Integer limit) {
         requireMember(room);
-        return requests.history(room, before, since, limit);
+        if (historyInFlight >= MAX_HISTORY_IN_FLIGHT) {
+            throw new ChatException(ErrorCode.RATE_LIMITED, "at most " + MAX_HISTORY_IN_FLIGHT
+                    + " history requests may be unanswered on one connection; wait for a reply");
+        }
+        CompletableFuture<List<StoredMessage>> read = requests.history(reads, room, before, since, limit);
+        historyInFlight++;
+        // Registered before the caller's reply: it is posted to the loop first, so the count is down
+        // before the reply can leave (its flush is a task of its own, after this one).
+        read.whenComplete((messages, failure) -> connection.executor().execute(() -> historyInFlight--));
+        return read;
     }
 
     /**
@@ -236,6 +275,7 @@ public final class ChatSession {
             return;
         }
         closed = true;
+        reads.close();
         rooms.values().forEach(broker::unsubscribe);
         rooms.clear();
     }

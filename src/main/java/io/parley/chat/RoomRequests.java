@@ -5,6 +5,7 @@ import io.parley.config.ServerConfig;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
+import io.parley.engine.ReadQueue;
 import io.parley.store.StoredMessage;
 
 import java.util.List;
@@ -43,6 +44,11 @@ public final class RoomRequests {
         return limits.forConnection();
     }
 
+    /** One more connection's turn at the disk: close it with the connection, and its queued reads are dropped. */
+    public ReadQueue.Asker asker() {
+        return broker.asker();
+    }
+
     /**
      * Stores and broadcasts a message from {@code who}, sent over {@code connection}; the listener hears
      * on {@code replyOn}. A message that breaks a rule counts against no rate.
@@ -63,10 +69,11 @@ public final class RoomRequests {
 
     /**
      * Messages after {@code since}; with {@code waitSeconds} above 0, waits for the next one if there
-     * are none yet. The caller ends a wait that runs out with {@link LocalBroker.Poll#cancel()}.
+     * are none yet. The caller ends a wait that runs out with {@link LocalBroker.Poll#cancel()}. A read
+     * from disk takes {@code asker}'s turn.
      */
-    public LocalBroker.Poll poll(String room, Long since, Integer limit, int waitSeconds, Executor replyOn,
-                                 PollListener listener) {
+    public LocalBroker.Poll poll(ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
+                                 Executor replyOn, PollListener listener) {
         ChatRules.room(room);
         if (since == null) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "polling needs since");
@@ -77,7 +84,7 @@ public final class RoomRequests {
             throw new ChatException(ErrorCode.BAD_REQUEST, "wait must be 0-" + MAX_WAIT_SECONDS + " seconds");
         }
         try {
-            return broker.poll(room, after, max, waitSeconds > 0, replyOn, listener);
+            return broker.poll(asker, room, after, max, waitSeconds > 0, replyOn, listener);
         } catch (LocalBroker.Refused e) {
             throw ChatSession.refused(e.failure());
         }
@@ -85,15 +92,17 @@ public final class RoomRequests {
 
     /**
      * Stored messages: with {@code since}, those after it; with {@code before}, those just before it;
-     * with neither, the latest. Completes off the event loop.
+     * with neither, the latest. Completes off the event loop, in {@code asker}'s turn; never, if the asker
+     * closes first.
      */
-    public CompletableFuture<List<StoredMessage>> history(String room, Long before, Long since, Integer limit) {
+    public CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, Long before, Long since,
+                                                          Integer limit) {
         ChatRules.room(room);
         long beforeSeq = ChatRules.seq(before, "before");
         long sinceSeq = ChatRules.seq(since, "since");
         int max = ChatRules.limit(limit, DEFAULT_LIMIT);
         try {
-            return broker.history(room, beforeSeq, sinceSeq, max);
+            return broker.history(asker, room, beforeSeq, sinceSeq, max);
         } catch (LocalBroker.Refused e) {
             throw ChatSession.refused(e.failure());
         }
