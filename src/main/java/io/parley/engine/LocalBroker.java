@@ -107,6 +107,15 @@ public final class LocalBroker implements AutoCloseable {
      *                       holds in memory (200), so memory never holds a deleted message
      */
     public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages) {
+        this(store, encoder, historyOnJoin, retainMessages, "parley");
+    }
+
+    /**
+     * @param threadPrefix what this engine's thread names start with ({@code PREFIX-sequencer}, ...), so
+     *                     that logs, thread dumps and tests can tell one server's threads from another's
+     */
+    public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
+                       String threadPrefix) {
         this.store = store;
         this.encoder = encoder;
         this.historyOnJoin = historyOnJoin;
@@ -118,12 +127,12 @@ public final class LocalBroker implements AutoCloseable {
         }
         AtomicInteger n = new AtomicInteger();
         this.readers = Executors.newFixedThreadPool(2, r -> {
-            Thread t = new Thread(r, "parley-history-reader-" + n.incrementAndGet());
+            Thread t = new Thread(r, threadPrefix + "-history-reader-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         });
         this.reads = new ReadQueue(readers, READ_QUEUE_CAPACITY, READS_PER_ASKER);
-        this.sequencer = new Thread(this::runSequencer, "parley-sequencer");
+        this.sequencer = new Thread(this::runSequencer, threadPrefix + "-sequencer");
         this.sequencer.start();
     }
 
