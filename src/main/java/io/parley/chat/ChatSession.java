@@ -12,6 +12,7 @@ import io.parley.engine.Subscriber;
 import io.parley.engine.Subscription;
 import io.parley.store.StoredMessage;
 
+import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,9 +71,11 @@ public final class ChatSession {
 
     /**
      * @param authenticated the user a token proved at the handshake, or null for a guest
+     * @param client        the address the connection is from (behind a trusted proxy, the client's), for
+     *                      the per-address limit on guests; null if unknown
      */
     public ChatSession(LocalBroker broker, RoomRequests requests, ServerConfig config, Subscriber connection,
-                       ReadControl reading, String id, Identity authenticated) {
+                       ReadControl reading, String id, Identity authenticated, InetAddress client) {
         this.broker = broker;
         this.requests = requests;
         this.config = config;
@@ -80,7 +83,7 @@ public final class ChatSession {
         this.reading = reading;
         this.id = id;
         this.authenticated = authenticated;
-        this.connectionLimits = requests.forConnection();
+        this.connectionLimits = requests.forConnection(client);
         this.reads = requests.asker();
     }
 

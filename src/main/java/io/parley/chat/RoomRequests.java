@@ -8,6 +8,7 @@ import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.store.StoredMessage;
 
+import java.net.InetAddress;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -39,9 +40,9 @@ public final class RoomRequests {
         this.limits = limits;
     }
 
-    /** The rate limits of one more connection. */
-    public RateLimits.Connection forConnection() {
-        return limits.forConnection();
+    /** The rate limits of one more connection, from {@code client} (null if unknown). */
+    public RateLimits.Connection forConnection(InetAddress client) {
+        return limits.forConnection(client);
     }
 
     /** One more connection's turn at the disk: close it with the connection, and its queued reads are dropped. */
@@ -59,6 +60,9 @@ public final class RoomRequests {
         ChatRules.id(id);
         ChatRules.text(text, config.maxMessageLength());
         connection.send();
+        if (who.guest()) {
+            connection.guestSend();
+        }
         limits.userSends(who.user());
         try {
             broker.publish(replyOn, room, id, who.user(), who.name(), text, listener);

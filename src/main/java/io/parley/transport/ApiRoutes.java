@@ -103,7 +103,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        this.limits = rateLimits.forConnection();
+        this.limits = rateLimits.forConnection(
+                ctx.channel().remoteAddress() instanceof InetSocketAddress peer ? peer.getAddress() : null);
         this.reads = chat.asker();
         if (ctx.channel().remoteAddress() instanceof InetSocketAddress peer && proxies.contains(peer.getAddress())) {
             proxy = peer.getAddress();
