@@ -14,6 +14,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Room history in an embedded SQLite file, {@code parley.db} in the data directory.
@@ -44,6 +45,8 @@ public final class HistoryStore implements AutoCloseable {
     private final PreparedStatement prune;
     private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READ_CONNECTIONS);
     private final List<Connection> all = new ArrayList<>();
+    /** Read queries started ({@link #after}, {@link #before}, {@link #latest}): what a test can count. */
+    private final LongAdder reads = new LongAdder();
 
     private HistoryStore(String url, boolean durableSync) throws SQLException {
         writer = open(url, durableSync);
@@ -213,7 +216,13 @@ public final class HistoryStore implements AutoCloseable {
         return read(NEWEST, true, room, limit);
     }
 
+    /** Read queries started since the store opened. */
+    public long reads() {
+        return reads.sum();
+    }
+
     private List<StoredMessage> read(String sql, boolean newestFirst, Object... args) throws SQLException {
+        reads.increment();
         Connection c;
         try {
             c = readers.take();
