@@ -172,7 +172,8 @@ public final class LocalBroker implements AutoCloseable {
     /**
      * Messages of {@code room} after {@code since}, at most {@code limit}: at once if there are any,
      * else as soon as one is stored, if {@code wait} is true. The listener hears on {@code replyOn}. A
-     * waiting poll ends only by an answer or by {@link Poll#cancel()}: its caller keeps the clock.
+     * waiting poll ends only by an answer or by {@link Poll#cancel()}: its caller keeps the clock. A
+     * read from disk takes {@code asker}'s turn; a full read queue fails the poll with {@code OVERLOADED}.
      *
      * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
      */
