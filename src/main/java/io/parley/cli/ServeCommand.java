@@ -150,8 +150,13 @@ final class ServeCommand implements Callable<Integer> {
             description = "Frames or HTTP requests of any kind one connection may send per second; 0: no limit.")
     int requestsPerSecond;
 
+    @Option(names = "--guest-sends-per-ip", defaultValue = "${env:PARLEY_GUEST_SENDS_PER_IP:-50}",
+            description = "Messages all guests from one IP address (an IPv6 /64; behind a trusted proxy, the"
+                    + " forwarded client's) may send per second together, bursts of twice that; 0: no limit.")
+    int guestSendsPerIp;
+
     @Option(names = "--no-rate-limits", defaultValue = "false",
-            description = "Turn every rate limit off, whatever the three options above say: for benchmarks.")
+            description = "Turn every rate limit off, whatever the four options above say: for benchmarks.")
     boolean noRateLimits;
 
     ServerConfig config() {
@@ -159,7 +164,7 @@ final class ServeCommand implements Callable<Integer> {
         String secret = tokenSecret == null || tokenSecret.isBlank() ? null : tokenSecret;
         ServerConfig.Admission admission = new ServerConfig.Admission(maxConnections, maxConnectionsPerIp,
                 Duration.ofSeconds(handshakeSeconds), sendsPerSecond, userSendsPerSecond, requestsPerSecond,
-                Networks.parse("trusted proxy", trustedProxies));
+                guestSendsPerIp, Networks.parse("trusted proxy", trustedProxies));
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,

@@ -240,11 +240,15 @@ public record ServerConfig(
      * @param sendsPerSecondPerUser        messages one user (all their connections and HTTP requests)
      *                                     may send per second
      * @param requestsPerSecondPerConnection WebSocket frames of any kind one connection may send per second
+     * @param guestSendsPerSecondPerAddress messages all guests from one IP address (an IPv6 /64) may send
+     *                                     per second together, over every connection and HTTP request;
+     *                                     behind a trusted proxy, the forwarded client's address
      * @param trustedProxies               proxies whose {@code X-Forwarded-For} names the client
      */
     public record Admission(int maxConnections, int maxConnectionsPerIp, Duration handshakeTimeout,
                             int sendsPerSecondPerConnection, int sendsPerSecondPerUser,
-                            int requestsPerSecondPerConnection, Networks trustedProxies) {
+                            int requestsPerSecondPerConnection, int guestSendsPerSecondPerAddress,
+                            Networks trustedProxies) {
 
         public Admission {
             requirePositive("maxConnections", maxConnections);
@@ -254,38 +258,44 @@ public record ServerConfig(
             if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
                 throw new IllegalArgumentException("handshakeTimeout must be positive");
             }
-            if (sendsPerSecondPerConnection < 0 || sendsPerSecondPerUser < 0 || requestsPerSecondPerConnection < 0) {
+            if (sendsPerSecondPerConnection < 0 || sendsPerSecondPerUser < 0 || requestsPerSecondPerConnection < 0
+                    || guestSendsPerSecondPerAddress < 0) {
                 throw new IllegalArgumentException("rates must be 0 (off) or positive");
             }
         }
 
         public static Admission defaults() {
-            return new Admission(20_000, 256, Duration.ofSeconds(10), 10, 20, 50, Networks.none());
+            return new Admission(20_000, 256, Duration.ofSeconds(10), 10, 20, 50, 50, Networks.none());
         }
 
         /** The same connection limits with every rate limit off: for benchmarks and load tests. */
         public Admission withoutRateLimits() {
-            return withRates(0, 0, 0);
+            return withRates(0, 0, 0).withGuestSendsPerAddress(0);
+        }
+
+        public Admission withGuestSendsPerAddress(int perSecond) {
+            return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, sendsPerSecondPerConnection,
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, perSecond, trustedProxies);
         }
 
         public Admission withConnections(int total, int perIp) {
             return new Admission(total, perIp, handshakeTimeout, sendsPerSecondPerConnection,
-                    sendsPerSecondPerUser, requestsPerSecondPerConnection, trustedProxies);
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, guestSendsPerSecondPerAddress, trustedProxies);
         }
 
         public Admission withHandshakeTimeout(Duration timeout) {
             return new Admission(maxConnections, maxConnectionsPerIp, timeout, sendsPerSecondPerConnection,
-                    sendsPerSecondPerUser, requestsPerSecondPerConnection, trustedProxies);
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, guestSendsPerSecondPerAddress, trustedProxies);
         }
 
         public Admission withRates(int sendsPerConnection, int sendsPerUser, int requestsPerConnection) {
             return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, sendsPerConnection,
-                    sendsPerUser, requestsPerConnection, trustedProxies);
+                    sendsPerUser, requestsPerConnection, guestSendsPerSecondPerAddress, trustedProxies);
         }
 
         public Admission withTrustedProxies(Networks proxies) {
             return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, sendsPerSecondPerConnection,
-                    sendsPerSecondPerUser, requestsPerSecondPerConnection, proxies);
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, guestSendsPerSecondPerAddress, proxies);
         }
     }
 

@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -50,8 +49,9 @@ import java.util.function.Consumer;
  * <p><b>Threads.</b> {@link #subscribe}, {@link #unsubscribe} and {@link #publish} are called on the
  * caller's event loop and never block: they only enqueue. The sequencer is the only thread that
  * touches {@link Room}s and the store's write side; the JDBC commit runs there, never on an event loop.
- * Reads of older history run on a small reader pool. Every result reaches a subscriber on its own
- * executor.
+ * Reads of older history run on a small reader pool, in turns per connection ({@link ReadQueue}): a
+ * connection that asks for many cannot hold others' back, and its reads are dropped when it closes.
+ * Every result reaches a subscriber on its own executor.
  */
 public final class LocalBroker implements AutoCloseable {
 
@@ -68,6 +68,19 @@ public final class LocalBroker implements AutoCloseable {
     static final int REPLAY_TEXT_BUDGET = 256 * 1024;
     private static final int QUEUE_CAPACITY = 65_536;
     /**
+     * Disk reads (history, and joins and polls that memory cannot answer) all connections together may
+     * have waiting for the readers. A queued read holds a few small objects (about 200 bytes), so the
+     * bound is about memory only at its extreme; fairness between connections comes from
+     * {@link ReadQueue}'s turns, not from this number. Well above what the per-connection limits let
+     * the 64 connections of a hostile test queue (4 history reads each, plus a join per room).
+     */
+    static final int READ_QUEUE_CAPACITY = 8192;
+    /**
+     * Disk reads one connection may have waiting: a client re-joining each of its rooms (at most 100 by
+     * default) with {@code since} after a long absence, plus a few history reads.
+     */
+    static final int READS_PER_ASKER = 128;
+    /**
      * How long a room nobody is in stays in memory. Without it a room that only HTTP clients post to
      * would be loaded from disk again for every batch.
      */
@@ -83,6 +96,7 @@ public final class LocalBroker implements AutoCloseable {
     private long lastSweepNanos = System.nanoTime();
     private final BlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
     private final ExecutorService readers;
+    private final ReadQueue reads;
     private final Thread sequencer;
     private final Thread.UncaughtExceptionHandler essentialThreadDied;
     private final Map<String, Room> rooms = new HashMap<>();
@@ -130,6 +144,7 @@ public final class LocalBroker implements AutoCloseable {
             t.setUncaughtExceptionHandler(essentialThreadDied);
             return t;
         });
+        this.reads = new ReadQueue(readers, READ_QUEUE_CAPACITY, READS_PER_ASKER);
         this.sequencer = new Thread(this::runSequencer, threadPrefix + "-sequencer");
         // Only an Error gets past the loop's catch: the sequencer is then gone, and nothing is ordered.
         this.sequencer.setUncaughtExceptionHandler(essentialThreadDied);
@@ -141,12 +156,13 @@ public final class LocalBroker implements AutoCloseable {
      * executor; live frames follow only after it.
      *
      * @param since -1 for the newest {@code historyOnJoin} messages, else the last seq the client saw
+     * @param asker whose turn a read from disk takes, if the join needs one: the connection's
      * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
      */
     public Subscription subscribe(String room, Subscriber subscriber, String name, long since,
-                                  JoinListener listener) {
+                                  ReadQueue.Asker asker, JoinListener listener) {
         Subscription s = new Subscription(room, subscriber, name, listener, this);
-        enqueue(new Subscribe(s, since));
+        enqueue(new Subscribe(s, since, asker));
         return s;
     }
 
@@ -171,12 +187,14 @@ public final class LocalBroker implements AutoCloseable {
     /**
      * Messages of {@code room} after {@code since}, at most {@code limit}: at once if there are any,
      * else as soon as one is stored, if {@code wait} is true. The listener hears on {@code replyOn}. A
-     * waiting poll ends only by an answer or by {@link Poll#cancel()}: its caller keeps the clock.
+     * waiting poll ends only by an answer or by {@link Poll#cancel()}: its caller keeps the clock. A
+     * read from disk takes {@code asker}'s turn; a full read queue fails the poll with {@code OVERLOADED}.
      *
      * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
      */
-    public Poll poll(String room, long since, int limit, boolean wait, Executor replyOn, PollListener listener) {
-        Waiter w = new Waiter(room, since, Math.min(limit, MAX_REPLAY), replyOn, listener);
+    public Poll poll(ReadQueue.Asker asker, String room, long since, int limit, boolean wait, Executor replyOn,
+                     PollListener listener) {
+        Waiter w = new Waiter(asker, room, since, Math.min(limit, MAX_REPLAY), replyOn, listener);
         enqueue(new PollCommand(w, wait));
         return w;
     }
@@ -198,40 +216,47 @@ public final class LocalBroker implements AutoCloseable {
     }
 
     /**
-     * Reads stored history off the event loop. {@code before} and {@code since} are -1 when absent.
-     * The future completes on a reader thread, failing with the store's {@link StoreException} if the store does.
-     *
-     * @throws Refused at once, when the engine is stopping
+     * A new asker for disk reads: one per connection, closed with it, so that its queued reads are
+     * dropped and its turns never hold anyone else's reads back.
      */
-    public CompletableFuture<List<StoredMessage>> history(String room, long before, long since, int limit) {
+    public ReadQueue.Asker asker() {
+        return reads.asker();
+    }
+
+    /**
+     * Reads stored history off the event loop, in {@code asker}'s turn. {@code before} and {@code since}
+     * are -1 when absent. The future completes on a reader thread, failing with {@link StoreException}
+     * if the store does; it never completes if the asker closes before its turn.
+     *
+     * @throws Refused at once, when the engine is stopping, or overloaded: too many reads are waiting,
+     *                 or too many of this asker's
+     */
+    public CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, long before,
+                                                          long since, int limit) {
         if (!accepting) {
             throw new Refused(Failure.SHUTTING_DOWN);
         }
-        try {
-            return readHistory(room, before, since, limit);
-        } catch (RejectedExecutionException e) {
-            throw new Refused(Failure.SHUTTING_DOWN);
-        }
+        CompletableFuture<List<StoredMessage>> result = new CompletableFuture<>();
+        reads.submit(asker, () -> {
+            // A StoreException fails the future; an Error (out of memory) goes on to the reader
+            // thread's handler, which ends the process.
+            try {
+                result.complete(readHistory(room, before, since, limit));
+            } catch (RuntimeException e) {
+                result.completeExceptionally(e);
+            }
+        });
+        return result;
     }
 
-    private CompletableFuture<List<StoredMessage>> readHistory(String room, long before, long since, int limit) {
-        return CompletableFuture.supplyAsync(() -> {
-            if (since >= 0) {
-                return oldestWithinBudget(store.after(room, since, Long.MAX_VALUE, limit));
-            }
-            if (before >= 0) {
-                return newestWithinBudget(store.before(room, before, limit));
-            }
-            return newestWithinBudget(store.latest(room, limit));
-        }, readers).whenComplete(this::outOfMemory);
-    }
-
-    /** A read that ran out of memory: the future would carry the error to a caller that only logs it. */
-    private void outOfMemory(Object ignored, Throwable error) {
-        Throwable cause = error instanceof CompletionException ? error.getCause() : error;
-        if (cause instanceof OutOfMemoryError) {
-            essentialThreadDied.uncaughtException(Thread.currentThread(), cause);
+    private List<StoredMessage> readHistory(String room, long before, long since, int limit) {
+        if (since >= 0) {
+            return oldestWithinBudget(store.after(room, since, Long.MAX_VALUE, limit));
         }
+        if (before >= 0) {
+            return newestWithinBudget(store.before(room, before, limit));
+        }
+        return newestWithinBudget(store.latest(room, limit));
     }
 
     private void enqueue(Command c) {
@@ -346,7 +371,8 @@ public final class LocalBroker implements AutoCloseable {
         }
         // A client ahead of the room (its data was lost or it asks another server) must not wait forever.
         if (room.lastSeq() != w.since || !cmd.waits()) {
-            replayAfter(room, w.since, w.limit, w.replyOn, work, replay -> answer(w, replay), w.listener::failed);
+            replayAfter(room, w.asker, w.since, w.limit, w.replyOn, work, replay -> answer(w, replay),
+                    w.listener::failed);
         } else {
             room.waiters().add(w);
         }
@@ -354,9 +380,11 @@ public final class LocalBroker implements AutoCloseable {
 
     /**
      * Sends {@code room}'s messages after {@code since} to {@code answer} on {@code executor}: from
-     * memory in this batch's task when memory has them all, else read on the reader pool.
+     * memory in this batch's task when memory has them all, else read on the reader pool in
+     * {@code asker}'s turn. A full read queue fails it with {@link Failure#OVERLOADED}.
      */
-    private void replayAfter(Room room, long since, int limit, Executor executor, Map<Executor, LoopWork> work,
+    private void replayAfter(Room room, ReadQueue.Asker asker, long since, int limit, Executor executor,
+                             Map<Executor, LoopWork> work,
                              Consumer<Replay> answer,
                              Consumer<Failure> failure) {
         long upTo = room.lastSeq();
@@ -369,22 +397,26 @@ public final class LocalBroker implements AutoCloseable {
             return;
         }
         String name = room.name;
-        readers.execute(() -> {
-            try {
-                List<StoredMessage> history = oldestWithinBudget(store.after(name, since, upTo, limit));
-                // Retention may have deleted more since the sequencer looked: trust what was read.
-                long firstNow = first;
-                if (!history.isEmpty() && history.getFirst().seq() > since + 1) {
-                    firstNow = Math.max(first, history.getFirst().seq());
+        try {
+            reads.submit(asker, () -> {
+                try {
+                    List<StoredMessage> history = oldestWithinBudget(store.after(name, since, upTo, limit));
+                    // Retention may have deleted more since the sequencer looked: trust what was read.
+                    long firstNow = first;
+                    if (!history.isEmpty() && history.getFirst().seq() > since + 1) {
+                        firstNow = Math.max(first, history.getFirst().seq());
+                    }
+                    long stored = upTo - Math.max(since, firstNow - 1);
+                    Replay replay = new Replay(upTo, firstNow, history, stored <= history.size());
+                    post(executor, () -> answer.accept(replay));
+                } catch (StoreException e) {
+                    log.error("reading history of room {} failed", name, e);
+                    post(executor, () -> failure.accept(Failure.STORE_UNAVAILABLE));
                 }
-                long stored = upTo - Math.max(since, firstNow - 1);
-                Replay replay = new Replay(upTo, firstNow, history, stored <= history.size());
-                post(executor, () -> answer.accept(replay));
-            } catch (StoreException e) {
-                log.error("reading history of room {} failed", name, e);
-                post(executor, () -> failure.accept(Failure.STORE_UNAVAILABLE));
-            }
-        });
+            });
+        } catch (Refused e) {
+            on(work, executor).then.add(() -> failure.accept(e.failure()));
+        }
     }
 
     private void subscribe(Subscribe cmd, Map<Executor, LoopWork> work, Map<Room, RoomChange> changes) {
@@ -405,7 +437,7 @@ public final class LocalBroker implements AutoCloseable {
             loop.joins.add(() -> s.complete(members, replay));
         } else {
             // Live frames that arrive before a history read from disk wait in the subscription.
-            replayAfter(room, since, MAX_REPLAY, s.subscriber.executor(), work,
+            replayAfter(room, cmd.asker(), since, MAX_REPLAY, s.subscriber.executor(), work,
                     replay -> s.complete(members, replay), s::fail);
         }
     }
@@ -532,7 +564,8 @@ public final class LocalBroker implements AutoCloseable {
 
     private void answerWaiters(Room room, Map<Executor, LoopWork> work) {
         for (Waiter w : room.waiters()) {
-            replayAfter(room, w.since, w.limit, w.replyOn, work, replay -> answer(w, replay), w.listener::failed);
+            replayAfter(room, w.asker, w.since, w.limit, w.replyOn, work, replay -> answer(w, replay),
+                    w.listener::failed);
         }
         room.waiters().clear();
     }
@@ -612,7 +645,7 @@ public final class LocalBroker implements AutoCloseable {
 
     private sealed interface Command permits Subscribe, Unsubscribe, Publish, PollCommand, CancelPoll { }
 
-    private record Subscribe(Subscription subscription, long since) implements Command { }
+    private record Subscribe(Subscription subscription, long since, ReadQueue.Asker asker) implements Command { }
 
     private record Unsubscribe(Subscription subscription) implements Command { }
 
@@ -628,13 +661,15 @@ public final class LocalBroker implements AutoCloseable {
 
     /** A poll waiting in a room for its next message. Identity matters: it is removed by reference. */
     final class Waiter implements Poll {
+        final ReadQueue.Asker asker;
         final String room;
         final long since;
         final int limit;
         final Executor replyOn;
         final PollListener listener;
 
-        Waiter(String room, long since, int limit, Executor replyOn, PollListener listener) {
+        Waiter(ReadQueue.Asker asker, String room, long since, int limit, Executor replyOn, PollListener listener) {
+            this.asker = asker;
             this.room = room;
             this.since = since;
             this.limit = limit;

@@ -185,6 +185,15 @@ final class Admission extends ChannelDuplexHandler {
         return colon >= 0 && colon == hop.lastIndexOf(':') ? hop.substring(0, colon) : hop;
     }
 
+    /** Who a connection is from: the client behind a trusted proxy, else the peer; null if not IP. */
+    static InetAddress clientAddress(Channel channel) {
+        InetAddress client = channel.attr(CLIENT).get();
+        if (client != null) {
+            return client;
+        }
+        return channel.remoteAddress() instanceof InetSocketAddress peer ? peer.getAddress() : null;
+    }
+
     /** Who a connection is from, for logs: the client behind a trusted proxy, else the peer. */
     static Object clientOf(Channel channel) {
         InetAddress client = channel.attr(CLIENT).get();

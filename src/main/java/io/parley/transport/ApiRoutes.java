@@ -25,6 +25,7 @@ import io.parley.engine.Failure;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
+import io.parley.engine.ReadQueue;
 import io.parley.engine.Replay;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.protocol.ServerMessage;
@@ -87,6 +88,11 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private FullHttpRequest current;
     private LocalBroker.Poll poll;
     private ScheduledFuture<?> pollTimer;
+    /**
+     * This connection's turn at the disk; closed with it, so that its queued reads are dropped. One
+     * request is answered at a time, so a connection has at most one read in flight.
+     */
+    private ReadQueue.Asker reads;
 
     ApiRoutes(RoomRequests chat, ProtocolCodec codec, Authenticator authenticator, OriginPolicy origins,
               RateLimits rateLimits, Networks proxies) {
@@ -102,7 +108,9 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        this.limits = rateLimits.forConnection();
+        this.limits = rateLimits.forConnection(
+                ctx.channel().remoteAddress() instanceof InetSocketAddress peer ? peer.getAddress() : null);
+        this.reads = chat.asker();
         if (ctx.channel().remoteAddress() instanceof InetSocketAddress peer && proxies.contains(peer.getAddress())) {
             proxy = peer.getAddress();
         }
@@ -232,7 +240,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             if (wait != null) {
                 throw new ChatException(ErrorCode.BAD_REQUEST, "wait needs since");
             }
-            chat.history(room, before, null, max).whenCompleteAsync((messages, failure) -> {
+            chat.history(reads, room, before, null, max).whenCompleteAsync((messages, failure) -> {
                 if (failure == null) {
                     long seq = messages.isEmpty() ? (before == null ? 0 : before - 1) : messages.getLast().seq();
                     answer(request, ok(new ServerMessage.HistoryPage(room, ServerMessage.Message.of(messages),
@@ -244,7 +252,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         int waitSeconds = wait == null ? 0 : (int) Math.min(wait, Integer.MAX_VALUE);
-        poll = chat.poll(room, since, max, waitSeconds, ctx.executor(), new PollListener() {
+        poll = chat.poll(reads, room, since, max, waitSeconds, ctx.executor(), new PollListener() {
             @Override
             public void answered(Replay replay) {
                 engineAnswered(request);
@@ -397,6 +405,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        reads.close();
         if (poll != null) {
             poll.cancel();
             poll = null;

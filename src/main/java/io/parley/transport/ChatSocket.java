@@ -146,7 +146,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
                 config.pingInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
         Identity identity = ctx.channel().attr(UpgradeGuard.IDENTITY).getAndSet(null);
-        ChatSession session = new ChatSession(broker, requests, config, this, this, id, identity);
+        ChatSession session = new ChatSession(broker, requests, config, this, this, id, identity,
+                Admission.clientAddress(ctx.channel()));
         if (identity != null && identity.validUntil() != null) {
             // A token proves who someone is until it expires; the connection it opened ends then too,
             // unless a refresh shows a fresh token first.

@@ -79,6 +79,21 @@ class ServeCommandTest {
     }
 
     @Test
+    void guestsPerAddressDefaultTo50ASecondAndNoRateLimitsTurnsThatOffToo() {
+        ServeCommand defaults = new ServeCommand();
+        new picocli.CommandLine(defaults).parseArgs();
+        assertThat(defaults.config().admission().guestSendsPerSecondPerAddress()).isEqualTo(50);
+
+        ServeCommand set = new ServeCommand();
+        new picocli.CommandLine(set).parseArgs("--guest-sends-per-ip", "7");
+        assertThat(set.config().admission().guestSendsPerSecondPerAddress()).isEqualTo(7);
+
+        ServeCommand off = new ServeCommand();
+        new picocli.CommandLine(off).parseArgs("--guest-sends-per-ip", "7", "--no-rate-limits");
+        assertThat(off.config().admission().guestSendsPerSecondPerAddress()).isZero();
+    }
+
+    @Test
     void aTrustedProxyThatIsNotAnAddressIsRefusedAtStart() {
         ServeCommand serve = new ServeCommand();
         new picocli.CommandLine(serve).parseArgs("--trusted-proxy", "lb.internal");
