@@ -1,11 +1,11 @@
 package io.parley.engine;
 
 import io.parley.store.HistoryStore;
+import io.parley.store.StoreException;
 import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -92,6 +92,15 @@ public final class LocalBroker implements AutoCloseable {
      *                       holds in memory (200), so memory never holds a deleted message
      */
     public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages) {
+        this(store, encoder, historyOnJoin, retainMessages, "parley");
+    }
+
+    /**
+     * @param threadPrefix what this engine's thread names start with ({@code PREFIX-sequencer}, ...), so
+     *                     that logs, thread dumps and tests can tell one server's threads from another's
+     */
+    public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
+                       String threadPrefix) {
         this.store = store;
         this.encoder = encoder;
         this.historyOnJoin = historyOnJoin;
@@ -103,11 +112,11 @@ public final class LocalBroker implements AutoCloseable {
         }
         AtomicInteger n = new AtomicInteger();
         this.readers = Executors.newFixedThreadPool(2, r -> {
-            Thread t = new Thread(r, "parley-history-reader-" + n.incrementAndGet());
+            Thread t = new Thread(r, threadPrefix + "-history-reader-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         });
-        this.sequencer = new Thread(this::runSequencer, "parley-sequencer");
+        this.sequencer = new Thread(this::runSequencer, threadPrefix + "-sequencer");
         this.sequencer.start();
     }
 
@@ -174,7 +183,7 @@ public final class LocalBroker implements AutoCloseable {
 
     /**
      * Reads stored history off the event loop. {@code before} and {@code since} are -1 when absent.
-     * The future completes on a reader thread, failing with {@link StoreException} if the store does.
+     * The future completes on a reader thread, failing with the store's {@link StoreException} if the store does.
      *
      * @throws Refused at once, when the engine is stopping
      */
@@ -191,17 +200,13 @@ public final class LocalBroker implements AutoCloseable {
 
     private CompletableFuture<List<StoredMessage>> readHistory(String room, long before, long since, int limit) {
         return CompletableFuture.supplyAsync(() -> {
-            try {
-                if (since >= 0) {
-                    return oldestWithinBudget(store.after(room, since, Long.MAX_VALUE, limit));
-                }
-                if (before >= 0) {
-                    return newestWithinBudget(store.before(room, before, limit));
-                }
-                return newestWithinBudget(store.latest(room, limit));
-            } catch (SQLException e) {
-                throw new StoreException(e);
+            if (since >= 0) {
+                return oldestWithinBudget(store.after(room, since, Long.MAX_VALUE, limit));
             }
+            if (before >= 0) {
+                return newestWithinBudget(store.before(room, before, limit));
+            }
+            return newestWithinBudget(store.latest(room, limit));
         }, readers);
     }
 
@@ -351,7 +356,7 @@ public final class LocalBroker implements AutoCloseable {
                 long stored = upTo - Math.max(since, firstNow - 1);
                 Replay replay = new Replay(upTo, firstNow, history, stored <= history.size());
                 post(executor, () -> answer.accept(replay));
-            } catch (SQLException e) {
+            } catch (StoreException e) {
                 log.error("reading history of room {} failed", name, e);
                 post(executor, () -> failure.accept(Failure.STORE_UNAVAILABLE));
             }
@@ -409,7 +414,7 @@ public final class LocalBroker implements AutoCloseable {
             StoredMessage stored;
             try {
                 stored = store.findSent(p.room(), p.user(), p.id());
-            } catch (SQLException e) {
+            } catch (StoreException e) {
                 log.error("looking up message id {} in room {} failed", p.id(), p.room(), e);
                 fail(p, Failure.STORE_UNAVAILABLE, work);
                 continue;
@@ -429,7 +434,7 @@ public final class LocalBroker implements AutoCloseable {
         }
         try {
             store.append(messages);
-        } catch (SQLException e) {
+        } catch (StoreException e) {
             log.error("storing {} messages failed; their senders are told to retry", messages.size(), e);
             publishes.forEach(p -> fail(p, Failure.STORE_UNAVAILABLE, work));
             resends.forEach(p -> fail(p, Failure.STORE_UNAVAILABLE, work));
@@ -465,7 +470,7 @@ public final class LocalBroker implements AutoCloseable {
         try {
             store.prune(room.name, upTo);
             room.prunedUpTo(upTo);
-        } catch (SQLException e) {
+        } catch (StoreException e) {
             // Nothing is lost by keeping messages longer; the next batch tries again.
             log.warn("deleting old messages of room {} failed", room.name, e);
         }
@@ -555,7 +560,7 @@ public final class LocalBroker implements AutoCloseable {
                 HistoryStore.RoomTail tail = store.loadTail(name, recentCapacity);
                 room = new Room(name, tail.lastSeq(), tail.firstSeq(), tail.recent(), recentCapacity);
                 rooms.put(name, room);
-            } catch (SQLException e) {
+            } catch (StoreException e) {
                 log.error("loading room {} failed", name, e);
                 return null;
             }
@@ -660,13 +665,6 @@ public final class LocalBroker implements AutoCloseable {
 
         public Failure failure() {
             return failure;
-        }
-    }
-
-    /** A store failure on a reader thread, carried through a future. */
-    public static final class StoreException extends RuntimeException {
-        StoreException(SQLException cause) {
-            super(cause);
         }
     }
 }

@@ -12,6 +12,7 @@ import io.parley.engine.LocalBroker;
 import io.parley.engine.PublishListener;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
+import io.parley.store.StoreException;
 import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -126,7 +127,7 @@ public final class ProtocolHandler {
                         }
                         Throwable cause = error instanceof CompletionException ? error.getCause() : error;
                         log.error("history of room {} failed", h.room(), cause);
-                        ChatException reply = cause instanceof LocalBroker.StoreException
+                        ChatException reply = cause instanceof StoreException
                                 ? ChatSession.refused(Failure.STORE_UNAVAILABLE)
                                 : new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
                         send(codec.error(reply, "history", null, h.room(), ref));

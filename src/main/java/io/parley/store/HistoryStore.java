@@ -1,278 +1,61 @@
 package io.parley.store;
 
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 
 /**
- * Room history in an embedded SQLite file, {@code parley.db} in the data directory.
+ * Where rooms' messages are kept, so that a client that was away gets exactly what it missed and a
+ * restarted server continues each room's seq where it stopped.
  *
- * <p>Threads: the write side ({@link #loadTail}, {@link #append}, {@link #findSent}, {@link #prune}) belongs to the engine's sequencer
- * thread alone, on one connection, so writes never contend. The read side ({@link #after},
- * {@link #before}, {@link #latest}) may be called from any thread that is allowed to block (the
- * engine's reader pool), and borrows one of a few read connections. The file runs in WAL mode, so
- * readers see the last committed state and never wait for the writer.
+ * <p><b>Sides and threads.</b> The write side ({@link #loadTail}, {@link #findSent}, {@link #append},
+ * {@link #prune}) is called by one thread at a time, the engine's sequencer, which decides each room's
+ * order: an implementation may keep one connection and prepared statements for it. The read side
+ * ({@link #after}, {@link #before}, {@link #latest}) may be called from any thread that is allowed to
+ * block (the engine's reader pool), concurrently with writes, and sees only committed messages.
  *
- * <p>Durability: every {@link #append} is one transaction. With {@code durableSync=false} SQLite's
- * WAL runs with {@code synchronous=NORMAL}: a committed batch survives the process being killed, but
- * the last batches may be lost if the machine loses power. {@code durableSync=true} fsyncs every
- * commit; batching keeps that to one fsync per batch, not per message.
+ * <p><b>Durability.</b> When {@link #append} returns, the whole batch is committed; when it throws,
+ * none of it is. The engine acknowledges a message only after that return.
+ *
+ * <p><b>Errors.</b> Every failure of the underlying database is a {@link StoreException}; nothing
+ * database-specific leaks to the caller.
+ *
+ * <p>Implementations: {@link SqliteHistoryStore}, an embedded file for a single node (the default).
  */
-public final class HistoryStore implements AutoCloseable {
+public interface HistoryStore extends AutoCloseable {
 
-    private static final int READ_CONNECTIONS = 2;
-    /** The columns of a {@link StoredMessage}, in the order {@link #query} reads them. */
-    private static final String SELECT = "SELECT room, seq, id, user, sender, text, ts ";
-    private static final String COLUMNS = SELECT + "FROM messages ";
-    private static final String NEWEST = COLUMNS + "WHERE room = ? ORDER BY seq DESC LIMIT ?";
-
-    private final Connection writer;
-    private final PreparedStatement insert;
-    private final PreparedStatement findSent;
-    private final PreparedStatement firstSeq;
-    private final PreparedStatement prune;
-    private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READ_CONNECTIONS);
-    private final List<Connection> all = new ArrayList<>();
-
-    private HistoryStore(String url, boolean durableSync) throws SQLException {
-        writer = open(url, durableSync);
-        migrate(writer);
-        insert = writer.prepareStatement(
-                "INSERT INTO messages(room, seq, id, user, sender, text, ts) VALUES (?, ?, ?, ?, ?, ?, ?)");
-        // INDEXED BY: without statistics SQLite prefers the primary key's room prefix and walks the
-        // whole room for every send (measured: 17 sends/s into a room of 4000 messages).
-        findSent = writer.prepareStatement(
-                SELECT + "FROM messages INDEXED BY messages_by_id WHERE room = ? AND user = ? AND id = ?");
-        firstSeq = writer.prepareStatement("SELECT MIN(seq) FROM messages WHERE room = ?");
-        prune = writer.prepareStatement("DELETE FROM messages WHERE room = ? AND seq <= ?");
-        for (int i = 0; i < READ_CONNECTIONS; i++) {
-            Connection c = open(url, durableSync);
-            try (Statement st = c.createStatement()) {
-                st.execute("PRAGMA query_only=1");
-            }
-            readers.add(c);
-        }
+    /** The embedded store: {@code parley.db} in {@code dataDir}, created if needed. */
+    static HistoryStore openSqlite(Path dataDir, boolean durableSync) {
+        return SqliteHistoryStore.open(dataDir, durableSync);
     }
 
-    /** Opens (creating if needed) {@code parley.db} in {@code dataDir}. */
-    public static HistoryStore openSqlite(Path dataDir, boolean durableSync) throws IOException, SQLException {
-        Files.createDirectories(dataDir);
-        Path file = dataDir.resolve("parley.db").toAbsolutePath();
-        return new HistoryStore("jdbc:sqlite:" + file, durableSync);
-    }
+    /** The newest {@code limit} (at least 1) messages of a room, oldest first, and its first and last seq. */
+    RoomTail loadTail(String room, int limit);
 
-    private Connection open(String url, boolean durableSync) throws SQLException {
-        Connection c = DriverManager.getConnection(url);
-        all.add(c);
-        try (Statement s = c.createStatement()) {
-            s.execute("PRAGMA journal_mode=WAL");
-            s.execute("PRAGMA synchronous=" + (durableSync ? "FULL" : "NORMAL"));
-            // A reader or a checkpoint may hold the lock for a moment; wait rather than fail.
-            s.execute("PRAGMA busy_timeout=5000");
-        }
-        return c;
-    }
+    /** The message {@code user} already sent to {@code room} with this client {@code id}, or null. */
+    StoredMessage findSent(String room, String user, String id);
 
-    /**
-     * Brings the file to the current schema; {@code PRAGMA user_version} says which steps it has had.
-     * Version 1 is the first release's table; version 2 adds the sender's user id and the index that
-     * makes a resent message findable by its client id.
-     */
-    private static void migrate(Connection c) throws SQLException {
-        try (Statement s = c.createStatement()) {
-            int version;
-            try (ResultSet rs = s.executeQuery("PRAGMA user_version")) {
-                version = rs.next() ? rs.getInt(1) : 0;
-            }
-            c.setAutoCommit(false);
-            try {
-                // WITHOUT ROWID: the primary key is the table, so reading a room's range is one b-tree walk.
-                s.execute("""
-                        CREATE TABLE IF NOT EXISTS messages (
-                            room   TEXT    NOT NULL,
-                            seq    INTEGER NOT NULL,
-                            id     TEXT    NOT NULL,
-                            sender TEXT    NOT NULL,
-                            text   TEXT    NOT NULL,
-                            ts     INTEGER NOT NULL,
-                            PRIMARY KEY (room, seq)
-                        ) WITHOUT ROWID""");
-                if (version < 2) {
-                    // Before tokens every sender was a guest, known by name.
-                    s.execute("ALTER TABLE messages ADD COLUMN user TEXT NOT NULL DEFAULT ''");
-                    s.execute("UPDATE messages SET user = 'guest:' || sender");
-                    // Not UNIQUE: history written before ids were checked may repeat one. The sequencer,
-                    // the only writer, looks an id up before it stores a message.
-                    s.execute("CREATE INDEX messages_by_id ON messages(room, user, id)");
-                    s.execute("PRAGMA user_version = 2");
-                }
-                c.commit();
-            } catch (SQLException e) {
-                c.rollback();
-                throw e;
-            } finally {
-                c.setAutoCommit(true);
-            }
-        }
-    }
+    /** Stores a batch in one transaction: all of it, or (throwing) none. */
+    void append(List<StoredMessage> batch);
 
-    /**
-     * The newest {@code limit} messages of a room, oldest first, and its last seq (0 for a new room).
-     * Sequencer thread only.
-     */
-    public RoomTail loadTail(String room, int limit) throws SQLException {
-        if (limit < 1) {
-            // With no message read, the last seq could not be known from them.
-            throw new IllegalArgumentException("limit must be positive, was " + limit);
-        }
-        List<StoredMessage> recent = query(writer, NEWEST, room, limit);
-        Collections.reverse(recent);
-        long last = recent.isEmpty() ? 0 : recent.getLast().seq();
-        long first = last + 1;
-        firstSeq.setString(1, room);
-        try (ResultSet rs = firstSeq.executeQuery()) {
-            if (rs.next() && rs.getObject(1) != null) {
-                first = rs.getLong(1);
-            }
-        }
-        return new RoomTail(last, first, recent);
-    }
-
-    /**
-     * The message {@code user} already sent to {@code room} with this client {@code id}, or null.
-     * Sequencer thread only: it runs right before the batch that might store the id again.
-     */
-    public StoredMessage findSent(String room, String user, String id) throws SQLException {
-        findSent.setString(1, room);
-        findSent.setString(2, user);
-        findSent.setString(3, id);
-        try (ResultSet rs = findSent.executeQuery()) {
-            return rs.next() ? row(rs) : null;
-        }
-    }
-
-    /** Deletes a room's messages up to and including {@code upTo}. Sequencer thread only. */
-    public void prune(String room, long upTo) throws SQLException {
-        prune.setString(1, room);
-        prune.setLong(2, upTo);
-        prune.executeUpdate();
-    }
-
-    /** Writes a batch in one transaction: all of it is on disk, or none. Sequencer thread only. */
-    public void append(List<StoredMessage> batch) throws SQLException {
-        if (batch.isEmpty()) {
-            return;
-        }
-        writer.setAutoCommit(false);
-        try {
-            for (StoredMessage m : batch) {
-                insert.setString(1, m.room());
-                insert.setLong(2, m.seq());
-                insert.setString(3, m.id());
-                insert.setString(4, m.user());
-                insert.setString(5, m.from());
-                insert.setString(6, m.text());
-                insert.setLong(7, m.time());
-                insert.addBatch();
-            }
-            insert.executeBatch();
-            writer.commit();
-        } catch (SQLException e) {
-            insert.clearBatch();
-            writer.rollback();
-            throw e;
-        } finally {
-            writer.setAutoCommit(true);
-        }
-    }
+    /** Deletes a room's messages up to and including {@code upTo}. */
+    void prune(String room, long upTo);
 
     /** Messages with {@code since < seq <= upTo}, oldest first, at most {@code limit}. Blocks. */
-    public List<StoredMessage> after(String room, long since, long upTo, int limit) throws SQLException {
-        return read(COLUMNS + "WHERE room = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?", false,
-                room, since, upTo, limit);
-    }
+    List<StoredMessage> after(String room, long since, long upTo, int limit);
 
     /** The {@code limit} messages just before {@code before}, oldest first. Blocks. */
-    public List<StoredMessage> before(String room, long before, int limit) throws SQLException {
-        return read(COLUMNS + "WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?", true, room, before, limit);
-    }
+    List<StoredMessage> before(String room, long before, int limit);
 
     /** The newest {@code limit} messages, oldest first. Blocks. */
-    public List<StoredMessage> latest(String room, int limit) throws SQLException {
-        return read(NEWEST, true, room, limit);
-    }
-
-    private List<StoredMessage> read(String sql, boolean newestFirst, Object... args) throws SQLException {
-        Connection c;
-        try {
-            c = readers.take();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new SQLException("interrupted waiting for a read connection", e);
-        }
-        try {
-            List<StoredMessage> rows = query(c, sql, args);
-            if (newestFirst) {
-                Collections.reverse(rows);
-            }
-            return rows;
-        } finally {
-            readers.add(c);
-        }
-    }
-
-    private static List<StoredMessage> query(Connection c, String sql, Object... args) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < args.length; i++) {
-                ps.setObject(i + 1, args[i]);
-            }
-            List<StoredMessage> rows = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    rows.add(row(rs));
-                }
-            }
-            return rows;
-        }
-    }
-
-    private static StoredMessage row(ResultSet rs) throws SQLException {
-        return new StoredMessage(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4),
-                rs.getString(5), rs.getString(6), rs.getLong(7));
-    }
+    List<StoredMessage> latest(String room, int limit);
 
     @Override
-    public void close() throws SQLException {
-        SQLException first = null;
-        for (Connection c : all) {
-            try {
-                c.close();
-            } catch (SQLException e) {
-                if (first == null) {
-                    first = e;
-                }
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
-    }
+    void close();
 
     /**
-     * What the sequencer needs to continue a room: its last seq, its oldest stored seq (last + 1 when
-     * it stores nothing), and its recent messages.
+     * What the sequencer needs to continue a room: its last seq (0 for a new room), its oldest stored
+     * seq (last + 1 when it stores none), and its recent messages, oldest first.
      */
-    public record RoomTail(long lastSeq, long firstSeq, List<StoredMessage> recent) {
+    record RoomTail(long lastSeq, long firstSeq, List<StoredMessage> recent) {
     }
 }

@@ -28,6 +28,7 @@ import io.parley.engine.PublishListener;
 import io.parley.engine.Replay;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.protocol.ServerMessage;
+import io.parley.store.StoreException;
 import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -264,7 +265,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private static ChatException storeFailure(String room, Throwable failure) {
         Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
-        if (cause instanceof LocalBroker.StoreException) {
+        if (cause instanceof StoreException) {
             return ChatSession.refused(Failure.STORE_UNAVAILABLE);
         }
         log.error("reading room {} failed", room, cause);

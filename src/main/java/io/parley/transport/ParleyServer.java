@@ -12,6 +12,7 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.parley.config.ServerConfig;
 import io.parley.engine.LocalBroker;
@@ -22,6 +23,7 @@ import org.slf4j.LoggerFactory;
 
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A running Parley node: the store, the engine and the network, started together and stopped in the
@@ -39,7 +41,11 @@ public final class ParleyServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(ParleyServer.class);
 
+    private static final AtomicInteger INSTANCES = new AtomicInteger();
+
     private final ServerConfig config;
+    /** Every thread of this server has a name that starts with this and a dash. */
+    private final String name;
     private final HistoryStore store;
     private final LocalBroker broker;
     private final EventLoopGroup acceptor;
@@ -50,17 +56,20 @@ public final class ParleyServer implements AutoCloseable {
     private final Channel listener;
     private boolean closed;
 
-    private ParleyServer(ServerConfig config) throws Exception {
+    private ParleyServer(ServerConfig config, String name) throws Exception {
         this.config = config;
+        this.name = name;
         SslContext tls = config.tls()
                 ? SslContextBuilder.forServer(config.tlsCert().toFile(), config.tlsKey().toFile()).build()
                 : null;
         StaticFiles files = StaticFiles.load();
         ProtocolCodec codec = new ProtocolCodec();
         store = HistoryStore.openSqlite(config.dataDir(), config.durableSync());
-        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages());
-        acceptor = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(), NioIoHandler.newFactory());
+        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name);
+        acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
+                NioIoHandler.newFactory());
+        workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(),
+                new DefaultThreadFactory(name + "-loop"), NioIoHandler.newFactory());
         ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections, files);
         workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
         try {
@@ -85,12 +94,26 @@ public final class ParleyServer implements AutoCloseable {
 
     /** Starts a server; returns once it accepts connections. */
     public static ParleyServer start(ServerConfig config) throws Exception {
-        return new ParleyServer(config);
+        int n = INSTANCES.incrementAndGet();
+        return start(config, n == 1 ? "parley" : "parley" + n);
+    }
+
+    /**
+     * Starts a server whose threads are named {@code name-...}: several servers in one JVM (tests) can
+     * then tell their threads, and so their log lines, apart.
+     */
+    public static ParleyServer start(ServerConfig config, String name) throws Exception {
+        return new ParleyServer(config, name);
     }
 
     /** The port actually bound (useful when the config asked for 0). */
     public int port() {
         return ((InetSocketAddress) listener.localAddress()).getPort();
+    }
+
+    /** What the names of this server's threads start with, before a dash. */
+    public String name() {
+        return name;
     }
 
     public ServerConfig config() {

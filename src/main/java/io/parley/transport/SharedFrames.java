@@ -21,6 +21,10 @@ import java.util.List;
  * (see {@code LocalBroker.LoopWork}), so remembering the last payload is enough. In a fan-out profile
  * the per-subscriber encoder and its buffer allocation were a quarter of the server's samples.
  *
+ * <p>The last frame stays cached (one per loop) until the next broadcast replaces it or the loop's
+ * thread ends; each member's duplicate is released by Netty when its write completes or fails (a
+ * connection that closed between {@code deliver} and its flush included).
+ *
  * <p>Threads: one instance per event loop, used only by it.
  */
 final class SharedFrames extends WebSocket08FrameEncoder {
@@ -29,6 +33,12 @@ final class SharedFrames extends WebSocket08FrameEncoder {
         @Override
         protected SharedFrames initialValue() {
             return new SharedFrames();
+        }
+
+        /** The loop's thread is ending (Netty removes its thread locals then): give the last frame back. */
+        @Override
+        protected void onRemoval(SharedFrames frames) {
+            frames.forget();
         }
     };
 
@@ -53,6 +63,14 @@ final class SharedFrames extends WebSocket08FrameEncoder {
             lastPayload = payload;
         }
         return lastFrame.retainedDuplicate();
+    }
+
+    private void forget() {
+        if (lastFrame != null) {
+            lastFrame.release();
+            lastFrame = null;
+            lastPayload = null;
+        }
     }
 
     private ByteBuf encodeOnce(ChannelHandlerContext ctx, byte[] payload) {

@@ -107,10 +107,13 @@ class FanOutTest {
                 }
             }).get();
             assertThat(stored.await(10, TimeUnit.SECONDS)).isTrue();
+            // The acks run on the publisher's loop; the other loop's task for the same batch may not be
+            // posted yet. Closing the engine first waits for the sequencer to post everything; a task
+            // queued on each loop after that runs after every delivery.
+            broker.close();
             for (ExecutorService loop : loops) {
                 loop.submit(() -> { }).get();
             }
-            broker.close();
 
             assertThat(encoder.messages).hasValue(count);
             Set<byte[]> distinct = Collections.newSetFromMap(new IdentityHashMap<>());

@@ -79,122 +79,121 @@ class FuzzTest {
     @Test
     void hostileInputNeverStopsTheServerStoresARefusedSendOrDisturbsOtherMembers() throws Exception {
         System.out.printf("fuzz seed: %d (re-run with -Dparley.fuzz.seed=%d)%n", SEED, SEED);
-        try (ServerLog log = ServerLog.capture()) {
-            // Rate limits off: with them, most frames of a fuzzer would be turned away before they are parsed.
-            TestServer server = TestServer.start(dir, c -> TestServer.UNTHROTTLED.apply(c)
-                    .withLimits(MAX_FRAME, MAX_TEXT, c.outboundBufferBytes()));
-            long heapBefore = heapAfterGc();
-            AtomicBoolean fuzzing = new AtomicBoolean(true);
-            ExecutorService threads = Executors.newFixedThreadPool(FUZZERS + 2);
-            Bystander ada = new Bystander(WsClient.hello(server.chatUri(), "ada"), "ada");
-            Bystander bob = new Bystander(WsClient.hello(server.chatUri(), "bob"), "bob");
-            Future<?> adaRuns = threads.submit(() -> ada.chat(fuzzing));
-            Future<?> bobRuns = threads.submit(() -> bob.chat(fuzzing));
-            List<Fuzzer> fuzzers = new ArrayList<>();
-            List<Future<?>> fuzzing0 = new ArrayList<>();
-            long until = System.nanoTime() + FUZZ_FOR.toNanos();
-            for (int k = 0; k < FUZZERS; k++) {
-                Fuzzer f = new Fuzzer(server.port(), k, new Random(SEED + k));
-                fuzzers.add(f);
-                fuzzing0.add(threads.submit(() -> f.run(until, MAX_CASES / FUZZERS)));
-            }
-            for (Future<?> f : fuzzing0) {
-                f.get();
-            }
-            fuzzing.set(false);
-            adaRuns.get();
-            bobRuns.get();
-            threads.shutdown();
-
-            // The bystanders saw every message of their room, in order, and nothing else was stored there.
-            Map<String, Long> bystanderAcks = new HashMap<>(ada.acked);
-            bystanderAcks.putAll(bob.acked);
-            int lobbySize = bystanderAcks.size();
-            for (Bystander b : List.of(ada, bob)) {
-                b.awaitMessages(lobbySize);
-                assertThat(b.violations).as("%s's view", b.name).isEmpty();
-                assertThat(b.lobby).extracting(m -> m.get("seq").asLong())
-                        .as("%s saw the lobby's seqs in order", b.name)
-                        .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, lobbySize).boxed().toList());
-                Map<String, Long> seen = new HashMap<>();
-                b.lobby.forEach(m -> seen.put(m.get("id").asText(), m.get("seq").asLong()));
-                assertThat(seen).as("%s saw exactly the bystanders' acknowledged messages", b.name).isEqualTo(bystanderAcks);
-            }
-
-            // A new client is served as if nothing happened.
-            try (WsClient late = WsClient.hello(server.chatUri(), "late")) {
-                assertThat(late.join(LOBBY).get("seq").asLong()).isEqualTo(lobbySize);
-                late.say(LOBBY, "late-1", "after the storm");
-                assertThat(late.expect("ack").get("seq").asLong()).isEqualTo(lobbySize + 1);
-                assertThat(ada.client.expect("message", m -> m.get("id").asText().equals("late-1")).get("seq").asLong())
-                        .isEqualTo(lobbySize + 1);
-                bystanderAcks.put("late-1", lobbySize + 1L);
-            }
-            try (HttpClient http = HttpClient.newHttpClient()) {
-                assertThat(http.send(HttpRequest.newBuilder(server.httpUri("/healthz")).build(),
-                        HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(200);
-            }
-            ada.client.close();
-            bob.client.close();
-            Thread.sleep(200);
-            long heapAfter = heapAfterGc();
-            server.close();
-
-            Map<String, List<Row>> stored = StoredHistory.fromFile(dir);
-            Map<String, Long> lobbyStored = new HashMap<>();
-            stored.getOrDefault(LOBBY, List.of()).forEach(r -> lobbyStored.put(r.id(), r.seq()));
-            assertThat(lobbyStored).as("the lobby holds exactly the bystanders' acknowledged messages")
-                    .isEqualTo(bystanderAcks);
-
-            int fuzzStored = 0;
-            int fuzzAcked = 0;
-            Set<String> fuzzRooms = new HashSet<>();
-            List<String> violations = new ArrayList<>();
-            Map<String, Integer> cases = new TreeMap<>();
-            Map<String, Map<Integer, Integer>> closes = new TreeMap<>();
-            int connections = 0;
-            for (Fuzzer f : fuzzers) {
-                fuzzRooms.add(f.room);
-                violations.addAll(f.violations);
-                f.cases.forEach((c, n) -> cases.merge(c, n, Integer::sum));
-                f.closeCodes.forEach((c, codes) -> codes.forEach((code, n) ->
-                        closes.computeIfAbsent(c, x -> new TreeMap<>()).merge(code, n, Integer::sum)));
-                connections += f.connections;
-                fuzzAcked += f.acked.size();
-                Map<String, Row> rows = new HashMap<>();
-                for (Row r : stored.getOrDefault(f.room, List.of())) {
-                    assertThat(rows.put(r.id(), r)).as("%s stored once", r.id()).isNull();
-                    fuzzStored++;
-                    assertThat(r.id()).as("a refused send is never stored").doesNotStartWith("bad-");
-                    assertThat(f.acked.containsKey(r.id()) || f.unanswered.contains(r.id()))
-                            .as("stored %s was acknowledged, or its connection ended before the answer", r.id()).isTrue();
-                    if (f.acked.containsKey(r.id())) {
-                        assertThat(r.seq()).as("seq of %s", r.id()).isEqualTo(f.acked.get(r.id()));
-                    }
-                    String sent = f.okTexts.get(r.id());
-                    if (sent != null) {
-                        assertThat(r.text()).as("stored text of %s", r.id()).isEqualTo(sent);
-                    }
-                }
-                StoredHistory.assertGapless(f.room, stored.getOrDefault(f.room, List.of()).stream().map(Row::seq).toList());
-                for (String id : f.acked.keySet()) {
-                    assertThat(rows).as("acknowledged %s is stored", id).containsKey(id);
-                }
-            }
-            assertThat(stored.keySet()).as("rooms with messages").isSubsetOf(union(fuzzRooms, Set.of(LOBBY)));
-
-            System.out.printf("fuzz: %d cases on %d connections; %d fuzz sends acknowledged, %d stored and checked;"
-                            + " lobby %d messages checked for 2 bystanders; heap after GC %d -> %d KiB%n",
-                    cases.values().stream().mapToInt(Integer::intValue).sum(), connections, fuzzAcked, fuzzStored,
-                    lobbySize + 1, heapBefore / 1024, heapAfter / 1024);
-            System.out.println("fuzz cases: " + cases);
-            System.out.println("fuzz close codes by case: " + closes);
-            assertThat(violations).as("fuzzers' findings").isEmpty();
-            assertThat(log.errors()).as("errors the server logged").isEmpty();
-            assertThat(heapAfter - heapBefore).as("heap growth after GC, bytes").isLessThan(HEAP_GROWTH_BOUND);
-            assertThat(lobbySize).as("bystander messages").isGreaterThan(20);
-            assertThat(fuzzAcked).as("fuzz sends accepted").isGreaterThan(50);
+        // Rate limits off: with them, most frames of a fuzzer would be turned away before they are parsed.
+        TestServer server = TestServer.start(dir, c -> TestServer.UNTHROTTLED.apply(c)
+                .withLimits(MAX_FRAME, MAX_TEXT, c.outboundBufferBytes()));
+        ServerLog log = server.log();
+        long heapBefore = heapAfterGc();
+        AtomicBoolean fuzzing = new AtomicBoolean(true);
+        ExecutorService threads = Executors.newFixedThreadPool(FUZZERS + 2);
+        Bystander ada = new Bystander(WsClient.hello(server.chatUri(), "ada"), "ada");
+        Bystander bob = new Bystander(WsClient.hello(server.chatUri(), "bob"), "bob");
+        Future<?> adaRuns = threads.submit(() -> ada.chat(fuzzing));
+        Future<?> bobRuns = threads.submit(() -> bob.chat(fuzzing));
+        List<Fuzzer> fuzzers = new ArrayList<>();
+        List<Future<?>> fuzzing0 = new ArrayList<>();
+        long until = System.nanoTime() + FUZZ_FOR.toNanos();
+        for (int k = 0; k < FUZZERS; k++) {
+            Fuzzer f = new Fuzzer(server.port(), k, new Random(SEED + k));
+            fuzzers.add(f);
+            fuzzing0.add(threads.submit(() -> f.run(until, MAX_CASES / FUZZERS)));
         }
+        for (Future<?> f : fuzzing0) {
+            f.get();
+        }
+        fuzzing.set(false);
+        adaRuns.get();
+        bobRuns.get();
+        threads.shutdown();
+
+        // The bystanders saw every message of their room, in order, and nothing else was stored there.
+        Map<String, Long> bystanderAcks = new HashMap<>(ada.acked);
+        bystanderAcks.putAll(bob.acked);
+        int lobbySize = bystanderAcks.size();
+        for (Bystander b : List.of(ada, bob)) {
+            b.awaitMessages(lobbySize);
+            assertThat(b.violations).as("%s's view", b.name).isEmpty();
+            assertThat(b.lobby).extracting(m -> m.get("seq").asLong())
+                    .as("%s saw the lobby's seqs in order", b.name)
+                    .containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, lobbySize).boxed().toList());
+            Map<String, Long> seen = new HashMap<>();
+            b.lobby.forEach(m -> seen.put(m.get("id").asText(), m.get("seq").asLong()));
+            assertThat(seen).as("%s saw exactly the bystanders' acknowledged messages", b.name).isEqualTo(bystanderAcks);
+        }
+
+        // A new client is served as if nothing happened.
+        try (WsClient late = WsClient.hello(server.chatUri(), "late")) {
+            assertThat(late.join(LOBBY).get("seq").asLong()).isEqualTo(lobbySize);
+            late.say(LOBBY, "late-1", "after the storm");
+            assertThat(late.expect("ack").get("seq").asLong()).isEqualTo(lobbySize + 1);
+            assertThat(ada.client.expect("message", m -> m.get("id").asText().equals("late-1")).get("seq").asLong())
+                    .isEqualTo(lobbySize + 1);
+            bystanderAcks.put("late-1", lobbySize + 1L);
+        }
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            assertThat(http.send(HttpRequest.newBuilder(server.httpUri("/healthz")).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode()).isEqualTo(200);
+        }
+        ada.client.close();
+        bob.client.close();
+        Thread.sleep(200);
+        long heapAfter = heapAfterGc();
+        server.close();
+
+        Map<String, List<Row>> stored = StoredHistory.fromFile(dir);
+        Map<String, Long> lobbyStored = new HashMap<>();
+        stored.getOrDefault(LOBBY, List.of()).forEach(r -> lobbyStored.put(r.id(), r.seq()));
+        assertThat(lobbyStored).as("the lobby holds exactly the bystanders' acknowledged messages")
+                .isEqualTo(bystanderAcks);
+
+        int fuzzStored = 0;
+        int fuzzAcked = 0;
+        Set<String> fuzzRooms = new HashSet<>();
+        List<String> violations = new ArrayList<>();
+        Map<String, Integer> cases = new TreeMap<>();
+        Map<String, Map<Integer, Integer>> closes = new TreeMap<>();
+        int connections = 0;
+        for (Fuzzer f : fuzzers) {
+            fuzzRooms.add(f.room);
+            violations.addAll(f.violations);
+            f.cases.forEach((c, n) -> cases.merge(c, n, Integer::sum));
+            f.closeCodes.forEach((c, codes) -> codes.forEach((code, n) ->
+                    closes.computeIfAbsent(c, x -> new TreeMap<>()).merge(code, n, Integer::sum)));
+            connections += f.connections;
+            fuzzAcked += f.acked.size();
+            Map<String, Row> rows = new HashMap<>();
+            for (Row r : stored.getOrDefault(f.room, List.of())) {
+                assertThat(rows.put(r.id(), r)).as("%s stored once", r.id()).isNull();
+                fuzzStored++;
+                assertThat(r.id()).as("a refused send is never stored").doesNotStartWith("bad-");
+                assertThat(f.acked.containsKey(r.id()) || f.unanswered.contains(r.id()))
+                        .as("stored %s was acknowledged, or its connection ended before the answer", r.id()).isTrue();
+                if (f.acked.containsKey(r.id())) {
+                    assertThat(r.seq()).as("seq of %s", r.id()).isEqualTo(f.acked.get(r.id()));
+                }
+                String sent = f.okTexts.get(r.id());
+                if (sent != null) {
+                    assertThat(r.text()).as("stored text of %s", r.id()).isEqualTo(sent);
+                }
+            }
+            StoredHistory.assertGapless(f.room, stored.getOrDefault(f.room, List.of()).stream().map(Row::seq).toList());
+            for (String id : f.acked.keySet()) {
+                assertThat(rows).as("acknowledged %s is stored", id).containsKey(id);
+            }
+        }
+        assertThat(stored.keySet()).as("rooms with messages").isSubsetOf(union(fuzzRooms, Set.of(LOBBY)));
+
+        System.out.printf("fuzz: %d cases on %d connections; %d fuzz sends acknowledged, %d stored and checked;"
+                        + " lobby %d messages checked for 2 bystanders; heap after GC %d -> %d KiB%n",
+                cases.values().stream().mapToInt(Integer::intValue).sum(), connections, fuzzAcked, fuzzStored,
+                lobbySize + 1, heapBefore / 1024, heapAfter / 1024);
+        System.out.println("fuzz cases: " + cases);
+        System.out.println("fuzz close codes by case: " + closes);
+        assertThat(violations).as("fuzzers' findings").isEmpty();
+        assertThat(log.errors()).as("errors the server logged").isEmpty();
+        assertThat(heapAfter - heapBefore).as("heap growth after GC, bytes").isLessThan(HEAP_GROWTH_BOUND);
+        assertThat(lobbySize).as("bystander messages").isGreaterThan(20);
+        assertThat(fuzzAcked).as("fuzz sends accepted").isGreaterThan(50);
     }
 
     /**

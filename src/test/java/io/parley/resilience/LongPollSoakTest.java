@@ -53,8 +53,8 @@ class LongPollSoakTest {
     @Test
     void longPollingClientsWhoseRequestsKeepFailingMissNothingAndStoreNothingTwice() throws Exception {
         System.out.printf("long-poll soak: %d s, %d clients, seed %d%n", SECONDS, CLIENTS, SEED);
-        ServerLog log = ServerLog.capture();
         TestServer server = TestServer.start(dir);
+        ServerLog log = server.log();
         long stopSendingAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(SECONDS);
         List<PollClient> clients = new ArrayList<>();
         for (int i = 0; i < CLIENTS; i++) {
@@ -82,7 +82,6 @@ class LongPollSoakTest {
         threads.shutdown();
         clients.forEach(PollClient::close);
         server.close();
-        log.close();
         assertThat(log.errors()).as("errors the server logged").isEmpty();
 
         List<String> violations = new ArrayList<>();

@@ -2,7 +2,6 @@ package io.parley.resilience;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.parley.testing.RawSocket;
-import io.parley.testing.ServerLog;
 import io.parley.testing.TestServer;
 import io.parley.testing.WsClient;
 import org.junit.jupiter.api.Test;
@@ -40,8 +39,7 @@ class SlowConsumerRecoveryTest {
     @Test
     void aClosedSlowConsumerGetsExactlyWhatItMissedAfterReJoiningWithSince() throws Exception {
         // A small outbound limit so that a few megabytes overflow it; rate limits off to publish them quickly.
-        try (ServerLog log = ServerLog.capture();
-             TestServer server = TestServer.start(dir, c -> TestServer.UNTHROTTLED.apply(c)
+        try (TestServer server = TestServer.start(dir, c -> TestServer.UNTHROTTLED.apply(c)
                 .withLimits(c.maxFrameBytes(), 2000, 256 * 1024));
              RawSocket stalled = new RawSocket(server.port(), 4096);
              WsClient ada = WsClient.hello(server.chatUri(), "ada");
@@ -81,7 +79,7 @@ class SlowConsumerRecoveryTest {
             // ...until the server gives up on it; then it reads at once, and finds what fitted in the
             // buffers, then 1013. (Had it waited longer, the server would have dropped the connection
             // without a close frame: one cannot be delivered to a client that does not read.)
-            assertThat(log.await("closing slow consumer", Duration.ofSeconds(60))).as("slow consumer closed").isTrue();
+            assertThat(server.log().await("closing slow consumer", Duration.ofSeconds(60))).as("slow consumer closed").isTrue();
             givenUp.set(true);
             List<Long> before = new ArrayList<>();
             int closeCode = readUntilClosed(stalled, before);

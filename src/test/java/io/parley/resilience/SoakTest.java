@@ -63,9 +63,9 @@ class SoakTest {
     @Test
     void clientsThatKeepDroppingTheirConnectionsMissNothingAndNothingIsStoredTwice() throws Exception {
         System.out.printf("soak: %d s, %d clients, %d rooms, seed %d%n", SECONDS, CLIENTS, ROOMS.size(), SEED);
-        ServerLog log = ServerLog.capture();
         // Production defaults, rate and connection limits included: these clients stay within them.
         TestServer server = TestServer.start(dir);
+        ServerLog log = server.log();
         Phase phase = new Phase();
         List<SoakClient> clients = new ArrayList<>();
         for (int i = 0; i < CLIENTS; i++) {
@@ -97,7 +97,6 @@ class SoakTest {
         }
         threads.shutdown();
         server.close();
-        log.close();
         assertThat(log.errors()).as("errors the server logged").isEmpty();
 
         List<String> violations = new ArrayList<>();

@@ -5,6 +5,7 @@ import io.parley.transport.ParleyServer;
 
 import java.net.URI;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 
 /** A real Parley server on 127.0.0.1 and a free port, with its data in a test's temporary directory. */
@@ -17,10 +18,14 @@ public final class TestServer implements AutoCloseable {
     public static final UnaryOperator<ServerConfig> UNTHROTTLED =
             c -> c.withAdmission(c.admission().withoutRateLimits());
 
-    private final ParleyServer server;
+    private static final AtomicInteger SERVERS = new AtomicInteger();
 
-    private TestServer(ParleyServer server) {
+    private final ParleyServer server;
+    private final ServerLog log;
+
+    private TestServer(ParleyServer server, ServerLog log) {
         this.server = server;
+        this.log = log;
     }
 
     public static TestServer start(Path dataDir) throws Exception {
@@ -29,7 +34,14 @@ public final class TestServer implements AutoCloseable {
 
     public static TestServer start(Path dataDir, UnaryOperator<ServerConfig> customize) throws Exception {
         ServerConfig config = customize.apply(ServerConfig.defaults().withPort(0).withDataDir(dataDir));
-        return new TestServer(ParleyServer.start(config));
+        String name = "test-server-" + SERVERS.incrementAndGet();
+        ServerLog log = ServerLog.capture(name);
+        try {
+            return new TestServer(ParleyServer.start(config, name), log);
+        } catch (Exception | Error e) {
+            log.close();
+            throw e;
+        }
     }
 
     public int port() {
@@ -44,12 +56,21 @@ public final class TestServer implements AutoCloseable {
         return URI.create("http://127.0.0.1:" + port() + path);
     }
 
+    /** What this server has logged since it started, and only this server. */
+    public ServerLog log() {
+        return log;
+    }
+
     public ParleyServer server() {
         return server;
     }
 
     @Override
     public void close() {
-        server.close();
+        try {
+            server.close();
+        } finally {
+            log.close();
+        }
     }
 }

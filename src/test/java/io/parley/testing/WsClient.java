@@ -35,7 +35,11 @@ public final class WsClient implements AutoCloseable {
     private final WebSocket socket;
 
     private WsClient(URI uri, Map<String, String> headers) {
-        WebSocket.Builder builder = HTTP.newWebSocketBuilder().subprotocols("parley.v1").connectTimeout(TIMEOUT);
+        this(HTTP, uri, headers);
+    }
+
+    private WsClient(HttpClient http, URI uri, Map<String, String> headers) {
+        WebSocket.Builder builder = http.newWebSocketBuilder().subprotocols("parley.v1").connectTimeout(TIMEOUT);
         headers.forEach(builder::header);
         socket = builder.buildAsync(uri, new Listener()).join();
     }
@@ -46,6 +50,11 @@ public final class WsClient implements AutoCloseable {
 
     public static WsClient connect(URI uri, Map<String, String> headers) {
         return new WsClient(uri, headers);
+    }
+
+    /** Connects through {@code http}: for a client that must come from another local address. */
+    public static WsClient connect(HttpClient http, URI uri) {
+        return new WsClient(http, uri, Map.of());
     }
 
     /** Connects, says hello as {@code name} and waits for the welcome. */
