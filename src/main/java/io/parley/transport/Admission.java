@@ -70,7 +70,11 @@ final class Admission extends ChannelDuplexHandler {
     private ScheduledFuture<?> deadline;
     /** A request's headers have arrived and its last content not yet. */
     private boolean midRequest;
-    /** Bytes arrived since the last whole request: the next one has begun, if only by a byte. */
+    /**
+     * Bytes arrived since the last whole request: the next one has begun, if only by a byte. Bytes that
+     * came in the same read as the end of the request before are not noticed (the codec keeps them
+     * unseen), so such a request, if it stalls, is closed without the 408.
+     */
     private boolean begun;
     /** Requests that arrived whole and are not answered yet; the deadline waits for their answers. */
     private int unanswered;
