@@ -23,7 +23,9 @@ import io.parley.protocol.ProtocolCodec;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The whole data path of a connection, in order from the socket inwards. Read top to bottom:
+ * The whole data path of a connection, in order from the socket inwards. Before any of it, at accept,
+ * AcceptGate (on the listening socket) has counted the connection against the connection limits and
+ * closed it if it is over one. Read top to bottom:
  * <pre>
  *   traffic      TrafficMeter: counts bytes on the wire for /metrics
  *   tls          SslHandler, only with --tls-cert/--tls-key
@@ -33,7 +35,8 @@ import java.util.concurrent.TimeUnit;
  *                closes silent WebSocket clients
  *   arrivals     Admission's eye on raw bytes: a request has begun before the codec can say so
  *   http         HttpServerCodec: bytes to HTTP requests (until the upgrade replaces it)
- *   admission    Admission: connection limits (429/503) and the request deadline (slow loris, 408);
+ *   admission    Admission: the per-client limit behind a trusted proxy (429) and the request
+ *                deadline (slow loris, 408); the other connection limits are AcceptGate's, at accept;
  *                removes itself and its arrivals on the upgrade
  *   aggregate    RequestAggregator: one FullHttpRequest per request; 413 as JSON past the limit
  *   queue        RequestQueue: one request at a time, in order; stops reading while requests wait or
@@ -79,7 +82,8 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final int maxHttpRequest;
 
     ChatChannelInitializer(ServerConfig config, SslContext tls, LocalBroker broker, ProtocolCodec codec,
-                           ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files) {
+                           ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files,
+                           ConnectionCounts connections) {
         this.openChannels = openChannels;
         this.config = config;
         this.tls = tls;
@@ -89,8 +93,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.origins = new OriginPolicy(config.allowedOrigins());
         this.cors = origins.cors();
         this.authenticator = new Authenticator(config.access());
-        this.connections = new ConnectionCounts(config.admission().maxConnections(),
-                config.admission().maxConnectionsPerIp());
+        this.connections = connections;
         this.rateLimits = new RateLimits(config.admission());
         this.roomRequests = new RoomRequests(broker, config, rateLimits);
         this.metrics = new ServerMetrics(broker, sockets, connections);
