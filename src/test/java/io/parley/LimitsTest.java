@@ -405,10 +405,7 @@ class LimitsTest {
                 assertThat(ada.expect("ack").path("id").asText()).isEqualTo("a1");
             }
 
-            String answer = loris.readHead();
-            assertThat(answer).satisfiesAnyOf(
-                    a -> assertThat(a).isEmpty(),
-                    a -> assertThat(a).startsWith("HTTP/1.1 408"));
+            assertThat(loris.readHead()).as("part of a request arrived").startsWith("HTTP/1.1 408");
             assertThat(loris.closedByServer()).isTrue();
             assertThat(written.get()).as("closed long before the request was complete").isLessThan(request.length() / 2);
             trickle.interrupt();

@@ -37,7 +37,6 @@ import org.slf4j.LoggerFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
@@ -55,8 +54,8 @@ import java.util.regex.Pattern;
  * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
  * a matching HTTP status. Other paths pass on to {@link HttpRoutes}.
  *
- * <p>One per connection, on its event loop. It answers a connection's requests one at a time, in
- * order: a request that arrives while one is being answered (HTTP pipelining) waits its turn. A long
+ * <p>One per connection, on its event loop. {@link RequestQueue} hands it a connection's requests one
+ * at a time, each once the one before is answered (HTTP pipelining waits there). A long
  * poll is ended by the engine's answer or by this handler's timer, whichever comes first on the loop;
  * when the connection closes it is cancelled.
  */
@@ -68,7 +67,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     static final String PREFIX = "/api/";
     private static final String ROOMS = "/api/rooms/";
     private static final String MESSAGES = "/messages";
-    private static final int MAX_PIPELINED = 16;
     private static final Pattern WHOLE_NUMBER = Pattern.compile("-?[0-9]{1,19}");
     static final String GUEST_NAME = "X-Parley-Name";
 
@@ -82,7 +80,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private RateLimits.Connection limits;
     /** The peer, when it is a trusted proxy; null otherwise. */
     private InetAddress proxy;
-    private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     /** The request being answered, or null. */
     private FullHttpRequest current;
@@ -128,18 +125,9 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-        if (current != null) {
-            // Answers go out in the order of the requests, whichever route serves them (RFC 9112, 9.3.2).
-            if (waiting.size() >= MAX_PIPELINED) {
-                request.release();
-                ctx.close();
-                return;
-            }
-            waiting.add(request);
-            return;
-        }
+        // RequestQueue hands on the next request only once this one is answered.
         if (!request.uri().startsWith(PREFIX)) {
-            // Other routes answer at once, before the next request is read.
+            // Not the API: the plain routes.
             ctx.fireChannelRead(request);
             return;
         }
@@ -158,9 +146,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private void handle(FullHttpRequest request) {
         RateLimits.Connection limits = limitsFor(request);
         limits.request();
-        if (request.decoderResult().isFailure()) {
-            throw new ChatException(ErrorCode.BAD_REQUEST, "malformed HTTP request");
-        }
         var headers = request.headers();
         if (!origins.allows(headers.get(HttpHeaderNames.ORIGIN), headers.get(HttpHeaderNames.HOST))) {
             throw new ChatException(ErrorCode.FORBIDDEN, "origin not allowed");
@@ -378,8 +363,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     /**
-     * Sends the answer to {@code request}, then takes the next waiting one. An answer to a request
-     * already answered (a poll whose timer won, a connection gone) is dropped.
+     * Sends the answer to {@code request}. An answer to a request already answered (a poll whose timer
+     * won, a connection gone) is dropped.
      */
     private void answer(FullHttpRequest request, FullHttpResponse response) {
         if (current != request || request == null) {
@@ -395,12 +380,9 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             pollTimer.cancel(false);
             pollTimer = null;
         }
-        // Errors of the chat leave the connection usable; only a request the server could not parse closes it.
-        Responses.send(ctx, request, response, !request.decoderResult().isFailure());
+        // Errors of the chat leave the connection usable (RequestQueue answers what could not be parsed).
+        Responses.send(ctx, request, response, true);
         request.release();
-        while (current == null && !waiting.isEmpty()) {
-            channelRead0(ctx, waiting.poll());
-        }
     }
 
     @Override
@@ -417,8 +399,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             current.release();
             current = null;
         }
-        waiting.forEach(FullHttpRequest::release);
-        waiting.clear();
         super.channelInactive(ctx);
     }
 }

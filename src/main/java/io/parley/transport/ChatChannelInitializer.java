@@ -32,11 +32,15 @@ import java.util.concurrent.TimeUnit;
  *                in one write (fan-out bursts are coalesced by ChatSocket's own deferred flush)
  *   keep-alive   IdleStateHandler: closes silent HTTP connections; after the upgrade, pings and
  *                closes silent WebSocket clients
+ *   arrivals     Admission's eye on raw bytes: a request has begun before the codec can say so
  *   http         HttpServerCodec: bytes to HTTP requests (until the upgrade replaces it)
  *   admission    Admission: the per-client limit behind a trusted proxy (429) and the request
- *                deadline (slow loris); the other connection limits are AcceptGate's, at accept;
- *                removes itself on the upgrade
+ *                deadline (slow loris, 408); the other connection limits are AcceptGate's, at accept;
+ *                removes itself and its arrivals on the upgrade
  *   aggregate    RequestAggregator: one FullHttpRequest per request; 413 as JSON past the limit
+ *   queue        RequestQueue: one request at a time, in order; stops reading while requests wait or
+ *                the client leaves answers unread (--outbound-buffer-bytes); 431/414/400 and close
+ *                for a request the codec could not read whole; removes itself on the upgrade
  *   target       TargetGuard: 421 for a Host other than --public-url's, 400 for a target that is not
  *                valid percent-encoding
  *   cors         Netty's CorsHandler, only with --allowed-origin: lets pages on those origins call the
@@ -137,10 +141,13 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         // Until the upgrade, a connection silent for the idle timeout is closed, so idle TCP connections
         // do not hold slots; ChatSocket swaps this for the WebSocket keep-alive.
         p.addLast("keep-alive", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
+        Admission admission = new Admission(connections, metrics, config.admission().handshakeTimeout().toNanos(),
+                config.admission().trustedProxies());
+        p.addLast("arrivals", admission.arrivals());
         p.addLast("http", new HttpServerCodec(4096, 8192, 8192));
-        p.addLast("admission", new Admission(connections, metrics, config.admission().handshakeTimeout().toNanos(),
-                config.admission().trustedProxies()));
+        p.addLast("admission", admission);
         p.addLast("aggregate", new RequestAggregator(maxHttpRequest, codec));
+        p.addLast("queue", new RequestQueue(codec, config.outboundBufferBytes()));
         p.addLast("target", target);
         if (cors != null) {
             p.addLast(CORS, new CorsHandler(cors));

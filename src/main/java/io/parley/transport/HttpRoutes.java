@@ -61,9 +61,6 @@ final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     private FullHttpResponse route(ChannelHandlerContext ctx, FullHttpRequest request) {
-        if (request.decoderResult().isFailure()) {
-            return Responses.text(HttpResponseStatus.BAD_REQUEST, "Malformed HTTP request.");
-        }
         if (!request.method().equals(HttpMethod.GET) && !request.method().equals(HttpMethod.HEAD)) {
             FullHttpResponse r = Responses.text(HttpResponseStatus.METHOD_NOT_ALLOWED, "Only GET and HEAD are served here.");
             r.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
