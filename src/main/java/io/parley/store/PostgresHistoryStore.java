@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 
 import java.sql.Array;
+import java.sql.BatchUpdateException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -153,7 +154,7 @@ public final class PostgresHistoryStore implements HistoryStore {
                 throw e;
             }
         } catch (SQLException e) {
-            throw new StoreException("migrating the PostgreSQL schema", e);
+            throw failure("migrating the PostgreSQL schema", e);
         }
     }
 
@@ -185,7 +186,7 @@ public final class PostgresHistoryStore implements HistoryStore {
                 c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
             }
         } catch (SQLException e) {
-            throw new StoreException("loading room " + room, e);
+            throw failure("loading room " + room, e);
         }
     }
 
@@ -196,7 +197,7 @@ public final class PostgresHistoryStore implements HistoryStore {
                     SELECT + "WHERE room = ? AND sender_user = ? AND client_id = ?", room, user, id);
             return found.isEmpty() ? null : found.getFirst();
         } catch (SQLException e) {
-            throw new StoreException("looking up message id " + id + " in room " + room, e);
+            throw failure("looking up message id " + id + " in room " + room, e);
         }
     }
 
@@ -228,7 +229,7 @@ public final class PostgresHistoryStore implements HistoryStore {
                 return null;
             });
         } catch (SQLException e) {
-            throw new StoreException("storing " + batch.size() + " messages", e);
+            throw failure("storing " + batch.size() + " messages", e);
         }
     }
 
@@ -240,7 +241,7 @@ public final class PostgresHistoryStore implements HistoryStore {
             ps.setLong(2, upTo);
             ps.executeUpdate();
         } catch (SQLException e) {
-            throw new StoreException("deleting old messages of room " + room, e);
+            throw failure("deleting old messages of room " + room, e);
         }
     }
 
@@ -334,7 +335,7 @@ public final class PostgresHistoryStore implements HistoryStore {
                 return List.of(out);
             });
         } catch (SQLException e) {
-            throw new StoreException("sequencing " + drafts.size() + " messages", e);
+            throw failure("sequencing " + drafts.size() + " messages", e);
         }
     }
 
@@ -343,7 +344,7 @@ public final class PostgresHistoryStore implements HistoryStore {
         try (Connection c = pool.getConnection()) {
             return lastSeq(c, room);
         } catch (SQLException e) {
-            throw new StoreException("reading the last seq of room " + room, e);
+            throw failure("reading the last seq of room " + room, e);
         }
     }
 
@@ -450,6 +451,16 @@ public final class PostgresHistoryStore implements HistoryStore {
         return result;
     }
 
+    /**
+     * The error to tell. A failed batch's BatchUpdateException spells out every row of the batch, the
+     * messages' text included; the reason (a broken key, a lost connection) is the exception it chains.
+     */
+    private static StoreException failure(String what, SQLException e) {
+        SQLException reason = e instanceof BatchUpdateException && e.getNextException() != null
+                ? e.getNextException() : e;
+        return new StoreException(what, reason);
+    }
+
     private List<StoredMessage> read(String sql, boolean newestFirst, Object... args) {
         try (Connection c = pool.getConnection()) {
             List<StoredMessage> rows = query(c, sql, args);
@@ -458,7 +469,7 @@ public final class PostgresHistoryStore implements HistoryStore {
             }
             return rows;
         } catch (SQLException e) {
-            throw new StoreException("reading history of room " + args[0], e);
+            throw failure("reading history of room " + args[0], e);
         }
     }
 
