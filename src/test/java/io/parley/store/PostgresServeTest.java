@@ -111,6 +111,33 @@ class PostgresServeTest {
         assertThat(dir.resolve("parley.db")).doesNotExist();
     }
 
+    /**
+     * PostgreSQL cannot store U+0000: a message holding it is refused on its own, before it reaches a
+     * batch, so that it cannot fail the other messages stored with it.
+     */
+    @Test
+    void aMessageHoldingUPlus0000IsRefusedAndTheOthersOfItsBatchAreStored() throws Exception {
+        String url = postgres.createDatabase();
+        try (TestServer server = TestServer.start(dir, c -> TestServer.UNTHROTTLED.apply(c)
+                .withPostgres(PostgresUrl.parse(url)));
+             WsClient ann = WsClient.hello(server.chatUri(), "ann");
+             WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
+            ann.join("lobby");
+            bob.join("lobby");
+            for (int i = 0; i < 20; i++) {
+                bob.say("lobby", "b" + i, "fine " + i);
+                ann.say("lobby", "a" + i, "nul \0 " + i);
+            }
+            for (int i = 0; i < 20; i++) {
+                JsonNode error = ann.expect("error");
+                assertThat(error.path("code").asText()).as(error.toString()).isEqualTo("bad_request");
+            }
+            assertThat(bob.collect("ack", 20)).extracting(a -> a.path("seq").asLong()).doesNotHaveDuplicates()
+                    .allSatisfy(seq -> assertThat(seq).isBetween(1L, 20L));
+        }
+        assertThat(rows(url)).hasSize(20).noneMatch(r -> r.contains("nul"));
+    }
+
     /** Every stored message, oldest first, as "room seq id user name text time". */
     private static List<String> rows(String url) throws Exception {
         List<String> rows = new ArrayList<>();
