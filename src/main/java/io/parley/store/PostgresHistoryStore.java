@@ -64,6 +64,16 @@ public final class PostgresHistoryStore implements HistoryStore {
     private static final String INSERT = "INSERT INTO messages(room, seq, client_id, sender_user, sender_name, "
             + "body, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
 
+    /**
+     * The stored messages of a batch's (user, client id) pairs in one room: one index lookup per pair.
+     * The LIMIT keeps PostgreSQL from merging the subquery into a join, which it then planned as a walk
+     * over the whole room (measured: 46 ms per batch in a room of 20,000 messages, against 0.1 ms).
+     */
+    static final String STORED_ALREADY = "SELECT m.room, m.seq, m.client_id, m.sender_user, m.sender_name, m.body, "
+            + "m.sent_at FROM unnest(?::text[], ?::text[]) AS k(sender_user, client_id) CROSS JOIN LATERAL "
+            + "(SELECT * FROM messages WHERE room = ? AND sender_user = k.sender_user AND client_id = k.client_id "
+            + "LIMIT 1) m";
+
     private final HikariDataSource pool;
 
     private PostgresHistoryStore(HikariDataSource pool) {
@@ -378,10 +388,7 @@ public final class PostgresHistoryStore implements HistoryStore {
         Array userArray = c.createArrayOf("text", users);
         Array idArray = c.createArrayOf("text", ids);
         Map<List<String>, StoredMessage> found = new HashMap<>();
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT m.room, m.seq, m.client_id, m.sender_user, m.sender_name, m.body, m.sent_at "
-                        + "FROM messages m JOIN unnest(?::text[], ?::text[]) AS k(sender_user, client_id) "
-                        + "ON m.sender_user = k.sender_user AND m.client_id = k.client_id WHERE m.room = ?")) {
+        try (PreparedStatement ps = c.prepareStatement(STORED_ALREADY)) {
             ps.setArray(1, userArray);
             ps.setArray(2, idArray);
             ps.setString(3, room);
