@@ -64,6 +64,7 @@ const sendButton = $('send');
 let token = pageToken();
 const embedded = window.parent !== window;
 let nickname = '';
+let me = null; // our user id: the `welcome`'s `user`, or, while polling, the token's `sub` or `guest:<name>`
 let room = null; // null once the user leaves, so that late replies and timers are ignored
 let api = null;
 let transport = 'none'; // the one that delivers: 'websocket', 'longpoll' or 'none' while connecting
@@ -89,15 +90,20 @@ function pageToken() {
   return new URLSearchParams(location.hash.slice(1)).get('token') ?? new URLSearchParams(location.search).get('token');
 }
 
-// The name a token carries, to show in the form; the server checks the token, we only read it.
-function tokenName() {
+// A claim of the token, to show its name in the form or know our user id while polling; the server
+// checks the token, we only read it.
+function tokenClaim(claim) {
   try {
     const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
     const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
-    return JSON.parse(new TextDecoder().decode(bytes)).name ?? '';
+    return JSON.parse(new TextDecoder().decode(bytes))[claim] ?? '';
   } catch {
     return '';
   }
+}
+
+function tokenName() {
+  return tokenClaim('name');
 }
 
 function setTransport(name) {
@@ -106,8 +112,12 @@ function setTransport(name) {
   view.transport(name);
 }
 
+// Ours by user id only: a guest may take our name (or one that looks like it), never our id; and a
+// message with the id of one of our sends is ours only if it is from us.
 function showMessage(message) {
-  view.message(message, outgoing.delete(message.id) || message.from === nickname);
+  const ours = me !== null && message.user === me;
+  if (ours) outgoing.delete(message.id);
+  view.message(message, ours);
 }
 
 // A `joined` or a poll reply may say that some of what we missed is gone (retention).
@@ -217,6 +227,7 @@ function handle(msg) {
       maxLength = msg.limits?.maxMessageLength ?? maxLength;
       textInput.maxLength = maxLength;
       nickname = msg.name;
+      me = msg.user;
       if (transport !== 'longpoll') view.status(`joining ${room.name}…`, 'connecting');
       send(room.joinRequest());
       break;
@@ -482,13 +493,15 @@ nameInput.addEventListener('input', () => nameInput.setCustomValidity(''));
 joinForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const name = nameInput.value.trim();
-  // The server counts characters, not UTF-16 units, and forbids control characters.
-  if (!token && (name === '' || [...name].length > 32 || /\p{Cc}/u.test(name))) {
-    nameInput.setCustomValidity('1 to 32 characters, no control characters.');
+  // The server counts characters, not UTF-16 units, and refuses invisible ones (its full rules are in
+  // docs/PROTOCOL.md; this catches the common cases before connecting).
+  if (!token && (name === '' || [...name].length > 32 || /\p{Cc}|[\u202A-\u202E\u2066-\u2069]|[^\S ]| {2}/u.test(name))) {
+    nameInput.setCustomValidity('1 to 32 characters, no invisible characters, one space between words.');
     nameInput.reportValidity();
     return;
   }
   nickname = name;
+  me = token ? tokenClaim('sub') || null : `guest:${name}`;
   if (!token) remember('name', name);
   remember('room', roomInput.value);
   room = new Room(roomInput.value, showMessage);

@@ -1,11 +1,12 @@
 package io.parley.chat;
 
+import io.parley.auth.DisplayNames;
+
 import java.util.regex.Pattern;
 
 /** The rules a request's fields must meet; each broken rule is a {@link ChatException} with its code. */
 final class ChatRules {
 
-    static final int MAX_NAME = 32;
     static final int MAX_ID = 64;
     static final int MAX_HISTORY_LIMIT = 500;
     private static final Pattern ROOM = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
@@ -13,14 +14,13 @@ final class ChatRules {
     private ChatRules() {
     }
 
+    /** A display name, by the one set of rules for every name: {@link DisplayNames#check}. */
     static String name(String raw) {
-        String name = raw == null ? "" : raw.strip();
-        int length = name.codePointCount(0, name.length());
-        if (length == 0 || length > MAX_NAME || hasControl(name)) {
-            throw new ChatException(ErrorCode.INVALID_NAME,
-                    "name must be 1-" + MAX_NAME + " characters without control characters");
+        try {
+            return DisplayNames.check(raw);
+        } catch (DisplayNames.UnsafeName e) {
+            throw new ChatException(ErrorCode.INVALID_NAME, e.getMessage());
         }
-        return name;
     }
 
     static String room(String room) {
@@ -40,7 +40,7 @@ final class ChatRules {
     }
 
     static String text(String text, int maxLength) {
-        if (text == null || text.isBlank()) {
+        if (text == null || text.isEmpty()) {
             throw new ChatException(ErrorCode.EMPTY_MESSAGE, "text must not be empty");
         }
         if (text.length() > maxLength && text.codePointCount(0, text.length()) > maxLength) {
@@ -55,6 +55,10 @@ final class ChatRules {
         if (hasUnpairedSurrogate(text)) {
             throw new ChatException(ErrorCode.BAD_REQUEST,
                     "text must be valid Unicode: it has half of a surrogate pair (a \\uD800-\\uDFFF escape alone)");
+        }
+        // NBSP, zero-width spaces, Hangul fillers: a message of them alone shows as nothing.
+        if (text.codePoints().allMatch(DisplayNames::showsNothing)) {
+            throw new ChatException(ErrorCode.EMPTY_MESSAGE, "text must not be empty or only invisible characters");
         }
         return text;
     }

@@ -22,7 +22,8 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p>Who it is: a connection that showed a token at the handshake is that token's user, whatever name
  * its {@code hello} asks for; one without is a guest, {@code guest:<name>}. Messages are stored and
- * rate-limited under that user id, so nobody can send as someone else.
+ * rate-limited under that user id, so nobody can send as someone else. A guest's name must also not
+ * look like a signed-in user's or like another member's of a room it joins ({@link NameClaims}).
  *
  * <p>Threads: confined to the connection's event loop. The transport calls it from there, and the
  * engine calls the listeners back there, so nothing here is shared. It never blocks: joins, sends and
@@ -95,7 +96,13 @@ public final class ChatSession {
         if (identity != null) {
             throw new ChatException(ErrorCode.ALREADY_GREETED, "hello was already said on this connection");
         }
-        identity = authenticated != null ? authenticated : guest(requested);
+        Identity who = authenticated != null ? authenticated : guest(requested);
+        if (who.guest()) {
+            requests.names().checkGuest(who);
+        } else {
+            requests.names().signedIn(who);
+        }
+        identity = who;
         return identity;
     }
 
@@ -120,7 +127,7 @@ public final class ChatSession {
         return authenticated;
     }
 
-    /** A guest's identity from the name it asked for. */
+    /** A guest's identity from the name it asked for, by the rules of {@link io.parley.auth.DisplayNames}. */
     public static Identity guest(String requested) {
         if (requested == null) {
             throw new ChatException(ErrorCode.INVALID_NAME, "a guest must give a name");
@@ -140,10 +147,12 @@ public final class ChatSession {
             throw new ChatException(ErrorCode.TOO_MANY_ROOMS,
                     "at most " + config.maxRoomsPerConnection() + " rooms per connection");
         }
+        requests.names().enter(room, identity);
         TrackedJoin tracked = new TrackedJoin(room, listener);
         try {
             tracked.subscription = broker.subscribe(room, connection, identity.name(), after, tracked);
         } catch (LocalBroker.Refused e) {
+            requests.names().leave(room, identity);
             throw refused(e.failure());
         }
         rooms.put(room, tracked.subscription);
@@ -167,7 +176,9 @@ public final class ChatSession {
 
         @Override
         public void failed(Failure failure) {
-            rooms.remove(room, subscription);
+            if (rooms.remove(room, subscription)) {
+                requests.names().leave(room, identity);
+            }
             listener.failed(failure);
         }
     }
@@ -178,6 +189,7 @@ public final class ChatSession {
         if (s == null) {
             throw notMember(room);
         }
+        requests.names().leave(room, identity);
         broker.unsubscribe(s);
     }
 
@@ -237,6 +249,7 @@ public final class ChatSession {
         }
         closed = true;
         rooms.values().forEach(broker::unsubscribe);
+        rooms.keySet().forEach(room -> requests.names().leave(room, identity));
         rooms.clear();
     }
 

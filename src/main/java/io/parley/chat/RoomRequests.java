@@ -31,11 +31,17 @@ public final class RoomRequests {
     private final LocalBroker broker;
     private final ServerConfig config;
     private final RateLimits limits;
+    private final NameClaims names = new NameClaims();
 
     public RoomRequests(LocalBroker broker, ServerConfig config, RateLimits limits) {
         this.broker = broker;
         this.config = config;
         this.limits = limits;
+    }
+
+    /** The names guests may not look like; shared by every session and the HTTP API. */
+    NameClaims names() {
+        return names;
     }
 
     /** The rate limits of one more connection. */
@@ -52,6 +58,13 @@ public final class RoomRequests {
         ChatRules.room(room);
         ChatRules.id(id);
         ChatRules.text(text, config.maxMessageLength());
+        // Checked at every send, not only at hello or join: the HTTP API has neither, and a signed-in
+        // user may have shown up under that name since.
+        if (who.guest()) {
+            names.checkGuest(who, room);
+        } else {
+            names.signedIn(who);
+        }
         connection.send();
         limits.userSends(who.user());
         try {

@@ -108,11 +108,14 @@ final class ServeCommand implements Callable<Integer> {
     boolean webSocket;
 
     @Option(names = "--max-connections", defaultValue = "${env:PARLEY_MAX_CONNECTIONS:-20000}",
-            description = "Open connections in total; more are answered 503.")
+            description = "Open connections in total; more are answered 503 and closed as they are accepted."
+                    + " Lowered at start, with a warning, to what the open file limit (ulimit -n) leaves.")
     int maxConnections;
 
     @Option(names = "--max-connections-per-ip", defaultValue = "${env:PARLEY_MAX_CONNECTIONS_PER_IP:-256}",
-            description = "Open connections from one IP address; more are answered 429.")
+            description = "Open connections from one IP address; more are answered 429 and closed as they are"
+                    + " accepted. Once only the last tenth of --max-connections is free, an address holding 4"
+                    + " or more is refused too.")
     int maxConnectionsPerIp;
 
     @Option(names = "--trusted-proxy", split = ",", defaultValue = "${env:PARLEY_TRUSTED_PROXIES:-}",

@@ -226,9 +226,11 @@ public record ServerConfig(
      * Limits on who gets in and how fast they may go. A rate of 0 turns that limit off; a rate of r
      * allows bursts of 2r.
      *
-     * @param maxConnections               open TCP connections in total (WebSocket and HTTP)
-     * @param maxConnectionsPerIp          open TCP connections from one IP address; for a client behind
-     *                                     a trusted proxy, its WebSocket connections
+     * @param maxConnections               open TCP connections in total (WebSocket and HTTP); the
+     *                                     server accepts fewer if the open file limit does not fit them
+     * @param maxConnectionsPerIp          open TCP connections from one IP address (fewer once the
+     *                                     server is nearly full); for a client behind a trusted proxy,
+     *                                     its WebSocket connections
      * @param handshakeTimeout             time allowed to deliver a whole HTTP request (the
      *                                     WebSocket handshake included), so a client trickling bytes
      *                                     cannot hold a slot

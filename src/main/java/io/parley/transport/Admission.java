@@ -29,11 +29,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * Whether a connection gets in, and how long it may take to say what it wants.
  * <ul>
- *   <li><b>Connection limits.</b> A connection takes a slot of {@link ConnectionCounts} when it opens.
- *       One that finds the server full (503) or its address at its limit (429) is answered so on its
- *       first request and closed, so a client sees why rather than a reset.</li>
+ *   <li><b>Connection limits</b> are counted and enforced at accept, by {@link AcceptGate}: a
+ *       connection that gets here holds its slots.</li>
  *   <li><b>Behind a trusted proxy</b> every client arrives from the proxy's address, so a connection
- *       from one takes only its total slot when it opens. When a request on it asks for a WebSocket,
+ *       from one takes only its total slot at accept. When a request on it asks for a WebSocket,
  *       the client's address is read from {@code X-Forwarded-For} and that address's slot is taken
  *       then (429 if it has too many), until the connection closes. Plain HTTP requests through a
  *       proxy share the proxy's pooled connections and are held back by the request and send rates
@@ -75,20 +74,10 @@ final class Admission extends ChannelDuplexHandler {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) throws Exception {
+        // AcceptGate has taken this connection's slots already; from a proxy, only its total one.
         SocketAddress remote = ctx.channel().remoteAddress();
         if (remote instanceof InetSocketAddress address && proxies.contains(address.getAddress())) {
             proxy = address.getAddress();
-            refusal = counts.tryOpen();
-            if (refusal == null) {
-                ctx.channel().closeFuture().addListener(f -> counts.closed());
-            }
-        } else if (remote instanceof InetSocketAddress address) {
-            refusal = counts.tryAcquire(address.getAddress());
-            if (refusal == null) {
-                // On the channel, not in channelInactive: this handler leaves the pipeline at the upgrade,
-                // and the slot must be given back whenever the connection ends.
-                ctx.channel().closeFuture().addListener(f -> counts.release(address.getAddress()));
-            }
         }
         arm(ctx);
         super.channelActive(ctx);
@@ -208,8 +197,7 @@ final class Admission extends ChannelDuplexHandler {
 
     private void refuse(ChannelHandlerContext ctx) {
         String why = refusal == HttpResponseStatus.TOO_MANY_REQUESTS
-                ? "Too many connections from your address (at most " + counts.maxPerAddress() + ")."
-                : "The server is at its connection limit (" + counts.max() + "); retry later.";
+                ? AcceptGate.tooManyFromAddress(counts) : AcceptGate.full(counts);
         FullHttpResponse r = Responses.text(refusal, why);
         r.headers().set("Retry-After", "5");
         Responses.sendAndClose(ctx, r);

@@ -23,7 +23,9 @@ import io.parley.protocol.ProtocolCodec;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The whole data path of a connection, in order from the socket inwards. Read top to bottom:
+ * The whole data path of a connection, in order from the socket inwards. Before any of it, at accept,
+ * AcceptGate (on the listening socket) has counted the connection against the connection limits and
+ * closed it if it is over one. Read top to bottom:
  * <pre>
  *   traffic      TrafficMeter: counts bytes on the wire for /metrics
  *   tls          SslHandler, only with --tls-cert/--tls-key
@@ -32,7 +34,8 @@ import java.util.concurrent.TimeUnit;
  *   keep-alive   IdleStateHandler: closes silent HTTP connections; after the upgrade, pings and
  *                closes silent WebSocket clients
  *   http         HttpServerCodec: bytes to HTTP requests (until the upgrade replaces it)
- *   admission    Admission: connection limits (429/503) and the request deadline (slow loris);
+ *   admission    Admission: the per-client limit behind a trusted proxy (429) and the request
+ *                deadline (slow loris); the other connection limits are AcceptGate's, at accept;
  *                removes itself on the upgrade
  *   aggregate    RequestAggregator: one FullHttpRequest per request; 413 as JSON past the limit
  *   cors         Netty's CorsHandler, only with --allowed-origin: lets pages on those origins call the
@@ -75,7 +78,8 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final int maxHttpRequest;
 
     ChatChannelInitializer(ServerConfig config, SslContext tls, LocalBroker broker, ProtocolCodec codec,
-                           ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files) {
+                           ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files,
+                           ConnectionCounts connections) {
         this.openChannels = openChannels;
         this.config = config;
         this.tls = tls;
@@ -85,8 +89,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.origins = new OriginPolicy(config.allowedOrigins());
         this.cors = origins.cors();
         this.authenticator = new Authenticator(config.access());
-        this.connections = new ConnectionCounts(config.admission().maxConnections(),
-                config.admission().maxConnectionsPerIp());
+        this.connections = connections;
         this.rateLimits = new RateLimits(config.admission());
         this.roomRequests = new RoomRequests(broker, config, rateLimits);
         this.metrics = new ServerMetrics(broker, sockets, connections);

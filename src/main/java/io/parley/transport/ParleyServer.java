@@ -73,13 +73,18 @@ public final class ParleyServer implements AutoCloseable {
                 NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(),
                 new DefaultThreadFactory(name + "-loop"), NioIoHandler.newFactory());
-        ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections, files);
-        workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
         try {
+            // Counted now, with the store and the event loops open, so their descriptors are counted too.
+            ConnectionCounts counts = new ConnectionCounts(DescriptorBudget.connections(config.admission().maxConnections()),
+                    config.admission().maxConnectionsPerIp());
+            ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections,
+                    files, counts);
+            workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
             listener = new ServerBootstrap()
                     .group(acceptor, workers)
                     .channel(NioServerSocketChannel.class)
                     .option(ChannelOption.SO_BACKLOG, 1024)
+                    .handler(new AcceptGate(counts, config.admission().trustedProxies(), tls != null))
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(pipeline)
                     .bind(config.host(), config.port())

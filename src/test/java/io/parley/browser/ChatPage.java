@@ -34,6 +34,9 @@ final class ChatPage implements AutoCloseable {
     /** One line of #messages: its data-seq, .from and .text, as the page shows them. */
     record Line(long seq, String from, String text) { }
 
+    /** How the page marks a line: styled as its own (.mine), and carrying the guest badge. */
+    record Marks(boolean mine, boolean guest) { }
+
     private final Path profile;
     private final WebDriver driver;
 
@@ -99,6 +102,16 @@ final class ChatPage implements AutoCloseable {
         return rows.stream()
                 .map(r -> new Line(Long.parseLong((String) r.get(0)), (String) r.get(1), (String) r.get(2)))
                 .toList();
+    }
+
+    /** How the page marks the first line whose text is {@code text}. */
+    Marks marks(String text) {
+        @SuppressWarnings("unchecked")
+        List<Boolean> marks = (List<Boolean>) ((JavascriptExecutor) driver).executeScript(
+                "const li = [...document.querySelectorAll('#messages li.message')]"
+                        + ".find(l => l.querySelector('.text').textContent === arguments[0]);"
+                        + "return [li.classList.contains('mine'), li.querySelector('.badge')?.textContent === 'guest'];", text);
+        return new Marks(marks.get(0), marks.get(1));
     }
 
     String transport() {

@@ -56,7 +56,7 @@ class TlsTest {
         }
     }
 
-    private static boolean generate(Path cert, Path key) throws Exception {
+    static boolean generate(Path cert, Path key) throws Exception {
         try {
             Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec",
                     "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
