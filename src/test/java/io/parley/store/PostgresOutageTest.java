@@ -6,11 +6,14 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
+import java.sql.Connection;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -86,6 +89,33 @@ class PostgresOutageTest {
                 .hasMessageContaining("127.0.0.1:" + postgres.port())
                 .hasMessageNotContaining(PostgresProcess.PASSWORD);
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(FAIL_FAST);
+    }
+
+    /**
+     * PostgreSQL up but a room's row held by a node that hangs mid-transaction: a call waiting for it
+     * gives up at the statement timeout, stores nothing, and works once the row is free.
+     */
+    @Test
+    void aCallWaitingForARowAStuckNodeHoldsGivesUpAtTheStatementTimeout() throws Exception {
+        String url = postgres.createDatabase();
+        try (PostgresHistoryStore node = PostgresHistoryStore.open(PostgresUrl.parse(url));
+             Connection stuck = PostgresProcess.connect(url)) {
+            PostgresHistoryStore.Draft hello = new PostgresHistoryStore.Draft("lobby", "x", "guest:ann", "ann", "hi", 1);
+            node.sequence(List.of(new PostgresHistoryStore.Draft("lobby", "w", "guest:ann", "ann", "warm", 1)));
+            stuck.setAutoCommit(false);
+            try (Statement s = stuck.createStatement()) {
+                s.execute("SELECT * FROM rooms WHERE name = 'lobby' FOR UPDATE");
+            }
+            long start = System.nanoTime();
+            assertTimeoutPreemptively(Duration.ofSeconds(20), () ->
+                    assertThatThrownBy(() -> node.sequence(List.of(hello))).isInstanceOf(StoreException.class)
+                            .hasMessageContaining("statement timeout"));
+            Duration took = Duration.ofNanos(System.nanoTime() - start);
+            assertThat(took).isBetween(Duration.ofMillis(PostgresHistoryStore.STATEMENT_TIMEOUT_MS - 500),
+                    Duration.ofMillis(PostgresHistoryStore.STATEMENT_TIMEOUT_MS + 3000));
+            stuck.rollback();
+            assertThat(node.sequence(List.of(hello)).getFirst().message().seq()).isEqualTo(2);
+        }
     }
 
     private static void assertFailsFast(String call, Executable work) {
