@@ -50,6 +50,11 @@ public final class ChatRules {
             throw new ChatException(ErrorCode.MESSAGE_TOO_LONG,
                     "text must be at most " + maxLength + " characters");
         }
+        if (text.indexOf(0) >= 0) {
+            // PostgreSQL's text cannot hold it: with --postgres-url it would fail the whole batch it is
+            // in, and every sender in that batch would be told store_unavailable.
+            throw new ChatException(ErrorCode.BAD_REQUEST, "text must not contain U+0000 (a \\u0000 escape)");
+        }
         if (hasUnpairedSurrogate(text)) {
             throw new ChatException(ErrorCode.BAD_REQUEST,
                     "text must be valid Unicode: it has half of a surrogate pair (a \\uD800-\\uDFFF escape alone)");

@@ -3,6 +3,7 @@ package io.parley.cli;
 import io.parley.config.ServerConfig;
 import io.parley.config.Networks;
 import io.parley.transport.FatalErrors;
+import io.parley.store.PostgresUrl;
 import io.parley.transport.ParleyServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -39,6 +40,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--data-dir", defaultValue = "${env:PARLEY_DATA_DIR:-data}",
             description = "Directory of the SQLite history file parley.db (env PARLEY_DATA_DIR).")
     Path dataDir;
+
+    @Option(names = "--postgres-url", defaultValue = "${env:PARLEY_POSTGRES_URL}", arity = "1",
+            description = "Keep history in this PostgreSQL database instead of SQLite: postgresql://user:pass@host:5432/db"
+                    + " or a jdbc:postgresql: URL. Prefer the environment variable PARLEY_POSTGRES_URL: a flag shows"
+                    + " in the process list.")
+    String postgresUrl;
 
     @Option(names = "--allowed-origin", split = ",", defaultValue = "${env:PARLEY_ALLOWED_ORIGINS:-}",
             description = "Browser origin allowed to connect besides the server's own, e.g. https://chat.example.com;"
@@ -169,7 +176,8 @@ final class ServeCommand implements Callable<Integer> {
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,
                         Networks.parse("metrics network", metricsFrom), publicUrl()),
-                noRateLimits ? admission.withoutRateLimits() : admission);
+                noRateLimits ? admission.withoutRateLimits() : admission,
+                postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl));
     }
 
     private URI publicUrl() {

@@ -20,6 +20,7 @@ import io.parley.config.ServerConfig;
 import io.parley.engine.LocalBroker;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.store.HistoryStore;
+import io.parley.store.PostgresHistoryStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,10 +32,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A running Parley node: the store, the engine and the network, started together and stopped in the
  * order that loses nothing.
  *
- * <p>Start: open the SQLite store, start the engine's sequencer, bind the port. Stop
- * ({@link #close()}, also run on SIGTERM by {@code parley serve}): stop accepting connections; let the
- * engine finish every queued command, so each message a client sent before the stop is stored and
- * acknowledged; close every WebSocket with 1001; stop the event loops; close the store.
+ * <p>Start: open the store (SQLite, or PostgreSQL with {@code --postgres-url}), start the engine's
+ * sequencer, bind the port. Stop ({@link #close()}, also run on SIGTERM by {@code parley serve}): stop
+ * accepting connections; let the engine finish every queued command, so each message a client sent
+ * before the stop is stored and acknowledged; close every WebSocket with 1001; stop the event loops; close the store.
  *
  * <p>Threads: one acceptor thread; one event loop per core for connections (a connection stays on
  * one loop for its life); the engine's sequencer and history readers. See docs/ARCHITECTURE.md. If
@@ -71,7 +72,9 @@ public final class ParleyServer implements AutoCloseable {
                 : null;
         StaticFiles files = StaticFiles.load();
         ProtocolCodec codec = new ProtocolCodec();
-        store = HistoryStore.openSqlite(config.dataDir(), config.durableSync());
+        store = config.postgres() != null
+                ? PostgresHistoryStore.open(config.postgres())
+                : HistoryStore.openSqlite(config.dataDir(), config.durableSync());
         broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name, fatal);
         acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
                 NioIoHandler.newFactory());
@@ -111,8 +114,8 @@ public final class ParleyServer implements AutoCloseable {
             store.close();
             throw e;
         }
-        log.info("Parley listening on {}://{}:{}/ (data in {})", config.tls() ? "https" : "http", config.host(),
-                port(), config.dataDir().toAbsolutePath());
+        log.info("Parley listening on {}://{}:{}/ (history in {})", config.tls() ? "https" : "http", config.host(),
+                port(), config.postgres() != null ? config.postgres() : config.dataDir().toAbsolutePath());
     }
 
     /** Starts a server that only logs a fatal error ({@link FatalErrors#logging()}); returns once it accepts connections. */
