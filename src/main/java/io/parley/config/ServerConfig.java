@@ -2,7 +2,6 @@ package io.parley.config;
 
 import io.parley.store.PostgresUrl;
 
-
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
