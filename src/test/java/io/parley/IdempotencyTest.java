@@ -194,7 +194,9 @@ class IdempotencyTest {
 
     @Test
     void theSameIdFromAnotherUserOrInAnotherRoomIsAnotherMessage() {
-        try (WsClient ada = user("ada", "Ada");
+        // The user's id is "ada", the guest's "guest:ada"; the user shows another name, since a guest may
+        // not take (or look like) a signed-in user's.
+        try (WsClient ada = user("ada", "Ada Lovelace");
              WsClient guestAda = WsClient.hello(server.chatUri(), "ada");
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             ada.join("shared-ids");
