@@ -2,11 +2,12 @@ package io.parley.chat;
 
 import io.parley.auth.Identity;
 import io.parley.config.ServerConfig;
+import io.parley.engine.Broker;
 import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
-import io.parley.engine.LocalBroker;
 import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
+import io.parley.engine.Refused;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
 import io.parley.engine.Subscription;
@@ -48,7 +49,7 @@ public final class ChatSession {
      */
     static final int MAX_HISTORY_IN_FLIGHT = 4;
 
-    private final LocalBroker broker;
+    private final Broker broker;
     private final ServerConfig config;
     private final Subscriber connection;
     private final ReadControl reading;
@@ -75,7 +76,7 @@ public final class ChatSession {
      * @param client        the address the connection is from (behind a trusted proxy, the client's), for
      *                      the per-address limit on guests; null if unknown
      */
-    public ChatSession(LocalBroker broker, RoomRequests requests, ServerConfig config, Subscriber connection,
+    public ChatSession(Broker broker, RoomRequests requests, ServerConfig config, Subscriber connection,
                        ReadControl reading, String id, Identity authenticated, InetAddress client) {
         this.broker = broker;
         this.requests = requests;
@@ -175,7 +176,7 @@ public final class ChatSession {
         TrackedJoin tracked = new TrackedJoin(room, listener);
         try {
             tracked.subscription = broker.subscribe(room, connection, identity.name(), after, reads, tracked);
-        } catch (LocalBroker.Refused e) {
+        } catch (Refused e) {
             requests.names().leave(room, identity);
             throw refused(e.failure());
         }

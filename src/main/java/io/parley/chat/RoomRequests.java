@@ -2,10 +2,12 @@ package io.parley.chat;
 
 import io.parley.auth.Identity;
 import io.parley.config.ServerConfig;
-import io.parley.engine.LocalBroker;
+import io.parley.engine.Broker;
+import io.parley.engine.Poll;
 import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
+import io.parley.engine.Refused;
 import io.parley.store.StoredMessage;
 
 import java.net.InetAddress;
@@ -30,12 +32,12 @@ public final class RoomRequests {
     /** Messages a read returns when it names no {@code limit}. */
     private static final int DEFAULT_LIMIT = 50;
 
-    private final LocalBroker broker;
+    private final Broker broker;
     private final ServerConfig config;
     private final RateLimits limits;
     private final NameClaims names = new NameClaims();
 
-    public RoomRequests(LocalBroker broker, ServerConfig config, RateLimits limits) {
+    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits) {
         this.broker = broker;
         this.config = config;
         this.limits = limits;
@@ -79,17 +81,17 @@ public final class RoomRequests {
         limits.userSends(who.user());
         try {
             broker.publish(replyOn, room, id, who.user(), who.name(), text, listener);
-        } catch (LocalBroker.Refused e) {
+        } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
     }
 
     /**
      * Messages after {@code since}; with {@code waitSeconds} above 0, waits for the next one if there
-     * are none yet. The caller ends a wait that runs out with {@link LocalBroker.Poll#cancel()}. A read
+     * are none yet. The caller ends a wait that runs out with {@link Poll#cancel()}. A read
      * from disk takes {@code asker}'s turn.
      */
-    public LocalBroker.Poll poll(ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
+    public Poll poll(ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
                                  Executor replyOn, PollListener listener) {
         ChatRules.room(room);
         if (since == null) {
@@ -102,7 +104,7 @@ public final class RoomRequests {
         }
         try {
             return broker.poll(asker, room, after, max, waitSeconds > 0, replyOn, listener);
-        } catch (LocalBroker.Refused e) {
+        } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
     }
@@ -120,7 +122,7 @@ public final class RoomRequests {
         int max = ChatRules.limit(limit, DEFAULT_LIMIT);
         try {
             return broker.history(asker, room, beforeSeq, sinceSeq, max);
-        } catch (LocalBroker.Refused e) {
+        } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
     }

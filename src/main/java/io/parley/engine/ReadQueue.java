@@ -52,7 +52,7 @@ public final class ReadQueue {
      * Queues {@code read} for {@code asker}. A read for a closed asker is dropped: nobody is there to
      * answer.
      *
-     * @throws LocalBroker.Refused {@code OVERLOADED} when the queue or the asker's share of it is full,
+     * @throws Refused {@code OVERLOADED} when the queue or the asker's share of it is full,
      *                             {@code SHUTTING_DOWN} when the readers have stopped
      */
     void submit(Asker asker, Runnable read) {
@@ -61,7 +61,7 @@ public final class ReadQueue {
                 return;
             }
             if (pendingTurns >= capacity || asker.reads.size() >= perAsker) {
-                throw new LocalBroker.Refused(Failure.OVERLOADED);
+                throw new Refused(Failure.OVERLOADED);
             }
             asker.reads.add(read);
             if (asker.reads.size() == 1) {
@@ -78,7 +78,7 @@ public final class ReadQueue {
                     turns.remove(asker);
                 }
             }
-            throw new LocalBroker.Refused(Failure.SHUTTING_DOWN);
+            throw new Refused(Failure.SHUTTING_DOWN);
         }
     }
 

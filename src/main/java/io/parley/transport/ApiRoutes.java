@@ -22,7 +22,7 @@ import io.parley.chat.RateLimits;
 import io.parley.chat.RoomRequests;
 import io.parley.config.Networks;
 import io.parley.engine.Failure;
-import io.parley.engine.LocalBroker;
+import io.parley.engine.Poll;
 import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
@@ -83,7 +83,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private ChannelHandlerContext ctx;
     /** The request being answered, or null. */
     private FullHttpRequest current;
-    private LocalBroker.Poll poll;
+    private Poll poll;
     private ScheduledFuture<?> pollTimer;
     /**
      * This connection's turn at the disk; closed with it, so that its queued reads are dropped. One

@@ -16,7 +16,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.parley.chat.RateLimits;
 import io.parley.chat.RoomRequests;
 import io.parley.config.ServerConfig;
-import io.parley.engine.LocalBroker;
+import io.parley.engine.Broker;
 import io.parley.protocol.ProtocolCodec;
 
 import java.util.concurrent.TimeUnit;
@@ -68,7 +68,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     /** What pages on the allowed origins may do with the HTTP API; null when no origin is allowed. */
     private final CorsConfig cors;
     private final SslContext tls;
-    private final LocalBroker broker;
+    private final Broker broker;
     private final ProtocolCodec codec;
     private final ChannelGroup sockets;
     private final ChannelGroup openChannels;
@@ -85,7 +85,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final int maxHttpRequest;
     private final FatalErrors fatal;
 
-    ChatChannelInitializer(ServerConfig config, SslContext tls, LocalBroker broker, ProtocolCodec codec,
+    ChatChannelInitializer(ServerConfig config, SslContext tls, Broker broker, ProtocolCodec codec,
                            ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files,
                            ConnectionCounts connections, FatalErrors fatal) {
         this.fatal = fatal;

@@ -25,7 +25,7 @@ import io.parley.chat.ErrorCode;
 import io.parley.chat.RoomRequests;
 import io.parley.chat.ReadControl;
 import io.parley.config.ServerConfig;
-import io.parley.engine.LocalBroker;
+import io.parley.engine.Broker;
 import io.parley.engine.Subscriber;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.protocol.ProtocolHandler;
@@ -74,7 +74,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
     static final int HARD_LIMIT_FACTOR = 4;
 
     private final ServerConfig config;
-    private final LocalBroker broker;
+    private final Broker broker;
     private final ProtocolCodec codec;
     private final ChannelGroup sockets;
     private final RoomRequests requests;
@@ -94,7 +94,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
     /** Ping intervals the client has been silent for, counted by the keep-alive's idle events. */
     private long silentIntervals;
 
-    ChatSocket(ServerConfig config, LocalBroker broker, ProtocolCodec codec, ChannelGroup sockets,
+    ChatSocket(ServerConfig config, Broker broker, ProtocolCodec codec, ChannelGroup sockets,
                RoomRequests requests, Authenticator authenticator, FatalErrors fatal) {
         this.fatal = fatal;
         this.config = config;

@@ -17,6 +17,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.parley.config.ServerConfig;
+import io.parley.engine.Broker;
 import io.parley.engine.LocalBroker;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.store.HistoryStore;
@@ -52,7 +53,7 @@ public final class ParleyServer implements AutoCloseable {
     /** Every thread of this server has a name that starts with this and a dash. */
     private final String name;
     private final HistoryStore store;
-    private final LocalBroker broker;
+    private final Broker broker;
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
     private final ChannelGroup sockets = new DefaultChannelGroup("chat-sockets", GlobalEventExecutor.INSTANCE);

@@ -101,7 +101,7 @@ class DroppedReadsTest {
             for (int a = 0; a < 16; a++) {
                 ReadQueue.Asker asker = broker.asker();
                 gone.add(asker);
-                for (int i = 0; i < LocalBroker.READS_PER_ASKER; i++) {
+                for (int i = 0; i < Replays.READS_PER_ASKER; i++) {
                     broker.history(asker, ROOM, 600 + i * 10L, -1, 500);
                 }
             }
@@ -113,8 +113,8 @@ class DroppedReadsTest {
             assertThat(read).hasSize(10);
             long after = store.reads();
             System.out.printf("dropped reads: %d queued, %d had started when their askers closed, %d after%n",
-                    16 * LocalBroker.READS_PER_ASKER, atClose, after - atClose);
-            assertThat(atClose).as("reads started before the close").isLessThan(16L * LocalBroker.READS_PER_ASKER);
+                    16 * Replays.READS_PER_ASKER, atClose, after - atClose);
+            assertThat(atClose).as("reads started before the close").isLessThan(16L * Replays.READS_PER_ASKER);
             // The fresh read, and at most one read each reader thread had taken when the askers closed.
             assertThat(after - atClose).as("reads started after the close").isLessThanOrEqualTo(3);
             broker.close();
@@ -128,10 +128,10 @@ class DroppedReadsTest {
             ReadQueue.Asker greedy = broker.asker();
             // The readers take some while this runs; 3 x the share cannot all fit.
             assertThatThrownBy(() -> {
-                for (int i = 0; i < 3 * LocalBroker.READS_PER_ASKER; i++) {
+                for (int i = 0; i < 3 * Replays.READS_PER_ASKER; i++) {
                     broker.history(greedy, ROOM, 600 + i, -1, 500);
                 }
-            }).isInstanceOfSatisfying(LocalBroker.Refused.class,
+            }).isInstanceOfSatisfying(Refused.class,
                     e -> assertThat(e.failure()).isEqualTo(Failure.OVERLOADED));
             greedy.close();
             assertThat(broker.history(broker.asker(), ROOM, -1, -1, 5).get(10, TimeUnit.SECONDS)).hasSize(5);

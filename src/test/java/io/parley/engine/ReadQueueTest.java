@@ -100,7 +100,7 @@ class ReadQueueTest {
             queue.submit(first, () -> { });
         }
         assertThatThrownBy(() -> queue.submit(first, () -> { }))
-                .isInstanceOfSatisfying(LocalBroker.Refused.class,
+                .isInstanceOfSatisfying(Refused.class,
                         e -> assertThat(e.failure()).isEqualTo(Failure.OVERLOADED));
 
         ReadQueue.Asker second = queue.asker();
@@ -112,7 +112,7 @@ class ReadQueueTest {
         queue.submit(third, () -> { });
         assertThatThrownBy(() -> queue.submit(third, () -> { }))
                 .as("the eleventh read, with room in its asker's share")
-                .isInstanceOfSatisfying(LocalBroker.Refused.class,
+                .isInstanceOfSatisfying(Refused.class,
                         e -> assertThat(e.failure()).isEqualTo(Failure.OVERLOADED));
 
         release.countDown();
@@ -122,7 +122,7 @@ class ReadQueueTest {
             try {
                 queue.submit(third, drained::countDown);
                 break;
-            } catch (LocalBroker.Refused e) {
+            } catch (Refused e) {
                 Thread.sleep(5);
             }
         }
