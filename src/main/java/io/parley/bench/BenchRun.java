@@ -2,6 +2,7 @@ package io.parley.bench;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -114,7 +115,17 @@ public final class BenchRun {
         return new BenchReport(parameters, transport.name(), subscribers.size(), publishers.size(),
                 failed.get(), tally.droppedCount(), reasons, tally.sentCount(), tally.ackedCount(),
                 tally.rejectedByCode(), tally.deliveredCount(), tally.deliveredInWindowCount(), tally.measured(),
-                probe.result());
+                probe.result(), memberCheck(everybody));
+    }
+
+    /** The members' own counts, when the transport keeps them; read after the drain. */
+    private BenchReport.MemberCheck memberCheck(List<BenchMember> members) {
+        long[] counts = members.stream().mapToLong(BenchMember::deliveries).toArray();
+        if (counts.length == 0 || Arrays.stream(counts).anyMatch(count -> count < 0)) {
+            return new BenchReport.MemberCheck(0, tally.seqMissingCount(), tally.seqOutOfOrderCount(), 0, 0);
+        }
+        return new BenchReport.MemberCheck(counts.length, tally.seqMissingCount(), tally.seqOutOfOrderCount(),
+                Arrays.stream(counts).min().getAsLong(), Arrays.stream(counts).max().getAsLong());
     }
 
     /** Opens {@code count} members named {@code prefix-0 ...} at the connect rate; returns those that joined. */

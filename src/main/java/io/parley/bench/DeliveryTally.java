@@ -41,6 +41,10 @@ final class DeliveryTally implements MemberEvents {
     private final LongAdder dropped = new LongAdder();
     private final Map<String, LongAdder> rejected = new ConcurrentHashMap<>();
     private final List<String> dropReasons = new ArrayList<>();
+    private final LongAdder seqMissing = new LongAdder();
+    private final LongAdder seqOutOfOrder = new LongAdder();
+    /** Guarded by {@link #dropReasons}, like it. */
+    private final List<String> sequenceReasons = new ArrayList<>();
 
     /** The measured window, in nanoseconds since the origin; empty until {@link #openWindow}. */
     private volatile long windowStart = Long.MAX_VALUE;
@@ -71,10 +75,10 @@ final class DeliveryTally implements MemberEvents {
     }
 
     @Override
-    public void messageReceived(String carrier) {
+    public boolean messageReceived(CharSequence carrier) {
         long sentAt = payload.sentNanos(carrier);
         if (sentAt < 0) {
-            return;
+            return false;
         }
         long now = now();
         delivered.increment();
@@ -83,6 +87,21 @@ final class DeliveryTally implements MemberEvents {
         }
         if (sentAt >= windowStart && sentAt < windowEnd) {
             latencyMicros.recordValue((now - sentAt) / 1_000);
+        }
+        return true;
+    }
+
+    @Override
+    public void sequenceBroken(String member, long expected, long seq) {
+        if (seq > expected) {
+            seqMissing.add(seq - expected);
+        } else {
+            seqOutOfOrder.increment();
+        }
+        synchronized (dropReasons) {
+            if (sequenceReasons.size() < DROP_REASONS_KEPT) {
+                sequenceReasons.add(member + ": seq " + seq + " where " + expected + " was due");
+            }
         }
     }
 
@@ -154,7 +173,19 @@ final class DeliveryTally implements MemberEvents {
 
     List<String> dropReasons() {
         synchronized (dropReasons) {
-            return List.copyOf(dropReasons);
+            List<String> reasons = new ArrayList<>(dropReasons);
+            reasons.addAll(sequenceReasons);
+            return reasons;
         }
+    }
+
+    /** Seqs members found missing (summed over members): messages lost on their way. */
+    long seqMissingCount() {
+        return seqMissing.sum();
+    }
+
+    /** Deliveries whose seq was below the one due: out of order or repeated. */
+    long seqOutOfOrderCount() {
+        return seqOutOfOrder.sum();
     }
 }

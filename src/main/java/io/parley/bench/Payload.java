@@ -40,14 +40,14 @@ final class Payload {
      * is none. A plain scan, because it runs once per delivery and a JSON parse would cost more than
      * the rest of the client's work.
      */
-    long sentNanos(String carrier) {
-        int at = carrier.indexOf(marker);
+    long sentNanos(CharSequence carrier) {
+        int at = indexOfMarker(carrier);
         if (at < 0) {
             return -1;
         }
         long value = 0;
         int digits = 0;
-        for (int i = at + marker.length(); i < carrier.length(); i++) {
+        for (int i = at + marker.length(); i < carrier.length() && digits < 19; i++) {
             char c = carrier.charAt(i);
             if (c < '0' || c > '9') {
                 break;
@@ -56,5 +56,23 @@ final class Payload {
             digits++;
         }
         return digits == 0 ? -1 : value;
+    }
+
+    /** Where the marker starts, or -1: by hand, because the lean client's carrier is a view, not a String. */
+    private int indexOfMarker(CharSequence carrier) {
+        if (carrier instanceof String text) {
+            return text.indexOf(marker);
+        }
+        int last = carrier.length() - marker.length();
+        for (int i = 0; i <= last; i++) {
+            int j = 0;
+            while (j < marker.length() && carrier.charAt(i + j) == marker.charAt(j)) {
+                j++;
+            }
+            if (j == marker.length()) {
+                return i;
+            }
+        }
+        return -1;
     }
 }

@@ -54,7 +54,7 @@ public final class WebSocketTransport implements BenchTransport {
 
     @Override
     public String name() {
-        return "websocket";
+        return "websocket (jdk client)";
     }
 
     @Override
