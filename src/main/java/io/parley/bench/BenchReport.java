@@ -23,6 +23,8 @@ import org.HdrHistogram.Histogram;
  * @param problems      why connections failed or dropped, the first few
  * @param serverCost    what the measured window cost the server, per delivery, from its counters
  * @param memberCheck   what each member checked itself, when its transport does (the lean client)
+ * @param clientCpuMicrosPerDelivery CPU time this process (the load generator) spent per delivery
+ *                      over the measured window, when it could be read
  */
 public record BenchReport(
         BenchParameters parameters,
@@ -39,7 +41,8 @@ public record BenchReport(
         long deliveredInWindow,
         Histogram latencyMicros,
         ServerCost serverCost,
-        MemberCheck memberCheck) {
+        MemberCheck memberCheck,
+        OptionalDouble clientCpuMicrosPerDelivery) {
 
     /**
      * What members checked one by one: the lean client follows the room's seq at every member, so a
@@ -64,6 +67,7 @@ public record BenchReport(
         Objects.requireNonNull(parameters, "parameters");
         Objects.requireNonNull(serverCost, "serverCost");
         Objects.requireNonNull(memberCheck, "memberCheck");
+        Objects.requireNonNull(clientCpuMicrosPerDelivery, "clientCpuMicrosPerDelivery");
         problems = List.copyOf(problems);
         rejected = Map.copyOf(rejected);
     }
@@ -126,6 +130,11 @@ public record BenchReport(
                     millis(latencyMicros.getMaxValue()), latencyMicros.getTotalCount());
         }
         printServerCost(out);
+        if (clientCpuMicrosPerDelivery.isPresent()) {
+            out.printf(Locale.ROOT, "client cost  %s µs CPU per delivery over the measured window (this process,"
+                    + " every thread: what the load generator can take is cores / this)%n",
+                    figure(clientCpuMicrosPerDelivery));
+        }
         out.printf(Locale.ROOT, "result       %s%n", passed() ? "PASS" : "FAIL: " + String.join(", ", failures()));
         out.flush();
     }
