@@ -28,7 +28,8 @@ class BenchCommandTest {
                     .setOut(new PrintWriter(out))
                     .setErr(new PrintWriter(progress))
                     .execute("bench", "--url", server.chatUri().toString(), "--subscribers", "20",
-                            "--publishers", "2", "--rate", "200", "--duration", "2", "--warmup", "1");
+                            "--publishers", "2", "--rate", "200", "--duration", "2", "--warmup", "1",
+                            "--drain", "10");
 
             String report = out.toString();
             assertThat(exit).as(report + progress).isZero();
@@ -54,7 +55,7 @@ class BenchCommandTest {
                     .setOut(new PrintWriter(out))
                     .setErr(new PrintWriter(progress))
                     .execute("bench", "--url", server.chatUri().toString(), "--client", "jdk", "--subscribers", "5",
-                            "--rate", "100", "--duration", "1", "--warmup", "1");
+                            "--rate", "100", "--duration", "1", "--warmup", "1", "--drain", "10");
 
             String report = out.toString();
             assertThat(exit).as(report + progress).isZero();
