@@ -88,8 +88,16 @@ final class DeliveryTally implements MemberEvents {
     }
 
     @Override
-    public boolean messageReceived(CharSequence carrier) {
-        long sentAt = payload.sentNanos(carrier);
+    public boolean messageReceived(String carrier) {
+        return delivered(payload.sentNanos(carrier));
+    }
+
+    @Override
+    public boolean messageReceived(byte[] carrier, int length) {
+        return delivered(payload.sentNanos(carrier, length));
+    }
+
+    private boolean delivered(long sentAt) {
         if (sentAt < 0) {
             return false;
         }

@@ -205,7 +205,9 @@ public final class EchoServer implements AutoCloseable {
             loop.execute(() -> {
                 try {
                     for (Channel channel : channels) {
-                        channel.write(forLoop.retainedDuplicate(), channel.voidPromise());
+                        if (channel.isActive()) {
+                            channel.write(forLoop.retainedDuplicate(), channel.voidPromise());
+                        }
                     }
                     for (Channel channel : channels) {
                         channel.flush();
@@ -250,6 +252,12 @@ public final class EchoServer implements AutoCloseable {
                     // ping, leave, history: a load test does not need them.
                 }
             }
+        }
+
+        /** A member that went away mid-write, or sent something unreadable: close it, quietly. */
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
         }
     }
 }

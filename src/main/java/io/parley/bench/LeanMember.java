@@ -16,6 +16,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -29,9 +30,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * straight from the bytes the socket read.
  *
  * <p>The per-delivery path allocates nothing and decodes no JSON: {@link FrameReader} finds the frame
- * in the read buffer, a frame whose first bytes are {@code {"type":"message"} is a delivery, its
- * {@code "seq":} digits are read in place, and {@link MemberEvents#messageReceived} gets a
- * {@link AsciiView} of the frame, in which {@link Payload} scans for the run's marker. Acks and
+ * in the read buffer, its bytes are copied once into this member's scratch array, a frame whose first
+ * bytes are {@code {"type":"message"} is a delivery, its {@code "seq":} digits are read where they
+ * are, and {@link MemberEvents#messageReceived(byte[], int)} gets the array, in which {@link Payload}
+ * scans for the run's marker. Acks and
  * presence are recognised by their first bytes the same way. Everything else (welcome, joined, errors,
  * and any frame with its fields in another order: the protocol does not fix the order) is decoded
  * with Jackson, which is rare.
@@ -56,6 +58,8 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
     private static final String ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     private static final int MAX_HANDSHAKE_RESPONSE = 16 * 1024;
     static final int MAX_PAYLOAD = 16 * 1024 * 1024;
+    /** Text frames longer than this (history replies, not deliveries) are decoded the slow way. */
+    private static final int MAX_SCRATCH = 64 * 1024;
     private static final long CLOSE_WAIT_MILLIS = 2_000;
 
     private final String name;
@@ -66,7 +70,6 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
     private final String key;
     private final CompletableFuture<BenchMember> joined = new CompletableFuture<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
-    private final AsciiView view = new AsciiView();
     private final FrameReader.Sink sink = this::frame;
     private final AtomicLong deliveries = new AtomicLong();
 
@@ -81,6 +84,8 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
     private long lastSeq = -1;
     private long delivered;
     private String closeReason;
+    /** This member's copy of the text frame being read; grows to the largest delivery, then stays. */
+    private byte[] scratch = new byte[256];
 
     LeanMember(String name, String room, URI url, MemberEvents events, FrameWriter writer) {
         this.name = name;
@@ -276,30 +281,55 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
         }
     }
 
+    /**
+     * A text message. Its bytes are first copied, in one go, into this member's scratch array and read
+     * there: a byte at a time through the {@link ByteBuf} costs bounds and liveness checks per byte
+     * (on JDK 25 Netty reaches direct memory through {@code ByteBuffer}, each access checked), which
+     * measured as most of the client's work per delivery.
+     */
     private void text(ByteBuf buf, int from, int length) {
-        if (startsWith(buf, from, length, MESSAGE)) {
-            long seq = number(buf, from, from + length, SEQ);
-            if (seq >= 0) {
-                delivery(seq, view.of(buf, from, length));
-                return;
-            }
-        } else if (startsWith(buf, from, length, ACK)) {
-            events.acked();
-            return;
-        } else if (startsWith(buf, from, length, PRESENCE)) {
+        if (length > MAX_SCRATCH) {
+            parsed(buf.toString(from, length, StandardCharsets.UTF_8));
             return;
         }
-        parsed(buf.toString(from, length, StandardCharsets.UTF_8));
+        if (scratch.length < length) {
+            scratch = new byte[Math.min(MAX_SCRATCH, Math.max(length, 2 * scratch.length))];
+        }
+        buf.getBytes(from, scratch, 0, length);
+        if (startsWith(scratch, length, MESSAGE)) {
+            long seq = number(scratch, length, SEQ);
+            if (seq >= 0) {
+                delivery(seq, scratch, length);
+                return;
+            }
+        } else if (startsWith(scratch, length, ACK)) {
+            events.acked();
+            return;
+        } else if (startsWith(scratch, length, PRESENCE)) {
+            return;
+        }
+        parsed(new String(scratch, 0, length, StandardCharsets.UTF_8));
     }
 
-    private void delivery(long seq, CharSequence carrier) {
+    private void delivery(long seq, byte[] carrier, int length) {
+        checkSeq(seq);
+        if (events.messageReceived(carrier, length)) {
+            deliveries.lazySet(++delivered);
+        }
+    }
+
+    private void delivery(long seq, String text) {
+        checkSeq(seq);
+        if (events.messageReceived(text)) {
+            deliveries.lazySet(++delivered);
+        }
+    }
+
+    private void checkSeq(long seq) {
         if (lastSeq >= 0 && seq != lastSeq + 1) {
             events.sequenceBroken(name, lastSeq + 1, seq);
         }
         lastSeq = Math.max(lastSeq, seq);
-        if (events.messageReceived(carrier)) {
-            deliveries.lazySet(++delivered);
-        }
     }
 
     private void parsed(String frame) {
@@ -385,32 +415,24 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
         }
     }
 
-    private static boolean startsWith(ByteBuf buf, int from, int length, byte[] prefix) {
-        if (length < prefix.length) {
-            return false;
-        }
-        for (int i = 0; i < prefix.length; i++) {
-            if (buf.getByte(from + i) != prefix[i]) {
-                return false;
-            }
-        }
-        return true;
+    private static boolean startsWith(byte[] text, int length, byte[] prefix) {
+        return length >= prefix.length && Arrays.equals(text, 0, prefix.length, prefix, 0, prefix.length);
     }
 
     /**
-     * The non-negative integer after {@code key} in {@code buf[from, to)}, or -1 when the key is absent
-     * or no digit follows it. In JSON text the bytes {@code "seq":} can only be a key: a quote inside a
-     * string is escaped.
+     * The non-negative integer after {@code key} in {@code text[0, length)}, or -1 when the key is
+     * absent or no digit follows it. In JSON text the bytes {@code "seq":} can only be a key: a quote
+     * inside a string is escaped.
      */
-    static long number(ByteBuf buf, int from, int to, byte[] key) {
-        int at = indexOf(buf, from, to, key);
+    static long number(byte[] text, int length, byte[] key) {
+        int at = Payload.indexOf(text, length, key);
         if (at < 0) {
             return -1;
         }
         long value = 0;
         int digits = 0;
-        for (int i = at + key.length; i < to && digits < 18; i++) {
-            byte b = buf.getByte(i);
+        for (int i = at + key.length; i < length && digits < 18; i++) {
+            byte b = text[i];
             if (b < '0' || b > '9') {
                 break;
             }
@@ -420,12 +442,10 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
         return digits == 0 ? -1 : value;
     }
 
+    /** Where {@code needle} starts in the readable bytes of {@code buf}, counted from its reader index. */
     private static int indexOf(ByteBuf buf, byte[] needle) {
-        int at = indexOf(buf, buf.readerIndex(), buf.writerIndex(), needle);
-        return at < 0 ? -1 : at - buf.readerIndex();
-    }
-
-    private static int indexOf(ByteBuf buf, int from, int to, byte[] needle) {
+        int from = buf.readerIndex();
+        int to = buf.writerIndex();
         byte first = needle[0];
         for (int i = from; i <= to - needle.length; i++) {
             if (buf.getByte(i) != first) {
@@ -436,7 +456,7 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
                 j++;
             }
             if (j == needle.length) {
-                return i;
+                return i - from;
             }
         }
         return -1;
@@ -444,43 +464,5 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
 
     private static byte[] ascii(String text) {
         return text.getBytes(StandardCharsets.US_ASCII);
-    }
-
-    /**
-     * A frame's bytes seen as characters, one per byte, without copying: enough for {@link Payload}'s
-     * scan, since benchmark markers are ASCII. One per member, re-aimed at each delivery; valid only
-     * during the {@link MemberEvents#messageReceived} call.
-     */
-    static final class AsciiView implements CharSequence {
-        private ByteBuf buf;
-        private int from;
-        private int length;
-
-        AsciiView of(ByteBuf buf, int from, int length) {
-            this.buf = buf;
-            this.from = from;
-            this.length = length;
-            return this;
-        }
-
-        @Override
-        public int length() {
-            return length;
-        }
-
-        @Override
-        public char charAt(int index) {
-            return (char) (buf.getByte(from + index) & 0xFF);
-        }
-
-        @Override
-        public CharSequence subSequence(int start, int end) {
-            return buf.toString(from + start, end - start, StandardCharsets.ISO_8859_1);
-        }
-
-        @Override
-        public String toString() {
-            return buf.toString(from, length, StandardCharsets.ISO_8859_1);
-        }
     }
 }
