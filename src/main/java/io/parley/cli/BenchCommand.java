@@ -201,15 +201,15 @@ public final class BenchCommand implements Callable<Integer> {
         StringBuilder command = new StringBuilder("java -jar target/parley.jar bench ").append(parameters.asOptions())
                 .append(" --transport ")
                 .append(kinds.stream().map(TransportKind::label).collect(Collectors.joining(",")));
-        if (kinds.contains(TransportKind.WEBSOCKET)) {
-            command.append(" --client ").append(clientKind.label());
-        }
         if (kinds.contains(TransportKind.POLL)) {
             command.append(" --poll-interval ")
                     .append(BigDecimal.valueOf(pollIntervalSeconds).stripTrailingZeros().toPlainString());
         }
         if (kinds.contains(TransportKind.LONGPOLL)) {
             command.append(" --long-poll-wait ").append(longPollWait);
+        }
+        if (kinds.contains(TransportKind.WEBSOCKET)) {
+            command.append(" --client ").append(clientKind.label());
         }
         if (token != null) {
             command.append(" --token \"$PARLEY_TOKEN\"");
