@@ -22,6 +22,7 @@ import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -68,10 +69,12 @@ public final class EchoServer implements AutoCloseable {
     private final EventLoop roomLoop;
     private final Channel listener;
     private final long dropMessage;
+    private final ScheduledFuture<?> fanOuts;
     /** Room thread only. */
     private final Map<String, Room> rooms = new HashMap<>();
     private long sends;
     private long sessions;
+    private boolean closed;
 
     private EchoServer(InetSocketAddress address, Duration batchInterval, long dropMessage) throws InterruptedException {
         this.dropMessage = dropMessage;
@@ -95,7 +98,7 @@ public final class EchoServer implements AutoCloseable {
                 })
                 .bind(address).sync().channel();
         long interval = batchInterval.toNanos();
-        roomLoop.scheduleAtFixedRate(this::fanOut, interval, interval, TimeUnit.NANOSECONDS);
+        fanOuts = roomLoop.scheduleAtFixedRate(this::fanOut, interval, interval, TimeUnit.NANOSECONDS);
     }
 
     /**
@@ -116,6 +119,13 @@ public final class EchoServer implements AutoCloseable {
     @Override
     public void close() {
         listener.close().syncUninterruptibly();
+        // On the room thread, after any fan-out in progress: no batch is touched once released.
+        roomLoop.submit(() -> {
+            closed = true;
+            fanOuts.cancel(false);
+            rooms.values().forEach(room -> room.batch.release());
+            rooms.clear();
+        }).syncUninterruptibly();
         roomLoopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         workers.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         acceptor.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
@@ -134,6 +144,9 @@ public final class EchoServer implements AutoCloseable {
     }
 
     private void join(Channel member, String roomName) {
+        if (closed) {
+            return;
+        }
         Room room = rooms.computeIfAbsent(roomName, Room::new);
         // Frames gathered so far predate this member: they go out before it is added.
         fanOut(room);
@@ -161,6 +174,9 @@ public final class EchoServer implements AutoCloseable {
 
     private void send(Channel sender, String user, String roomName, String id, String text) {
         Room room = rooms.get(roomName);
+        if (closed) {
+            return;
+        }
         if (room == null) {
             sender.writeAndFlush(new TextWebSocketFrame(
                     "{\"type\":\"error\",\"code\":\"not_member\",\"message\":\"join the room first\"}"));
