@@ -99,8 +99,8 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--client", paramLabel = "lean|jdk", defaultValue = "lean",
             description = {"WebSocket client: lean (Netty, reads deliveries without decoding them, checks every"
-                    + " member's seq; ws:// only) or jdk (java.net.http, an independent second check, tops out"
-                    + " near 500,000 deliveries/s on two cores) (default: ${DEFAULT-VALUE})."})
+                    + " member's seq; ws:// only) or jdk (java.net.http: an independent second check, at about"
+                    + " three times the CPU per delivery) (default: ${DEFAULT-VALUE})."})
     String client;
 
     @Option(names = "--poll-interval", paramLabel = "SECONDS", defaultValue = "1",

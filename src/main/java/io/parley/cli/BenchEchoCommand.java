@@ -24,17 +24,17 @@ final class BenchEchoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--host", paramLabel = "ADDRESS", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
     String host;
 
-    @Option(names = "--port", defaultValue = "18081", description = "Port to listen on (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--port", paramLabel = "PORT", defaultValue = "18081", description = "Port to listen on (default: ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--batch-millis", defaultValue = "5",
+    @Option(names = "--batch-millis", paramLabel = "MS", defaultValue = "5",
             description = "How long sends gather before they go out together (default: ${DEFAULT-VALUE}).")
     int batchMillis;
 
-    @Option(names = "--drop-message", defaultValue = "-1",
+    @Option(names = "--drop-message", paramLabel = "N", defaultValue = "-1",
             description = "Ack this send (0 = the first) but deliver it to nobody: a loss to detect (default: none).")
     long dropMessage;
 
