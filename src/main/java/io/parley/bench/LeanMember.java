@@ -295,7 +295,11 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
         if (scratch.length < length) {
             scratch = new byte[Math.min(MAX_SCRATCH, Math.max(length, 2 * scratch.length))];
         }
-        buf.getBytes(from, scratch, 0, length);
+        // readBytes, not getBytes: without Unsafe (JDK 25) a pooled direct buffer's getBytes copies
+        // through a fresh ByteBuffer duplicate, an allocation per delivery; readBytes goes through
+        // the buffer's cached one. The reader index is put back: the frame reader owns it.
+        int readerIndex = buf.readerIndex();
+        buf.readerIndex(from).readBytes(scratch, 0, length).readerIndex(readerIndex);
         if (startsWith(scratch, length, MESSAGE)) {
             long seq = number(scratch, length, SEQ);
             if (seq >= 0) {

@@ -1,6 +1,7 @@
 package io.parley.bench;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -50,6 +51,10 @@ public final class LeanWebSocketTransport implements BenchTransport {
                 new DefaultThreadFactory("parley-bench-lean", true), NioIoHandler.newFactory());
         this.bootstrap = new Bootstrap().group(loops).channel(NioSocketChannel.class)
                 .option(ChannelOption.TCP_NODELAY, true)
+                // Netty 4.2's default (adaptive) allocator copies out of its direct buffers through a
+                // fresh ByteBuffer duplicate per call when Unsafe is off (JDK 25), readBytes included:
+                // an allocation per delivery. The pooled allocator's readBytes uses a cached one.
+                .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) CONNECT_TIMEOUT.toMillis());
     }
 
