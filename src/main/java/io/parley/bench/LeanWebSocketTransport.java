@@ -9,13 +9,16 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Benchmark members over WebSocket on the lean client: Netty channels on one event loop per core,
@@ -39,9 +42,21 @@ public final class LeanWebSocketTransport implements BenchTransport {
     private final EventLoopGroup loops;
     private final Bootstrap bootstrap;
     private final FrameWriter writer = new FrameWriter();
+    /** Local addresses connects take turns on, or empty to let the system choose. */
+    private final List<InetSocketAddress> sources;
+    private final AtomicInteger connects = new AtomicInteger();
 
     /** Members that present {@code token} (in the {@code token} query parameter), or guests for {@code null}. */
     public LeanWebSocketTransport(URI url, String token) {
+        this(url, token, List.of());
+    }
+
+    /**
+     * The same, connecting from {@code sources} in turn: a server on loopback keeps a share of its
+     * connections for other addresses, and one source address has about 28,000 ephemeral ports.
+     */
+    public LeanWebSocketTransport(URI url, String token, List<InetSocketAddress> sources) {
+        this.sources = List.copyOf(sources);
         if (!"ws".equals(url.getScheme() == null ? null : url.getScheme().toLowerCase(Locale.ROOT))) {
             throw new IllegalArgumentException("the lean client speaks ws:// only; use --client jdk for " + url);
         }
@@ -67,7 +82,10 @@ public final class LeanWebSocketTransport implements BenchTransport {
     public CompletableFuture<BenchMember> join(String name, String room, MemberEvents events) {
         LeanMember member = new LeanMember(name, room, url, events, writer);
         int port = url.getPort() < 0 ? 80 : url.getPort();
-        bootstrap.clone().handler(member).connect(url.getHost(), port).addListener(connected -> {
+        InetSocketAddress remote = new InetSocketAddress(url.getHost(), port);
+        (sources.isEmpty() ? bootstrap.clone().handler(member).connect(remote)
+                : bootstrap.clone().handler(member).connect(remote,
+                        sources.get(Math.floorMod(connects.getAndIncrement(), sources.size())))).addListener(connected -> {
             if (!connected.isSuccess()) {
                 member.connectFailed(connected.cause());
             }

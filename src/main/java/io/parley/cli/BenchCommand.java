@@ -38,7 +38,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "bench",
         mixinStandardHelpOptions = true,
-        subcommands = BenchEchoCommand.class,
+        subcommands = {BenchEchoCommand.class, BenchIdleCommand.class},
         description = {"Load-test a running server: subscribers join a room, publishers send to it at a "
                 + "fixed rate, and every delivery's end-to-end latency is measured.",
                 "Publishers are room members too: each message is expected at every subscriber and "
