@@ -27,14 +27,14 @@ class LauncherTest {
     @Test
     void serveRunsWithTheMeasuredMemoryOptions() throws Exception {
         String flags = flagsOfServerStartedWith(null);
-        assertThat(flags).contains("-XX:+UseSerialGC", "-XX:MaxHeapSize=1073741824", "-XX:MaxNewSize=25165824",
+        assertThat(flags).contains("-XX:MaxHeapSize=1073741824", "-XX:MaxNewSize=33554432",
                 "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30");
     }
 
     @Test
     void operatorOptionsComeAfterTheDefaultsAndWin() throws Exception {
         String flags = flagsOfServerStartedWith("-Xmx512m");
-        assertThat(flags).contains("-XX:+UseSerialGC", "-XX:MaxHeapSize=536870912");
+        assertThat(flags).contains("-XX:MaxNewSize=33554432", "-XX:MaxHeapSize=536870912");
     }
 
     /** Starts serve through the launcher, waits until it listens, returns {@code jcmd PID VM.flags}. */
