@@ -33,8 +33,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p><b>Dead nodes.</b> Every node runs a sweep every {@value #SWEEP_MILLIS} ms: a registered node whose
  * heartbeat has expired is claimed with {@code SET parley:node:{n}:swept NX} (one node in the cluster
- * wins), and the winner removes that node's fields from each of its rooms (one script per room) and
- * hands the names to {@link Departures#left}, once per room. A killed node's members are therefore gone
+ * wins, the others skip it), and the winner removes that node's fields from each of its rooms and hands
+ * the names to {@link Departures#left}, once per room. Exactly once rests on the per-room script, which
+ * reads and deletes the fields atomically: a second sweeper of the same room finds nothing to report
+ * (the claim only spares the other nodes the work; {@code RedisPresenceTest} passes without it). A killed node's members are therefore gone
  * from the counts, and reported left on exactly one node, within TTL + sweep interval, {@value #TTL_MILLIS} +
  * {@value #SWEEP_MILLIS} ms after its last heartbeat (plus the sweep's own round trips). The engine that
  * gets the report announces {@code left} to the whole cluster (a presence payload on the room's channel).
