@@ -233,4 +233,70 @@ class RedisLinkTest {
         assertThat(a.malformed()).isEqualTo(3);
         assertThat(b.malformed()).isEqualTo(3);
     }
+
+    @Test
+    void restoresSubscriptionsWhenOneMasterOfAClusterRestarts() throws Exception {
+        List<RedisProcess> cluster = RedisProcess.cluster(dir, 3);
+        cluster.forEach(this::keep);
+        String room = null;
+        for (int i = 0; room == null; i++) {
+            // A room whose slot is on the master that restarts.
+            if (!cluster.get(1).command("SPUBLISH", "parley:{r" + i + "}", "probe").startsWith("MOVED")) {
+                room = "r" + i;
+            }
+        }
+        String seeds = cluster.get(0).url() + "," + cluster.get(1).url() + "," + cluster.get(2).url();
+        Recorder rb = new Recorder();
+        RedisLink a = link(seeds, "node-a", new Recorder());
+        RedisLink b = link(seeds, "node-b", rb);
+        b.subscribe(room).toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+        cluster.get(1).restart();
+        await(Duration.ofSeconds(20), "b calls restored()", () -> rb.restored.get() >= 1);
+
+        String r = room;
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (!rb.got(r, "after restart") && System.nanoTime() < deadline) {
+            a.publish(r, bytes("after restart"));
+            Thread.sleep(100);
+        }
+        assertThat(rb.got(r, "after restart")).as("delivered on %s after its master restarted", r).isTrue();
+    }
+
+    @Test
+    void followsARoomWhoseSlotMovesToAnotherMaster() throws Exception {
+        List<RedisProcess> cluster = RedisProcess.cluster(dir, 3);
+        cluster.forEach(this::keep);
+        String room = null;
+        for (int i = 0; room == null; i++) {
+            if (!cluster.get(0).command("SPUBLISH", "parley:{m" + i + "}", "probe").startsWith("MOVED")) {
+                room = "m" + i;
+            }
+        }
+        String seeds = cluster.get(0).url() + "," + cluster.get(1).url() + "," + cluster.get(2).url();
+        Recorder rb = new Recorder();
+        RedisLink a = link(seeds, "node-a", new Recorder());
+        RedisLink b = link(seeds, "node-b", rb);
+        b.subscribe(room).toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+        // Move the room's slot (it holds no keys) from master 0 to master 1, as a resharding would.
+        String slot = cluster.get(0).command("CLUSTER", "KEYSLOT", "parley:{" + room + "}");
+        String from = cluster.get(0).command("CLUSTER", "MYID");
+        String to = cluster.get(1).command("CLUSTER", "MYID");
+        assertThat(cluster.get(1).command("CLUSTER", "SETSLOT", slot, "IMPORTING", from)).isEqualTo("OK");
+        assertThat(cluster.get(0).command("CLUSTER", "SETSLOT", slot, "MIGRATING", to)).isEqualTo("OK");
+        assertThat(cluster.get(0).command("CLUSTER", "SETSLOT", slot, "NODE", to)).isEqualTo("OK");
+        assertThat(cluster.get(1).command("CLUSTER", "SETSLOT", slot, "NODE", to)).isEqualTo("OK");
+        assertThat(cluster.get(2).command("CLUSTER", "SETSLOT", slot, "NODE", to)).isEqualTo("OK");
+
+        String r = room;
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!rb.got(r, "after the move") && System.nanoTime() < deadline) {
+            a.publish(r, bytes("after the move"));
+            Thread.sleep(100);
+        }
+        assertThat(rb.got(r, "after the move")).as("delivered on %s after its slot moved", r).isTrue();
+        assertThat(rb.restored.get()).as("restored() after the move").isGreaterThanOrEqualTo(1);
+        assertThat(cluster.get(1).command("SPUBLISH", "parley:{" + r + "}", "count")).isEqualTo("1");
+    }
 }
