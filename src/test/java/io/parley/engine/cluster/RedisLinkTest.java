@@ -75,6 +75,18 @@ class RedisLinkTest {
     }
 
     @Test
+    void connectingFailsAtOnceWhenRedisIsNotThere() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        long start = System.nanoTime();
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> link("redis://127.0.0.1:" + port, "node-a", new Recorder())).isInstanceOf(RuntimeException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    }
+
+    @Test
     void unsubscribeStopsDelivery() throws Exception {
         RedisProcess redis = keep(RedisProcess.start(dir));
         Recorder rb = new Recorder();
@@ -105,7 +117,9 @@ class RedisLinkTest {
         }
 
         redis.restart();
+        long back = System.nanoTime();
         await(WAIT, "b calls restored()", () -> rb.restored.get() >= 1);
+        System.out.printf("restored() %d ms after the new Redis answered%n", (System.nanoTime() - back) / 1_000_000);
         assertThat(b.restorations()).isEqualTo(rb.restored.get());
 
         // The new Redis knows nothing; b's subscriptions must be there again. a's publishes may fail while
