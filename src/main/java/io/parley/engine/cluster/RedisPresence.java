@@ -10,8 +10,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -46,8 +48,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>Redis losing state.</b> The heartbeat is {@code SET ... GET}: when it finds no previous heartbeat
  * (first start, Redis restarted or emptied, or this node was paused longer than the TTL and swept), the
  * node registers again and writes its own members' exact counts back, so the counts heal within one
- * heartbeat. Members of nodes that died while Redis was down are never reported left (their keys went
- * with Redis); their counts are gone too.
+ * heartbeat. A single join or leave that Redis refused (unreachable for a moment, out of memory,
+ * timed out) marks that name unsure, and the next heartbeat writes its local count back. Members of
+ * nodes that died while Redis was down are never reported left (their keys went with Redis); their
+ * counts are gone too.
  *
  * <p><b>Threads and blocking.</b> {@link #join}, {@link #leave} and {@link #count} are called by the
  * engine's sequencer (one thread: the local tally is not shared with other callers) and return at
@@ -122,12 +126,15 @@ public final class RedisPresence implements AutoCloseable {
     private final ScheduledExecutorService scheduler;
     /** This node's members: room -> name -> subscriptions. Guarded by itself. */
     private final Map<String, Map<String, Integer>> local = new HashMap<>();
+    /** Names whose last change may not have reached Redis: room -> names. */
+    private final Map<String, Set<String>> unsure = new ConcurrentHashMap<>();
     private final AtomicBoolean sweeping = new AtomicBoolean();
     private final AtomicLong registrations = new AtomicLong();
     private final LogThrottle heartbeatLog = new LogThrottle(log, "the presence heartbeat");
     private final LogThrottle sweepLog = new LogThrottle(log, "sweeping dead nodes");
     private final LogThrottle changeLog = new LogThrottle(log, "recording presence");
     private volatile boolean closed;
+    private volatile boolean registered;
 
     /** Starts the heartbeat and the sweep on the link's Redis; the link outlives this. */
     public RedisPresence(RedisLink link, Departures departures) {
@@ -178,10 +185,15 @@ public final class RedisPresence implements AutoCloseable {
         }
         // The node's room list is written before the member, so that a sweeper that finds the member
         // also finds the room.
-        CompletionStage<?> before = firstInRoom
-                ? redis.sadd(roomsKey(nodeId), room).toCompletableFuture()
-                : CompletableFuture.completedFuture(null);
-        return logged(before.thenCompose(v -> change(room, name, 1)));
+        CompletionStage<?> before = CompletableFuture.completedFuture(null);
+        if (firstInRoom) {
+            try {
+                before = redis.sadd(roomsKey(nodeId), room);
+            } catch (RuntimeException e) {
+                before = CompletableFuture.failedFuture(e);
+            }
+        }
+        return settled(room, name, before.thenCompose(v -> change(room, name, 1)));
     }
 
     /** One subscription of {@code name} in {@code room} fewer on this node; the room's count after it. */
@@ -202,7 +214,7 @@ public final class RedisPresence implements AutoCloseable {
         if (lastInRoom) {
             after = after.thenCompose(c -> redis.srem(roomsKey(nodeId), room).thenApply(n -> c));
         }
-        return logged(after);
+        return settled(room, name, after);
     }
 
     /** The room's subscriptions over all live nodes (and dead ones not yet swept). */
@@ -212,16 +224,60 @@ public final class RedisPresence implements AutoCloseable {
     }
 
     private CompletionStage<Long> change(String room, String name, int delta) {
-        return redis.<Long>eval(CHANGE, ScriptOutputType.INTEGER,
-                new String[] {members(room), countKey(room)}, field(name), String.valueOf(delta));
+        try {
+            return redis.eval(CHANGE, ScriptOutputType.INTEGER,
+                    new String[] {members(room), countKey(room)}, field(name), String.valueOf(delta));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
-    private <T> CompletionStage<T> logged(CompletionStage<T> stage) {
+    /**
+     * A change that failed (Redis unreachable, full, slow) leaves Redis unsure of that name: the next
+     * heartbeat writes the name's local count back, so a blip costs a count wrong for a second, not
+     * for good.
+     */
+    private <T> CompletionStage<T> settled(String room, String name, CompletionStage<T> stage) {
         return stage.whenComplete((v, e) -> {
             if (e != null) {
                 changeLog.warn(e);
+                unsure.computeIfAbsent(room, r -> ConcurrentHashMap.newKeySet()).add(name);
             }
         });
+    }
+
+    /** Writes back the local count of every name whose change failed; those that fail again stay unsure. */
+    private void settleUnsure() {
+        for (String room : List.copyOf(unsure.keySet())) {
+            Set<String> names = unsure.remove(room);
+            if (names == null) {
+                continue;
+            }
+            Map<String, Integer> counts = new HashMap<>();
+            boolean present;
+            synchronized (local) {
+                Map<String, Integer> here = local.getOrDefault(room, Map.of());
+                names.forEach(n -> counts.put(n, here.getOrDefault(n, 0)));
+                present = !here.isEmpty();
+            }
+            CompletableFuture<?> roomList;
+            try {
+                roomList = (present ? redis.sadd(roomsKey(nodeId), room) : redis.srem(roomsKey(nodeId), room)).toCompletableFuture();
+            } catch (RuntimeException e) {
+                roomList = CompletableFuture.failedFuture(e);
+            }
+            CompletableFuture<?> listed = roomList;
+            counts.forEach((name, n) -> settled(room, name, listed.thenCompose(v -> assertCount(room, name, n))));
+        }
+    }
+
+    private CompletionStage<Long> assertCount(String room, String name, int n) {
+        try {
+            return redis.eval(ASSERT, ScriptOutputType.INTEGER,
+                    new String[] {members(room), countKey(room)}, field(name), String.valueOf(n));
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     /** How many times this node (re)registered: 1 after start, +1 per Redis that lost our heartbeat. */
@@ -237,8 +293,11 @@ public final class RedisPresence implements AutoCloseable {
             redis.setGet(heartbeatKey(nodeId), nodeId, SetArgs.Builder.px(TTL_MILLIS)).whenComplete((previous, e) -> {
                 if (e != null) {
                     heartbeatLog.warn(e);
-                } else if (previous == null && !closed) {
+                } else if ((previous == null || !registered) && !closed) {
                     register();
+                    settleUnsure();
+                } else if (!unsure.isEmpty()) {
+                    settleUnsure();
                 }
             });
         } catch (RuntimeException e) {
@@ -254,10 +313,12 @@ public final class RedisPresence implements AutoCloseable {
             local.forEach((room, names) -> snapshot.put(room, new HashMap<>(names)));
         }
         redis.del(sweptKey(nodeId));
-        redis.sadd(NODES, nodeId);
-        snapshot.forEach((room, names) -> redis.sadd(roomsKey(nodeId), room).thenRun(() ->
-                names.forEach((name, n) -> redis.eval(ASSERT, ScriptOutputType.INTEGER,
-                        new String[] {members(room), countKey(room)}, field(name), String.valueOf(n)))));
+        // Until the registry has this node, a death would go unnoticed: the heartbeat tries again.
+        redis.sadd(NODES, nodeId).whenComplete((n, e) -> registered = e == null);
+        snapshot.forEach((room, names) -> {
+            CompletableFuture<Long> roomList = redis.sadd(roomsKey(nodeId), room).toCompletableFuture();
+            names.forEach((name, n) -> settled(room, name, roomList.thenCompose(v -> assertCount(room, name, n))));
+        });
         if (registrations.get() > 1) {
             log.warn("Redis had no heartbeat of node {}: registered its members in {} rooms again", nodeId, snapshot.size());
         }

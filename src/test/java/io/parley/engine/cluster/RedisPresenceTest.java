@@ -167,4 +167,33 @@ class RedisPresenceTest {
         Thread.sleep(BOUND_MILLIS + RedisPresence.SWEEP_MILLIS);
         assertThat(departures).isEmpty();
     }
+
+    @Test
+    void aChangeRedisRefusedIsWrittenBackByTheNextHeartbeat() throws Exception {
+        RedisProcess redis = keep(RedisProcess.start(dir));
+        Node a = node(redis.url(), "a");
+        Node b = node(redis.url(), "b");
+        get(a.presence().join("lobby", "alice"));
+        get(a.presence().join("lobby", "ann"));
+
+        // Redis keeps its data but refuses writes for a moment (out of memory); the heartbeat key stays.
+        assertThat(redis.command("CONFIG", "SET", "maxmemory-policy", "noeviction")).isEqualTo("OK");
+        assertThat(redis.command("CONFIG", "SET", "maxmemory", "1")).isEqualTo("OK");
+        assertThat(b.presence().join("lobby", "bob").toCompletableFuture()).failsWithin(Duration.ofSeconds(5));
+        assertThat(a.presence().leave("lobby", "ann").toCompletableFuture()).failsWithin(Duration.ofSeconds(5));
+        assertThat(redis.command("CONFIG", "SET", "maxmemory", "0")).isEqualTo("OK");
+
+        // Both failures left the count at 2 by chance (bob missing, ann still there): check the fields.
+        await(Duration.ofMillis(3 * RedisPresence.HEARTBEAT_MILLIS + SLACK_MILLIS), "bob written, ann removed", () -> {
+            try {
+                return redis.command("HGET", "parley:{lobby}:members", "b/bob").equals("1")
+                        && redis.command("HEXISTS", "parley:{lobby}:members", "a/ann").equals("0");
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        });
+        assertThat(get(a.presence().count("lobby"))).isEqualTo(2);
+        assertThat(redis.command("HGET", "parley:{lobby}:members", "a/alice")).isEqualTo("1");
+        assertThat(a.presence().registrations()).isEqualTo(1);
+    }
 }
