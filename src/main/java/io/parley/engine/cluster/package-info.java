@@ -30,8 +30,11 @@
  * 20,000 commands wait per connection while it is slow, and each times out after 5 s. Lettuce
  * reconnects every 0.1 s, doubling up to 2 s; subscriptions are back and {@code restored()} is called
  * 0.2 s after the reconnect, so within about 2.5 s of Redis answering again (0.47 s measured for a
- * restarted standalone Redis, about 0.4 s for a restarted cluster master, on this machine). A killed node's members leave the counts, and are reported
- * left once, within TTL + sweep interval = 6 s of its last heartbeat (4.9 to 5.8 s measured).
+ * restarted standalone Redis, about 0.4 s for a restarted cluster master, on this machine).
+ *
+ * <p>A killed node's members leave the counts, and are reported left once, within TTL + sweep interval
+ * = 6 s of its last heartbeat, plus the sweep's own round trips (4.9 to 6.2 s measured from the kill,
+ * standalone and on three masters, on a 2-core machine busy with other builds).
  *
  * <p><b>Keys and channels.</b> Every key and channel of room {@code r} carries the hash tag {@code {r}}:
  * in a Redis Cluster a room lives on one master, and rooms spread over the masters. The channel is
