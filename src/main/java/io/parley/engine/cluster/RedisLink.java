@@ -39,6 +39,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -70,9 +71,10 @@ import java.util.regex.Pattern;
  * <p><b>Reconnects.</b> Lettuce reconnects by itself (every 0.1 s doubling up to 2 s), and resubscribes
  * each connection's sharded channels. This class watches its pub/sub connections: when one drops, or
  * Redis unsubscribes a channel on its own (a slot moved to another master), it marks the link
- * disrupted; once a pub/sub connection is back it issues SSUBSCRIBE for every room it holds (repeating
- * one is harmless) and retries every {@value #RETRY_MILLIS} ms up to 2 s until all succeed with no new
- * drop meanwhile, then calls {@link Listener#restored}. A Redis emptied in place (FLUSHALL) keeps its
+ * disrupted and tries, every 2 s and {@value #RETRY_MILLIS} ms after a pub/sub connection is back, to
+ * issue SSUBSCRIBE for every room it holds (repeating one is harmless; while Redis is down each attempt
+ * is rejected locally at once). When one pass succeeds with no new drop meanwhile, it calls
+ * {@link Listener#restored}. A Redis emptied in place (FLUSHALL) keeps its
  * subscriptions, and nothing is disrupted.
  *
  * <p><b>Never blocking.</b> {@link #connect} blocks (at start, up to a few seconds per node) and fails
@@ -126,7 +128,8 @@ public final class RedisLink implements AutoCloseable {
     private final Set<String> rooms = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean disrupted = new AtomicBoolean();
     private final AtomicLong disruptions = new AtomicLong();
-    private final AtomicBoolean restoreScheduled = new AtomicBoolean();
+    /** The next restore pass, if one is scheduled. Guarded by this. */
+    private ScheduledFuture<?> pendingRestore;
     private volatile long retryMillis = RETRY_MILLIS;
     private volatile boolean closed;
 
@@ -364,20 +367,26 @@ public final class RedisLink implements AutoCloseable {
         }
     }
 
-    private void scheduleRestore(long delayMillis) {
-        if (closed || !restoreScheduled.compareAndSet(false, true)) {
+    /** Runs {@link #restore} in {@code delayMillis}, unless a pass is already due sooner. */
+    private synchronized void scheduleRestore(long delayMillis) {
+        if (closed) {
             return;
         }
+        if (pendingRestore != null && !pendingRestore.isDone()) {
+            if (pendingRestore.getDelay(TimeUnit.MILLISECONDS) <= delayMillis) {
+                return;
+            }
+            pendingRestore.cancel(false);
+        }
         try {
-            scheduler.schedule(this::restore, delayMillis, TimeUnit.MILLISECONDS);
+            pendingRestore = scheduler.schedule(this::restore, delayMillis, TimeUnit.MILLISECONDS);
         } catch (RuntimeException shutDown) {
-            restoreScheduled.set(false);
+            pendingRestore = null;
         }
     }
 
     /** Subscribes every held room again; once all succeed with no disruption meanwhile, tells the owner. */
     private void restore() {
-        restoreScheduled.set(false);
         if (closed || !disrupted.get()) {
             return;
         }
@@ -414,6 +423,9 @@ public final class RedisLink implements AutoCloseable {
         public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
             if (connection instanceof StatefulRedisPubSubConnection<?, ?>) {
                 disrupt("a pub/sub connection dropped");
+                // Retry from now on, backing off to 2 s: a connection that is closed for good (its master
+                // left the cluster) never reports 'connected', and its rooms must move to another.
+                scheduleRestore(MAX_RETRY_MILLIS);
             }
         }
 
@@ -422,6 +434,7 @@ public final class RedisLink implements AutoCloseable {
             if (connection instanceof StatefulRedisPubSubConnection<?, ?> && disrupted.get()) {
                 // Lettuce activates the connection (handshake, its own resubscribe) right after this
                 // event; a short delay also gathers several masters reconnecting into one pass.
+                retryMillis = RETRY_MILLIS;
                 scheduleRestore(RETRY_MILLIS);
             }
         }
