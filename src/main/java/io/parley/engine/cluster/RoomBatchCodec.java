@@ -36,6 +36,8 @@ import java.util.regex.Pattern;
  *   presence: varint j, j strings (joined), varint l, l strings (left)   (j + l >= 1)
  * </pre>
  * Nothing may follow. The room is written once per batch: every message of a batch is of that room.
+ * Strings round-trip exactly when they are valid Unicode, which Parley's rules ensure for what it
+ * stores (ChatRules refuses a text with an unpaired surrogate; the encoder would write one as '?').
  *
  * <p><b>Untrusted input.</b> A payload comes from Redis, where anything that can reach Redis can
  * publish. {@link #decode} checks every length against the bytes that remain before allocating,
