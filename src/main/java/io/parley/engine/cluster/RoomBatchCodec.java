@@ -146,6 +146,18 @@ public final class RoomBatchCodec {
         w.string(room);
     }
 
+    /**
+     * Decodes a payload that arrived on {@code channelRoom}'s channel: one naming another room is as
+     * malformed as garbage (a sender must not make one room's members see another's messages).
+     */
+    public static Payload decode(byte[] bytes, String channelRoom) {
+        Payload payload = decode(bytes);
+        if (!payload.room().equals(channelRoom)) {
+            throw new MalformedPayloadException("room " + payload.room() + " on the channel of " + channelRoom);
+        }
+        return payload;
+    }
+
     /** Decodes a payload, or throws {@link MalformedPayloadException} saying what is wrong with it. */
     public static Payload decode(byte[] bytes) {
         Reader r = new Reader(bytes);

@@ -10,7 +10,8 @@
  *   <li>It calls {@code subscribe(room)} when a room gets its first local member or waiting poll, and
  *       {@code unsubscribe(room)} when it has none: a node hears only the rooms it serves.</li>
  *   <li>{@code Listener.message(room, payload)} brings another node's payload; the engine decodes it
- *       ({@link io.parley.engine.cluster.RoomBatchCodec#decode}, which throws on anything malformed),
+ *       ({@code RoomBatchCodec.decode(payload, room)}, which throws on anything malformed or naming
+ *       another room),
  *       orders by seq, holds back early ones, fills gaps from PostgreSQL and fans out locally.
  *       {@code Listener.restored()} says subscriptions were disrupted and are back: catch every held
  *       room up from PostgreSQL.</li>
