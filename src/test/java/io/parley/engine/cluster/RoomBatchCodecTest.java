@@ -44,10 +44,10 @@ class RoomBatchCodecTest {
         byte[] bytes = RoomBatchCodec.encodeBatch("node-a", BATCH);
 
         assertThat(RoomBatchCodec.decode(bytes, "lobby")).isInstanceOf(Batch.class);
-        assertMalformed2(bytes, "other", "room lobby on the channel of other");
+        assertMalformedOn(bytes, "other", "room lobby on the channel of other");
     }
 
-    private static void assertMalformed2(byte[] bytes, String channelRoom, String reason) {
+    private static void assertMalformedOn(byte[] bytes, String channelRoom, String reason) {
         assertThatThrownBy(() -> RoomBatchCodec.decode(bytes, channelRoom))
                 .isInstanceOf(MalformedPayloadException.class).hasMessageContaining(reason);
     }
