@@ -8,7 +8,6 @@ import io.parley.chat.ErrorCode;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
-import io.parley.engine.LocalBroker;
 import io.parley.engine.PublishListener;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
@@ -72,6 +71,21 @@ public final class ProtocolHandler {
             log.error("request {} failed", request.type(), e);
             send(codec.error(new ChatException(ErrorCode.INTERNAL_ERROR, "internal error"),
                     request.type(), idOf(request.message()), roomOf(request.message()), request.ref()));
+        }
+    }
+
+    /**
+     * A ping or pong from the client: a frame like any other for the connection's request rate.
+     *
+     * @return false if it is over the rate; a control frame cannot be answered with {@code rate_limited},
+     *         so the transport closes the connection instead
+     */
+    public boolean onControlFrame() {
+        try {
+            session.request();
+            return true;
+        } catch (ChatException e) {
+            return false;
         }
     }
 

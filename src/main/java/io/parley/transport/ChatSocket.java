@@ -10,6 +10,7 @@ import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
@@ -24,7 +25,7 @@ import io.parley.chat.ErrorCode;
 import io.parley.chat.RoomRequests;
 import io.parley.chat.ReadControl;
 import io.parley.config.ServerConfig;
-import io.parley.engine.LocalBroker;
+import io.parley.engine.Broker;
 import io.parley.engine.Subscriber;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.protocol.ProtocolHandler;
@@ -45,14 +46,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>In: once the upgrade completes it drops the HTTP handlers, starts the keep-alive clock and opens a
  * {@link ProtocolHandler}; each text frame (reassembled by the aggregator before it) goes there. A
  * binary frame closes with 1003, a message over the size limit with 1009; Netty's codec before it has
- * already closed with 1002 or 1007 for protocol violations and invalid UTF-8.
+ * already closed with 1002 or 1007 for protocol violations and invalid UTF-8. Pings and pongs count
+ * against the connection's frame rate like text frames; one over it closes the connection with 1008,
+ * since a control frame cannot be answered with {@code rate_limited}. Pings are answered here (not by
+ * Netty, see {@link WebSocketProtocol}), so that pongs count in the backlog below.
  *
  * <p>Out: it is the connection's {@link Subscriber}. {@link #deliver} writes the broadcast as framed
  * once per event loop by {@link SharedFrames}, without flushing; {@link #flush} ends a burst and
  * schedules one flush after the work already queued on the loop, so that bursts queued together leave
  * in one socket write. A client whose backlog (what it has not taken after a flush) stays over the
  * configured limit for 5 s, or passes four times it, is a slow consumer: it is closed with 1013 rather
- * than allowed to grow the server's memory or hold anyone else back.
+ * than allowed to grow the server's memory or hold anyone else back. Pongs count in that backlog too:
+ * a client that pings and never reads is closed the same way, before its hello as after.
  *
  * <p>Threads: everything here runs on the connection's event loop.
  */
@@ -60,6 +65,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
         implements Subscriber, ReadControl, TokenRenewal {
 
     private static final Logger log = LoggerFactory.getLogger(ChatSocket.class);
+    /** Any client can make itself a slow consumer, as often as it reconnects: a few lines a minute. */
+    private static final ThrottledLog slowConsumers = new ThrottledLog(log, "slow consumers closed", 10);
     private static final AtomicLong SESSIONS = new AtomicLong();
     /** How long a client may stay over its outbound limit before it counts as a slow consumer. */
     static final long SLOW_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
@@ -67,11 +74,12 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
     static final int HARD_LIMIT_FACTOR = 4;
 
     private final ServerConfig config;
-    private final LocalBroker broker;
+    private final Broker broker;
     private final ProtocolCodec codec;
     private final ChannelGroup sockets;
     private final RoomRequests requests;
     private final Authenticator authenticator;
+    private final FatalErrors fatal;
     private ChannelHandlerContext ctx;
     private ProtocolHandler protocol;
     private boolean closing;
@@ -86,8 +94,9 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
     /** Ping intervals the client has been silent for, counted by the keep-alive's idle events. */
     private long silentIntervals;
 
-    ChatSocket(ServerConfig config, LocalBroker broker, ProtocolCodec codec, ChannelGroup sockets,
-               RoomRequests requests, Authenticator authenticator) {
+    ChatSocket(ServerConfig config, Broker broker, ProtocolCodec codec, ChannelGroup sockets,
+               RoomRequests requests, Authenticator authenticator, FatalErrors fatal) {
+        this.fatal = fatal;
         this.config = config;
         this.broker = broker;
         this.codec = codec;
@@ -129,7 +138,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
         pipeline.remove(ApiRoutes.class);
         pipeline.remove(HttpRoutes.class);
         // The keep-alive sits near the socket, so that every byte read counts as activity, pongs
-        // included (the protocol handler drops pongs before any handler further in sees them). It times
+        // included (they reach no handler past this one once counted). It times
         // reads only: timing writes costs a promise and a listener on every frame sent (8% of the
         // server's samples in a fan-out profile). A client silent for a ping interval is pinged; one
         // silent for the idle timeout is closed.
@@ -137,7 +146,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
                 config.pingInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
         Identity identity = ctx.channel().attr(UpgradeGuard.IDENTITY).getAndSet(null);
-        ChatSession session = new ChatSession(broker, requests, config, this, this, id, identity);
+        ChatSession session = new ChatSession(broker, requests, config, this, this, id, identity,
+                Admission.clientAddress(ctx.channel()));
         if (identity != null && identity.validUntil() != null) {
             // A token proves who someone is until it expires; the connection it opened ends then too,
             // unless a refresh shows a fresh token first.
@@ -155,13 +165,39 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
             }
         } else if (frame instanceof BinaryWebSocketFrame) {
             close(WebSocketCloseStatus.INVALID_MESSAGE_TYPE.code(), "binary frames are not supported; send JSON text");
+        } else if (frame instanceof PingWebSocketFrame || frame instanceof PongWebSocketFrame) {
+            controlFrame(frame);
         }
-        // Pings are answered and pongs dropped by Netty's protocol handler; nothing else reaches here.
+        // Close frames are Netty's (the closing handshake); nothing else reaches here.
+    }
+
+    /** A ping (answered with a pong carrying its payload) or a pong (dropped once counted). */
+    private void controlFrame(WebSocketFrame frame) {
+        if (protocol == null || closing) {
+            return;
+        }
+        if (!protocol.onControlFrame()) {
+            close(WebSocketCloseStatus.POLICY_VIOLATION.code(), "too many frames: at most "
+                    + config.admission().requestsPerSecondPerConnection() + " a second, pings and pongs included");
+            return;
+        }
+        if (frame instanceof PingWebSocketFrame) {
+            // Measured now, not only after the next flush: one read loop decodes up to a megabyte of
+            // pings, and each pong written here would wait for that flush unchecked. What this counts
+            // besides the client's backlog (this loop's writes, not flushed yet) is small.
+            measureUnsent();
+            if (!closedAsSlow()) {
+                ctx.write(new PongWebSocketFrame(frame.content().retain()), ctx.voidPromise());
+                flush();
+            }
+        }
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof CorruptedWebSocketFrameException violation) {
+        if (fatal.check(cause)) {
+            ctx.close();
+        } else if (cause instanceof CorruptedWebSocketFrameException violation) {
             // A broken frame, bad UTF-8, a frame over the limit or a forbidden close code: RFC 6455
             // says to fail the connection with the code that names the problem.
             close(violation.closeStatus().code(), violation.closeStatus().reasonText());
@@ -230,15 +266,20 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
 
     @Override
     public void deliver(byte[] frame) {
-        if (closing || !ctx.channel().isActive()) {
-            return;
-        }
-        if (unsentAfterFlush > config.outboundBufferBytes() && slowConsumer()) {
-            log.info("closing slow consumer {}: {} bytes unsent", Admission.clientOf(ctx.channel()), unsentAfterFlush);
-            close(WebSocketCloseStatus.TRY_AGAIN_LATER.code(), "slow consumer: reconnect and re-join with since");
+        if (closing || !ctx.channel().isActive() || closedAsSlow()) {
             return;
         }
         ctx.write(SharedFrames.frame(ctx, frame), ctx.voidPromise());
+    }
+
+    /** Closes the connection with 1013 if the client is a slow consumer; says whether it did. */
+    private boolean closedAsSlow() {
+        if (unsentAfterFlush > config.outboundBufferBytes() && slowConsumer()) {
+            slowConsumers.info("closing slow consumer {}: {} bytes unsent", Admission.clientOf(ctx.channel()), unsentAfterFlush);
+            close(WebSocketCloseStatus.TRY_AGAIN_LATER.code(), "slow consumer: reconnect and re-join with since");
+            return true;
+        }
+        return false;
     }
 
     /**

@@ -2,6 +2,7 @@ package io.parley.transport;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -13,11 +14,15 @@ import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.parley.config.ServerConfig;
+import io.parley.engine.Broker;
 import io.parley.engine.LocalBroker;
+import io.parley.engine.RedisBroker;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.store.HistoryStore;
+import io.parley.store.PostgresHistoryStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,13 +34,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A running Parley node: the store, the engine and the network, started together and stopped in the
  * order that loses nothing.
  *
- * <p>Start: open the SQLite store, start the engine's sequencer, bind the port. Stop
- * ({@link #close()}, also run on SIGTERM by {@code parley serve}): stop accepting connections; let the
- * engine finish every queued command, so each message a client sent before the stop is stored and
- * acknowledged; close every WebSocket with 1001; stop the event loops; close the store.
+ * <p>Start: open the store (SQLite, or PostgreSQL with {@code --postgres-url}), start the engine's
+ * sequencer, bind the port. Stop ({@link #close()}, also run on SIGTERM by {@code parley serve}): stop
+ * accepting connections; let the engine finish every queued command, so each message a client sent
+ * before the stop is stored and acknowledged; close every WebSocket with 1001; stop the event loops; close the store.
  *
  * <p>Threads: one acceptor thread; one event loop per core for connections (a connection stays on
- * one loop for its life); the engine's sequencer and history readers. See docs/ARCHITECTURE.md.
+ * one loop for its life); the engine's sequencer and history readers. See docs/ARCHITECTURE.md. If
+ * any of them dies, or memory runs out, {@link FatalErrors} hears of it: {@code parley serve} then ends
+ * the process.
  */
 public final class ParleyServer implements AutoCloseable {
 
@@ -47,16 +54,19 @@ public final class ParleyServer implements AutoCloseable {
     /** Every thread of this server has a name that starts with this and a dash. */
     private final String name;
     private final HistoryStore store;
-    private final LocalBroker broker;
+    private final Broker broker;
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
     private final ChannelGroup sockets = new DefaultChannelGroup("chat-sockets", GlobalEventExecutor.INSTANCE);
     /** Every open connection, WebSocket or not: an idle keep-alive HTTP connection must close too. */
     private final ChannelGroup connections = new DefaultChannelGroup("connections", GlobalEventExecutor.INSTANCE);
     private final Channel listener;
-    private boolean closed;
+    private final FatalErrors fatal;
+    /** Set when close begins: from then on an event loop that ends is expected to. */
+    private volatile boolean closing;
 
-    private ParleyServer(ServerConfig config, String name) throws Exception {
+    private ParleyServer(ServerConfig config, String name, FatalErrors fatal) throws Exception {
+        this.fatal = fatal;
         this.config = config;
         this.name = name;
         SslContext tls = config.tls()
@@ -64,43 +74,70 @@ public final class ParleyServer implements AutoCloseable {
                 : null;
         StaticFiles files = StaticFiles.load();
         ProtocolCodec codec = new ProtocolCodec();
-        store = HistoryStore.openSqlite(config.dataDir(), config.durableSync());
-        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name);
+        store = config.postgres() != null
+                ? PostgresHistoryStore.open(config.postgres())
+                : HistoryStore.openSqlite(config.dataDir(), config.durableSync());
+        try {
+            broker = config.redis() != null
+                    ? RedisBroker.start((PostgresHistoryStore) store, config.redis(), codec, config.historyOnJoin(),
+                            config.retainMessages(), name, fatal)
+                    : new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name, fatal);
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
         acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
                 NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(),
                 new DefaultThreadFactory(name + "-loop"), NioIoHandler.newFactory());
+        watch(acceptor, "acceptor");
+        watch(workers, "worker");
         try {
             // Counted now, with the store and the event loops open, so their descriptors are counted too.
             ConnectionCounts counts = new ConnectionCounts(DescriptorBudget.connections(config.admission().maxConnections()),
                     config.admission().maxConnectionsPerIp());
             ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections,
-                    files, counts);
+                    files, counts, fatal);
+            AcceptGate gate = new AcceptGate(counts, config.admission().trustedProxies(), tls != null);
             workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
             listener = new ServerBootstrap()
                     .group(acceptor, workers)
                     .channel(NioServerSocketChannel.class)
                     .option(ChannelOption.SO_BACKLOG, 1024)
-                    .handler(new AcceptGate(counts, config.admission().trustedProxies(), tls != null))
+                    .handler(new ChannelInitializer<>() {
+                        @Override
+                        protected void initChannel(Channel listening) {
+                            // Netty logs and drops what goes wrong while accepting, an OutOfMemoryError
+                            // too: the watch sees it first.
+                            listening.pipeline().addLast("fatal", fatal.watch()).addLast("accept", gate);
+                        }
+                    })
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(pipeline)
                     .bind(config.host(), config.port())
                     .sync()
                     .channel();
         } catch (Exception e) {
+            closing = true;
             shutdownLoops();
             broker.close();
             store.close();
             throw e;
         }
-        log.info("Parley listening on {}://{}:{}/ (data in {})", config.tls() ? "https" : "http", config.host(),
-                port(), config.dataDir().toAbsolutePath());
+        log.info("Parley listening on {}://{}:{}/ (history in {}{})", config.tls() ? "https" : "http", config.host(),
+                port(), config.postgres() != null ? config.postgres() : config.dataDir().toAbsolutePath(),
+                config.redis() != null ? ", rooms shared over Redis at " + config.redis() : "");
     }
 
-    /** Starts a server; returns once it accepts connections. */
+    /** Starts a server that only logs a fatal error ({@link FatalErrors#logging()}); returns once it accepts connections. */
     public static ParleyServer start(ServerConfig config) throws Exception {
+        return start(config, FatalErrors.logging());
+    }
+
+    /** Starts a server that reports fatal errors to {@code fatal}; returns once it accepts connections. */
+    public static ParleyServer start(ServerConfig config, FatalErrors fatal) throws Exception {
         int n = INSTANCES.incrementAndGet();
-        return start(config, n == 1 ? "parley" : "parley" + n);
+        return new ParleyServer(config, n == 1 ? "parley" : "parley" + n, fatal);
     }
 
     /**
@@ -108,7 +145,21 @@ public final class ParleyServer implements AutoCloseable {
      * then tell their threads, and so their log lines, apart.
      */
     public static ParleyServer start(ServerConfig config, String name) throws Exception {
-        return new ParleyServer(config, name);
+        return new ParleyServer(config, name, FatalErrors.logging());
+    }
+
+    /**
+     * An event loop ends only when it is shut down, or when an Error escapes its run loop (Netty logs it
+     * and ends the thread). Without it, its connections hang, or nothing is accepted any more.
+     */
+    private void watch(EventLoopGroup group, String role) {
+        for (EventExecutor loop : group) {
+            loop.terminationFuture().addListener(ended -> {
+                if (!closing) {
+                    fatal.died("the " + role + " event loop", ended.cause());
+                }
+            });
+        }
     }
 
     /** The port actually bound (useful when the config asked for 0). */
@@ -128,10 +179,10 @@ public final class ParleyServer implements AutoCloseable {
     /** Stops gracefully; see the class comment for the order. Safe to call twice. */
     @Override
     public synchronized void close() {
-        if (closed) {
+        if (closing) {
             return;
         }
-        closed = true;
+        closing = true;
         log.info("Parley stopping: finishing queued messages, closing {} connections", sockets.size());
         listener.close().syncUninterruptibly();
         broker.close();

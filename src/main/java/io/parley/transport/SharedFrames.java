@@ -18,7 +18,7 @@ import java.util.List;
  * payload the first time an event loop delivers it; every member on that loop then gets a retained
  * duplicate of the same buffer, which passes the pipeline's frame encoder untouched (it only encodes
  * {@code WebSocketFrame}s). The engine hands a loop one broadcast to all its members before the next
- * (see {@code LocalBroker.LoopWork}), so remembering the last payload is enough. In a fan-out profile
+ * (see the engine's {@code LoopTasks}), so remembering the last payload is enough. In a fan-out profile
  * the per-subscriber encoder and its buffer allocation were a quarter of the server's samples.
  *
  * <p>The last frame stays cached (one per loop) until the next broadcast replaces it or the loop's
