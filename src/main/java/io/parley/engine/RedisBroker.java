@@ -239,7 +239,7 @@ public final class RedisBroker implements Broker {
     /** A payload another node published: decoded here, on Redis's thread, and handed to the sequencer. */
     private void heard(String room, byte[] payload) {
         try {
-            switch (RoomBatchCodec.decode(payload)) {
+            switch (RoomBatchCodec.decode(payload, room)) {
                 case RoomBatchCodec.Batch b -> offer(new Arrived(room, b.messages()));
                 case RoomBatchCodec.Presence p -> offer(new Remote(room, p.joined(), p.left()));
             }
