@@ -13,6 +13,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.WebSocketHandshakeException;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -27,6 +28,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
@@ -82,7 +84,15 @@ class NodesBehindNginxTest {
 
         void connect(NginxProcess nginx) throws Exception {
             int[] before = webSockets();
-            socket = WsClient.connect(nginx.client(), nginx.chatUri());
+            try {
+                socket = WsClient.connect(nginx.client(), nginx.chatUri());
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof WebSocketHandshakeException refused) {
+                    throw new AssertionError(name + "'s WebSocket handshake through nginx was answered "
+                            + refused.getResponse().statusCode() + " " + refused.getResponse().body(), e);
+                }
+                throw e;
+            }
             socket.send(Map.of("type", "hello", "name", name));
             socket.expect("welcome");
             node = landedOn(before);
@@ -148,10 +158,14 @@ class NodesBehindNginxTest {
         try (PostgresProcess postgres = PostgresProcess.launch();
              RedisProcess redis = RedisProcess.start(dir.resolve("redis"))) {
             String database = postgres.createDatabase();
+            long started = System.nanoTime();
             startNodes(database, redis.url());
             try (NginxProcess nginx = NginxProcess.start(dir.resolve("nginx"), nodes.stream().map(ServeProcess::port).toList())) {
+                long serving = System.nanoTime();
                 try {
                     servesTheDocumentedSetUp(nginx, database);
+                    System.out.printf("NodesBehindNginxTest: nodes and nginx up in %d ms, the checks took %d ms%n",
+                            (serving - started) / 1_000_000, (System.nanoTime() - serving) / 1_000_000);
                 } catch (AssertionError | RuntimeException e) {
                     throw new AssertionError(e.getMessage() + "\n" + nginx.log(), e);
                 }
