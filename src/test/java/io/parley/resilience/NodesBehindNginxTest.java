@@ -46,14 +46,16 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  *   <li>clients land on every node (each node's {@code parley_connections} gauge says which);</li>
  *   <li>they share one room: every client gets every message, in one seq order;</li>
  *   <li>long polls held on nodes are answered by a send through another node;</li>
- *   <li>a node killed with SIGKILL: its clients are disconnected by nginx, reconnect through it to a
- *       live node, join with {@code since}, resend what got no ack with the same id, and in the end
- *       every client has seen every stored message exactly once, in order, equal to PostgreSQL's.</li>
+ *   <li>a node killed with SIGKILL: a long poll held on it is passed on by nginx to a live node and
+ *       answered there; its clients are disconnected by nginx, reconnect through it to a live node,
+ *       join with {@code since}, resend what got no ack with the same id, and in the end every client
+ *       has seen every stored message exactly once, in order, equal to PostgreSQL's.</li>
  * </ul>
  */
 class NodesBehindNginxTest {
 
     private static final String ROOM = "hall";
+    private static final String LOBBY = "lobby";
     private static final int NODES = 3;
     private static final int CLIENTS = 6;
     private static final int SENDS_EACH = 5;
@@ -213,8 +215,13 @@ class NodesBehindNginxTest {
 
         longPollsAreAnsweredBySendsThroughAnotherNode(nginx, clients);
 
-        // A node dies with clients on it. One of them had just sent, without waiting for the ack.
+        // A node dies with clients on it, and with a long poll held on it (in another room, so that
+        // nothing wakes it before the kill). One of its clients had just sent, without waiting for the ack.
         int victimNode = clients.get(0).node;
+        long lobbySeq = post(nginx, LOBBY, "poster", "lobby-1", "before the kill");
+        HeldPolls lobbyPolls = holdLongPolls(nginx, LOBBY, lobbySeq);
+        assertThat(lobbyPolls.perNode[victimNode]).as("a poll is held on the node to be killed (%s per node)",
+                Arrays.toString(lobbyPolls.perNode)).isPositive();
         List<Client> victims = clients.stream().filter(c -> c.node == victimNode).toList();
         List<Client> survivors = clients.stream().filter(c -> c.node != victimNode).toList();
         Client unsure = victims.get(0);
@@ -233,6 +240,9 @@ class NodesBehindNginxTest {
         for (Client s : survivors) {
             s.pumpUntil(() -> s.acks.containsKey(s.name + "-after"), "the ack of its send after the kill");
         }
+        // nginx passed the dead node's poll (a GET, not yet answered) on to a live node.
+        post(nginx, LOBBY, "poster", "lobby-2", "after the kill");
+        lobbyPolls.assertAnsweredWith(lobbySeq + 1, "lobby-2");
 
         // The dead node's clients come back through nginx, to live nodes, and pick up where they were.
         for (Client v : victims) {
@@ -272,11 +282,46 @@ class NodesBehindNginxTest {
      */
     private void longPollsAreAnsweredBySendsThroughAnotherNode(NginxProcess nginx, List<Client> clients) throws Exception {
         long since = clients.get(0).lastSeq();
+        HeldPolls held = holdLongPolls(nginx, ROOM, since);
+        int sendNode = 0;
+        for (int n = 1; n < NODES; n++) {
+            if (held.perNode[n] < held.perNode[sendNode]) {
+                sendNode = n;
+            }
+        }
+        int finalSendNode = sendNode;
+        assertThat(held.polls.size() - held.perNode[sendNode]).as("polls held on nodes other than the sender's (%s per node)",
+                Arrays.toString(held.perNode)).isPositive();
+        Client sender = clients.stream().filter(c -> c.node == finalSendNode).findFirst().orElseThrow();
+        sender.socket.say(ROOM, sender.name + "-wakes", "through node " + sendNode);
+        held.assertAnsweredWith(since + 1, sender.name + "-wakes");
+        for (Client c : clients) {
+            c.pumpUntil(() -> c.seen.containsKey(since + 1), "the message that woke the polls");
+        }
+    }
+
+    /** Long polls through nginx, one per node if round-robin spreads them, and how many each node holds. */
+    private record HeldPolls(List<CompletableFuture<HttpResponse<String>>> polls, int[] perNode) {
+
+        /** Every poll is answered 200 with the message at {@code seq} first. */
+        void assertAnsweredWith(long seq, String id) throws Exception {
+            for (CompletableFuture<HttpResponse<String>> poll : polls) {
+                HttpResponse<String> answer = poll.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+                assertThat(answer.statusCode()).as("long poll answer %s", answer.body()).isEqualTo(200);
+                JsonNode messages = WsClient.JSON.readTree(answer.body()).path("messages");
+                assertThat(messages).as("long poll answer %s", answer.body()).isNotEmpty();
+                assertThat(messages.get(0).path("seq").asLong()).isEqualTo(seq);
+                assertThat(messages.get(0).path("id").asText()).isEqualTo(id);
+            }
+        }
+    }
+
+    private HeldPolls holdLongPolls(NginxProcess nginx, String room, long since) throws Exception {
         long[] before = httpRequests();
         List<CompletableFuture<HttpResponse<String>>> polls = new ArrayList<>();
         for (int i = 0; i < NODES; i++) {
             polls.add(nginx.client().sendAsync(HttpRequest.newBuilder(
-                            nginx.https("/api/rooms/" + ROOM + "/messages?since=" + since + "&wait=25"))
+                            nginx.https("/api/rooms/" + room + "/messages?since=" + since + "&wait=25"))
                     .timeout(Duration.ofSeconds(40)).build(), HttpResponse.BodyHandlers.ofString()));
         }
         // Each read of /metrics counts as a request itself: the k-th read after the baseline shows k more.
@@ -294,33 +339,22 @@ class NodesBehindNginxTest {
             if (sum == polls.size()) {
                 break;
             }
-            assertThat(System.nanoTime()).as("the polls reach the nodes; per node so far %s", Arrays.toString(held)).isLessThan(deadline);
+            assertThat(System.nanoTime()).as("the polls reach the nodes; per node so far %s", Arrays.toString(held))
+                    .isLessThan(deadline);
             Thread.sleep(20);
         }
         assertThat(polls).as("long polls are held while nothing is new").noneMatch(CompletableFuture::isDone);
+        return new HeldPolls(polls, held);
+    }
 
-        int sendNode = 0;
-        for (int n = 1; n < NODES; n++) {
-            if (held[n] < held[sendNode]) {
-                sendNode = n;
-            }
-        }
-        int finalSendNode = sendNode;
-        assertThat(polls.size() - held[sendNode]).as("polls held on nodes other than the sender's (%s per node)",
-                Arrays.toString(held)).isPositive();
-        Client sender = clients.stream().filter(c -> c.node == finalSendNode).findFirst().orElseThrow();
-        sender.socket.say(ROOM, sender.name + "-wakes", "through node " + sendNode);
-        for (CompletableFuture<HttpResponse<String>> poll : polls) {
-            HttpResponse<String> answer = poll.get(10, TimeUnit.SECONDS);
-            assertThat(answer.statusCode()).as("long poll answer %s", answer.body()).isEqualTo(200);
-            JsonNode messages = WsClient.JSON.readTree(answer.body()).path("messages");
-            assertThat(messages).hasSize(1);
-            assertThat(messages.get(0).path("seq").asLong()).isEqualTo(since + 1);
-            assertThat(messages.get(0).path("id").asText()).isEqualTo(sender.name + "-wakes");
-        }
-        for (Client c : clients) {
-            c.pumpUntil(() -> c.seen.containsKey(since + 1), "the message that woke the polls");
-        }
+    /** A guest's send over the HTTP API through nginx; returns the ack's seq. */
+    private static long post(NginxProcess nginx, String room, String name, String id, String text) throws Exception {
+        HttpResponse<String> ack = nginx.client().send(HttpRequest.newBuilder(nginx.https("/api/rooms/" + room + "/messages"))
+                .header("Content-Type", "application/json").header("X-Parley-Name", name)
+                .POST(HttpRequest.BodyPublishers.ofString(WsClient.JSON.writeValueAsString(Map.of("id", id, "text", text))))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(ack.statusCode()).as("send %s through nginx: %s", id, ack.body()).isEqualTo(200);
+        return WsClient.JSON.readTree(ack.body()).path("seq").asLong();
     }
 
     /**
