@@ -364,9 +364,20 @@ class NodesBehindNginxTest {
      */
     private void startNodes(String database, String redisUrl) throws Exception {
         for (int i = 0; i < NODES; i++) {
-            nodes.add(ServeProcess.start(dir.resolve("node" + i), dir.resolve("node" + i + ".log"),
-                    "--postgres-url", database, "--redis-url", redisUrl,
-                    "--trusted-proxy", "127.0.0.1", "--public-url", "https://127.0.0.1"));
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    nodes.add(ServeProcess.start(dir.resolve("node" + i), dir.resolve("node" + i + "-" + attempt + ".log"),
+                            "--postgres-url", database, "--redis-url", redisUrl,
+                            "--trusted-proxy", "127.0.0.1", "--public-url", "https://127.0.0.1"));
+                    break;
+                } catch (IllegalStateException e) {
+                    // ServeProcess picks a free port and the child binds it seconds later: meanwhile an
+                    // outgoing connection (the other nodes' PostgreSQL and Redis pools) may take it.
+                    if (attempt == 3 || !String.valueOf(e.getMessage()).contains("Address already in use")) {
+                        throw e;
+                    }
+                }
+            }
         }
     }
 

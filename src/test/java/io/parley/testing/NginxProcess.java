@@ -128,6 +128,29 @@ public final class NginxProcess implements AutoCloseable {
         Path cert = dir.resolve("cert.pem");
         Path key = dir.resolve("key.pem");
         makeCertificate(cert, key);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return start(dir, upstreams, cert, key);
+            } catch (PortTaken e) {
+                // A free port was taken between finding it and nginx binding it; try others.
+                if (attempt == 3) {
+                    throw new IllegalStateException(e.getMessage());
+                }
+            }
+        }
+    }
+
+    /** nginx could not bind a port found free a moment before. */
+    private static final class PortTaken extends Exception {
+        PortTaken(String log) {
+            super("nginx could not bind its ports: " + log);
+        }
+    }
+
+    private static NginxProcess start(Path dir, List<Integer> upstreams, Path cert, Path key) throws Exception {
+        // A fresh log per attempt, so that only this attempt's failure is read as a taken port.
+        Files.deleteIfExists(dir.resolve("error.log"));
+        Files.deleteIfExists(dir.resolve("nginx.out"));
         int tlsPort = freePort();
         int plainPort = freePort();
         Files.writeString(dir.resolve("parley.conf"), localize(documentedBlock(), upstreams, tlsPort, plainPort, cert, key));
@@ -164,7 +187,7 @@ public final class NginxProcess implements AutoCloseable {
     }
 
     /** Until nginx answers /healthz over TLS with a node's 200: it is up and reaches the nodes. */
-    private void awaitServing() throws Exception {
+    private void awaitServing() throws Exception, PortTaken {
         long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         String last = "no answer";
         while (System.nanoTime() < deadline && process.isAlive()) {
@@ -181,6 +204,9 @@ public final class NginxProcess implements AutoCloseable {
             Thread.sleep(50);
         }
         close();
+        if (!process.isAlive() && log().contains("Address already in use")) {
+            throw new PortTaken(log());
+        }
         throw new IllegalStateException("nginx did not serve /healthz (" + last + "); its output and error log:\n" + log());
     }
 
