@@ -100,7 +100,7 @@ public final class RedisBroker implements Broker {
     private final LongAdder deliveryCount = new LongAdder();
     private final AtomicLong malformed = new AtomicLong();
     private final BlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
-    private final ExecutorService catchUp;
+    private final ExecutorService catchUpReads;
     private final Thread sequencer;
     private final Thread.UncaughtExceptionHandler essentialThreadDied;
     /** Sequencer thread only. */
@@ -137,7 +137,7 @@ public final class RedisBroker implements Broker {
         this.nodeId = UUID.randomUUID().toString().substring(0, 13);
         this.fanOut = new FanOut(encoder, deliveryCount);
         this.replays = new Replays(store, threadPrefix, essentialThreadDied);
-        this.catchUp = Executors.newSingleThreadExecutor(r -> {
+        this.catchUpReads = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, threadPrefix + "-catch-up");
             t.setDaemon(true);
             t.setUncaughtExceptionHandler(essentialThreadDied);
@@ -239,7 +239,7 @@ public final class RedisBroker implements Broker {
     /** A payload another node published: decoded here, on Redis's thread, and handed to the sequencer. */
     private void heard(String room, byte[] payload) {
         try {
-            switch (RoomBatchCodec.decode(payload)) {
+            switch (RoomBatchCodec.decode(payload, room)) {
                 case RoomBatchCodec.Batch b -> offer(new Arrived(room, b.messages()));
                 case RoomBatchCodec.Presence p -> offer(new Remote(room, p.joined(), p.left()));
             }
@@ -277,7 +277,7 @@ public final class RedisBroker implements Broker {
             }
             room.waiters().clear();
         }
-        catchUp.shutdownNow();
+        catchUpReads.shutdownNow();
         replays.close();
         // Takes this node's members out of Redis at once, rather than leaving them to the sweep.
         presence.close();
@@ -375,7 +375,7 @@ public final class RedisBroker implements Broker {
                         room.waiters().remove(cp.waiter());
                     }
                 }
-                case PollCommand pc -> poll(pc, tasks);
+                case PollCommand pc -> poll(pc, tasks, changes);
                 case Subscribe s -> { }
                 case Publish p -> { }
             }
@@ -397,6 +397,7 @@ public final class RedisBroker implements Broker {
             tasks.then(loop, () -> s.fail(Failure.STORE_UNAVAILABLE));
             return;
         }
+        catchUp(room, cmd.since(), changes);
         room.add(s);
         changes.joined(room, s.name);
         joined.computeIfAbsent(room, x -> new ArrayList<>()).add(s.name);
@@ -472,6 +473,33 @@ public final class RedisBroker implements Broker {
         gate.gapSince = gate.pending.isEmpty() ? 0 : gate.gapSince == 0 ? now : gate.gapSince;
     }
 
+    /**
+     * A client that was on another node may have seen more of a room than this node has yet (its
+     * messages are still on their way through Redis, or this node has just started). Its {@code since}
+     * proves those messages are committed, so they are read from PostgreSQL now, on the sequencer,
+     * before the client's join or poll is answered: otherwise the reply would end before {@code since}
+     * and the live stream would hand the client again what it has. The read goes through the order gate,
+     * so the room's other members get the same messages, once.
+     */
+    private void catchUp(Room room, long since, FanOut.Changes changes) {
+        long now = System.nanoTime();
+        while (room.lastSeq() < since) {
+            List<StoredMessage> read;
+            try {
+                read = store.after(room.name, room.lastSeq(), Long.MAX_VALUE, FILL_LIMIT);
+            } catch (StoreException e) {
+                log.warn("catching room {} up to {} for a client failed: {}", room.name, since, e.getMessage());
+                return;
+            }
+            long before = room.lastSeq();
+            read.forEach(m -> receive(room, m, changes, now));
+            if (room.lastSeq() == before) {
+                // PostgreSQL has nothing more: the client's since is past the room (its history was reset).
+                return;
+            }
+        }
+    }
+
     /** Reads from PostgreSQL what a room has been missing too long: a gap, or messages nobody published. */
     private void fillGaps(long now) {
         for (Map.Entry<Room, Gate> e : gates.entrySet()) {
@@ -492,7 +520,7 @@ public final class RedisBroker implements Broker {
             gate.fillInFlight = true;
             String name = room.name;
             long since = room.lastSeq();
-            catchUp.execute(() -> {
+            catchUpReads.execute(() -> {
                 List<StoredMessage> read;
                 try {
                     read = store.after(name, since, upTo, FILL_LIMIT);
@@ -521,7 +549,7 @@ public final class RedisBroker implements Broker {
             return;
         }
         reconcileInFlight = true;
-        catchUp.execute(() -> {
+        catchUpReads.execute(() -> {
             Map<String, Long> lastSeqs;
             try {
                 lastSeqs = store.lastSeqs(served);
@@ -543,13 +571,14 @@ public final class RedisBroker implements Broker {
         }
     }
 
-    private void poll(PollCommand cmd, LoopTasks tasks) {
+    private void poll(PollCommand cmd, LoopTasks tasks, FanOut.Changes changes) {
         Waiter w = cmd.waiter();
         Room room = room(w.room);
         if (room == null) {
             tasks.then(w.replyOn, () -> w.listener.failed(Failure.STORE_UNAVAILABLE));
             return;
         }
+        catchUp(room, w.since, changes);
         if (room.lastSeq() != w.since || !cmd.waits()) {
             replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
                     w.listener::failed);

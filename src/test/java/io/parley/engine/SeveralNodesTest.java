@@ -281,6 +281,25 @@ class SeveralNodesTest {
     }
 
     @Test
+    void withPostgresDownSendsAreRefusedMembersStayAndServiceResumesWhenItIsBack() throws Exception {
+        Member onTwo = new Member(2).join("hall", "two");
+        publish(0, "hall", "guest:ada", "m1", "before").get(10, TimeUnit.SECONDS);
+        postgres.stop();
+        try {
+            CompletableFuture<StoredMessage> refused = publish(0, "hall", "guest:ada", "m2", "while down");
+            assertThat(refused).failsWithin(15, TimeUnit.SECONDS).withThrowableThat()
+                    .withMessageContaining("STORE_UNAVAILABLE");
+        } finally {
+            postgres.start();
+        }
+        // The same id again, now that PostgreSQL is back: stored once, delivered on the other node.
+        StoredMessage stored = publish(0, "hall", "guest:ada", "m2", "while down").get(20, TimeUnit.SECONDS);
+        assertThat(stored.seq()).isEqualTo(2);
+        onTwo.awaitMessages(2);
+        assertThat(onTwo.seqs()).isEqualTo(List.of(1L, 2L));
+    }
+
+    @Test
     void redisRestartedMidStreamLosesNothingAndKeepsTheOrder() throws Exception {
         Member onZero = new Member(0).join("hall", "zero");
         Member onTwo = new Member(2).join("hall", "two");

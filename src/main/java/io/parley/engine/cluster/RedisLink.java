@@ -33,6 +33,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -42,6 +43,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.regex.Pattern;
@@ -126,6 +128,10 @@ public final class RedisLink implements AutoCloseable {
     private final ScheduledExecutorService scheduler;
 
     private final Set<String> rooms = ConcurrentHashMap.newKeySet();
+    /** Rooms whose SUNSUBSCRIBE failed: still subscribed in Redis after a reconnect, to drop. */
+    private final Set<String> undropped = ConcurrentHashMap.newKeySet();
+    /** Our SUNSUBSCRIBEs not yet confirmed, by room. */
+    private final Map<String, AtomicInteger> ownUnsubscribes = new ConcurrentHashMap<>();
     private final AtomicBoolean disrupted = new AtomicBoolean();
     private final AtomicLong disruptions = new AtomicLong();
     /** The next restore pass, if one is scheduled. Guarded by this. */
@@ -255,6 +261,7 @@ public final class RedisLink implements AutoCloseable {
     public CompletionStage<Void> subscribe(String room) {
         String channel = channel(room);
         rooms.add(room);
+        undropped.remove(room);
         CompletableFuture<Void> done = new CompletableFuture<>();
         ssubscribe(channel).whenComplete((v, e) -> {
             if (e != null) {
@@ -276,11 +283,30 @@ public final class RedisLink implements AutoCloseable {
         if (!rooms.remove(room)) {
             return CompletableFuture.completedFuture(null);
         }
+        return sunsubscribe(room);
+    }
+
+    /**
+     * Sends SUNSUBSCRIBE, noting it as ours so that its confirmation is not taken for Redis dropping a
+     * room. If it fails (Redis down), Lettuce would subscribe the channel again when it reconnects:
+     * the next restore pass unsubscribes it.
+     */
+    private CompletableFuture<Void> sunsubscribe(String room) {
+        ownUnsubscribes.computeIfAbsent(room, r -> new AtomicInteger()).incrementAndGet();
+        CompletableFuture<Void> sent;
         try {
-            return pubsub.async().sunsubscribe(channel).toCompletableFuture();
+            sent = pubsub.async().sunsubscribe(channel(room)).toCompletableFuture();
         } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
+            sent = CompletableFuture.failedFuture(e);
         }
+        return sent.whenComplete((v, e) -> {
+            if (e != null) {
+                ownUnsubscribes.computeIfPresent(room, (r, n) -> n.decrementAndGet() <= 0 ? null : n);
+                if (!rooms.contains(room)) {
+                    undropped.add(room);
+                }
+            }
+        });
     }
 
     /** Whether this link holds {@code room} (subscribed, or to be subscribed again after a disruption). */
@@ -395,6 +421,11 @@ public final class RedisLink implements AutoCloseable {
         for (String room : rooms) {
             all.add(ssubscribe(channel(room)));
         }
+        for (String room : List.copyOf(undropped)) {
+            if (!rooms.contains(room) && undropped.remove(room)) {
+                all.add(sunsubscribe(room));
+            }
+        }
         CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).whenComplete((v, e) -> {
             if (closed) {
                 return;
@@ -467,9 +498,18 @@ public final class RedisLink implements AutoCloseable {
 
         @Override
         public void sunsubscribed(String channel, long count) {
-            // Ours (unsubscribe) removed the room first. Otherwise Redis dropped it: its slot moved.
+            // Ours, confirmed: nothing to do, even if the room was subscribed again meanwhile (that
+            // SSUBSCRIBE follows on the same connection). Otherwise Redis dropped it: its slot moved.
             String room = roomOf(channel);
-            if (room != null && rooms.contains(room)) {
+            if (room == null) {
+                return;
+            }
+            AtomicInteger[] own = new AtomicInteger[1];
+            ownUnsubscribes.computeIfPresent(room, (r, n) -> {
+                own[0] = n;
+                return n.decrementAndGet() <= 0 ? null : n;
+            });
+            if (own[0] == null && rooms.contains(room)) {
                 disrupt("Redis unsubscribed " + channel);
                 scheduleRestore(RETRY_MILLIS);
             }

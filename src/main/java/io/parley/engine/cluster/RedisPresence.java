@@ -1,12 +1,17 @@
 package io.parley.engine.cluster;
 
+import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -76,7 +81,7 @@ public final class RedisPresence implements AutoCloseable {
     }
 
     /** Adds ARGV[2] to field ARGV[1]; keeps the count equal to the sum of the fields; returns the count. */
-    private static final String CHANGE = """
+    private static final Script CHANGE = new Script("""
             local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
             local delta = tonumber(ARGV[2])
             if n <= 0 then
@@ -86,20 +91,20 @@ public final class RedisPresence implements AutoCloseable {
             local c = redis.call('INCRBY', KEYS[2], delta)
             if c <= 0 then redis.call('DEL', KEYS[2]) return 0 end
             return c
-            """;
+            """);
 
     /** Sets field ARGV[1] to ARGV[2] (0 removes it), moving the count by the difference. */
-    private static final String ASSERT = """
+    private static final Script ASSERT = new Script("""
             local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
             local new = tonumber(ARGV[2])
             if new > 0 then redis.call('HSET', KEYS[1], ARGV[1], new) else redis.call('HDEL', KEYS[1], ARGV[1]) end
             local c = redis.call('INCRBY', KEYS[2], new - old)
             if c <= 0 then redis.call('DEL', KEYS[2]) return 0 end
             return c
-            """;
+            """);
 
     /** Removes every field starting with ARGV[1]; returns their names, one per subscription. */
-    private static final String SWEEP = """
+    private static final Script SWEEP = new Script("""
             local names = {}
             local removed = 0
             local all = redis.call('HGETALL', KEYS[1])
@@ -118,7 +123,22 @@ public final class RedisPresence implements AutoCloseable {
               if c <= 0 then redis.call('DEL', KEYS[2]) end
             end
             return names
-            """;
+            """);
+
+    /** A Lua script sent by its SHA-1 (EVALSHA), and in full only when Redis does not have it yet. */
+    private record Script(String text, String sha) {
+        Script(String text) {
+            this(text, sha1(text));
+        }
+
+        private static String sha1(String text) {
+            try {
+                return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("every JDK has SHA-1", e);
+            }
+        }
+    }
 
     private final String nodeId;
     private final RedisClusterAsyncCommands<String, String> redis;
@@ -220,16 +240,47 @@ public final class RedisPresence implements AutoCloseable {
     /** The room's subscriptions over all live nodes (and dead ones not yet swept). */
     public CompletionStage<Long> count(String room) {
         RedisLink.channel(room);
-        return redis.get(countKey(room)).thenApply(v -> v == null ? 0L : Long.parseLong(v));
-    }
-
-    private CompletionStage<Long> change(String room, String name, int delta) {
         try {
-            return redis.eval(CHANGE, ScriptOutputType.INTEGER,
-                    new String[] {members(room), countKey(room)}, field(name), String.valueOf(delta));
+            return redis.get(countKey(room)).thenApply(v -> v == null ? 0L : Long.parseLong(v));
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    private CompletionStage<Long> change(String room, String name, int delta) {
+        return run(CHANGE, ScriptOutputType.INTEGER, new String[] {members(room), countKey(room)}, field(name), String.valueOf(delta));
+    }
+
+    /**
+     * Runs a script by its SHA-1, sending its text only when Redis answers NOSCRIPT (first use, or a
+     * Redis restarted or emptied with SCRIPT FLUSH): a join costs a few dozen bytes, not the script.
+     */
+    private <T> CompletableFuture<T> run(Script script, ScriptOutputType type, String[] keys, String... args) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        try {
+            redis.<T>evalsha(script.sha(), type, keys, args).whenComplete((v, e) -> {
+                if (e == null) {
+                    result.complete(v);
+                } else if (e instanceof RedisNoScriptException || e.getCause() instanceof RedisNoScriptException) {
+                    try {
+                        redis.<T>eval(script.text(), type, keys, args).whenComplete((v2, e2) -> {
+                            if (e2 == null) {
+                                result.complete(v2);
+                            } else {
+                                result.completeExceptionally(e2);
+                            }
+                        });
+                    } catch (RuntimeException thrown) {
+                        result.completeExceptionally(thrown);
+                    }
+                } else {
+                    result.completeExceptionally(e);
+                }
+            });
+        } catch (RuntimeException e) {
+            result.completeExceptionally(e);
+        }
+        return result;
     }
 
     /**
@@ -271,13 +322,8 @@ public final class RedisPresence implements AutoCloseable {
         }
     }
 
-    private CompletionStage<Long> assertCount(String room, String name, int n) {
-        try {
-            return redis.eval(ASSERT, ScriptOutputType.INTEGER,
-                    new String[] {members(room), countKey(room)}, field(name), String.valueOf(n));
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
-        }
+    private CompletableFuture<Long> assertCount(String room, String name, int n) {
+        return run(ASSERT, ScriptOutputType.INTEGER, new String[] {members(room), countKey(room)}, field(name), String.valueOf(n));
     }
 
     /** How many times this node (re)registered: 1 after start, +1 per Redis that lost our heartbeat. */
@@ -368,9 +414,8 @@ public final class RedisPresence implements AutoCloseable {
                 if (!RoomBatchCodec.ROOM.matcher(room).matches()) {
                     continue;
                 }
-                each.add(redis.<List<Object>>eval(SWEEP, ScriptOutputType.MULTI,
+                each.add(this.<List<Object>>run(SWEEP, ScriptOutputType.MULTI,
                                 new String[] {members(room), countKey(room)}, dead + "/")
-                        .toCompletableFuture()
                         .thenAccept(names -> {
                             if (!names.isEmpty()) {
                                 try {
@@ -410,8 +455,7 @@ public final class RedisPresence implements AutoCloseable {
             local.clear();
         }
         List<CompletableFuture<?>> all = new ArrayList<>();
-        snapshot.forEach((room, names) -> names.keySet().forEach(name -> all.add(redis.eval(ASSERT,
-                ScriptOutputType.INTEGER, new String[] {members(room), countKey(room)}, field(name), "0").toCompletableFuture())));
+        snapshot.forEach((room, names) -> names.keySet().forEach(name -> all.add(assertCount(room, name, 0))));
         all.add(redis.del(roomsKey(nodeId), heartbeatKey(nodeId)).toCompletableFuture());
         all.add(redis.srem(NODES, nodeId).toCompletableFuture());
         try {

@@ -36,6 +36,8 @@ import java.util.regex.Pattern;
  *   presence: varint j, j strings (joined), varint l, l strings (left)   (j + l >= 1)
  * </pre>
  * Nothing may follow. The room is written once per batch: every message of a batch is of that room.
+ * Strings round-trip exactly when they are valid Unicode, which Parley's rules ensure for what it
+ * stores (ChatRules refuses a text with an unpaired surrogate; the encoder would write one as '?').
  *
  * <p><b>Untrusted input.</b> A payload comes from Redis, where anything that can reach Redis can
  * publish. {@link #decode} checks every length against the bytes that remain before allocating,
@@ -142,6 +144,18 @@ public final class RoomBatchCodec {
         w.out.write(kind);
         w.string(nodeId);
         w.string(room);
+    }
+
+    /**
+     * Decodes a payload that arrived on {@code channelRoom}'s channel: one naming another room is as
+     * malformed as garbage (a sender must not make one room's members see another's messages).
+     */
+    public static Payload decode(byte[] bytes, String channelRoom) {
+        Payload payload = decode(bytes);
+        if (!payload.room().equals(channelRoom)) {
+            throw new MalformedPayloadException("room " + payload.room() + " on the channel of " + channelRoom);
+        }
+        return payload;
     }
 
     /** Decodes a payload, or throws {@link MalformedPayloadException} saying what is wrong with it. */

@@ -10,7 +10,8 @@
  *   <li>It calls {@code subscribe(room)} when a room gets its first local member or waiting poll, and
  *       {@code unsubscribe(room)} when it has none: a node hears only the rooms it serves.</li>
  *   <li>{@code Listener.message(room, payload)} brings another node's payload; the engine decodes it
- *       ({@link io.parley.engine.cluster.RoomBatchCodec#decode}, which throws on anything malformed),
+ *       ({@code RoomBatchCodec.decode(payload, room)}, which throws on anything malformed or naming
+ *       another room),
  *       orders by seq, holds back early ones, fills gaps from PostgreSQL and fans out locally.
  *       {@code Listener.restored()} says subscriptions were disrupted and are back: catch every held
  *       room up from PostgreSQL.</li>
@@ -35,6 +36,14 @@
  * <p>A killed node's members leave the counts, and are reported left once, within TTL + sweep interval
  * = 6 s of its last heartbeat, plus the sweep's own round trips (4.9 to 6.2 s measured from the kill,
  * standalone and on three masters, on a 2-core machine busy with other builds).
+ *
+ * <p>Measured on this machine (2 cores, load average about 9 from other builds, standalone Redis, no
+ * leak detection): publish to delivery on another link p50 0.25 to 0.45 ms, p99 3 to 10 ms at 1,000
+ * payloads a second; a burst of 19,500 payloads of 512 bytes from one link arrives in 1.0 s (19,000 a
+ * second). Under the tests' paranoid Netty leak detection the same burst is several times slower.
+ *
+ * <p><b>Closing.</b> Close the presence before the link: {@code RedisPresence.close()} removes this
+ * node's members through the link's connection.
  *
  * <p><b>Keys and channels.</b> Every key and channel of room {@code r} carries the hash tag {@code {r}}:
  * in a Redis Cluster a room lives on one master, and rooms spread over the masters. The channel is

@@ -106,6 +106,61 @@ class RedisLinkTest {
     }
 
     @Test
+    void aRoomLeftAndJoinedAgainAtOnceIsNoDisruption() throws Exception {
+        RedisProcess redis = keep(RedisProcess.start(dir));
+        Recorder rb = new Recorder();
+        RedisLink a = link(redis.url(), "node-a", new Recorder());
+        RedisLink b = link(redis.url(), "node-b", rb);
+        b.subscribe("flip").toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+        // The last member leaves and another joins at once: the unsubscribe's confirmation arrives
+        // while the room is held again. That is not Redis dropping the room; no catch-up is due.
+        for (int i = 0; i < 20; i++) {
+            b.unsubscribe("flip");
+            b.subscribe("flip");
+        }
+        b.subscribe("flip").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        a.publish("flip", bytes("still here"));
+        await(WAIT, "delivered after the flips", () -> rb.got("flip", "still here"));
+        Thread.sleep(500);
+
+        assertThat(rb.restored.get()).isZero();
+    }
+
+    @Test
+    void aRoomLeftWhileRedisWasDownIsNotSubscribedAgain() throws Exception {
+        RedisProcess redis = keep(RedisProcess.start(dir));
+        Recorder rb = new Recorder();
+        RedisLink b = link(redis.url(), "node-b", rb);
+        b.subscribe("kept").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        b.subscribe("gone").toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+        redis.stop();
+        await(WAIT, "the unsubscribe fails while Redis is down", () -> {
+            b.subscribe("gone");
+            try {
+                b.unsubscribe("gone").toCompletableFuture().get(1, TimeUnit.SECONDS);
+                return false;
+            } catch (Exception expected) {
+                return true;
+            }
+        });
+        redis.restart();
+        await(WAIT, "b restored", () -> rb.restored.get() >= 1);
+
+        // Lettuce subscribes again what it last saw subscribed; the link takes "gone" back off.
+        await(WAIT, "nobody receives on gone", () -> {
+            try {
+                return redis.command("SPUBLISH", "parley:{gone}", "x").equals("0");
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        });
+        assertThat(redis.command("SPUBLISH", "parley:{kept}", "x")).isEqualTo("1");
+        assertThat(b.holds("gone")).isFalse();
+    }
+
+    @Test
     void resubscribesAfterRedisRestartsAndSaysSo() throws Exception {
         RedisProcess redis = keep(RedisProcess.start(dir));
         Recorder ra = new Recorder();

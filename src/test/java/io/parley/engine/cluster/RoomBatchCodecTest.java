@@ -40,6 +40,19 @@ class RoomBatchCodecTest {
     }
 
     @Test
+    void aPayloadForAnotherRoomIsMalformedOnThisRoomsChannel() {
+        byte[] bytes = RoomBatchCodec.encodeBatch("node-a", BATCH);
+
+        assertThat(RoomBatchCodec.decode(bytes, "lobby")).isInstanceOf(Batch.class);
+        assertMalformedOn(bytes, "other", "room lobby on the channel of other");
+    }
+
+    private static void assertMalformedOn(byte[] bytes, String channelRoom, String reason) {
+        assertThatThrownBy(() -> RoomBatchCodec.decode(bytes, channelRoom))
+                .isInstanceOf(MalformedPayloadException.class).hasMessageContaining(reason);
+    }
+
+    @Test
     void refusesToEncodeWhatItCouldNotDecode() {
         assertThatThrownBy(() -> RoomBatchCodec.encodeBatch("n", List.of()))
                 .isInstanceOf(IllegalArgumentException.class);
