@@ -278,39 +278,55 @@ class SoakTest {
         Void run() throws InterruptedException {
             connect();
             while (true) {
-                long now = System.nanoTime();
-                if (ws.isClosed()) {
-                    if (!phase.nodesDie) {
-                        violation("the server closed the connection: " + ws.closeReason());
-                    }
-                    drop(false);
-                    continue;
-                }
-                if (!phase.stopping && now >= dropAt) {
-                    drop(random.nextInt(10) < 7);
-                    continue;
-                }
-                JsonNode m = ws.next(Duration.ofMillis(5));
-                if (m != null) {
-                    handle(m);
-                    continue;
-                }
-                if (!phase.stopping && now >= nextSend) {
-                    sendNew();
-                }
-                retryRefused(now);
-                if (phase.stopping && !quietReported && pending.isEmpty()
-                        && views.values().stream().allMatch(v -> v.state == RoomView.State.LIVE)) {
-                    quietReported = true;
-                    phase.quiet.countDown();
-                }
-                if (phase.done) {
-                    if (caughtUpWith(phase.finalSeqs) || phase.finalSeqs.isEmpty()) {
-                        ws.closeCleanly(Duration.ofSeconds(1));
+                try {
+                    if (step()) {
                         return null;
                     }
+                } catch (RuntimeException e) {
+                    if (!phase.nodesDie) {
+                        throw e;
+                    }
+                    // Its node was killed between the check and the send: a dropped connection.
+                    drop(false);
                 }
             }
+        }
+
+        /** One turn of the client's loop; true when it is done. */
+        private boolean step() throws InterruptedException {
+            long now = System.nanoTime();
+            if (ws.isClosed()) {
+                if (!phase.nodesDie) {
+                    violation("the server closed the connection: " + ws.closeReason());
+                }
+                drop(false);
+                return false;
+            }
+            if (!phase.stopping && now >= dropAt) {
+                drop(random.nextInt(10) < 7);
+                return false;
+            }
+            JsonNode m = ws.next(Duration.ofMillis(5));
+            if (m != null) {
+                handle(m);
+                return false;
+            }
+            if (!phase.stopping && now >= nextSend) {
+                sendNew();
+            }
+            retryRefused(now);
+            if (phase.stopping && !quietReported && pending.isEmpty()
+                    && views.values().stream().allMatch(v -> v.state == RoomView.State.LIVE)) {
+                quietReported = true;
+                phase.quiet.countDown();
+            }
+            if (phase.done) {
+                if (caughtUpWith(phase.finalSeqs) || phase.finalSeqs.isEmpty()) {
+                    ws.closeCleanly(Duration.ofSeconds(1));
+                    return true;
+                }
+            }
+            return false;
         }
 
         private boolean caughtUpWith(Map<String, Long> finalSeqs) {
@@ -340,8 +356,12 @@ class SoakTest {
             while (true) {
                 try {
                     ws = WsClient.hello(nodes.get(), name);
+                    sendJoins();
                     break;
                 } catch (RuntimeException | AssertionError e) {
+                    if (ws != null) {
+                        ws.abort();
+                    }
                     if (++failures == 20) {
                         violation("cannot reconnect: " + e);
                     }
@@ -349,6 +369,12 @@ class SoakTest {
                 }
             }
             connection++;
+            long now = System.nanoTime();
+            dropAt = now + TimeUnit.MILLISECONDS.toNanos(1000 + random.nextInt(7000));
+            nextSend = now + TimeUnit.MILLISECONDS.toNanos(250 + random.nextInt(350));
+        }
+
+        private void sendJoins() {
             for (String room : rooms) {
                 RoomView v = views.get(room);
                 v.state = RoomView.State.JOINING;
@@ -356,9 +382,6 @@ class SoakTest {
                 ws.send(v.last() < 0 ? Map.of("type", "join", "room", room)
                         : Map.of("type", "join", "room", room, "since", v.last()));
             }
-            long now = System.nanoTime();
-            dropAt = now + TimeUnit.MILLISECONDS.toNanos(1000 + random.nextInt(7000));
-            nextSend = now + TimeUnit.MILLISECONDS.toNanos(250 + random.nextInt(350));
         }
 
         /**
