@@ -1,6 +1,7 @@
 package io.parley.transport;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.testing.ChatText;
 import io.parley.testing.DeflateClient;
 import io.parley.testing.RawSocket;
 import io.parley.testing.TestServer;
@@ -205,23 +206,7 @@ class CompressionTest {
 
     /** Chat-like lines: English, 50 to 200 characters. */
     static List<String> chatLines(int count) {
-        String[] words = ("the a to and of is in it you that was for on are with as have be at this but not "
-                + "they from we by or an will my one all would there their what so up out if about who get "
-                + "which go me when make can like time just him know take people into year your good some "
-                + "could them see other than then now look only come its over think also back after use two "
-                + "how our work first well way even new want because any these give day most us meeting "
-                + "tomorrow deploy build review lunch coffee release weekend thanks sounds great").split(" ");
-        java.util.Random random = new java.util.Random(42);
-        List<String> lines = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            int length = 50 + random.nextInt(151);
-            StringBuilder line = new StringBuilder();
-            while (line.length() < length) {
-                line.append(line.isEmpty() ? "" : " ").append(words[random.nextInt(words.length)]);
-            }
-            lines.add(line.substring(0, length));
-        }
-        return lines;
+        return ChatText.lines(count, 42);
     }
 
     private static List<String> texts(DeflateClient c, int count) {
