@@ -163,8 +163,11 @@ public record ServerConfig(
      *                     clients fall back to the HTTP API
      * @param metricsFrom  the networks {@code /metrics} is served to (behind a trusted proxy, judged by
      *                     the client's address); this machine only by default
+     * @param compression  true: accept a WebSocket client's offer of permessage-deflate (RFC 7692);
+     *                     false: answer every upgrade without it
      */
-    public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom) {
+    public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom,
+                         boolean compression) {
 
         /** HS256 keys shorter than the hash are weak (RFC 7518, section 3.2). */
         public static final int MIN_SECRET_BYTES = 32;
@@ -183,30 +186,34 @@ public record ServerConfig(
         }
 
         public static Access defaults() {
-            return new Access(true, null, true, Networks.LOOPBACK);
+            return new Access(true, null, true, Networks.LOOPBACK, true);
         }
 
         public Access withTokenSecret(String secret) {
-            return new Access(allowGuests, secret, webSocket, metricsFrom);
+            return new Access(allowGuests, secret, webSocket, metricsFrom, compression);
         }
 
         public Access withGuests(boolean allowed) {
-            return new Access(allowed, tokenSecret, webSocket, metricsFrom);
+            return new Access(allowed, tokenSecret, webSocket, metricsFrom, compression);
         }
 
         public Access withWebSocket(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, enabled, metricsFrom);
+            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, compression);
         }
 
         public Access withMetricsFrom(Networks networks) {
-            return new Access(allowGuests, tokenSecret, webSocket, networks);
+            return new Access(allowGuests, tokenSecret, webSocket, networks, compression);
+        }
+
+        public Access withCompression(boolean enabled) {
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, enabled);
         }
 
         @Override
         public String toString() {
             // Never print the secret.
             return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
-                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + "]";
+                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", compression=" + compression + "]";
         }
     }
 

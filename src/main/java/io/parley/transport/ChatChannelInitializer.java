@@ -41,8 +41,9 @@ import java.util.concurrent.TimeUnit;
  *                HTTP API (answers preflights, adds Access-Control-Allow-Origin)
  *   guard        UpgradeGuard: refuses bad handshakes to /chat with 503/426/400/403/405/401, and
  *                leaves the token's identity on the channel
- *   extensions   Netty's extension handler with DeflateNegotiation: answers a permessage-deflate offer
- *                in the 101 and puts MessageInflater (and Netty's unused encoder) here; removes itself
+ *   extensions   Netty's extension handler with DeflateNegotiation, unless --no-compression: answers a
+ *                permessage-deflate offer in the 101 and puts MessageInflater (and Netty's unused
+ *                encoder) here; removes itself
  *   websocket    WebSocketProtocol (Netty's WebSocketServerProtocolHandler): the RFC 6455 handshake, then
  *                frames, the closing handshake, size limit (1009), protocol violations (1002), UTF-8
  *                validation (1007); pings and pongs go on to ChatSocket, which counts and answers them
@@ -102,7 +103,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.routes = new HttpRoutes(files, metrics, origins, config.access().metricsFrom(),
                 config.admission().trustedProxies());
         this.maxHttpRequest = Math.max(MIN_HTTP_REQUEST, config.maxMessageLength() * 6 + 1024);
-        this.deflate = new DeflateNegotiation(config.maxFrameBytes());
+        this.deflate = config.access().compression() ? new DeflateNegotiation(config.maxFrameBytes()) : null;
         this.websocket = WebSocketServerProtocolConfig.newBuilder()
                 .websocketPath(UpgradeGuard.PATH)
                 .subprotocols(ProtocolCodec.PROTOCOL)
@@ -116,7 +117,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
                         .maxFramePayloadLength(config.maxFrameBytes())
                         // RSV1 is permessage-deflate's; WebSocketProtocol refuses any reserved bit
                         // left once MessageInflater has had the frame.
-                        .allowExtensions(true)
+                        .allowExtensions(deflate != null)
                         .allowMaskMismatch(false)
                         // ChatSocket sends the close frame (1002, 1007, 1009): Netty's own does not
                         // when the violation is in the client's close frame, and the protocol handler
@@ -147,7 +148,9 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
             p.addLast(CORS, new CorsHandler(cors));
         }
         p.addLast("guard", new UpgradeGuard(origins, authenticator, config.access().webSocket()));
-        p.addLast("extensions", deflate.newHandler());
+        if (deflate != null) {
+            p.addLast("extensions", deflate.newHandler());
+        }
         p.addLast("websocket", new WebSocketProtocol(websocket));
         p.addLast("fragments", new WebSocketFrameAggregator(config.maxFrameBytes()));
         p.addLast("api", new ApiRoutes(roomRequests, codec, authenticator, origins, rateLimits,

@@ -58,6 +58,19 @@ class CompressionTest {
     }
 
     @Test
+    void withCompressionOffAnOfferIsAnsweredWithoutIt() throws Exception {
+        try (TestServer server = TestServer.start(dir, c -> c.withAccess(c.access().withCompression(false)));
+             RawSocket raw = new RawSocket(server.port())) {
+            String head = raw.request(upgrade(BROWSER_OFFER));
+            assertThat(head).startsWith("HTTP/1.1 101");
+            assertThat(header(head, "sec-websocket-extensions")).isNull();
+            // Nothing was negotiated, so a frame marked compressed breaks the protocol.
+            raw.frame(RSV1 | RawSocket.TEXT, true, deflate("{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8)), true);
+            assertThat(raw.awaitClose()).isEqualTo(1002);
+        }
+    }
+
+    @Test
     void declinesAnOfferThatNarrowsTheServersWindowButTakesTheNextOffer() throws Exception {
         try (TestServer server = TestServer.start(dir)) {
             try (RawSocket raw = new RawSocket(server.port())) {
