@@ -38,6 +38,7 @@ class HostileDeflateTest {
         byte[] bomb = bomb(16 << 20);
         try (AttackTarget target = AttackTarget.start(dir)) {
             target.assertServing();
+            long rssBefore = target.rssBytes();
             AtomicBoolean stop = new AtomicBoolean();
             ExecutorService attackers = Executors.newFixedThreadPool(ATTACKERS);
             List<Future<int[]>> results = new ArrayList<>();
@@ -65,7 +66,8 @@ class HostileDeflateTest {
                 refused += counts[1];
             }
             System.out.printf("zip bombs: %d sent (%d KB each, 16 MB inflated), %d closed with 1009;"
-                    + " %d checks during it, max RSS %d MB%n", bombs, bomb.length >> 10, refused, checks, maxRss >> 20);
+                    + " %d checks during it, RSS %d MB before, at most %d MB during%n", bombs, bomb.length >> 10, refused,
+                    checks, rssBefore >> 20, maxRss >> 20);
             assertThat(bombs).isGreaterThanOrEqualTo(ATTACKERS);
             assertThat(refused).as("bombs refused with 1009").isEqualTo(bombs);
             target.assertServing();
