@@ -46,7 +46,7 @@ final class MessageInflater extends WebSocketExtensionDecoder {
     private Inflater inflater;
     /** Bytes the current message has inflated to so far. */
     private long inflated;
-    /** Set once the connection failed: what the client sends while it closes is dropped. */
+    /** Set once the connection failed: the data frames the client sends while it closes are dropped. */
     private boolean failed;
 
     MessageInflater(int maxMessageBytes) {
@@ -55,7 +55,10 @@ final class MessageInflater extends WebSocketExtensionDecoder {
 
     @Override
     protected void decode(ChannelHandlerContext ctx, WebSocketFrame frame, List<Object> out) {
-        if (failed) {
+        boolean data = frame instanceof TextWebSocketFrame || frame instanceof BinaryWebSocketFrame
+                || frame instanceof ContinuationWebSocketFrame;
+        if (failed && data) {
+            // Control frames still pass: the client's close frame ends the closing handshake.
             return;
         }
         boolean starts = (frame instanceof TextWebSocketFrame || frame instanceof BinaryWebSocketFrame)
