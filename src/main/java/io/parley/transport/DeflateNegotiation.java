@@ -39,6 +39,7 @@ final class DeflateNegotiation implements WebSocketServerExtensionHandshaker {
 
     private static final String SERVER_NO_CONTEXT = "server_no_context_takeover";
     private static final String CLIENT_NO_CONTEXT = "client_no_context_takeover";
+    private static final String CLIENT_MAX_WINDOW = "client_max_window_bits";
 
     private final PerMessageDeflateServerExtensionHandshaker netty;
     private final int maxMessageBytes;
@@ -59,12 +60,38 @@ final class DeflateNegotiation implements WebSocketServerExtensionHandshaker {
 
     @Override
     public WebSocketServerExtension handshakeExtension(WebSocketExtensionData offer) {
+        if (!windowBitsValid(offer)) {
+            return null;
+        }
         // Netty grants no_context_takeover when the offer names it: name both, as if the client had.
         Map<String, String> terms = new HashMap<>(offer.parameters());
         terms.put(SERVER_NO_CONTEXT, null);
         terms.put(CLIENT_NO_CONTEXT, null);
-        WebSocketServerExtension accepted = netty.handshakeExtension(new WebSocketExtensionData(offer.name(), terms));
+        WebSocketServerExtension accepted;
+        try {
+            accepted = netty.handshakeExtension(new WebSocketExtensionData(offer.name(), terms));
+        } catch (RuntimeException unparsable) {
+            // Thrown inside Netty's extension handler it would leak the upgrade request and drop the
+            // connection unanswered; an offer the server cannot read is one it does not take.
+            return null;
+        }
         return accepted == null ? null : new Accepted(accepted, maxMessageBytes);
+    }
+
+    /**
+     * RFC 7692 (7.1.2.2): a {@code client_max_window_bits} value is a number from 8 to 15. Netty parses
+     * it unchecked, and a hostile offer ({@code =abc}) would end the connection without an answer;
+     * such an offer is declined instead, like any other offer the server cannot take.
+     */
+    private static boolean windowBitsValid(WebSocketExtensionData offer) {
+        for (Map.Entry<String, String> term : offer.parameters().entrySet()) {
+            String value = term.getValue();
+            if (CLIENT_MAX_WINDOW.equalsIgnoreCase(term.getKey()) && value != null
+                    && !value.matches("[89]|1[0-5]")) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Netty's accepted extension, with Parley's bounded inflater instead of Netty's decoder. */

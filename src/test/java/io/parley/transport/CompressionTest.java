@@ -87,6 +87,23 @@ class CompressionTest {
     }
 
     @Test
+    void anOfferWithAWindowThatIsNoNumberIsDeclinedNotFailed() throws Exception {
+        try (TestServer server = TestServer.start(dir)) {
+            for (String bits : List.of("abc", "99", "7", "-1", "015")) {
+                try (RawSocket raw = new RawSocket(server.port())) {
+                    String head = raw.request(upgrade("permessage-deflate; client_max_window_bits=" + bits));
+                    assertThat(head).as(bits).startsWith("HTTP/1.1 101");
+                    assertThat(header(head, "sec-websocket-extensions")).as(bits).isNull();
+                }
+            }
+            try (RawSocket raw = new RawSocket(server.port())) {
+                String head = raw.request(upgrade("permessage-deflate; client_max_window_bits=10"));
+                assertThat(header(head, "sec-websocket-extensions")).contains("client_max_window_bits=10");
+            }
+        }
+    }
+
+    @Test
     void aDeflateClientGetsEveryBroadcastCompressedAndInOrder() throws Exception {
         try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
              DeflateClient reader = DeflateClient.hello(server.chatUri(), "reader");
