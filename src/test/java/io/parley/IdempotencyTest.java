@@ -194,31 +194,33 @@ class IdempotencyTest {
 
     @Test
     void theSameIdFromAnotherUserOrInAnotherRoomIsAnotherMessage() {
-        try (WsClient ada = user("ada", "Ada");
-             WsClient guestAda = WsClient.hello(server.chatUri(), "ada");
+        // The user's id is "grace", the guest's "guest:grace"; they show different names, since a guest
+        // may not take (or look like) the name of a signed-in user (other tests here sign in as "Ada").
+        try (WsClient grace = user("grace", "Grace Hopper");
+             WsClient guestGrace = WsClient.hello(server.chatUri(), "grace");
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
-            ada.join("shared-ids");
-            guestAda.join("shared-ids");
+            grace.join("shared-ids");
+            guestGrace.join("shared-ids");
             bob.join("shared-ids");
-            ada.join("other-room");
+            grace.join("other-room");
 
-            ada.say("shared-ids", "1", "from the user ada");
-            JsonNode fromUser = ack(ada, "1");
-            // The guest named ada is guest:ada, not the user ada.
-            guestAda.say("shared-ids", "1", "from the guest ada");
-            JsonNode fromGuest = ack(guestAda, "1");
+            grace.say("shared-ids", "1", "from the user grace");
+            JsonNode fromUser = ack(grace, "1");
+            // The guest named grace is guest:grace, not the user grace.
+            guestGrace.say("shared-ids", "1", "from the guest grace");
+            JsonNode fromGuest = ack(guestGrace, "1");
             bob.say("shared-ids", "1", "from bob");
             JsonNode fromBob = ack(bob, "1");
-            ada.say("other-room", "1", "same id, other room");
-            JsonNode otherRoom = ack(ada, "1");
+            grace.say("other-room", "1", "same id, other room");
+            JsonNode otherRoom = ack(grace, "1");
 
             assertThat(List.of(fromUser, fromGuest, fromBob)).extracting(a -> a.path("seq").asLong())
                     .doesNotHaveDuplicates();
             assertThat(otherRoom.path("room").asText()).isEqualTo("other-room");
             List<JsonNode> history = stored("shared-ids");
-            assertThat(history).extracting(m -> m.path("user").asText()).containsExactly("ada", "guest:ada", "guest:bob");
+            assertThat(history).extracting(m -> m.path("user").asText()).containsExactly("grace", "guest:grace", "guest:bob");
             assertThat(history).extracting(m -> m.path("text").asText())
-                    .containsExactly("from the user ada", "from the guest ada", "from bob");
+                    .containsExactly("from the user grace", "from the guest grace", "from bob");
             assertThat(stored("other-room")).hasSize(1);
         }
     }

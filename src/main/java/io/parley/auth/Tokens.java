@@ -10,6 +10,7 @@ import com.auth0.jwt.exceptions.TokenExpiredException;
 import com.auth0.jwt.interfaces.Claim;
 import com.auth0.jwt.interfaces.DecodedJWT;
 
+import java.time.DateTimeException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -30,6 +31,12 @@ public final class Tokens {
     private static final long LEEWAY_SECONDS = 5;
     private static final int MAX_USER_LENGTH = 64;
     private static final int MAX_NAME_LENGTH = 32;
+    /**
+     * The latest expiry accepted. A later one is no token anyone means to issue, and near the end of
+     * {@link Instant}'s range the leeway, or milliseconds since the epoch for the {@code welcome},
+     * would no longer fit.
+     */
+    static final Instant LATEST_EXPIRY = Instant.parse("9999-12-31T23:59:59Z");
 
     private final Algorithm algorithm;
     private final JWTVerifier verifier;
@@ -48,6 +55,9 @@ public final class Tokens {
     public String mint(String user, String name, List<String> roles, Duration ttl) {
         Identity checked = checked(user, name, roles);
         Instant now = Instant.now();
+        if (ttl.compareTo(Duration.between(now, LATEST_EXPIRY)) > 0) {
+            throw new InvalidTokenException("a token may not be valid past " + LATEST_EXPIRY);
+        }
         return JWT.create()
                 .withSubject(checked.user())
                 .withClaim(NAME_CLAIM, checked.name())
@@ -75,6 +85,13 @@ public final class Tokens {
             throw new InvalidTokenException("the token's signature does not match this server's secret");
         } catch (JWTVerificationException e) {
             throw new InvalidTokenException("the token is not valid: " + e.getMessage());
+        } catch (DateTimeException | ArithmeticException e) {
+            // A time claim (exp, nbf, iat) beyond what Instant holds: java-jwt lets these through.
+            throw new InvalidTokenException("the token's times are out of range");
+        }
+        Instant expires = jwt.getExpiresAtAsInstant();
+        if (expires.isAfter(LATEST_EXPIRY)) {
+            throw new InvalidTokenException("the token's exp is after " + LATEST_EXPIRY);
         }
         Claim roles = jwt.getClaim(ROLES_CLAIM);
         List<String> roleList;
@@ -88,7 +105,7 @@ public final class Tokens {
         }
         Identity who = checked(jwt.getSubject(), jwt.getClaim(NAME_CLAIM).asString(), roleList);
         return new Identity(who.user(), who.name(), who.roles(),
-                jwt.getExpiresAtAsInstant().plusSeconds(LEEWAY_SECONDS));
+                expires.plusSeconds(LEEWAY_SECONDS));
     }
 
     private static Identity checked(String user, String name, List<String> roles) {

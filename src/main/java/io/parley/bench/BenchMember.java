@@ -10,4 +10,9 @@ public interface BenchMember {
 
     /** Leaves normally; what the member reports after this is not a drop. */
     CompletableFuture<Void> leave();
+
+    /** Deliveries of the run's messages this member counted itself, or -1 if its transport counts none. */
+    default long deliveries() {
+        return -1;
+    }
 }

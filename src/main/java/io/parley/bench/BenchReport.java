@@ -22,6 +22,9 @@ import org.HdrHistogram.Histogram;
  * @param latencyMicros end-to-end latency of deliveries of messages sent in the measured window
  * @param problems      why connections failed or dropped, the first few
  * @param serverCost    what the measured window cost the server, per delivery, from its counters
+ * @param memberCheck   what each member checked itself, when its transport does (the lean client)
+ * @param clientCpuMicrosPerDelivery CPU time this process (the load generator) spent per delivery
+ *                      over the measured window, when it could be read
  */
 public record BenchReport(
         BenchParameters parameters,
@@ -37,11 +40,34 @@ public record BenchReport(
         long delivered,
         long deliveredInWindow,
         Histogram latencyMicros,
-        ServerCost serverCost) {
+        ServerCost serverCost,
+        MemberCheck memberCheck,
+        OptionalDouble clientCpuMicrosPerDelivery) {
+
+    /**
+     * What members checked one by one: the lean client follows the room's seq at every member, so a
+     * message lost or reordered on its way is seen where it happened, and counts each member's own
+     * deliveries, so that one member's surplus cannot hide another's loss in the total.
+     *
+     * @param members       members that counted ({@code 0}: the transport does not check)
+     * @param seqMissing    seqs skipped, summed over members
+     * @param seqOutOfOrder deliveries whose seq was below the one due
+     * @param fewest        the fewest deliveries of the run's messages at one member
+     * @param most          the most at one member
+     */
+    public record MemberCheck(int members, long seqMissing, long seqOutOfOrder, long fewest, long most) {
+        public static final MemberCheck NONE = new MemberCheck(0, 0, 0, 0, 0);
+
+        boolean passed(long sent) {
+            return seqMissing == 0 && seqOutOfOrder == 0 && (members == 0 || fewest == sent && most == sent);
+        }
+    }
 
     public BenchReport {
         Objects.requireNonNull(parameters, "parameters");
         Objects.requireNonNull(serverCost, "serverCost");
+        Objects.requireNonNull(memberCheck, "memberCheck");
+        Objects.requireNonNull(clientCpuMicrosPerDelivery, "clientCpuMicrosPerDelivery");
         problems = List.copyOf(problems);
         rejected = Map.copyOf(rejected);
     }
@@ -68,7 +94,8 @@ public record BenchReport(
     }
 
     public boolean passed() {
-        return connectionsFailed == 0 && connectionsDropped == 0 && lost() == 0 && extra() == 0;
+        return connectionsFailed == 0 && connectionsDropped == 0 && lost() == 0 && extra() == 0
+                && memberCheck.passed(sent);
     }
 
     public void print(PrintWriter out) {
@@ -84,6 +111,12 @@ public record BenchReport(
                 + " every message, their own included)%n", expected(), sent, membersJoined());
         out.printf(Locale.ROOT, "             delivered %d, lost %d%s%n", delivered, lost(),
                 extra() == 0 ? "" : ", extra " + extra());
+        if (memberCheck.members() > 0) {
+            out.printf(Locale.ROOT, "per member   %d members checked every seq: %d missing, %d out of order;"
+                            + " each counted %d to %d deliveries (%d due)%n", memberCheck.members(),
+                    memberCheck.seqMissing(), memberCheck.seqOutOfOrder(), memberCheck.fewest(), memberCheck.most(),
+                    sent);
+        }
         out.printf(Locale.ROOT, "throughput   %.0f deliveries/s over the %d s measured window%n",
                 deliveriesPerSecond(), parameters.duration().toSeconds());
         if (latencyMicros.getTotalCount() == 0) {
@@ -97,6 +130,11 @@ public record BenchReport(
                     millis(latencyMicros.getMaxValue()), latencyMicros.getTotalCount());
         }
         printServerCost(out);
+        if (clientCpuMicrosPerDelivery.isPresent()) {
+            out.printf(Locale.ROOT, "client cost  %s µs CPU per delivery over the measured window (this process,"
+                    + " every thread: what the load generator can take is cores / this)%n",
+                    figure(clientCpuMicrosPerDelivery));
+        }
         out.printf(Locale.ROOT, "result       %s%n", passed() ? "PASS" : "FAIL: " + String.join(", ", failures()));
         out.flush();
     }
@@ -150,6 +188,16 @@ public record BenchReport(
         }
         if (extra() > 0) {
             failures.add(extra() + " deliveries more than expected");
+        }
+        if (memberCheck.seqMissing() > 0) {
+            failures.add(memberCheck.seqMissing() + " seqs missing at members");
+        }
+        if (memberCheck.seqOutOfOrder() > 0) {
+            failures.add(memberCheck.seqOutOfOrder() + " deliveries out of order");
+        }
+        if (memberCheck.members() > 0 && (memberCheck.fewest() != sent || memberCheck.most() != sent)) {
+            failures.add("a member counted " + (memberCheck.fewest() != sent ? memberCheck.fewest() : memberCheck.most())
+                    + " deliveries of " + sent);
         }
         return failures;
     }

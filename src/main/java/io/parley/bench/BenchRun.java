@@ -1,10 +1,14 @@
 package io.parley.bench;
 
+import com.sun.management.OperatingSystemMXBean;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -61,6 +65,11 @@ public final class BenchRun {
 
     private volatile String phase = "connecting";
     private volatile long sendStart = -1;
+    /** Process CPU nanoseconds and deliveries at the window's edges; written by the ticker thread. */
+    private volatile long cpuAtStart = -1;
+    private volatile long cpuAtEnd = -1;
+    private volatile long deliveredAtStart;
+    private volatile long deliveredAtEnd;
     /** Only the ticker thread touches this. */
     private long deliveredAtLastTick;
 
@@ -114,7 +123,31 @@ public final class BenchRun {
         return new BenchReport(parameters, transport.name(), subscribers.size(), publishers.size(),
                 failed.get(), tally.droppedCount(), reasons, tally.sentCount(), tally.ackedCount(),
                 tally.rejectedByCode(), tally.deliveredCount(), tally.deliveredInWindowCount(), tally.measured(),
-                probe.result());
+                probe.result(), memberCheck(everybody), clientCpuPerDelivery());
+    }
+
+    /** The load generator's own CPU per delivery in the window: its capacity is the cores over this. */
+    private OptionalDouble clientCpuPerDelivery() {
+        long deliveries = deliveredAtEnd - deliveredAtStart;
+        if (cpuAtStart < 0 || cpuAtEnd < 0 || deliveries <= 0) {
+            return OptionalDouble.empty();
+        }
+        return OptionalDouble.of((cpuAtEnd - cpuAtStart) / 1_000.0 / deliveries);
+    }
+
+    private static long processCpuNanos() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : -1;
+    }
+
+    /** The members' own counts, when the transport keeps them; read after the drain. */
+    private BenchReport.MemberCheck memberCheck(List<BenchMember> members) {
+        long[] counts = members.stream().mapToLong(BenchMember::deliveries).toArray();
+        if (counts.length == 0 || Arrays.stream(counts).anyMatch(count -> count < 0)) {
+            return new BenchReport.MemberCheck(0, tally.seqMissingCount(), tally.seqOutOfOrderCount(), 0, 0);
+        }
+        return new BenchReport.MemberCheck(counts.length, tally.seqMissingCount(), tally.seqOutOfOrderCount(),
+                Arrays.stream(counts).min().getAsLong(), Arrays.stream(counts).max().getAsLong());
     }
 
     /** Opens {@code count} members named {@code prefix-0 ...} at the connect rate; returns those that joined. */
@@ -158,6 +191,14 @@ public final class BenchRun {
         long windowStart = start + parameters.warmup().toNanos();
         tally.openWindow(windowStart, parameters.duration().toNanos());
         probe.scheduleWindow(windowStart, windowStart + parameters.duration().toNanos());
+        ticker.schedule(() -> {
+            deliveredAtStart = tally.deliveredCount();
+            cpuAtStart = processCpuNanos();
+        }, parameters.warmup().toNanos(), TimeUnit.NANOSECONDS);
+        ticker.schedule(() -> {
+            deliveredAtEnd = tally.deliveredCount();
+            cpuAtEnd = processCpuNanos();
+        }, parameters.warmup().toNanos() + parameters.duration().toNanos(), TimeUnit.NANOSECONDS);
         sendStart = start;
         phase = "sending";
         int count = publishers.size();
@@ -168,14 +209,19 @@ public final class BenchRun {
         await(sends.done());
     }
 
-    /** Waits until every expected delivery and every answer to a send has arrived, or the drain time is up. */
+    /**
+     * Waits until every expected delivery and every answer to a send has arrived, or the drain time is
+     * up. A delivery that members found missing by its seq (the lean client) will not arrive: it counts
+     * as accounted for, so that a run that lost messages does not wait out the whole drain.
+     */
     private void drain(int members) throws InterruptedException {
         phase = "draining";
         long sent = tally.sentCount();
         long expected = sent * members;
         long deadline = System.nanoTime() + parameters.drain().toNanos();
         while (System.nanoTime() < deadline
-                && (tally.deliveredCount() < expected || tally.ackedCount() + tally.rejectedCount() < sent)) {
+                && (tally.deliveredCount() + tally.seqMissingCount() < expected
+                    || tally.ackedCount() + tally.rejectedCount() < sent)) {
             Thread.sleep(10);
         }
     }

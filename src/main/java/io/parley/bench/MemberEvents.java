@@ -9,9 +9,22 @@ public interface MemberEvents {
     /**
      * A live {@code message} reached a member. {@code carrier} holds the message's text verbatim,
      * either alone or inside the raw frame: benchmark texts need no JSON escaping, so a transport can
-     * pass the frame as it came and skip parsing it.
+     * pass the frame as it came and skip parsing it. Returns whether the message was one of this run's.
      */
-    void messageReceived(String carrier);
+    boolean messageReceived(String carrier);
+
+    /**
+     * The same, for a transport that holds the frame as bytes ({@code carrier[0, length)}, UTF-8 as
+     * sent): no String per delivery. The array is the transport's and valid only during the call.
+     */
+    boolean messageReceived(byte[] carrier, int length);
+
+    /**
+     * A member received seq {@code seq} of the room where it expected {@code expected}: messages were
+     * missed (seq above) or came out of order (seq below). Only transports that track seqs call it.
+     */
+    default void sequenceBroken(String member, long expected, long seq) {
+    }
 
     /** The server confirmed one of this member's sends. */
     void acked();

@@ -1,5 +1,7 @@
 package io.parley.bench;
 
+import java.nio.charset.StandardCharsets;
+
 /**
  * The text of a benchmark message: a marker naming the run, the send time, and padding up to the
  * requested size, e.g. {@code ~r3f9a1c~1234567890~xxxxxxxx...}. All ASCII and free of characters JSON
@@ -17,6 +19,7 @@ final class Payload {
     static final int MIN_SIZE = 32;
 
     private final String marker;
+    private final byte[] markerBytes;
     private final int size;
     private final String padding;
 
@@ -25,6 +28,7 @@ final class Payload {
             throw new IllegalArgumentException("payload size must be at least " + MIN_SIZE + " bytes");
         }
         this.marker = "~" + runId + "~";
+        this.markerBytes = marker.getBytes(StandardCharsets.US_ASCII);
         this.size = size;
         this.padding = "x".repeat(size);
     }
@@ -47,7 +51,7 @@ final class Payload {
         }
         long value = 0;
         int digits = 0;
-        for (int i = at + marker.length(); i < carrier.length(); i++) {
+        for (int i = at + marker.length(); i < carrier.length() && digits < 19; i++) {
             char c = carrier.charAt(i);
             if (c < '0' || c > '9') {
                 break;
@@ -56,5 +60,44 @@ final class Payload {
             digits++;
         }
         return digits == 0 ? -1 : value;
+    }
+
+    /**
+     * The same for a carrier held as bytes, {@code carrier[0, length)}: the lean client's frames, read
+     * without making a String of them. The marker is ASCII, so its bytes are its characters.
+     */
+    long sentNanos(byte[] carrier, int length) {
+        int at = indexOf(carrier, length, markerBytes);
+        if (at < 0) {
+            return -1;
+        }
+        long value = 0;
+        int digits = 0;
+        for (int i = at + markerBytes.length; i < length && digits < 19; i++) {
+            byte c = carrier[i];
+            if (c < '0' || c > '9') {
+                break;
+            }
+            value = value * 10 + (c - '0');
+            digits++;
+        }
+        return digits == 0 ? -1 : value;
+    }
+
+    /**
+     * Where {@code needle} first occurs in {@code text[0, length)}, or -1. A plain loop: needles are a
+     * few bytes, and most candidates fail on their first or second byte.
+     */
+    static int indexOf(byte[] text, int length, byte[] needle) {
+        for (int i = 0; i <= length - needle.length; i++) {
+            int j = 0;
+            while (j < needle.length && text[i + j] == needle[j]) {
+                j++;
+            }
+            if (j == needle.length) {
+                return i;
+            }
+        }
+        return -1;
     }
 }

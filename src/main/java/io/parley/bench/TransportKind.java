@@ -40,12 +40,15 @@ public enum TransportKind {
      * the same host and port).
      *
      * @param token        a bearer token for every member, or {@code null} for guests
+     * @param client       which client {@link #WEBSOCKET} members use
      * @param longPollWait seconds the server may hold a long poll
      * @param pollInterval time between a polling member's reads
      */
-    public BenchTransport open(URI chat, String token, int longPollWait, Duration pollInterval) {
+    public BenchTransport open(URI chat, String token, WebSocketClientKind client, int longPollWait,
+                               Duration pollInterval) {
         return switch (this) {
-            case WEBSOCKET -> new WebSocketTransport(chat, token);
+            case WEBSOCKET -> client == WebSocketClientKind.LEAN ? new LeanWebSocketTransport(chat, token)
+                    : new WebSocketTransport(chat, token);
             case LONGPOLL -> HttpTransport.longPoll(chat, token, longPollWait);
             case POLL -> HttpTransport.poll(chat, token, pollInterval);
         };

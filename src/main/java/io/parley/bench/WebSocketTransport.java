@@ -13,7 +13,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 
 /**
- * Benchmark members over WebSocket, each on its own {@link ParleyConnection}.
+ * Benchmark members over WebSocket, each on its own {@link ParleyConnection}: the JDK's client
+ * ({@code parley bench --client jdk}), kept beside the {@link LeanWebSocketTransport} as a second,
+ * independent check, at about three times its CPU per delivery.
  *
  * <p>All connections share a few {@link HttpClient}s and one fixed pool of threads, so that a run
  * with thousands of members does not start thousands of threads. More than one client because each
@@ -54,7 +56,7 @@ public final class WebSocketTransport implements BenchTransport {
 
     @Override
     public String name() {
-        return "websocket";
+        return "websocket (jdk client)";
     }
 
     @Override

@@ -4,8 +4,11 @@ import io.parley.auth.DisplayNames;
 
 import java.util.regex.Pattern;
 
-/** The rules a request's fields must meet; each broken rule is a {@link ChatException} with its code. */
-final class ChatRules {
+/**
+ * The rules a request's fields must meet; each broken rule is a {@link ChatException} with its code.
+ * Public for {@link #name}, which the transport also applies to the names signed tokens carry.
+ */
+public final class ChatRules {
 
     static final int MAX_ID = 64;
     static final int MAX_HISTORY_LIMIT = 500;
@@ -15,7 +18,7 @@ final class ChatRules {
     }
 
     /** A display name, by the one set of rules for every name: {@link DisplayNames#check}. */
-    static String name(String raw) {
+    public static String name(String raw) {
         try {
             return DisplayNames.check(raw);
         } catch (DisplayNames.UnsafeName e) {
@@ -46,6 +49,11 @@ final class ChatRules {
         if (text.length() > maxLength && text.codePointCount(0, text.length()) > maxLength) {
             throw new ChatException(ErrorCode.MESSAGE_TOO_LONG,
                     "text must be at most " + maxLength + " characters");
+        }
+        if (text.indexOf(0) >= 0) {
+            // PostgreSQL's text cannot hold it: with --postgres-url it would fail the whole batch it is
+            // in, and every sender in that batch would be told store_unavailable.
+            throw new ChatException(ErrorCode.BAD_REQUEST, "text must not contain U+0000 (a \\u0000 escape)");
         }
         if (hasUnpairedSurrogate(text)) {
             throw new ChatException(ErrorCode.BAD_REQUEST,

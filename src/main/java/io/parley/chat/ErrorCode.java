@@ -25,6 +25,7 @@ public enum ErrorCode {
     NOT_FOUND("not_found"),
     METHOD_NOT_ALLOWED("method_not_allowed"),
     TOO_LARGE("too_large"),
+    MISDIRECTED("misdirected"),
     OVERLOADED("overloaded"),
     STORE_UNAVAILABLE("store_unavailable"),
     SHUTTING_DOWN("shutting_down"),

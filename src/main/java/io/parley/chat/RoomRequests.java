@@ -2,11 +2,15 @@ package io.parley.chat;
 
 import io.parley.auth.Identity;
 import io.parley.config.ServerConfig;
-import io.parley.engine.LocalBroker;
+import io.parley.engine.Broker;
+import io.parley.engine.Poll;
 import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
+import io.parley.engine.ReadQueue;
+import io.parley.engine.Refused;
 import io.parley.store.StoredMessage;
 
+import java.net.InetAddress;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -28,12 +32,12 @@ public final class RoomRequests {
     /** Messages a read returns when it names no {@code limit}. */
     private static final int DEFAULT_LIMIT = 50;
 
-    private final LocalBroker broker;
+    private final Broker broker;
     private final ServerConfig config;
     private final RateLimits limits;
     private final NameClaims names = new NameClaims();
 
-    public RoomRequests(LocalBroker broker, ServerConfig config, RateLimits limits) {
+    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits) {
         this.broker = broker;
         this.config = config;
         this.limits = limits;
@@ -44,9 +48,14 @@ public final class RoomRequests {
         return names;
     }
 
-    /** The rate limits of one more connection. */
-    public RateLimits.Connection forConnection() {
-        return limits.forConnection();
+    /** The rate limits of one more connection, from {@code client} (null if unknown). */
+    public RateLimits.Connection forConnection(InetAddress client) {
+        return limits.forConnection(client);
+    }
+
+    /** One more connection's turn at the disk: close it with the connection, and its queued reads are dropped. */
+    public ReadQueue.Asker asker() {
+        return broker.asker();
     }
 
     /**
@@ -66,20 +75,24 @@ public final class RoomRequests {
             names.signedIn(who);
         }
         connection.send();
+        if (who.guest()) {
+            connection.guestSend();
+        }
         limits.userSends(who.user());
         try {
             broker.publish(replyOn, room, id, who.user(), who.name(), text, listener);
-        } catch (LocalBroker.Refused e) {
+        } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
     }
 
     /**
      * Messages after {@code since}; with {@code waitSeconds} above 0, waits for the next one if there
-     * are none yet. The caller ends a wait that runs out with {@link LocalBroker.Poll#cancel()}.
+     * are none yet. The caller ends a wait that runs out with {@link Poll#cancel()}. A read
+     * from disk takes {@code asker}'s turn.
      */
-    public LocalBroker.Poll poll(String room, Long since, Integer limit, int waitSeconds, Executor replyOn,
-                                 PollListener listener) {
+    public Poll poll(ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
+                                 Executor replyOn, PollListener listener) {
         ChatRules.room(room);
         if (since == null) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "polling needs since");
@@ -90,24 +103,26 @@ public final class RoomRequests {
             throw new ChatException(ErrorCode.BAD_REQUEST, "wait must be 0-" + MAX_WAIT_SECONDS + " seconds");
         }
         try {
-            return broker.poll(room, after, max, waitSeconds > 0, replyOn, listener);
-        } catch (LocalBroker.Refused e) {
+            return broker.poll(asker, room, after, max, waitSeconds > 0, replyOn, listener);
+        } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
     }
 
     /**
      * Stored messages: with {@code since}, those after it; with {@code before}, those just before it;
-     * with neither, the latest. Completes off the event loop.
+     * with neither, the latest. Completes off the event loop, in {@code asker}'s turn; never, if the asker
+     * closes first.
      */
-    public CompletableFuture<List<StoredMessage>> history(String room, Long before, Long since, Integer limit) {
+    public CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, Long before, Long since,
+                                                          Integer limit) {
         ChatRules.room(room);
         long beforeSeq = ChatRules.seq(before, "before");
         long sinceSeq = ChatRules.seq(since, "since");
         int max = ChatRules.limit(limit, DEFAULT_LIMIT);
         try {
-            return broker.history(room, beforeSeq, sinceSeq, max);
-        } catch (LocalBroker.Refused e) {
+            return broker.history(asker, room, beforeSeq, sinceSeq, max);
+        } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
     }

@@ -8,6 +8,7 @@ import io.parley.bench.ServerAddress;
 import io.parley.bench.MetricsReader;
 import io.parley.bench.TransportComparison;
 import io.parley.bench.TransportKind;
+import io.parley.bench.WebSocketClientKind;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.math.BigDecimal;
@@ -37,6 +38,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "bench",
         mixinStandardHelpOptions = true,
+        subcommands = BenchEchoCommand.class,
         description = {"Load-test a running server: subscribers join a room, publishers send to it at a "
                 + "fixed rate, and every delivery's end-to-end latency is measured.",
                 "Publishers are room members too: each message is expected at every subscriber and "
@@ -95,6 +97,12 @@ public final class BenchCommand implements Callable<Integer> {
                     "longpoll and poll use the HTTP API on the host and port of --url."})
     List<String> transports;
 
+    @Option(names = "--client", paramLabel = "lean|jdk", defaultValue = "lean",
+            description = {"WebSocket client: lean (Netty, reads deliveries without decoding them, checks every"
+                    + " member's seq; ws:// only) or jdk (java.net.http: an independent second check, at about"
+                    + " three times the CPU per delivery) (default: ${DEFAULT-VALUE})."})
+    String client;
+
     @Option(names = "--poll-interval", paramLabel = "SECONDS", defaultValue = "1",
             description = "Time between a polling member's reads, for --transport poll (default: ${DEFAULT-VALUE}).")
     double pollIntervalSeconds;
@@ -120,12 +128,18 @@ public final class BenchCommand implements Callable<Integer> {
         URI url = server.get();
         BenchParameters parameters;
         List<TransportKind> kinds;
+        WebSocketClientKind clientKind;
         Duration pollInterval = Duration.ofNanos(Math.round(pollIntervalSeconds * 1e9));
         try {
             parameters = new BenchParameters(url, room, subscribers, publishers, rate,
                     Duration.ofSeconds(warmupSeconds), Duration.ofSeconds(durationSeconds),
                     Duration.ofSeconds(drainSeconds), size, connectRate);
             kinds = TransportKind.parse(transports);
+            clientKind = WebSocketClientKind.parse(client);
+            if (clientKind == WebSocketClientKind.LEAN && kinds.contains(TransportKind.WEBSOCKET)
+                    && !"ws".equalsIgnoreCase(url.getScheme())) {
+                throw new IllegalArgumentException("the lean client speaks ws:// only; use --client jdk for " + url);
+            }
             checkTransportOptions(kinds, pollInterval);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
@@ -140,14 +154,15 @@ public final class BenchCommand implements Callable<Integer> {
                             reports.size() + 1, kinds.size());
                     progress.flush();
                 }
-                try (BenchTransport transport = kind.open(url, token, longPollWait, pollInterval)) {
+                try (BenchTransport transport = kind.open(url, token, clientKind, longPollWait, pollInterval)) {
                     reports.add(BenchRun.run(parameters, transport, metrics, progress));
                 }
                 reports.getLast().print(out);
                 out.println();
             }
         }
-        TransportComparison comparison = new TransportComparison(reports, command(parameters, kinds), LocalDate.now());
+        TransportComparison comparison = new TransportComparison(reports, command(parameters, kinds, clientKind),
+                LocalDate.now());
         if (kinds.size() > 1) {
             out.println(comparison.workload() + ":");
             out.println();
@@ -182,7 +197,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     /** The command line that repeats this run, every option spelled out; a token shows as a placeholder. */
-    private String command(BenchParameters parameters, List<TransportKind> kinds) {
+    private String command(BenchParameters parameters, List<TransportKind> kinds, WebSocketClientKind clientKind) {
         StringBuilder command = new StringBuilder("java -jar target/parley.jar bench ").append(parameters.asOptions())
                 .append(" --transport ")
                 .append(kinds.stream().map(TransportKind::label).collect(Collectors.joining(",")));
@@ -192,6 +207,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         if (kinds.contains(TransportKind.LONGPOLL)) {
             command.append(" --long-poll-wait ").append(longPollWait);
+        }
+        if (kinds.contains(TransportKind.WEBSOCKET)) {
+            command.append(" --client ").append(clientKind.label());
         }
         if (token != null) {
             command.append(" --token \"$PARLEY_TOKEN\"");

@@ -3,10 +3,14 @@ package io.parley.cli;
 import io.parley.config.ServerConfig;
 import io.parley.config.Networks;
 import io.parley.transport.FatalErrors;
+import io.parley.engine.cluster.RedisAddress;
+import io.parley.store.PostgresUrl;
 import io.parley.transport.ParleyServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,10 +42,28 @@ final class ServeCommand implements Callable<Integer> {
             description = "Directory of the SQLite history file parley.db (env PARLEY_DATA_DIR).")
     Path dataDir;
 
+    @Option(names = "--postgres-url", defaultValue = "${env:PARLEY_POSTGRES_URL}", arity = "1",
+            description = "Keep history in this PostgreSQL database instead of SQLite: postgresql://user:pass@host:5432/db"
+                    + " or a jdbc:postgresql: URL. Prefer the environment variable PARLEY_POSTGRES_URL: a flag shows"
+                    + " in the process list.")
+    String postgresUrl;
+
+    @Option(names = "--redis-url", defaultValue = "${env:PARLEY_REDIS_URL}", arity = "1",
+            description = "Share rooms with other Parley nodes over this Redis: redis://[:password@]host:6379,"
+                    + " rediss:// for TLS, or several comma-separated URLs of one Redis Cluster's nodes."
+                    + " Needs --postgres-url (the same database on every node) (env PARLEY_REDIS_URL).")
+    String redisUrl;
+
     @Option(names = "--allowed-origin", split = ",", defaultValue = "${env:PARLEY_ALLOWED_ORIGINS:-}",
             description = "Browser origin allowed to connect besides the server's own, e.g. https://chat.example.com;"
                     + " repeatable or comma-separated; * allows any (env PARLEY_ALLOWED_ORIGINS).")
     List<String> allowedOrigins = new ArrayList<>();
+
+    @Option(names = "--public-url", defaultValue = "${env:PARLEY_PUBLIC_URL}",
+            description = "The address browsers reach the server at, e.g. https://chat.example.com (env"
+                    + " PARLEY_PUBLIC_URL). When set, requests for any other Host are refused with 421 (DNS"
+                    + " rebinding) and this is the server's own origin.")
+    String publicUrl;
 
     @Option(names = "--tls-cert", defaultValue = "${env:PARLEY_TLS_CERT}",
             description = "PEM certificate chain: serve wss:// and https:// (env PARLEY_TLS_CERT).")
@@ -148,8 +170,13 @@ final class ServeCommand implements Callable<Integer> {
             description = "Frames or HTTP requests of any kind one connection may send per second; 0: no limit.")
     int requestsPerSecond;
 
+    @Option(names = "--guest-sends-per-ip", defaultValue = "${env:PARLEY_GUEST_SENDS_PER_IP:-50}",
+            description = "Messages all guests from one IP address (an IPv6 /64; behind a trusted proxy, the"
+                    + " forwarded client's) may send per second together, bursts of twice that; 0: no limit.")
+    int guestSendsPerIp;
+
     @Option(names = "--no-rate-limits", defaultValue = "false",
-            description = "Turn every rate limit off, whatever the three options above say: for benchmarks.")
+            description = "Turn every rate limit off, whatever the four options above say: for benchmarks.")
     boolean noRateLimits;
 
     ServerConfig config() {
@@ -157,12 +184,25 @@ final class ServeCommand implements Callable<Integer> {
         String secret = tokenSecret == null || tokenSecret.isBlank() ? null : tokenSecret;
         ServerConfig.Admission admission = new ServerConfig.Admission(maxConnections, maxConnectionsPerIp,
                 Duration.ofSeconds(handshakeSeconds), sendsPerSecond, userSendsPerSecond, requestsPerSecond,
-                Networks.parse("trusted proxy", trustedProxies));
+                guestSendsPerIp, Networks.parse("trusted proxy", trustedProxies));
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,
-                        Networks.parse("metrics network", metricsFrom), compression),
-                noRateLimits ? admission.withoutRateLimits() : admission);
+                        Networks.parse("metrics network", metricsFrom), publicUrl(), compression),
+                noRateLimits ? admission.withoutRateLimits() : admission,
+                postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl),
+                redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl));
+    }
+
+    private URI publicUrl() {
+        if (publicUrl == null || publicUrl.isBlank()) {
+            return null;
+        }
+        try {
+            return new URI(publicUrl.trim());
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("--public-url is not a URL: " + e.getMessage());
+        }
     }
 
     @Override

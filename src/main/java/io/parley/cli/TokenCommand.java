@@ -69,7 +69,7 @@ final class TokenCommand implements Callable<Integer> {
                 return positive(Duration.ofDays(Long.parseLong(t.substring(0, t.length() - 1))));
             }
             return positive(Duration.parse("PT" + t));
-        } catch (NumberFormatException | DateTimeParseException e) {
+        } catch (NumberFormatException | DateTimeParseException | ArithmeticException e) {
             throw new ParameterException(spec.commandLine(), "--ttl must look like 90s, 15m, 1h or 7d, was " + text);
         }
     }

@@ -1,5 +1,9 @@
 package io.parley.config;
 
+import io.parley.engine.cluster.RedisAddress;
+import io.parley.store.PostgresUrl;
+
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,6 +37,10 @@ import java.util.Objects;
  *                             client re-joining from before them is told {@code recovered: false}
  * @param access               who may connect, and over which transports
  * @param admission            limits on connections and request rates
+ * @param postgres             where history is kept instead of SQLite in {@code dataDir}, or null for
+ *                             SQLite; its toString never shows the password
+ * @param redis                the Redis (or Redis Cluster) this node shares rooms over with other nodes,
+ *                             or null for a single node; needs {@code postgres}
  */
 public record ServerConfig(
         String host,
@@ -51,7 +59,9 @@ public record ServerConfig(
         boolean durableSync,
         long retainMessages,
         Access access,
-        Admission admission) {
+        Admission admission,
+        PostgresUrl postgres,
+        RedisAddress redis) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -86,13 +96,17 @@ public record ServerConfig(
         if (pingInterval.isNegative() || pingInterval.isZero() || idleTimeout.compareTo(pingInterval) <= 0) {
             throw new IllegalArgumentException("idleTimeout must be longer than a positive pingInterval");
         }
+        if (redis != null && postgres == null) {
+            throw new IllegalArgumentException("sharing rooms over Redis needs their history in PostgreSQL:"
+                    + " give --postgres-url too (the same database on every node)");
+        }
     }
 
     /** The defaults of {@code parley serve}: a first run on a developer's machine. */
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, Path.of("data"), List.of(), null, null,
                 64 * 1024, 2000, 50, 100, Duration.ofSeconds(20), Duration.ofSeconds(60),
-                4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults());
+                4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults(), null, null);
     }
 
     public boolean tls() {
@@ -102,55 +116,69 @@ public record ServerConfig(
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
     }
 
     public ServerConfig withTls(Path cert, Path key) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, cert, key, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
     }
 
     public ServerConfig withLimits(int newMaxFrameBytes, int newMaxMessageLength, long newOutboundBufferBytes) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, newMaxFrameBytes,
                 newMaxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                newOutboundBufferBytes, durableSync, retainMessages, access, admission);
+                newOutboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
     }
 
     public ServerConfig withKeepAlive(Duration newPingInterval, Duration newIdleTimeout) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, newPingInterval, newIdleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
     }
 
     public ServerConfig withRetention(long newRetainMessages) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, newRetainMessages, access, admission);
+                outboundBufferBytes, durableSync, newRetainMessages, access, admission, postgres, redis);
     }
 
     public ServerConfig withAccess(Access newAccess) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, newAccess, admission);
+                outboundBufferBytes, durableSync, retainMessages, newAccess, admission, postgres, redis);
     }
 
     public ServerConfig withAdmission(Admission newAdmission) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, newAdmission);
+                outboundBufferBytes, durableSync, retainMessages, access, newAdmission, postgres, redis);
+    }
+
+    /** Rooms shared with other nodes over this Redis; null: a single node. */
+    public ServerConfig withRedis(RedisAddress newRedis) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, newRedis);
+    }
+
+    /** History in this PostgreSQL database instead of SQLite; null goes back to SQLite. */
+    public ServerConfig withPostgres(PostgresUrl newPostgres) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, newPostgres, redis);
     }
 
     /**
@@ -163,11 +191,14 @@ public record ServerConfig(
      *                     clients fall back to the HTTP API
      * @param metricsFrom  the networks {@code /metrics} is served to (behind a trusted proxy, judged by
      *                     the client's address); this machine only by default
+     * @param publicUrl    the address browsers reach the server at ({@code https://chat.example.com}),
+     *                     or null. When set, a request naming another {@code Host} is refused (DNS
+     *                     rebinding), and the server's own origin is this URL's rather than the Host's
      * @param compression  true: accept a WebSocket client's offer of permessage-deflate (RFC 7692);
      *                     false: answer every upgrade without it
      */
     public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom,
-                         boolean compression) {
+                         URI publicUrl, boolean compression) {
 
         /** HS256 keys shorter than the hash are weak (RFC 7518, section 3.2). */
         public static final int MIN_SECRET_BYTES = 32;
@@ -183,37 +214,47 @@ public record ServerConfig(
                 throw new IllegalArgumentException("with guests turned off, a token secret is needed, "
                         + "or nobody could connect");
             }
+            if (publicUrl != null && (publicUrl.getHost() == null || publicUrl.getScheme() == null
+                    || !publicUrl.getScheme().equalsIgnoreCase("http") && !publicUrl.getScheme().equalsIgnoreCase("https")
+                    || publicUrl.getRawUserInfo() != null)) {
+                throw new IllegalArgumentException("the public URL must be http(s)://host[:port], was " + publicUrl);
+            }
         }
 
         public static Access defaults() {
-            return new Access(true, null, true, Networks.LOOPBACK, true);
+            return new Access(true, null, true, Networks.LOOPBACK, null, true);
         }
 
         public Access withTokenSecret(String secret) {
-            return new Access(allowGuests, secret, webSocket, metricsFrom, compression);
+            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression);
         }
 
         public Access withGuests(boolean allowed) {
-            return new Access(allowed, tokenSecret, webSocket, metricsFrom, compression);
+            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression);
         }
 
         public Access withWebSocket(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, compression);
+            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression);
         }
 
         public Access withMetricsFrom(Networks networks) {
-            return new Access(allowGuests, tokenSecret, webSocket, networks, compression);
+            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression);
+        }
+
+        public Access withPublicUrl(URI url) {
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression);
         }
 
         public Access withCompression(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, enabled);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled);
         }
 
         @Override
         public String toString() {
             // Never print the secret.
             return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
-                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", compression=" + compression + "]";
+                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", publicUrl=" + publicUrl
+                    + ", compression=" + compression + "]";
         }
     }
 
@@ -233,11 +274,15 @@ public record ServerConfig(
      * @param sendsPerSecondPerUser        messages one user (all their connections and HTTP requests)
      *                                     may send per second
      * @param requestsPerSecondPerConnection WebSocket frames of any kind one connection may send per second
+     * @param guestSendsPerSecondPerAddress messages all guests from one IP address (an IPv6 /64) may send
+     *                                     per second together, over every connection and HTTP request;
+     *                                     behind a trusted proxy, the forwarded client's address
      * @param trustedProxies               proxies whose {@code X-Forwarded-For} names the client
      */
     public record Admission(int maxConnections, int maxConnectionsPerIp, Duration handshakeTimeout,
                             int sendsPerSecondPerConnection, int sendsPerSecondPerUser,
-                            int requestsPerSecondPerConnection, Networks trustedProxies) {
+                            int requestsPerSecondPerConnection, int guestSendsPerSecondPerAddress,
+                            Networks trustedProxies) {
 
         public Admission {
             requirePositive("maxConnections", maxConnections);
@@ -247,38 +292,44 @@ public record ServerConfig(
             if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
                 throw new IllegalArgumentException("handshakeTimeout must be positive");
             }
-            if (sendsPerSecondPerConnection < 0 || sendsPerSecondPerUser < 0 || requestsPerSecondPerConnection < 0) {
+            if (sendsPerSecondPerConnection < 0 || sendsPerSecondPerUser < 0 || requestsPerSecondPerConnection < 0
+                    || guestSendsPerSecondPerAddress < 0) {
                 throw new IllegalArgumentException("rates must be 0 (off) or positive");
             }
         }
 
         public static Admission defaults() {
-            return new Admission(20_000, 256, Duration.ofSeconds(10), 10, 20, 50, Networks.none());
+            return new Admission(20_000, 256, Duration.ofSeconds(10), 10, 20, 50, 50, Networks.none());
         }
 
         /** The same connection limits with every rate limit off: for benchmarks and load tests. */
         public Admission withoutRateLimits() {
-            return withRates(0, 0, 0);
+            return withRates(0, 0, 0).withGuestSendsPerAddress(0);
+        }
+
+        public Admission withGuestSendsPerAddress(int perSecond) {
+            return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, sendsPerSecondPerConnection,
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, perSecond, trustedProxies);
         }
 
         public Admission withConnections(int total, int perIp) {
             return new Admission(total, perIp, handshakeTimeout, sendsPerSecondPerConnection,
-                    sendsPerSecondPerUser, requestsPerSecondPerConnection, trustedProxies);
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, guestSendsPerSecondPerAddress, trustedProxies);
         }
 
         public Admission withHandshakeTimeout(Duration timeout) {
             return new Admission(maxConnections, maxConnectionsPerIp, timeout, sendsPerSecondPerConnection,
-                    sendsPerSecondPerUser, requestsPerSecondPerConnection, trustedProxies);
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, guestSendsPerSecondPerAddress, trustedProxies);
         }
 
         public Admission withRates(int sendsPerConnection, int sendsPerUser, int requestsPerConnection) {
             return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, sendsPerConnection,
-                    sendsPerUser, requestsPerConnection, trustedProxies);
+                    sendsPerUser, requestsPerConnection, guestSendsPerSecondPerAddress, trustedProxies);
         }
 
         public Admission withTrustedProxies(Networks proxies) {
             return new Admission(maxConnections, maxConnectionsPerIp, handshakeTimeout, sendsPerSecondPerConnection,
-                    sendsPerSecondPerUser, requestsPerSecondPerConnection, proxies);
+                    sendsPerSecondPerUser, requestsPerSecondPerConnection, guestSendsPerSecondPerAddress, proxies);
         }
     }
 

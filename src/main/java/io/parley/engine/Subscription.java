@@ -8,7 +8,7 @@ import java.util.List;
 /**
  * One connection's membership of one room, and the gate its frames pass through.
  *
- * <p>Created by {@link LocalBroker#subscribe} on the subscriber's executor. From then on every method
+ * <p>Created by {@link Broker#subscribe} on the subscriber's executor. From then on every method
  * except the final fields runs on that executor only (the engine posts work there), so the state below
  * needs no synchronisation.
  *
@@ -29,13 +29,13 @@ public final class Subscription {
     final Subscriber subscriber;
     final String name;
     private final JoinListener listener;
-    private final LocalBroker broker;
+    private final Broker broker;
 
     private State state = State.PENDING;
     private long lastSeq;
     private List<Frame> backlog;
 
-    Subscription(String room, Subscriber subscriber, String name, JoinListener listener, LocalBroker broker) {
+    Subscription(String room, Subscriber subscriber, String name, JoinListener listener, Broker broker) {
         this.room = room;
         this.subscriber = subscriber;
         this.name = name;

@@ -8,7 +8,6 @@ import io.parley.chat.ErrorCode;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
-import io.parley.engine.LocalBroker;
 import io.parley.engine.PublishListener;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;

@@ -19,7 +19,8 @@ import java.util.List;
  * <p><b>Errors.</b> Every failure of the underlying database is a {@link StoreException}; nothing
  * database-specific leaks to the caller.
  *
- * <p>Implementations: {@link SqliteHistoryStore}, an embedded file for a single node (the default).
+ * <p>Implementations: {@link SqliteHistoryStore}, an embedded file for a single node (the default);
+ * {@link PostgresHistoryStore}, a PostgreSQL database ({@code --postgres-url}), which several nodes can share.
  */
 public interface HistoryStore extends AutoCloseable {
 

@@ -1,8 +1,10 @@
 package io.parley.transport;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -11,6 +13,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AttributeKey;
@@ -39,14 +42,16 @@ import java.util.concurrent.TimeUnit;
  *       instead.</li>
  *   <li><b>Request deadline.</b> A whole HTTP request (headers and body, the WebSocket handshake
  *       included) must arrive within the handshake timeout of the connection opening or of the last
- *       response. A slow-loris client that trickles a byte at a time is closed (with 408 if it got as
- *       far as a request line) instead of holding a slot: an idle timer would not catch it, since it
- *       is never idle. Once the connection is upgraded, the deadline is gone and the WebSocket
- *       keep-alive takes over.</li>
+ *       answer having left (while requests wait for their answers, the clock stops). A slow-loris
+ *       client that trickles a byte at a time is closed instead of holding a slot: with 408 if any
+ *       byte of a request has arrived (an {@link Arrivals} handler before the codec notices those), silently if
+ *       nothing has. An idle timer would not catch it, since it is never idle. Once the connection is
+ *       upgraded, the deadline is gone and the WebSocket keep-alive takes over.</li>
  * </ul>
  * It also counts HTTP requests for /metrics.
  *
- * <p>One per connection, on its event loop, right after the HTTP codec.
+ * <p>One per connection, on its event loop, right after the HTTP codec (its {@link #arrivals()} right
+ * before it).
  */
 final class Admission extends ChannelDuplexHandler {
 
@@ -62,8 +67,17 @@ final class Admission extends ChannelDuplexHandler {
     private InetAddress proxy;
     private HttpResponseStatus refusal;
     private ScheduledFuture<?> deadline;
-    /** A request line has arrived and its last content not yet. */
+    /** A request's headers have arrived and its last content not yet. */
     private boolean midRequest;
+    /**
+     * Bytes arrived since the last whole request: the next one has begun, if only by a byte. Bytes that
+     * came in the same read as the end of the request before are not noticed (the codec keeps them
+     * unseen), so such a request, if it stalls, is closed without the 408.
+     */
+    private boolean begun;
+    /** Requests that arrived whole and are not answered yet; the deadline waits for their answers. */
+    private int unanswered;
+    private final Arrivals arrivals = new Arrivals();
 
     Admission(ConnectionCounts counts, ServerMetrics metrics, long deadlineNanos, Networks proxies) {
         this.counts = counts;
@@ -101,6 +115,10 @@ final class Admission extends ChannelDuplexHandler {
         if (msg instanceof HttpRequest request) {
             metrics.httpRequest();
             midRequest = true;
+            if (request.decoderResult().isFailure()) {
+                // The codec gives up on it and drops what follows: it is as whole as it will get.
+                requestEnded();
+            }
             // CLIENT is set once the client behind the proxy holds its address slot.
             if (proxy != null && ctx.channel().attr(CLIENT).get() == null && isWebSocket(request)) {
                 InetAddress behind = clientBehind(proxy, request.headers(), proxies);
@@ -114,9 +132,8 @@ final class Admission extends ChannelDuplexHandler {
                 ctx.channel().closeFuture().addListener(f -> counts.releaseAddress(behind));
             }
         }
-        if (msg instanceof LastHttpContent) {
-            midRequest = false;
-            disarm();
+        if (msg instanceof LastHttpContent && midRequest) {
+            requestEnded();
         }
         super.channelRead(ctx, msg);
     }
@@ -130,16 +147,54 @@ final class Admission extends ChannelDuplexHandler {
             // request into one the server is about to close.
             response.headers().set("Keep-Alive", "timeout=" + Math.max(1, TimeUnit.NANOSECONDS.toSeconds(deadlineNanos) - 1));
         }
-        if (!upgraded && msg instanceof LastHttpContent) {
-            // A response ended: the next request has the same time to arrive.
-            arm(ctx);
+        boolean informational = msg instanceof HttpResponse response
+                && response.status().codeClass() == HttpStatusClass.INFORMATIONAL;
+        if (!informational && msg instanceof LastHttpContent) {
+            unanswered = Math.max(0, unanswered - 1);
+            if (unanswered == 0) {
+                // Once the last answer has left, the next request has the same time to arrive. Not
+                // before: the time a client takes to download an answer is not time spent sending.
+                promise = promise.unvoid();
+                promise.addListener(sent -> {
+                    if (unanswered == 0 && !ctx.isRemoved()) {
+                        arm(ctx);
+                    }
+                });
+            }
         }
         super.write(ctx, msg, promise);
         if (upgraded) {
             // From now on the WebSocket keep-alive judges this connection.
             disarm();
+            ctx.pipeline().remove(arrivals);
             ctx.pipeline().remove(this);
         }
+    }
+
+    /**
+     * Goes before the HTTP codec, which says nothing until a request's headers are complete, to tell
+     * this handler that a request has begun to arrive.
+     */
+    ChannelInboundHandlerAdapter arrivals() {
+        return arrivals;
+    }
+
+    private final class Arrivals extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+            if (msg instanceof ByteBuf bytes && bytes.isReadable()) {
+                begun = true;
+            }
+            super.channelRead(ctx, msg);
+        }
+    }
+
+    private void requestEnded() {
+        midRequest = false;
+        begun = false;
+        unanswered++;
+        // The server's own time to answer does not count against the client.
+        disarm();
     }
 
     /**
@@ -185,6 +240,15 @@ final class Admission extends ChannelDuplexHandler {
         return colon >= 0 && colon == hop.lastIndexOf(':') ? hop.substring(0, colon) : hop;
     }
 
+    /** Who a connection is from: the client behind a trusted proxy, else the peer; null if not IP. */
+    static InetAddress clientAddress(Channel channel) {
+        InetAddress client = channel.attr(CLIENT).get();
+        if (client != null) {
+            return client;
+        }
+        return channel.remoteAddress() instanceof InetSocketAddress peer ? peer.getAddress() : null;
+    }
+
     /** Who a connection is from, for logs: the client behind a trusted proxy, else the peer. */
     static Object clientOf(Channel channel) {
         InetAddress client = channel.attr(CLIENT).get();
@@ -217,7 +281,7 @@ final class Admission extends ChannelDuplexHandler {
 
     private void expired(ChannelHandlerContext ctx) {
         deadline = null;
-        if (midRequest) {
+        if (midRequest || begun) {
             Responses.sendAndClose(ctx, Responses.text(HttpResponseStatus.REQUEST_TIMEOUT,
                     "The request took too long to arrive."));
         } else {

@@ -22,9 +22,10 @@ import io.parley.chat.RateLimits;
 import io.parley.chat.RoomRequests;
 import io.parley.config.Networks;
 import io.parley.engine.Failure;
-import io.parley.engine.LocalBroker;
+import io.parley.engine.Poll;
 import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
+import io.parley.engine.ReadQueue;
 import io.parley.engine.Replay;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.protocol.ServerMessage;
@@ -36,11 +37,11 @@ import org.slf4j.LoggerFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
  * The HTTP API, every route under {@code /api} (docs/PROTOCOL.md, "HTTP API"):
@@ -53,18 +54,20 @@ import java.util.concurrent.TimeUnit;
  * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
  * a matching HTTP status. Other paths pass on to {@link HttpRoutes}.
  *
- * <p>One per connection, on its event loop. It answers a connection's requests one at a time, in
- * order: a request that arrives while one is being answered (HTTP pipelining) waits its turn. A long
+ * <p>One per connection, on its event loop. {@link RequestQueue} hands it a connection's requests one
+ * at a time, each once the one before is answered (HTTP pipelining waits there). A long
  * poll is ended by the engine's answer or by this handler's timer, whichever comes first on the loop;
  * when the connection closes it is cancelled.
  */
 final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private static final Logger log = LoggerFactory.getLogger(ApiRoutes.class);
+    /** Failed requests are bugs, but a client that found one can repeat it: a few lines a minute. */
+    private static final ThrottledLog failures = new ThrottledLog(log, "failed API requests", 10);
     static final String PREFIX = "/api/";
     private static final String ROOMS = "/api/rooms/";
     private static final String MESSAGES = "/messages";
-    private static final int MAX_PIPELINED = 16;
+    private static final Pattern WHOLE_NUMBER = Pattern.compile("-?[0-9]{1,19}");
     static final String GUEST_NAME = "X-Parley-Name";
 
     private final RoomRequests chat;
@@ -77,12 +80,16 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private RateLimits.Connection limits;
     /** The peer, when it is a trusted proxy; null otherwise. */
     private InetAddress proxy;
-    private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     /** The request being answered, or null. */
     private FullHttpRequest current;
-    private LocalBroker.Poll poll;
+    private Poll poll;
     private ScheduledFuture<?> pollTimer;
+    /**
+     * This connection's turn at the disk; closed with it, so that its queued reads are dropped. One
+     * request is answered at a time, so a connection has at most one read in flight.
+     */
+    private ReadQueue.Asker reads;
 
     ApiRoutes(RoomRequests chat, ProtocolCodec codec, Authenticator authenticator, OriginPolicy origins,
               RateLimits rateLimits, Networks proxies) {
@@ -98,7 +105,9 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        this.limits = rateLimits.forConnection();
+        this.limits = rateLimits.forConnection(
+                ctx.channel().remoteAddress() instanceof InetSocketAddress peer ? peer.getAddress() : null);
+        this.reads = chat.asker();
         if (ctx.channel().remoteAddress() instanceof InetSocketAddress peer && proxies.contains(peer.getAddress())) {
             proxy = peer.getAddress();
         }
@@ -116,18 +125,9 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-        if (current != null) {
-            // Answers go out in the order of the requests, whichever route serves them (RFC 9112, 9.3.2).
-            if (waiting.size() >= MAX_PIPELINED) {
-                request.release();
-                ctx.close();
-                return;
-            }
-            waiting.add(request);
-            return;
-        }
+        // RequestQueue hands on the next request only once this one is answered.
         if (!request.uri().startsWith(PREFIX)) {
-            // Other routes answer at once, before the next request is read.
+            // Not the API: the plain routes.
             ctx.fireChannelRead(request);
             return;
         }
@@ -137,7 +137,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         } catch (ChatException e) {
             answer(request, error(e, null, null));
         } catch (RuntimeException e) {
-            log.error("API request {} {} failed", request.method(), request.uri(), e);
+            failures.error("API request {} {} failed", request.method(), Authenticator.withoutTokens(request.uri()),
+                    Authenticator.withoutTokens(e));
             answer(request, error(new ChatException(ErrorCode.INTERNAL_ERROR, "internal error"), null, null));
         }
     }
@@ -145,9 +146,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private void handle(FullHttpRequest request) {
         RateLimits.Connection limits = limitsFor(request);
         limits.request();
-        if (request.decoderResult().isFailure()) {
-            throw new ChatException(ErrorCode.BAD_REQUEST, "malformed HTTP request");
-        }
         var headers = request.headers();
         if (!origins.allows(headers.get(HttpHeaderNames.ORIGIN), headers.get(HttpHeaderNames.HOST))) {
             throw new ChatException(ErrorCode.FORBIDDEN, "origin not allowed");
@@ -227,7 +225,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             if (wait != null) {
                 throw new ChatException(ErrorCode.BAD_REQUEST, "wait needs since");
             }
-            chat.history(room, before, null, max).whenCompleteAsync((messages, failure) -> {
+            chat.history(reads, room, before, null, max).whenCompleteAsync((messages, failure) -> {
                 if (failure == null) {
                     long seq = messages.isEmpty() ? (before == null ? 0 : before - 1) : messages.getLast().seq();
                     answer(request, ok(new ServerMessage.HistoryPage(room, ServerMessage.Message.of(messages),
@@ -239,7 +237,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         int waitSeconds = wait == null ? 0 : (int) Math.min(wait, Integer.MAX_VALUE);
-        poll = chat.poll(room, since, max, waitSeconds, ctx.executor(), new PollListener() {
+        poll = chat.poll(reads, room, since, max, waitSeconds, ctx.executor(), new PollListener() {
             @Override
             public void answered(Replay replay) {
                 engineAnswered(request);
@@ -283,20 +281,32 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (cause instanceof StoreException) {
             return ChatSession.refused(Failure.STORE_UNAVAILABLE);
         }
-        log.error("reading room {} failed", room, cause);
+        failures.error("reading room {} failed", room, cause);
         return new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
     }
 
+    /**
+     * A parameter as a whole number in ASCII digits, with an optional minus (the rules then say what a
+     * negative one means). {@code Long.parseLong} alone would also take {@code +1} and digits of other
+     * scripts ({@code １}, {@code ١}); a parameter given twice is refused rather than one picked.
+     */
     private static Long number(Map<String, List<String>> params, String name) {
         List<String> values = params.get(name);
         if (values == null || values.isEmpty()) {
             return null;
         }
+        ErrorCode code = name.equals("wait") ? ErrorCode.BAD_REQUEST : ErrorCode.INVALID_SINCE;
+        if (values.size() > 1) {
+            throw new ChatException(code, name + " must be given once");
+        }
+        String value = values.getFirst();
+        if (!WHOLE_NUMBER.matcher(value).matches()) {
+            throw new ChatException(code, name + " must be a whole number");
+        }
         try {
-            return Long.parseLong(values.getFirst());
+            return Long.parseLong(value);
         } catch (NumberFormatException e) {
-            throw new ChatException(name.equals("wait") ? ErrorCode.BAD_REQUEST : ErrorCode.INVALID_SINCE,
-                    name + " must be a whole number");
+            throw new ChatException(code, name + " must be a whole number within 64 bits");
         }
     }
 
@@ -334,6 +344,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
             case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
             case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
+            case MISDIRECTED -> HttpResponseStatus.MISDIRECTED_REQUEST;
             case RATE_LIMITED -> HttpResponseStatus.TOO_MANY_REQUESTS;
             case OVERLOADED, STORE_UNAVAILABLE, SHUTTING_DOWN -> HttpResponseStatus.SERVICE_UNAVAILABLE;
             case INTERNAL_ERROR -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
@@ -352,8 +363,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     /**
-     * Sends the answer to {@code request}, then takes the next waiting one. An answer to a request
-     * already answered (a poll whose timer won, a connection gone) is dropped.
+     * Sends the answer to {@code request}. An answer to a request already answered (a poll whose timer
+     * won, a connection gone) is dropped.
      */
     private void answer(FullHttpRequest request, FullHttpResponse response) {
         if (current != request || request == null) {
@@ -369,16 +380,14 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             pollTimer.cancel(false);
             pollTimer = null;
         }
-        // Errors of the chat leave the connection usable; only a request the server could not parse closes it.
-        Responses.send(ctx, request, response, !request.decoderResult().isFailure());
+        // Errors of the chat leave the connection usable (RequestQueue answers what could not be parsed).
+        Responses.send(ctx, request, response, true);
         request.release();
-        while (current == null && !waiting.isEmpty()) {
-            channelRead0(ctx, waiting.poll());
-        }
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        reads.close();
         if (poll != null) {
             poll.cancel();
             poll = null;
@@ -390,8 +399,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             current.release();
             current = null;
         }
-        waiting.forEach(FullHttpRequest::release);
-        waiting.clear();
         super.channelInactive(ctx);
     }
 }

@@ -5,9 +5,12 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.parley.auth.Identity;
 import io.parley.auth.Tokens;
+import io.parley.chat.ChatException;
+import io.parley.chat.ChatRules;
 import io.parley.config.ServerConfig;
 
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * Decides who an HTTP request (a WebSocket handshake included) comes from: a user with a valid token,
@@ -21,6 +24,12 @@ import java.util.List;
 final class Authenticator {
 
     private static final String BEARER = "bearer ";
+    /**
+     * Where a token can sit in a request target: {@code token=} in the query (WebSocket handshakes),
+     * its letters percent-encoded or not, since the server decodes the name before it looks.
+     */
+    private static final Pattern QUERY_TOKEN = Pattern.compile(
+            "(?i)([?&;](?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)(?:=|%3d))[^&#;\\s]*");
 
     private final boolean allowGuests;
     private final Tokens tokens;
@@ -67,15 +76,57 @@ final class Authenticator {
         return verify(token);
     }
 
-    /** A token on its own: a refresh on an open connection, or the one a request carried. */
+    /**
+     * A token on its own: a refresh on an open connection, or the one a request carried. Its name must
+     * meet the rules a guest's name meets (no bidi overrides or invisible characters): a signed token
+     * proves who the issuer vouched for, not that the name it chose shows harmlessly.
+     */
     Result verify(String token) {
         if (tokens == null) {
             return new Refused("this server accepts no tokens (it has no token secret); connect as a guest");
         }
+        Identity identity;
         try {
-            return new User(tokens.verify(token));
+            identity = tokens.verify(token);
         } catch (Tokens.InvalidTokenException e) {
             return new Refused(e.getMessage());
+        }
+        try {
+            ChatRules.name(identity.name());
+        } catch (ChatException e) {
+            return new Refused("the token's name is not allowed: " + e.getMessage());
+        }
+        return new User(identity);
+    }
+
+    /**
+     * A request target fit for the log: the value of every {@code token=} in it replaced. Anything that
+     * logs a target (or an exception whose message quotes one) goes through here, so that no token is
+     * ever written to the log.
+     */
+    static String withoutTokens(String uri) {
+        return uri == null ? null : QUERY_TOKEN.matcher(uri).replaceAll("$1<redacted>");
+    }
+
+    /**
+     * A stand-in for {@code e} fit for the log: the same class name, stack and causes' stacks, with
+     * {@link #withoutTokens(String)} applied to every message. Decoders and parsers quote their input.
+     */
+    static Throwable withoutTokens(Throwable e) {
+        if (e == null) {
+            return null;
+        }
+        String message = e.getMessage() == null ? e.getClass().getName()
+                : e.getClass().getName() + ": " + withoutTokens(e.getMessage());
+        Throwable copy = new RedactedException(message, withoutTokens(e.getCause()));
+        copy.setStackTrace(e.getStackTrace());
+        return copy;
+    }
+
+    /** What {@link #withoutTokens(Throwable)} logs in place of the exception it was given. */
+    private static final class RedactedException extends RuntimeException {
+        RedactedException(String message, Throwable cause) {
+            super(message, cause);
         }
     }
 }

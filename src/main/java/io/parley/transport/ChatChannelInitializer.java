@@ -16,7 +16,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.parley.chat.RateLimits;
 import io.parley.chat.RoomRequests;
 import io.parley.config.ServerConfig;
-import io.parley.engine.LocalBroker;
+import io.parley.engine.Broker;
 import io.parley.protocol.ProtocolCodec;
 
 import java.util.concurrent.TimeUnit;
@@ -32,11 +32,17 @@ import java.util.concurrent.TimeUnit;
  *                in one write (fan-out bursts are coalesced by ChatSocket's own deferred flush)
  *   keep-alive   IdleStateHandler: closes silent HTTP connections; after the upgrade, pings and
  *                closes silent WebSocket clients
+ *   arrivals     Admission's eye on raw bytes: a request has begun before the codec can say so
  *   http         HttpServerCodec: bytes to HTTP requests (until the upgrade replaces it)
  *   admission    Admission: the per-client limit behind a trusted proxy (429) and the request
- *                deadline (slow loris); the other connection limits are AcceptGate's, at accept;
- *                removes itself on the upgrade
+ *                deadline (slow loris, 408); the other connection limits are AcceptGate's, at accept;
+ *                removes itself and its arrivals on the upgrade
  *   aggregate    RequestAggregator: one FullHttpRequest per request; 413 as JSON past the limit
+ *   queue        RequestQueue: one request at a time, in order; stops reading while requests wait or
+ *                the client leaves answers unread (--outbound-buffer-bytes); 431/414/400 and close
+ *                for a request the codec could not read whole; removes itself on the upgrade
+ *   target       TargetGuard: 421 for a Host other than --public-url's, 400 for a target that is not
+ *                valid percent-encoding
  *   cors         Netty's CorsHandler, only with --allowed-origin: lets pages on those origins call the
  *                HTTP API (answers preflights, adds Access-Control-Allow-Origin)
  *   guard        UpgradeGuard: refuses bad handshakes to /chat with 503/426/400/403/405/401, and
@@ -65,12 +71,13 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     /** What pages on the allowed origins may do with the HTTP API; null when no origin is allowed. */
     private final CorsConfig cors;
     private final SslContext tls;
-    private final LocalBroker broker;
+    private final Broker broker;
     private final ProtocolCodec codec;
     private final ChannelGroup sockets;
     private final ChannelGroup openChannels;
     private final OriginPolicy origins;
     private final HttpRoutes routes;
+    private final TargetGuard target;
     private final WebSocketServerProtocolConfig websocket;
     private final Authenticator authenticator;
     private final ConnectionCounts connections;
@@ -82,7 +89,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final FatalErrors fatal;
     private final DeflateNegotiation deflate;
 
-    ChatChannelInitializer(ServerConfig config, SslContext tls, LocalBroker broker, ProtocolCodec codec,
+    ChatChannelInitializer(ServerConfig config, SslContext tls, Broker broker, ProtocolCodec codec,
                            ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files,
                            ConnectionCounts connections, FatalErrors fatal) {
         this.fatal = fatal;
@@ -92,8 +99,9 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.broker = broker;
         this.codec = codec;
         this.sockets = sockets;
-        this.origins = new OriginPolicy(config.allowedOrigins());
+        this.origins = new OriginPolicy(config.allowedOrigins(), config.access().publicUrl());
         this.cors = origins.cors();
+        this.target = new TargetGuard(origins, codec);
         this.authenticator = new Authenticator(config.access());
         this.connections = connections;
         this.rateLimits = new RateLimits(config.admission());
@@ -140,10 +148,14 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         // Until the upgrade, a connection silent for the idle timeout is closed, so idle TCP connections
         // do not hold slots; ChatSocket swaps this for the WebSocket keep-alive.
         p.addLast("keep-alive", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
+        Admission admission = new Admission(connections, metrics, config.admission().handshakeTimeout().toNanos(),
+                config.admission().trustedProxies());
+        p.addLast("arrivals", admission.arrivals());
         p.addLast("http", new HttpServerCodec(4096, 8192, 8192));
-        p.addLast("admission", new Admission(connections, metrics, config.admission().handshakeTimeout().toNanos(),
-                config.admission().trustedProxies()));
+        p.addLast("admission", admission);
         p.addLast("aggregate", new RequestAggregator(maxHttpRequest, codec));
+        p.addLast("queue", new RequestQueue(codec, config.outboundBufferBytes()));
+        p.addLast("target", target);
         if (cors != null) {
             p.addLast(CORS, new CorsHandler(cors));
         }

@@ -25,7 +25,7 @@ import io.parley.chat.ErrorCode;
 import io.parley.chat.RoomRequests;
 import io.parley.chat.ReadControl;
 import io.parley.config.ServerConfig;
-import io.parley.engine.LocalBroker;
+import io.parley.engine.Broker;
 import io.parley.engine.Subscriber;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.protocol.ProtocolHandler;
@@ -66,6 +66,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
         implements Subscriber, ReadControl, TokenRenewal {
 
     private static final Logger log = LoggerFactory.getLogger(ChatSocket.class);
+    /** Any client can make itself a slow consumer, as often as it reconnects: a few lines a minute. */
+    private static final ThrottledLog slowConsumers = new ThrottledLog(log, "slow consumers closed", 10);
     private static final AtomicLong SESSIONS = new AtomicLong();
     /** How long a client may stay over its outbound limit before it counts as a slow consumer. */
     static final long SLOW_GRACE_NANOS = TimeUnit.SECONDS.toNanos(5);
@@ -73,7 +75,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
     static final int HARD_LIMIT_FACTOR = 4;
 
     private final ServerConfig config;
-    private final LocalBroker broker;
+    private final Broker broker;
     private final ProtocolCodec codec;
     private final ChannelGroup sockets;
     private final RoomRequests requests;
@@ -95,7 +97,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
     /** Ping intervals the client has been silent for, counted by the keep-alive's idle events. */
     private long silentIntervals;
 
-    ChatSocket(ServerConfig config, LocalBroker broker, ProtocolCodec codec, ChannelGroup sockets,
+    ChatSocket(ServerConfig config, Broker broker, ProtocolCodec codec, ChannelGroup sockets,
                RoomRequests requests, Authenticator authenticator, FatalErrors fatal) {
         this.fatal = fatal;
         this.config = config;
@@ -149,7 +151,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
                 config.pingInterval().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
         String id = "s-" + Long.toString(SESSIONS.incrementAndGet(), 36);
         Identity identity = ctx.channel().attr(UpgradeGuard.IDENTITY).getAndSet(null);
-        ChatSession session = new ChatSession(broker, requests, config, this, this, id, identity);
+        ChatSession session = new ChatSession(broker, requests, config, this, this, id, identity,
+                Admission.clientAddress(ctx.channel()));
         if (identity != null && identity.validUntil() != null) {
             // A token proves who someone is until it expires; the connection it opened ends then too,
             // unless a refresh shows a fresh token first.
@@ -277,7 +280,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
     /** Closes the connection with 1013 if the client is a slow consumer; says whether it did. */
     private boolean closedAsSlow() {
         if (unsentAfterFlush > config.outboundBufferBytes() && slowConsumer()) {
-            log.info("closing slow consumer {}: {} bytes unsent", Admission.clientOf(ctx.channel()), unsentAfterFlush);
+            slowConsumers.info("closing slow consumer {}: {} bytes unsent", Admission.clientOf(ctx.channel()), unsentAfterFlush);
             close(WebSocketCloseStatus.TRY_AGAIN_LATER.code(), "slow consumer: reconnect and re-join with since");
             return true;
         }

@@ -32,11 +32,11 @@ import java.nio.charset.StandardCharsets;
 final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     /**
-     * The page may talk only to this server; user text can never become script; only the configured
-     * origins may frame it.
+     * The page may talk only to this server (and the configured origins); user text can never become
+     * script; only the configured origins may frame it.
      */
-    private static final String CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-            + "style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors ";
+    private static final String CSP = "default-src 'self'; connect-src %s; img-src 'self' data:; "
+            + "style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors %s";
     private static final byte[] HEALTHY = "{\"status\":\"ok\"}\n".getBytes(StandardCharsets.UTF_8);
 
     private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
@@ -50,7 +50,7 @@ final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     HttpRoutes(StaticFiles files, ServerMetrics metrics, OriginPolicy origins, Networks metricsFrom, Networks proxies) {
         this.files = files;
         this.metrics = metrics;
-        this.contentSecurityPolicy = CSP + origins.frameAncestors();
+        this.contentSecurityPolicy = CSP.formatted(origins.connectSources(), origins.frameAncestors());
         this.metricsFrom = metricsFrom;
         this.proxies = proxies;
     }
@@ -61,9 +61,6 @@ final class HttpRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     private FullHttpResponse route(ChannelHandlerContext ctx, FullHttpRequest request) {
-        if (request.decoderResult().isFailure()) {
-            return Responses.text(HttpResponseStatus.BAD_REQUEST, "Malformed HTTP request.");
-        }
         if (!request.method().equals(HttpMethod.GET) && !request.method().equals(HttpMethod.HEAD)) {
             FullHttpResponse r = Responses.text(HttpResponseStatus.METHOD_NOT_ALLOWED, "Only GET and HEAD are served here.");
             r.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");

@@ -15,10 +15,13 @@ import java.util.stream.Collectors;
  * Which browser pages may open a WebSocket to this server: the defence against cross-site WebSocket
  * hijacking, where a page on another site opens a socket with the visitor's cookies.
  *
- * <p>Allowed: the server's own origin (the host the browser addressed, as the {@code Host} header
- * carries it, over either scheme, since a TLS-terminating proxy may sit in front), every origin on the
- * configured list, and any origin if the list holds {@code *}. A request without {@code Origin} is not
- * from a browser page and is allowed: such a client can send any header it likes anyway.
+ * <p>Allowed: the server's own origin, every origin on the configured list, and any origin if the list
+ * holds {@code *}. The own origin is the public URL's when one is configured; without one it is the host
+ * the browser addressed, as the {@code Host} header carries it, over either scheme (a TLS-terminating
+ * proxy may sit in front). That fallback trusts {@code Host}, which DNS rebinding lets a foreign page
+ * choose: with a public URL, {@link #addressedHere} refuses every other {@code Host} too. A request
+ * without {@code Origin} is not from a browser page and is allowed: such a client can send any header
+ * it likes anyway.
  *
  * <p>The same list says which sites may show the browser client in a frame (CSP
  * {@code frame-ancestors}): none unless origins are configured, so that nobody can overlay the page to
@@ -33,11 +36,64 @@ final class OriginPolicy {
      * them can end or add a CSP directive.
      */
     private final List<String> sites;
+    /** The public URL's origin, normalised; null when none is configured. */
+    private final String publicOrigin;
+    /**
+     * The {@code Host} values that address this server, lower case: the public URL's host[:port], and
+     * with the scheme's default port spelled out. Null when no public URL is configured: any Host.
+     */
+    private final Set<String> publicHosts;
 
-    OriginPolicy(List<String> allowedOrigins) {
+    OriginPolicy(List<String> allowedOrigins, URI publicUrl) {
         this.anyOrigin = allowedOrigins.contains("*");
         this.allowed = allowedOrigins.stream().map(OriginPolicy::normalize).collect(Collectors.toUnmodifiableSet());
         this.sites = allowed.stream().filter(o -> !o.isEmpty()).sorted().toList();
+        this.publicOrigin = publicUrl == null ? null : normalize(publicUrl.toString());
+        if (publicUrl == null) {
+            this.publicHosts = null;
+        } else {
+            String host = publicUrl.getHost().toLowerCase(Locale.ROOT);
+            int defaultPort = publicUrl.getScheme().equalsIgnoreCase("https") ? 443 : 80;
+            int port = publicUrl.getPort() == -1 ? defaultPort : publicUrl.getPort();
+            this.publicHosts = port == defaultPort ? Set.of(host, host + ":" + port) : Set.of(host + ":" + port);
+        }
+    }
+
+    /**
+     * Whether a request's {@code Host} names this server: always without a public URL; with one, only
+     * its host[:port]. Compared as text, never parsed, so that nothing such as {@code host@evil} or
+     * {@code host/path} can pass as the right host.
+     */
+    boolean addressedHere(String host) {
+        return publicHosts == null || host != null && publicHosts.contains(host.trim().toLowerCase(Locale.ROOT));
+    }
+
+    /**
+     * The CSP {@code connect-src} sources: where the browser client may open connections. {@code 'self'}
+     * covers the page's own origin and, in CSP Level 3, its ws:/wss: form (Chromium and Firefox follow
+     * that; BrowserClientTest shows it in Chromium). The public URL's WebSocket form is spelled out for
+     * browsers that predate it, and the listed origins (their WebSocket form too) for a page that talks
+     * to a sibling server. {@code *} on the list adds nothing: it says who may connect here, not where
+     * this page may connect.
+     */
+    String connectSources() {
+        StringBuilder sources = new StringBuilder("'self'");
+        if (publicOrigin != null && !publicOrigin.isEmpty()) {
+            sources.append(' ').append(webSocketForm(publicOrigin));
+        }
+        for (String site : sites) {
+            sources.append(' ').append(site);
+            if (site.startsWith("http")) {
+                sources.append(' ').append(webSocketForm(site));
+            }
+        }
+        return sources.toString();
+    }
+
+    /** ws://host[:port] for http://host[:port], wss:// for https://. */
+    private static String webSocketForm(String httpOrigin) {
+        return httpOrigin.startsWith("https://") ? "wss://" + httpOrigin.substring("https://".length())
+                : "ws://" + httpOrigin.substring("http://".length());
     }
 
     /** The CSP {@code frame-ancestors} sources: {@code 'none'}, {@code *}, or the server and the listed origins. */
@@ -74,7 +130,13 @@ final class OriginPolicy {
         if (allowed.contains(normalized)) {
             return true;
         }
-        if (host == null || normalized.isEmpty()) {
+        if (normalized.isEmpty()) {
+            return false;
+        }
+        if (publicOrigin != null) {
+            return normalized.equals(publicOrigin);
+        }
+        if (host == null) {
             return false;
         }
         return normalized.equals(normalize("http://" + host)) || normalized.equals(normalize("https://" + host));

@@ -17,9 +17,12 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.parley.config.ServerConfig;
+import io.parley.engine.Broker;
 import io.parley.engine.LocalBroker;
+import io.parley.engine.RedisBroker;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.store.HistoryStore;
+import io.parley.store.PostgresHistoryStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,10 +34,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A running Parley node: the store, the engine and the network, started together and stopped in the
  * order that loses nothing.
  *
- * <p>Start: open the SQLite store, start the engine's sequencer, bind the port. Stop
- * ({@link #close()}, also run on SIGTERM by {@code parley serve}): stop accepting connections; let the
- * engine finish every queued command, so each message a client sent before the stop is stored and
- * acknowledged; close every WebSocket with 1001; stop the event loops; close the store.
+ * <p>Start: open the store (SQLite, or PostgreSQL with {@code --postgres-url}), start the engine's
+ * sequencer, bind the port. Stop ({@link #close()}, also run on SIGTERM by {@code parley serve}): stop
+ * accepting connections; let the engine finish every queued command, so each message a client sent
+ * before the stop is stored and acknowledged; close every WebSocket with 1001; stop the event loops; close the store.
  *
  * <p>Threads: one acceptor thread; one event loop per core for connections (a connection stays on
  * one loop for its life); the engine's sequencer and history readers. See docs/ARCHITECTURE.md. If
@@ -51,7 +54,7 @@ public final class ParleyServer implements AutoCloseable {
     /** Every thread of this server has a name that starts with this and a dash. */
     private final String name;
     private final HistoryStore store;
-    private final LocalBroker broker;
+    private final Broker broker;
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
     private final ChannelGroup sockets = new DefaultChannelGroup("chat-sockets", GlobalEventExecutor.INSTANCE);
@@ -71,8 +74,18 @@ public final class ParleyServer implements AutoCloseable {
                 : null;
         StaticFiles files = StaticFiles.load();
         ProtocolCodec codec = new ProtocolCodec();
-        store = HistoryStore.openSqlite(config.dataDir(), config.durableSync());
-        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name, fatal);
+        store = config.postgres() != null
+                ? PostgresHistoryStore.open(config.postgres())
+                : HistoryStore.openSqlite(config.dataDir(), config.durableSync());
+        try {
+            broker = config.redis() != null
+                    ? RedisBroker.start((PostgresHistoryStore) store, config.redis(), codec, config.historyOnJoin(),
+                            config.retainMessages(), name, fatal)
+                    : new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name, fatal);
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
         acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
                 NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(),
@@ -111,8 +124,9 @@ public final class ParleyServer implements AutoCloseable {
             store.close();
             throw e;
         }
-        log.info("Parley listening on {}://{}:{}/ (data in {})", config.tls() ? "https" : "http", config.host(),
-                port(), config.dataDir().toAbsolutePath());
+        log.info("Parley listening on {}://{}:{}/ (history in {}{})", config.tls() ? "https" : "http", config.host(),
+                port(), config.postgres() != null ? config.postgres() : config.dataDir().toAbsolutePath(),
+                config.redis() != null ? ", rooms shared over Redis at " + config.redis() : "");
     }
 
     /** Starts a server that only logs a fatal error ({@link FatalErrors#logging()}); returns once it accepts connections. */

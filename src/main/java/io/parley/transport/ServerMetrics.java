@@ -10,7 +10,7 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.channel.group.ChannelGroup;
-import io.parley.engine.LocalBroker;
+import io.parley.engine.Broker;
 
 import java.lang.management.ManagementFactory;
 import java.util.concurrent.atomic.LongAdder;
@@ -32,16 +32,16 @@ final class ServerMetrics {
     private final LongAdder bytesSent = new LongAdder();
     private final LongAdder httpRequests = new LongAdder();
 
-    ServerMetrics(LocalBroker broker, ChannelGroup webSockets, ConnectionCounts connections) {
+    ServerMetrics(Broker broker, ChannelGroup webSockets, ConnectionCounts connections) {
         FunctionCounter.builder("parley.bytes.received", bytesReceived, LongAdder::sum)
                 .description("Bytes read from every socket, HTTP and WebSocket, TLS included").register(registry);
         FunctionCounter.builder("parley.bytes.sent", bytesSent, LongAdder::sum)
                 .description("Bytes written to every socket, HTTP and WebSocket, TLS included").register(registry);
         FunctionCounter.builder("parley.http.requests", httpRequests, LongAdder::sum)
                 .description("HTTP requests received, WebSocket handshakes included").register(registry);
-        FunctionCounter.builder("parley.messages.stored", broker, LocalBroker::storedCount)
+        FunctionCounter.builder("parley.messages.stored", broker, Broker::storedCount)
                 .description("Chat messages written to the store").register(registry);
-        FunctionCounter.builder("parley.deliveries", broker, LocalBroker::deliveryCount)
+        FunctionCounter.builder("parley.deliveries", broker, Broker::deliveryCount)
                 .description("Chat messages handed to WebSocket members and to HTTP polls").register(registry);
         Gauge.builder("parley.connections", webSockets, ChannelGroup::size)
                 .tag("transport", "websocket").description("Open WebSocket connections").register(registry);

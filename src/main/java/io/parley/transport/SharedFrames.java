@@ -22,7 +22,8 @@ import java.util.zip.Deflater;
  * delivers it; every member on that loop then gets a retained duplicate of the same buffer, which passes
  * the pipeline's frame encoder untouched (it only encodes {@code WebSocketFrame}s), and passes the
  * per-connection deflate encoder of {@link DeflateNegotiation} untouched for the same reason. The engine
- * hands a loop one broadcast to all its members before the next (see {@code LocalBroker.LoopWork}), so
+ * hands a loop one broadcast to all its members before the next (see the engine's
+ * {@code LoopTasks}), so
  * remembering the last payload is enough. In a fan-out profile the per-subscriber encoder and its buffer
  * allocation were a quarter of the server's samples.
  *

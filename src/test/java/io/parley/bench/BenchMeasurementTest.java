@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.time.LocalDate;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalDouble;
 import org.HdrHistogram.Histogram;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -169,6 +170,6 @@ class BenchMeasurementTest {
         latency.recordValueWithCount(p50Micros, 60);
         latency.recordValueWithCount(p99Micros, 40);
         return new BenchReport(parameters, transport, 9, 1, 0, 0, List.of(), 100, 100, Map.of(), 1_000, 1_000,
-                latency, cost);
+                latency, cost, BenchReport.MemberCheck.NONE, OptionalDouble.empty());
     }
 }

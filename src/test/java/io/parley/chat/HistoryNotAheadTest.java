@@ -76,7 +76,7 @@ class HistoryNotAheadTest {
 
                         @Override
                         public void resumeReading() { }
-                    }, "s-1", null);
+                    }, "s-1", null, null);
             CompletableFuture<Replay> joined = new CompletableFuture<>();
             loop.submit(() -> {
                 session.hello("ada");

@@ -52,4 +52,44 @@ class RateLimitsTest {
         limits.forgetFull();
         assertThat(limits.trackedClientsBehindProxies()).as("full buckets, the same as new ones").isZero();
     }
+
+    @Test
+    void guestsFromOneAddressShareOneAllowanceOverEveryConnection() throws Exception {
+        // 10 a second per connection would let 100 fresh connections send 2,000 at once; per address, 2 a
+        // second allows a burst of 4 from all of them together.
+        RateLimits limits = new RateLimits(ServerConfig.Admission.defaults().withGuestSendsPerAddress(2));
+        InetAddress office = InetAddress.getByAddress(new byte[] {(byte) 203, 0, 113, 5});
+        InetAddress elsewhere = InetAddress.getByAddress(new byte[] {(byte) 198, 51, 100, 7});
+        for (int i = 0; i < 4; i++) {
+            limits.forConnection(office).guestSend();
+        }
+        assertThatThrownBy(() -> limits.forConnection(office).guestSend())
+                .isInstanceOfSatisfying(ChatException.class, e -> {
+                    assertThat(e.code()).isEqualTo(ErrorCode.RATE_LIMITED);
+                    assertThat(e.retryAfterMillis()).isPositive();
+                });
+        limits.forConnection(elsewhere).guestSend();
+        assertThat(limits.trackedGuestAddresses()).isEqualTo(2);
+    }
+
+    @Test
+    void anIpv6HostIsOneAddressWhicheverOfItsSlash64ItSendsFrom() throws Exception {
+        RateLimits limits = new RateLimits(ServerConfig.Admission.defaults().withGuestSendsPerAddress(1));
+        limits.forConnection(InetAddress.getByName("2001:db8:1:2::1")).guestSend();
+        limits.forConnection(InetAddress.getByName("2001:db8:1:2:aaaa::9")).guestSend();
+        assertThatThrownBy(() -> limits.forConnection(InetAddress.getByName("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+                .guestSend()).isInstanceOfSatisfying(ChatException.class,
+                        e -> assertThat(e.code()).isEqualTo(ErrorCode.RATE_LIMITED));
+        limits.forConnection(InetAddress.getByName("2001:db8:1:3::1")).guestSend();
+    }
+
+    @Test
+    void noPerAddressLimitWhenTurnedOff() throws Exception {
+        RateLimits limits = new RateLimits(ServerConfig.Admission.defaults().withoutRateLimits());
+        InetAddress office = InetAddress.getByAddress(new byte[] {(byte) 203, 0, 113, 5});
+        for (int i = 0; i < 1000; i++) {
+            limits.forConnection(office).guestSend();
+        }
+        assertThat(limits.trackedGuestAddresses()).isZero();
+    }
 }

@@ -74,7 +74,7 @@ class ReadPauseTest {
                     .withAdmission(ServerConfig.defaults().admission().withoutRateLimits());
             ChatSession session = new ChatSession(broker,
                     new RoomRequests(broker, config, new RateLimits(config.admission())), config, connection,
-                    reading, "s-1", null);
+                    reading, "s-1", null, null);
             PublishListener counting = new PublishListener() {
                 @Override
                 public void stored(StoredMessage message) {

@@ -28,7 +28,8 @@ class BenchCommandTest {
                     .setOut(new PrintWriter(out))
                     .setErr(new PrintWriter(progress))
                     .execute("bench", "--url", server.chatUri().toString(), "--subscribers", "20",
-                            "--publishers", "2", "--rate", "200", "--duration", "2", "--warmup", "1");
+                            "--publishers", "2", "--rate", "200", "--duration", "2", "--warmup", "1",
+                            "--drain", "10");
 
             String report = out.toString();
             assertThat(exit).as(report + progress).isZero();
@@ -38,7 +39,46 @@ class BenchCommandTest {
                     .contains("result       PASS");
             assertThat(number(report, "p99 ([0-9.]+) ms")).isPositive();
             assertThat(number(report, "throughput +([0-9]+) deliveries/s")).isPositive();
+            assertThat(report).contains("parley bench over websocket\n")
+                    .contains("22 members checked every seq: 0 missing, 0 out of order;"
+                            + " each counted 600 to 600 deliveries (600 due)");
         }
+    }
+
+    @Test
+    void theJdkClientMeasuresTheSameRunAsASecondCheck() throws Exception {
+        try (TestServer server = TestServer.start(dataDir, TestServer.UNTHROTTLED)) {
+            StringWriter out = new StringWriter();
+            StringWriter progress = new StringWriter();
+
+            int exit = ParleyCommand.commandLine()
+                    .setOut(new PrintWriter(out))
+                    .setErr(new PrintWriter(progress))
+                    .execute("bench", "--url", server.chatUri().toString(), "--client", "jdk", "--subscribers", "5",
+                            "--rate", "100", "--duration", "1", "--warmup", "1", "--drain", "10");
+
+            String report = out.toString();
+            assertThat(exit).as(report + progress).isZero();
+            assertThat(report).contains("parley bench over websocket (jdk client)")
+                    .contains("delivered 1200, lost 0")
+                    .doesNotContain("members checked every seq");
+        }
+    }
+
+    @Test
+    void refusesAClientItDoesNotHaveAndTlsForTheLeanOne() {
+        StringWriter err = new StringWriter();
+        int unknown = ParleyCommand.commandLine().setOut(new PrintWriter(new StringWriter()))
+                .setErr(new PrintWriter(err))
+                .execute("bench", "--client", "curl");
+        int tls = ParleyCommand.commandLine().setOut(new PrintWriter(new StringWriter()))
+                .setErr(new PrintWriter(err))
+                .execute("bench", "--url", "wss://127.0.0.1:1/chat");
+
+        assertThat(unknown).isEqualTo(2);
+        assertThat(tls).isEqualTo(2);
+        assertThat(err.toString()).contains("--client takes lean or jdk, was curl")
+                .contains("the lean client speaks ws:// only; use --client jdk for wss://127.0.0.1:1/chat");
     }
 
     @Test

@@ -71,6 +71,39 @@ class ServeCommandTest {
     }
 
     @Test
+    void aPublicUrlIsTakenAsItIsAndOneThatIsNoHttpOriginIsRefusedAtStart() {
+        ServeCommand serve = new ServeCommand();
+        new picocli.CommandLine(serve).parseArgs("--public-url", "https://chat.example.com:8443");
+        assertThat(serve.config().access().publicUrl()).isEqualTo(URI.create("https://chat.example.com:8443"));
+
+        ServeCommand unset = new ServeCommand();
+        new picocli.CommandLine(unset).parseArgs();
+        assertThat(unset.config().access().publicUrl()).as("by default").isNull();
+
+        for (String bad : List.of("chat.example.com", "ftp://chat.example.com", "https://user@chat.example.com", "https://[x")) {
+            ServeCommand refused = new ServeCommand();
+            new picocli.CommandLine(refused).parseArgs("--public-url", bad);
+            assertThatThrownBy(refused::config).as(bad).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("public");
+        }
+    }
+
+    @Test
+    void guestsPerAddressDefaultTo50ASecondAndNoRateLimitsTurnsThatOffToo() {
+        ServeCommand defaults = new ServeCommand();
+        new picocli.CommandLine(defaults).parseArgs();
+        assertThat(defaults.config().admission().guestSendsPerSecondPerAddress()).isEqualTo(50);
+
+        ServeCommand set = new ServeCommand();
+        new picocli.CommandLine(set).parseArgs("--guest-sends-per-ip", "7");
+        assertThat(set.config().admission().guestSendsPerSecondPerAddress()).isEqualTo(7);
+
+        ServeCommand off = new ServeCommand();
+        new picocli.CommandLine(off).parseArgs("--guest-sends-per-ip", "7", "--no-rate-limits");
+        assertThat(off.config().admission().guestSendsPerSecondPerAddress()).isZero();
+    }
+
+    @Test
     void aTrustedProxyThatIsNotAnAddressIsRefusedAtStart() {
         ServeCommand serve = new ServeCommand();
         new picocli.CommandLine(serve).parseArgs("--trusted-proxy", "lb.internal");

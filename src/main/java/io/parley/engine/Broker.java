@@ -1,0 +1,100 @@
+package io.parley.engine;
+
+import io.parley.store.StoredMessage;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+
+/**
+ * The engine as the chat layer sees it: joins, leaves, sends, polls and history reads of rooms, on
+ * one node or on several sharing rooms. Implementations: {@link LocalBroker}, one process with its
+ * history in one store.
+ *
+ * <p><b>The ordering contract.</b> Every implementation keeps these, and the engine's contract tests
+ * ({@code BrokerContract}) check each:
+ * <ol>
+ *   <li><b>One order per room.</b> Each stored message gets the room's next seq, from 1, without gaps.
+ *       A subscriber is handed a room's messages in seq order, none twice, none skipped, from its join
+ *       until it leaves.</li>
+ *   <li><b>Stored before told.</b> A {@link PublishListener#stored} and every delivery of a message
+ *       come after the message is durable in the store; a message whose store failed is delivered to
+ *       nobody and its sender hears {@link Failure#STORE_UNAVAILABLE}.</li>
+ *   <li><b>Idempotent sends.</b> A publish whose (room, user, id) was stored before is answered with
+ *       the original message and stores nothing.</li>
+ *   <li><b>History before live.</b> A join's {@link Replay} covers the room up to a point in its order,
+ *       and every live frame after it continues right after that point: with {@code since}, the
+ *       subscriber gets exactly the messages after {@code since} (or learns that retention deleted
+ *       some: {@link Replay#recovered}).</li>
+ *   <li><b>Never ahead of live.</b> A {@link #history} read may return messages the subscriber has not
+ *       been handed yet; the caller trims it to {@link Subscription#handedUpTo()}.</li>
+ *   <li><b>Polls.</b> A poll is answered with the messages after its {@code since}, at once if there
+ *       are any, else (waiting) with the next ones stored.</li>
+ *   <li><b>Presence.</b> Joins and leaves reach the room's members as presence frames, with the room's
+ *       member count.</li>
+ * </ol>
+ *
+ * <p><b>Threads.</b> Every method may be called from any event loop and never blocks. Listeners and
+ * subscribers are called on their own executors only.
+ */
+public interface Broker extends AutoCloseable {
+
+    /**
+     * Joins {@code subscriber} to {@code room}. The listener hears the outcome on the subscriber's
+     * executor; live frames follow only after it.
+     *
+     * @param since -1 for the newest messages, else the last seq the client saw
+     * @param asker whose turn a read from disk takes, if the join needs one: the connection's
+     * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
+     */
+    Subscription subscribe(String room, Subscriber subscriber, String name, long since, ReadQueue.Asker asker,
+                           JoinListener listener);
+
+    /** Leaves the room: no frame of it reaches the subscriber after this call. Subscriber's executor. */
+    void unsubscribe(Subscription subscription);
+
+    /**
+     * Stores and broadcasts a message, unless {@code user} already sent {@code id} to this room: then
+     * the listener hears of the original. The listener hears the outcome on {@code replyOn}.
+     *
+     * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
+     */
+    void publish(Executor replyOn, String room, String id, String user, String from, String text,
+                 PublishListener listener);
+
+    /**
+     * Messages of {@code room} after {@code since}, at most {@code limit}: at once if there are any,
+     * else as soon as one is stored, if {@code wait} is true. The listener hears on {@code replyOn}. A
+     * waiting poll ends only by an answer or by {@link Poll#cancel()}: its caller keeps the clock.
+     *
+     * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
+     */
+    Poll poll(ReadQueue.Asker asker, String room, long since, int limit, boolean wait, Executor replyOn,
+              PollListener listener);
+
+    /**
+     * A new asker for disk reads: one per connection, closed with it, so that its queued reads are
+     * dropped and its turns never hold anyone else's reads back.
+     */
+    ReadQueue.Asker asker();
+
+    /**
+     * Reads stored history, in {@code asker}'s turn. {@code before} and {@code since} are -1 when
+     * absent. The future fails with the store's {@code StoreException} if the store does; it never
+     * completes if the asker closes before its turn.
+     *
+     * @throws Refused at once, when the engine is stopping, or overloaded
+     */
+    CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, long before, long since,
+                                                   int limit);
+
+    /** Messages stored through this node since it started; for metrics. */
+    long storedCount();
+
+    /** Messages handed to this node's subscribers and polls since it started; for metrics. */
+    long deliveryCount();
+
+    /** Stops taking requests, finishes (stores and answers) those already taken, then stops. */
+    @Override
+    void close();
+}

@@ -1,0 +1,325 @@
+package io.parley.engine;
+
+import io.parley.store.StoredMessage;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * What every {@link Broker} must do, as its interface writes it: one test per promise. An
+ * implementation's test class extends this and says how to start one on a data directory; the same
+ * tests then run against it. Subscribers here record the frames they are handed, on single-thread
+ * executors standing in for event loops.
+ */
+abstract class BrokerContract {
+
+    /** A broker keeping its history under {@code dir}; {@code retainMessages} as LocalBroker's (0: all). */
+    protected abstract Broker start(Path dir, BroadcastEncoder encoder, long retainMessages) throws Exception;
+
+    /** Closes what {@link #start} opened besides the broker (a store, a connection). */
+    protected abstract void stopped() throws Exception;
+
+    @TempDir
+    Path dir;
+
+    private final List<ExecutorService> loops = List.of(Executors.newSingleThreadExecutor(),
+            Executors.newSingleThreadExecutor());
+    private final ReadQueue.Asker[] askers = new ReadQueue.Asker[1];
+    private Broker broker;
+
+    /** Frames as text: "m <room> <seq> <id> <text>" for messages, "p <room> <members>" for presence. */
+    static final BroadcastEncoder TEXT = new BroadcastEncoder() {
+        @Override
+        public byte[] message(StoredMessage m) {
+            return ("m " + m.room() + " " + m.seq() + " " + m.id() + " " + m.text()).getBytes(StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public byte[] presence(String room, int members, List<String> joined, List<String> left) {
+            return ("p " + room + " " + members + " +" + joined + " -" + left).getBytes(StandardCharsets.UTF_8);
+        }
+    };
+
+    @BeforeEach
+    void startBroker() throws Exception {
+        broker = start(dir, TEXT, 0);
+    }
+
+    @AfterEach
+    void stopBroker() throws Exception {
+        if (broker != null) {
+            broker.close();
+        }
+        stopped();
+        loops.forEach(ExecutorService::shutdownNow);
+    }
+
+    /** A member: records its frames and how its join ended, confined to its loop like a connection. */
+    final class Member implements Subscriber, JoinListener {
+        final ExecutorService loop;
+        final List<String> frames = Collections.synchronizedList(new ArrayList<>());
+        final CompletableFuture<Replay> joined = new CompletableFuture<>();
+        Subscription subscription;
+
+        Member(int n) {
+            this.loop = loops.get(n % loops.size());
+        }
+
+        @Override
+        public ExecutorService executor() {
+            return loop;
+        }
+
+        @Override
+        public void deliver(byte[] frame) {
+            frames.add(new String(frame, StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public void flush() { }
+
+        @Override
+        public void joined(int members, Replay replay) {
+            joined.complete(replay);
+        }
+
+        @Override
+        public void failed(Failure failure) {
+            joined.completeExceptionally(new AssertionError("join failed: " + failure));
+        }
+
+        Replay join(String room, long since) throws Exception {
+            loop.submit(() -> subscription = broker.subscribe(room, this, "member", since, asker(), this)).get();
+            return joined.get(10, TimeUnit.SECONDS);
+        }
+
+        /** The seqs of the messages handed to this member live, in the order handed. */
+        List<Long> liveSeqs() {
+            synchronized (frames) {
+                return frames.stream().filter(f -> f.startsWith("m ")).map(f -> Long.parseLong(f.split(" ")[2])).toList();
+            }
+        }
+
+        void awaitFrames(Predicate<List<String>> done) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (System.nanoTime() < deadline) {
+                synchronized (frames) {
+                    if (done.test(frames)) {
+                        return;
+                    }
+                }
+                Thread.sleep(5);
+            }
+            synchronized (frames) {
+                throw new AssertionError("frames never got there: " + frames);
+            }
+        }
+    }
+
+    private ReadQueue.Asker asker() {
+        synchronized (askers) {
+            if (askers[0] == null) {
+                askers[0] = broker.asker();
+            }
+            return askers[0];
+        }
+    }
+
+    /** Publishes from {@code loop} and waits for the outcome: the stored message. */
+    StoredMessage publish(String room, String user, String id, String text) throws Exception {
+        CompletableFuture<StoredMessage> outcome = new CompletableFuture<>();
+        ExecutorService loop = loops.getFirst();
+        loop.submit(() -> broker.publish(loop, room, id, user, user, text, new PublishListener() {
+            @Override
+            public void stored(StoredMessage message) {
+                outcome.complete(message);
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                outcome.completeExceptionally(new AssertionError("publish failed: " + failure));
+            }
+        })).get();
+        return outcome.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void everyMemberGetsEveryMessageOnceInSeqOrderWithoutAGap() throws Exception {
+        List<Member> members = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            Member m = new Member(i);
+            m.join("hall", -1);
+            members.add(m);
+        }
+        int count = 120;
+        List<CompletableFuture<StoredMessage>> acks = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            CompletableFuture<StoredMessage> ack = new CompletableFuture<>();
+            acks.add(ack);
+            ExecutorService loop = loops.get(i % 2);
+            String id = "id" + i;
+            loop.execute(() -> broker.publish(loop, "hall", id, "guest:u" + (id.hashCode() % 3), "u", "text", new PublishListener() {
+                @Override
+                public void stored(StoredMessage message) {
+                    ack.complete(message);
+                }
+
+                @Override
+                public void failed(Failure failure) {
+                    ack.completeExceptionally(new AssertionError(failure));
+                }
+            }));
+        }
+        List<Long> acked = new ArrayList<>();
+        for (CompletableFuture<StoredMessage> ack : acks) {
+            acked.add(ack.get(10, TimeUnit.SECONDS).seq());
+        }
+        assertThat(acked).containsExactlyInAnyOrderElementsOf(seqs(1, count));
+        for (Member m : members) {
+            m.awaitFrames(f -> f.stream().filter(x -> x.startsWith("m ")).count() >= count);
+            assertThat(m.liveSeqs()).as("what one member was handed").isEqualTo(seqs(1, count));
+        }
+    }
+
+    @Test
+    void aResendOfAStoredIdIsAnsweredWithTheOriginalAndStoresNothing() throws Exception {
+        Member watcher = new Member(1);
+        watcher.join("hall", -1);
+        StoredMessage first = publish("hall", "guest:ada", "same-id", "once");
+        StoredMessage again = publish("hall", "guest:ada", "same-id", "once, sent again");
+        StoredMessage other = publish("hall", "guest:bob", "same-id", "another user's id is another message");
+
+        assertThat(again.seq()).isEqualTo(first.seq());
+        assertThat(again.text()).isEqualTo("once");
+        assertThat(other.seq()).isEqualTo(first.seq() + 1);
+        watcher.awaitFrames(f -> f.stream().anyMatch(x -> x.contains("another user's")));
+        assertThat(watcher.liveSeqs()).isEqualTo(List.of(first.seq(), other.seq()));
+    }
+
+    @Test
+    void aJoinWithSinceGetsExactlyWhatCameAfterAndTheLiveStreamGoesOnFromThere() throws Exception {
+        for (int i = 1; i <= 30; i++) {
+            publish("hall", "guest:ada", "m" + i, "text " + i);
+        }
+        Member late = new Member(0);
+        Replay replay = late.join("hall", 12);
+
+        assertThat(replay.messages()).extracting(StoredMessage::seq).isEqualTo(seqs(13, 30));
+        assertThat(replay.recovered(12)).isTrue();
+        assertThat(replay.lastSeq()).isEqualTo(30);
+        publish("hall", "guest:ada", "m31", "live");
+        late.awaitFrames(f -> f.stream().anyMatch(x -> x.contains(" m31 ")));
+        assertThat(late.liveSeqs()).isEqualTo(List.of(31L));
+        late.loop.submit(() -> assertThat(late.subscription.handedUpTo()).isEqualTo(31)).get();
+    }
+
+    @Test
+    void aHistoryReadReturnsStoredMessagesAndTheSubscriptionSaysHowFarItWasHanded() throws Exception {
+        Member member = new Member(0);
+        member.join("hall", -1);
+        for (int i = 1; i <= 10; i++) {
+            publish("hall", "guest:ada", "m" + i, "text " + i);
+        }
+        member.awaitFrames(f -> f.stream().filter(x -> x.startsWith("m ")).count() == 10);
+        List<StoredMessage> page = broker.history(asker(), "hall", 8, -1, 5).get(10, TimeUnit.SECONDS);
+        assertThat(page).extracting(StoredMessage::seq).isEqualTo(seqs(3, 7));
+        List<StoredMessage> after = broker.history(asker(), "hall", -1, 7, 50).get(10, TimeUnit.SECONDS);
+        assertThat(after).extracting(StoredMessage::seq).isEqualTo(seqs(8, 10));
+        // What a caller trims a reply to, so that it never runs ahead of the live stream.
+        member.loop.submit(() -> assertThat(member.subscription.handedUpTo()).isEqualTo(10)).get();
+    }
+
+    @Test
+    void aWaitingPollIsAnsweredByTheNextMessageAndAnAnswerablePollAtOnce() throws Exception {
+        publish("hall", "guest:ada", "m1", "first");
+        CompletableFuture<Replay> waiting = poll("hall", 1, true);
+        CompletableFuture<Replay> atOnce = poll("hall", 0, true);
+
+        assertThat(atOnce.get(10, TimeUnit.SECONDS).messages()).extracting(StoredMessage::seq).containsExactly(1L);
+        assertThat(waiting).isNotDone();
+        publish("hall", "guest:bob", "m2", "second");
+        assertThat(waiting.get(10, TimeUnit.SECONDS).messages()).extracting(StoredMessage::text).containsExactly("second");
+    }
+
+    @Test
+    void retentionDeletesTheOldestAndARecoveryPastThemSaysSo() throws Exception {
+        broker.close();
+        stopped();
+        broker = start(dir.resolve("retained"), TEXT, 1000);
+        for (int batch = 0; batch < 14; batch++) {
+            for (int i = 0; i < 100; i++) {
+                int n = batch * 100 + i + 1;
+                ExecutorService loop = loops.getFirst();
+                loop.execute(() -> broker.publish(loop, "hall", "m" + n, "guest:ada", "ada", "text " + n, IGNORE));
+            }
+            publish("hall", "guest:ada", "sync" + batch, "sync");
+        }
+        Member late = new Member(0);
+        Replay replay = late.join("hall", 0);
+
+        assertThat(replay.recovered(0)).as("messages 1.. were deleted").isFalse();
+        assertThat(replay.firstSeq()).isGreaterThan(1);
+        assertThat(replay.lastSeq() - replay.firstSeq() + 1).isBetween(1000L, 1000L + 100);
+        assertThat(replay.messages().getFirst().seq()).isEqualTo(replay.firstSeq());
+    }
+
+    @Test
+    void joinsAndLeavesReachTheMembersWithTheCount() throws Exception {
+        Member ada = new Member(0);
+        ada.join("hall", -1);
+        Member bob = new Member(1);
+        bob.join("hall", -1);
+        ada.awaitFrames(f -> f.stream().anyMatch(x -> x.startsWith("p hall 2 ")));
+        bob.loop.submit(() -> broker.unsubscribe(bob.subscription)).get();
+        ada.awaitFrames(f -> f.stream().anyMatch(x -> x.startsWith("p hall 1 ")));
+    }
+
+    private CompletableFuture<Replay> poll(String room, long since, boolean wait) throws Exception {
+        CompletableFuture<Replay> answer = new CompletableFuture<>();
+        ExecutorService loop = loops.get(1);
+        loop.submit(() -> broker.poll(asker(), room, since, 100, wait, loop, new PollListener() {
+            @Override
+            public void answered(Replay replay) {
+                answer.complete(replay);
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                answer.completeExceptionally(new AssertionError(failure));
+            }
+        })).get();
+        return answer;
+    }
+
+    private static final PublishListener IGNORE = new PublishListener() {
+        @Override
+        public void stored(StoredMessage message) { }
+
+        @Override
+        public void failed(Failure failure) {
+            throw new AssertionError(failure);
+        }
+    };
+
+    private static List<Long> seqs(long from, long to) {
+        List<Long> out = new ArrayList<>();
+        for (long s = from; s <= to; s++) {
+            out.add(s);
+        }
+        return out;
+    }
+}
