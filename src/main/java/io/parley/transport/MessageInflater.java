@@ -21,7 +21,7 @@ import java.util.zip.Inflater;
  * limit. Every byte from the network is hostile: a 64 KB frame of deflated zeros inflates to 64 MB, so
  * this counts what it inflates, across the fragments of a message, and stops at {@code maxMessageBytes}
  * (the same limit the aggregator holds uncompressed messages to): the connection is failed with 1009
- * and at most the limit plus one chunk was ever held.
+ * and the buffer it filled never grew past about twice the limit.
  *
  * <p>A data frame with RSV1 starts a compressed message; its continuation frames belong to it. Frames
  * without RSV1 and control frames pass untouched. Other reserved bits are left for
@@ -40,6 +40,8 @@ final class MessageInflater extends WebSocketExtensionDecoder {
     private static final byte[] TAIL = {0, 0, (byte) 0xff, (byte) 0xff};
     /** Output grows by at most this much past the limit before the limit is noticed. */
     private static final int CHUNK = 8 * 1024;
+    /** Unused room in an inflated frame's buffer beyond which it is trimmed. */
+    private static final int SLACK = 1024;
 
     private final int maxMessageBytes;
     /** The compressed message being read, or null between messages. */
@@ -71,6 +73,7 @@ final class MessageInflater extends WebSocketExtensionDecoder {
             throw fail(WebSocketCloseStatus.PROTOCOL_ERROR, "RSV1 is set only on a message's first frame");
         }
         if (starts) {
+            endMessage();
             inflater = new Inflater(true);
             inflated = 0;
         }
@@ -88,6 +91,11 @@ final class MessageInflater extends WebSocketExtensionDecoder {
         } catch (RuntimeException e) {
             plain.release();
             throw e;
+        }
+        if (plain.writableBytes() > SLACK) {
+            // The aggregator holds every fragment until the message is whole: hand it what was
+            // inflated, not the room left for more (a thousand one-byte fragments would hold 8 MB).
+            plain.capacity(plain.writerIndex());
         }
         int rsv = frame.rsv() & ~WebSocketExtension.RSV1;
         out.add(switch (frame) {

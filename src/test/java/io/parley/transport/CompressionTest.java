@@ -174,6 +174,22 @@ class CompressionTest {
     }
 
     @Test
+    void aCompressedMessageInFragmentsIsReadWhole() throws Exception {
+        try (TestServer server = TestServer.start(dir); RawSocket raw = new RawSocket(server.port())) {
+            raw.request(upgrade(BROWSER_OFFER));
+            byte[] hello = deflate(("{\"type\":\"hello\",\"name\":\"grace\",\"note\":\"" + "spread over frames ".repeat(20)
+                    + "\"}").getBytes(StandardCharsets.UTF_8));
+            int third = hello.length / 3;
+            raw.frame(RSV1 | RawSocket.TEXT, false, Arrays.copyOfRange(hello, 0, third), true);
+            raw.frame(RawSocket.CONTINUATION, false, Arrays.copyOfRange(hello, third, 2 * third), true);
+            raw.frame(RawSocket.CONTINUATION, true, Arrays.copyOfRange(hello, 2 * third, hello.length), true);
+            JsonNode welcome = WsClient.JSON.readTree(readText(raw));
+            assertThat(welcome.path("type").asText()).isEqualTo("welcome");
+            assertThat(welcome.path("name").asText()).isEqualTo("grace");
+        }
+    }
+
+    @Test
     void aSmallFrameThatInflatesPastTheLimitClosesWith1009() throws Exception {
         try (TestServer server = TestServer.start(dir); RawSocket raw = new RawSocket(server.port())) {
             raw.request(upgrade(BROWSER_OFFER));
