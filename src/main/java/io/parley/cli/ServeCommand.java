@@ -126,6 +126,12 @@ final class ServeCommand implements Callable<Integer> {
                     + " blocking proxy would; clients then use the HTTP API.")
     boolean webSocket;
 
+    @Option(names = "--compression", negatable = true, defaultValue = "${env:PARLEY_COMPRESSION:-true}",
+            fallbackValue = "true",
+            description = "Accept a WebSocket client's offer of permessage-deflate (env PARLEY_COMPRESSION); browsers"
+                    + " offer it. --no-compression sends every frame uncompressed.")
+    boolean compression;
+
     @Option(names = "--max-connections", defaultValue = "${env:PARLEY_MAX_CONNECTIONS:-20000}",
             description = "Open connections in total; more are answered 503 and closed as they are accepted."
                     + " Lowered at start, with a warning, to what the open file limit (ulimit -n) leaves.")
@@ -182,7 +188,7 @@ final class ServeCommand implements Callable<Integer> {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,
-                        Networks.parse("metrics network", metricsFrom), publicUrl()),
+                        Networks.parse("metrics network", metricsFrom), publicUrl(), compression),
                 noRateLimits ? admission.withoutRateLimits() : admission,
                 postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl),
                 redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl));

@@ -194,9 +194,11 @@ public record ServerConfig(
      * @param publicUrl    the address browsers reach the server at ({@code https://chat.example.com}),
      *                     or null. When set, a request naming another {@code Host} is refused (DNS
      *                     rebinding), and the server's own origin is this URL's rather than the Host's
+     * @param compression  true: accept a WebSocket client's offer of permessage-deflate (RFC 7692);
+     *                     false: answer every upgrade without it
      */
     public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom,
-                         URI publicUrl) {
+                         URI publicUrl, boolean compression) {
 
         /** HS256 keys shorter than the hash are weak (RFC 7518, section 3.2). */
         public static final int MIN_SECRET_BYTES = 32;
@@ -220,34 +222,39 @@ public record ServerConfig(
         }
 
         public static Access defaults() {
-            return new Access(true, null, true, Networks.LOOPBACK, null);
+            return new Access(true, null, true, Networks.LOOPBACK, null, true);
         }
 
         public Access withTokenSecret(String secret) {
-            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl);
+            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression);
         }
 
         public Access withGuests(boolean allowed) {
-            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl);
+            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression);
         }
 
         public Access withWebSocket(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl);
+            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression);
         }
 
         public Access withMetricsFrom(Networks networks) {
-            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl);
+            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression);
         }
 
         public Access withPublicUrl(URI url) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression);
+        }
+
+        public Access withCompression(boolean enabled) {
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled);
         }
 
         @Override
         public String toString() {
             // Never print the secret.
             return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
-                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", publicUrl=" + publicUrl + "]";
+                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", publicUrl=" + publicUrl
+                    + ", compression=" + compression + "]";
         }
     }
 
