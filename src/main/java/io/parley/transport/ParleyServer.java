@@ -76,7 +76,8 @@ public final class ParleyServer implements AutoCloseable {
         store = config.postgres() != null
                 ? PostgresHistoryStore.open(config.postgres())
                 : HistoryStore.openSqlite(config.dataDir(), config.durableSync());
-        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name, fatal);
+        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(),
+                config.presenceNamesUpTo(), name, fatal);
         acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
                 NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(),
