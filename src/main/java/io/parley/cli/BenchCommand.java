@@ -4,6 +4,7 @@ import io.parley.bench.BenchParameters;
 import io.parley.bench.BenchReport;
 import io.parley.bench.BenchRun;
 import io.parley.bench.BenchTransport;
+import io.parley.bench.JoinRun;
 import io.parley.bench.ServerAddress;
 import io.parley.bench.MetricsReader;
 import io.parley.bench.TransportComparison;
@@ -97,6 +98,12 @@ public final class BenchCommand implements Callable<Integer> {
                     "longpoll and poll use the HTTP API on the host and port of --url."})
     List<String> transports;
 
+    @Option(names = "--joins-only",
+            description = {"Only connect --subscribers members into the room, each saying hello and joining:"
+                    + " report how long that took and how many presence frames it cost (lean client). Sends"
+                    + " nothing."})
+    boolean joinsOnly;
+
     @Option(names = "--client", paramLabel = "lean|jdk", defaultValue = "lean",
             description = {"WebSocket client: lean (Netty, reads deliveries without decoding them, checks every"
                     + " member's seq; ws:// only) or jdk (java.net.http: an independent second check, at about"
@@ -146,6 +153,14 @@ public final class BenchCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter progress = spec.commandLine().getErr();
+        if (joinsOnly) {
+            try (BenchTransport transport = TransportKind.WEBSOCKET.open(url, token, clientKind, longPollWait,
+                    pollInterval)) {
+                JoinRun.Result result = JoinRun.run(parameters, transport, progress);
+                result.print(out);
+                return result.passed() ? 0 : 1;
+            }
+        }
         List<BenchReport> reports = new ArrayList<>();
         try (MetricsReader metrics = new MetricsReader(new ServerAddress(url).metrics())) {
             for (TransportKind kind : kinds) {

@@ -110,6 +110,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "Messages kept per room; older ones are deleted. 0 keeps all; otherwise at least 1000.")
     long retainMessages;
 
+    @Option(names = "--presence-names-up-to", defaultValue = "${env:PARLEY_PRESENCE_NAMES_UP_TO:-1000}",
+            description = "Largest room whose joins and leaves are named to its members; bigger rooms get"
+                    + " their member count at most once a second instead.")
+    int presenceNamesUpTo;
+
     @Option(names = "--guests", negatable = true, defaultValue = "${env:PARLEY_GUESTS:-true}", fallbackValue = "true",
             description = "Let clients without a token chat as guests (env PARLEY_GUESTS). --no-guests requires"
                     + " a token of everyone, and --token-secret.")
@@ -191,7 +196,8 @@ final class ServeCommand implements Callable<Integer> {
                         Networks.parse("metrics network", metricsFrom), publicUrl(), compression),
                 noRateLimits ? admission.withoutRateLimits() : admission,
                 postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl),
-                redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl));
+                redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl),
+                presenceNamesUpTo);
     }
 
     private URI publicUrl() {

@@ -41,6 +41,8 @@ import java.util.Objects;
  *                             SQLite; its toString never shows the password
  * @param redis                the Redis (or Redis Cluster) this node shares rooms over with other nodes,
  *                             or null for a single node; needs {@code postgres}
+ * @param presenceNamesUpTo    the largest room whose joins and leaves are named to its members; a
+ *                             bigger room is sent its member count at most once a second instead
  */
 public record ServerConfig(
         String host,
@@ -61,12 +63,15 @@ public record ServerConfig(
         Access access,
         Admission admission,
         PostgresUrl postgres,
-        RedisAddress redis) {
+        RedisAddress redis,
+        int presenceNamesUpTo) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     /** Fewest messages per room that retention may keep: more than a room holds in memory. */
     public static final long MIN_RETAIN = 1000;
+    /** See {@code LocalBroker.DEFAULT_PRESENCE_NAMES_UP_TO}: near where Twitch stops naming joins. */
+    public static final int DEFAULT_PRESENCE_NAMES_UP_TO = 1000;
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -79,6 +84,9 @@ public record ServerConfig(
         }
         if ((tlsCert == null) != (tlsKey == null)) {
             throw new IllegalArgumentException("TLS needs both a certificate and a key");
+        }
+        if (presenceNamesUpTo < 0) {
+            throw new IllegalArgumentException("presenceNamesUpTo must not be negative, was " + presenceNamesUpTo);
         }
         requirePositive("maxFrameBytes", maxFrameBytes);
         requirePositive("maxMessageLength", maxMessageLength);
@@ -106,7 +114,8 @@ public record ServerConfig(
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, Path.of("data"), List.of(), null, null,
                 64 * 1024, 2000, 50, 100, Duration.ofSeconds(20), Duration.ofSeconds(60),
-                4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults(), null, null);
+                4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults(), null, null,
+                DEFAULT_PRESENCE_NAMES_UP_TO);
     }
 
     public boolean tls() {
@@ -116,69 +125,77 @@ public record ServerConfig(
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withTls(Path cert, Path key) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, cert, key, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withLimits(int newMaxFrameBytes, int newMaxMessageLength, long newOutboundBufferBytes) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, newMaxFrameBytes,
                 newMaxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                newOutboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
+                newOutboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withKeepAlive(Duration newPingInterval, Duration newIdleTimeout) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, newPingInterval, newIdleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withRetention(long newRetainMessages) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, newRetainMessages, access, admission, postgres, redis);
+                outboundBufferBytes, durableSync, newRetainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withAccess(Access newAccess) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, newAccess, admission, postgres, redis);
+                outboundBufferBytes, durableSync, retainMessages, newAccess, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withAdmission(Admission newAdmission) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, newAdmission, postgres, redis);
+                outboundBufferBytes, durableSync, retainMessages, access, newAdmission, postgres, redis, presenceNamesUpTo);
+    }
+
+    /** Rooms above {@code n} members hear counts instead of names of who joined and left. */
+    public ServerConfig withPresenceNamesUpTo(int n) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, n);
     }
 
     /** Rooms shared with other nodes over this Redis; null: a single node. */
     public ServerConfig withRedis(RedisAddress newRedis) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, newRedis);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, newRedis,
+                presenceNamesUpTo);
     }
 
     /** History in this PostgreSQL database instead of SQLite; null goes back to SQLite. */
     public ServerConfig withPostgres(PostgresUrl newPostgres) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, newPostgres, redis);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, newPostgres, redis, presenceNamesUpTo);
     }
 
     /**

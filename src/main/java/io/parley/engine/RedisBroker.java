@@ -119,13 +119,15 @@ public final class RedisBroker implements Broker {
      *                               rooms apart from the others
      */
     public static RedisBroker start(PostgresHistoryStore store, RedisAddress redis, BroadcastEncoder encoder,
-                                    int historyOnJoin, long retainMessages, String threadPrefix,
+                                    int historyOnJoin, long retainMessages, int presenceNamesUpTo, String threadPrefix,
                                     Thread.UncaughtExceptionHandler essentialThreadDied) {
-        return new RedisBroker(store, redis, encoder, historyOnJoin, retainMessages, threadPrefix, essentialThreadDied);
+        return new RedisBroker(store, redis, encoder, historyOnJoin, retainMessages, presenceNamesUpTo, threadPrefix,
+                essentialThreadDied);
     }
 
     private RedisBroker(PostgresHistoryStore store, RedisAddress redis, BroadcastEncoder encoder, int historyOnJoin,
-                        long retainMessages, String threadPrefix, Thread.UncaughtExceptionHandler essentialThreadDied) {
+                        long retainMessages, int presenceNamesUpTo, String threadPrefix,
+                        Thread.UncaughtExceptionHandler essentialThreadDied) {
         this.store = store;
         this.historyOnJoin = historyOnJoin;
         this.retainMessages = retainMessages;
@@ -135,7 +137,7 @@ public final class RedisBroker implements Broker {
         }
         this.essentialThreadDied = essentialThreadDied;
         this.nodeId = UUID.randomUUID().toString().substring(0, 13);
-        this.fanOut = new FanOut(encoder, deliveryCount);
+        this.fanOut = new FanOut(encoder, deliveryCount, presenceNamesUpTo);
         this.replays = new Replays(store, threadPrefix, essentialThreadDied);
         this.catchUpReads = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, threadPrefix + "-catch-up");
@@ -193,6 +195,15 @@ public final class RedisBroker implements Broker {
                 waiter -> inbox.add(new CancelPoll(waiter)));
         enqueue(new PollCommand(w, wait));
         return w;
+    }
+
+    /**
+     * {@inheritDoc} On a node of several, the page lists this node's members (the count covers every
+     * node): the names of the others' are in Redis, which this listing does not read yet.
+     */
+    @Override
+    public void members(String room, long after, int limit, Executor replyOn, MembersListener listener) {
+        enqueue(new MembersCommand(room, after, Math.min(limit, LocalBroker.MAX_MEMBERS_PAGE), replyOn, listener));
     }
 
     @Override
@@ -376,6 +387,12 @@ public final class RedisBroker implements Broker {
                     }
                 }
                 case PollCommand pc -> poll(pc, tasks, changes);
+                case MembersCommand mc -> {
+                    Room room = rooms.get(mc.room());
+                    MembersPage page = room == null ? new MembersPage(0, List.of(), -1)
+                            : room.page(mc.after(), mc.limit());
+                    tasks.then(mc.replyOn(), () -> mc.listener().answered(page));
+                }
                 case Subscribe s -> { }
                 case Publish p -> { }
             }
@@ -385,6 +402,9 @@ public final class RedisBroker implements Broker {
         announce(joined, left);
         for (Room room : changes.deliver(tasks)) {
             answerWaiters(room, tasks);
+        }
+        if (fanOut.countsOwed()) {
+            fanOut.sendDueCounts(now, tasks);
         }
         tasks.post();
     }
@@ -689,8 +709,11 @@ public final class RedisBroker implements Broker {
         boolean fillInFlight;
     }
 
-    private sealed interface Command permits Subscribe, Unsubscribe, Publish, PollCommand, CancelPoll, Arrived,
-            Filled, Known, Reconcile, Remote, Departed { }
+    private sealed interface Command permits Subscribe, Unsubscribe, Publish, PollCommand, CancelPoll, MembersCommand,
+            Arrived, Filled, Known, Reconcile, Remote, Departed { }
+
+    private record MembersCommand(String room, long after, int limit, Executor replyOn, MembersListener listener)
+            implements Command { }
 
     private record Subscribe(Subscription subscription, long since, ReadQueue.Asker asker) implements Command { }
 

@@ -49,7 +49,7 @@ class NodesOnRedisClusterTest {
             for (int i = 0; i < 2; i++) {
                 PostgresHistoryStore store = PostgresHistoryStore.open(PostgresUrl.parse(database));
                 stores.add(store);
-                nodes.add(RedisBroker.start(store, RedisAddress.parse(cluster), BrokerContract.TEXT, 50, 0, "cnode" + i,
+                nodes.add(RedisBroker.start(store, RedisAddress.parse(cluster), BrokerContract.TEXT, 50, 0, 1000, "cnode" + i,
                         (thread, cause) -> { throw new AssertionError(thread.getName() + " died", cause); }));
             }
             // Rooms on at least two different masters.

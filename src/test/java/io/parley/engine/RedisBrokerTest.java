@@ -45,11 +45,11 @@ class RedisBrokerTest extends BrokerContract {
     }
 
     @Override
-    protected Broker start(Path dir, BroadcastEncoder encoder, long retainMessages) throws Exception {
+    protected Broker start(Path dir, BroadcastEncoder encoder, long retainMessages, int namesUpTo) throws Exception {
         redis.flushAll();
         PostgresHistoryStore store = PostgresHistoryStore.open(PostgresUrl.parse(postgres.createDatabase()));
         stores.add(store);
-        return RedisBroker.start(store, RedisAddress.parse(redis.url()), encoder, 50, retainMessages, "contract-node",
+        return RedisBroker.start(store, RedisAddress.parse(redis.url()), encoder, 50, retainMessages, namesUpTo, "contract-node",
                 (thread, cause) -> { throw new AssertionError(thread.getName() + " died", cause); });
     }
 

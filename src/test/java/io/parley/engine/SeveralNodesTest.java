@@ -76,7 +76,7 @@ class SeveralNodesTest {
         // Each node its own store (its own pool), as separate processes would have.
         PostgresHistoryStore own = PostgresHistoryStore.open(PostgresUrl.parse(databaseUrl));
         nodeStores.add(own);
-        return RedisBroker.start(own, RedisAddress.parse(redis.url()), TEXT, 50, 0, "node" + i,
+        return RedisBroker.start(own, RedisAddress.parse(redis.url()), TEXT, 50, 0, 1000, "node" + i,
                 (thread, cause) -> { throw new AssertionError(thread.getName() + " died", cause); });
     }
 
