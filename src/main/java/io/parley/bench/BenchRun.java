@@ -123,7 +123,7 @@ public final class BenchRun {
         return new BenchReport(parameters, transport.name(), subscribers.size(), publishers.size(),
                 failed.get(), tally.droppedCount(), reasons, tally.sentCount(), tally.ackedCount(),
                 tally.rejectedByCode(), tally.deliveredCount(), tally.deliveredInWindowCount(), tally.measured(),
-                probe.result(), memberCheck(everybody), clientCpuPerDelivery());
+                probe.result(), memberCheck(everybody), clientCpuPerDelivery(), transport.nodes());
     }
 
     /** The load generator's own CPU per delivery in the window: its capacity is the cores over this. */
