@@ -26,6 +26,8 @@ import org.HdrHistogram.Histogram;
  * @param clientCpuMicrosPerDelivery CPU time this process (the load generator) spent per delivery
  *                      over the measured window, when it could be read
  * @param nodes         each node's members and deliveries, for a run spread over several; else empty
+ * @param ackedInWindow acks that arrived during the measured window: the rate the server stored and
+ *                      confirmed messages at, which falls below {@code --rate} when it cannot keep up
  */
 public record BenchReport(
         BenchParameters parameters,
@@ -44,7 +46,8 @@ public record BenchReport(
         ServerCost serverCost,
         MemberCheck memberCheck,
         OptionalDouble clientCpuMicrosPerDelivery,
-        List<NodeShare> nodes) {
+        List<NodeShare> nodes,
+        long ackedInWindow) {
 
     /**
      * What members checked one by one: the lean client follows the room's seq at every member, so a
@@ -96,6 +99,11 @@ public record BenchReport(
         return deliveredInWindow / (parameters.duration().toNanos() / 1e9);
     }
 
+    /** Acknowledged messages a second over the measured window. */
+    public double ackedPerSecond() {
+        return ackedInWindow / (parameters.duration().toNanos() / 1e9);
+    }
+
     public boolean passed() {
         return connectionsFailed == 0 && connectionsDropped == 0 && lost() == 0 && extra() == 0
                 && memberCheck.passed(sent);
@@ -124,8 +132,9 @@ public record BenchReport(
             out.printf(Locale.ROOT, "node         %s: %d members, %d deliveries (%.0f%%)%n", node.url(),
                     node.members(), node.deliveries(), delivered == 0 ? 0.0 : 100.0 * node.deliveries() / delivered);
         }
-        out.printf(Locale.ROOT, "throughput   %.0f deliveries/s over the %d s measured window%n",
-                deliveriesPerSecond(), parameters.duration().toSeconds());
+        out.printf(Locale.ROOT, "throughput   %.0f deliveries/s, %.0f messages acknowledged/s over the %d s"
+                        + " measured window%n", deliveriesPerSecond(), ackedPerSecond(),
+                parameters.duration().toSeconds());
         if (latencyMicros.getTotalCount() == 0) {
             out.printf(Locale.ROOT, "latency      no deliveries in the measured window%n");
         } else {

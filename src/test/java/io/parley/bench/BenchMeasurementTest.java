@@ -170,6 +170,6 @@ class BenchMeasurementTest {
         latency.recordValueWithCount(p50Micros, 60);
         latency.recordValueWithCount(p99Micros, 40);
         return new BenchReport(parameters, transport, 9, 1, 0, 0, List.of(), 100, 100, Map.of(), 1_000, 1_000,
-                latency, cost, BenchReport.MemberCheck.NONE, OptionalDouble.empty(), List.of());
+                latency, cost, BenchReport.MemberCheck.NONE, OptionalDouble.empty(), List.of(), 100);
     }
 }

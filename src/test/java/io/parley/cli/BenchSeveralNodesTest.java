@@ -97,6 +97,7 @@ class BenchSeveralNodesTest {
                 }
             }
             assertThat(number(report, "server cost .*, ([0-9.,]+) µs CPU")).isPositive();
+            assertThat(number(report, "([0-9]+) messages acknowledged/s")).isPositive();
         } finally {
             for (TestServer node : nodes) {
                 node.close();
