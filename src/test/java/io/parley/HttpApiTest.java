@@ -240,7 +240,7 @@ class HttpApiTest {
     @Test
     void unknownRoutesAre404AndOtherMethods405() {
         assertError(api.get("/api/nothing/here"), 404, "not_found");
-        assertError(api.get("/api/rooms/lobby/members"), 404, "not_found");
+        assertError(api.get("/api/rooms/lobby/typing"), 404, "not_found");
 
         HttpResponse<String> put = api.send(api.request(messages("lobby"), "Content-Type", "application/json")
                 .PUT(HttpRequest.BodyPublishers.ofString(ApiClient.body("x", "hi"))).build());

@@ -2,11 +2,14 @@ package io.parley.bench;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * What one benchmark run does, as given on the command line.
  *
- * @param url         server address
+ * @param urls        server addresses: one, or the nodes of a cluster that share rooms, over which
+ *                    members are spread in turn (member i on node i mod n)
  * @param room        the one room every member joins
  * @param subscribers members that only receive
  * @param publishers  members that send, and receive like everybody else
@@ -18,7 +21,7 @@ import java.time.Duration;
  * @param connectRate connections opened per second while setting up
  */
 public record BenchParameters(
-        URI url,
+        List<URI> urls,
         String room,
         int subscribers,
         int publishers,
@@ -30,6 +33,10 @@ public record BenchParameters(
         int connectRate) {
 
     public BenchParameters {
+        urls = List.copyOf(urls);
+        if (urls.isEmpty()) {
+            throw new IllegalArgumentException("--url must name at least one server");
+        }
         requireAtLeast("subscribers", subscribers, 0);
         requireAtLeast("publishers", publishers, 1);
         requireAtLeast("rate", rate, 1);
@@ -51,7 +58,8 @@ public record BenchParameters(
 
     /** The parameters as {@code parley bench} options, so a report says exactly how to repeat it. */
     public String asOptions() {
-        return "--url " + url + " --room " + room + " --subscribers " + subscribers
+        return "--url " + urls.stream().map(URI::toString).collect(Collectors.joining(","))
+                + " --room " + room + " --subscribers " + subscribers
                 + " --publishers " + publishers + " --rate " + rate + " --warmup " + warmup.toSeconds()
                 + " --duration " + duration.toSeconds() + " --drain " + drain.toSeconds()
                 + " --size " + size + " --connect-rate " + connectRate;

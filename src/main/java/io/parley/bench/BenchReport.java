@@ -25,6 +25,9 @@ import org.HdrHistogram.Histogram;
  * @param memberCheck   what each member checked itself, when its transport does (the lean client)
  * @param clientCpuMicrosPerDelivery CPU time this process (the load generator) spent per delivery
  *                      over the measured window, when it could be read
+ * @param nodes         each node's members and deliveries, for a run spread over several; else empty
+ * @param ackedInWindow acks that arrived during the measured window: the rate the server stored and
+ *                      confirmed messages at, which falls below {@code --rate} when it cannot keep up
  */
 public record BenchReport(
         BenchParameters parameters,
@@ -42,7 +45,9 @@ public record BenchReport(
         Histogram latencyMicros,
         ServerCost serverCost,
         MemberCheck memberCheck,
-        OptionalDouble clientCpuMicrosPerDelivery) {
+        OptionalDouble clientCpuMicrosPerDelivery,
+        List<NodeShare> nodes,
+        long ackedInWindow) {
 
     /**
      * What members checked one by one: the lean client follows the room's seq at every member, so a
@@ -69,6 +74,7 @@ public record BenchReport(
         Objects.requireNonNull(memberCheck, "memberCheck");
         Objects.requireNonNull(clientCpuMicrosPerDelivery, "clientCpuMicrosPerDelivery");
         problems = List.copyOf(problems);
+        nodes = List.copyOf(nodes);
         rejected = Map.copyOf(rejected);
     }
 
@@ -91,6 +97,11 @@ public record BenchReport(
 
     public double deliveriesPerSecond() {
         return deliveredInWindow / (parameters.duration().toNanos() / 1e9);
+    }
+
+    /** Acknowledged messages a second over the measured window. */
+    public double ackedPerSecond() {
+        return ackedInWindow / (parameters.duration().toNanos() / 1e9);
     }
 
     public boolean passed() {
@@ -117,8 +128,13 @@ public record BenchReport(
                     memberCheck.seqMissing(), memberCheck.seqOutOfOrder(), memberCheck.fewest(), memberCheck.most(),
                     sent);
         }
-        out.printf(Locale.ROOT, "throughput   %.0f deliveries/s over the %d s measured window%n",
-                deliveriesPerSecond(), parameters.duration().toSeconds());
+        for (NodeShare node : nodes) {
+            out.printf(Locale.ROOT, "node         %s: %d members, %d deliveries (%.0f%%)%n", node.url(),
+                    node.members(), node.deliveries(), delivered == 0 ? 0.0 : 100.0 * node.deliveries() / delivered);
+        }
+        out.printf(Locale.ROOT, "throughput   %.0f deliveries/s, %.0f messages acknowledged/s over the %d s"
+                        + " measured window%n", deliveriesPerSecond(), ackedPerSecond(),
+                parameters.duration().toSeconds());
         if (latencyMicros.getTotalCount() == 0) {
             out.printf(Locale.ROOT, "latency      no deliveries in the measured window%n");
         } else {
@@ -152,10 +168,11 @@ public record BenchReport(
                 figure(serverCost.perDelivery(MetricsReader.BYTES_SENT)),
                 figure(serverCost.cpuMicrosPerDelivery()));
         out.printf(Locale.ROOT, "             from the server's /metrics over %d deliveries in the measured window"
-                        + " (the server counted %s); whole-server counters, so only valid for a run alone"
+                        + " (the server counted %s)%s; whole-server counters, so only valid for a run alone"
                         + " against the server%n",
                 serverCost.deliveries(), serverCost.total(MetricsReader.DELIVERIES).stream()
-                        .mapToObj(count -> String.valueOf(Math.round(count))).findFirst().orElse("n/a"));
+                        .mapToObj(count -> String.valueOf(Math.round(count))).findFirst().orElse("n/a"),
+                nodes.isEmpty() ? "" : ", summed over the " + nodes.size() + " nodes");
     }
 
     /** A figure to three significant digits, or "n/a" when it is not known. */

@@ -70,6 +70,9 @@ public final class BenchRun {
     private volatile long cpuAtEnd = -1;
     private volatile long deliveredAtStart;
     private volatile long deliveredAtEnd;
+    /** Acks at the window's edges: how many messages a second the server stored and confirmed. */
+    private volatile long ackedAtStart;
+    private volatile long ackedAtEnd;
     /** Only the ticker thread touches this. */
     private long deliveredAtLastTick;
 
@@ -123,7 +126,8 @@ public final class BenchRun {
         return new BenchReport(parameters, transport.name(), subscribers.size(), publishers.size(),
                 failed.get(), tally.droppedCount(), reasons, tally.sentCount(), tally.ackedCount(),
                 tally.rejectedByCode(), tally.deliveredCount(), tally.deliveredInWindowCount(), tally.measured(),
-                probe.result(), memberCheck(everybody), clientCpuPerDelivery());
+                probe.result(), memberCheck(everybody), clientCpuPerDelivery(), transport.nodes(),
+                ackedAtEnd - ackedAtStart);
     }
 
     /** The load generator's own CPU per delivery in the window: its capacity is the cores over this. */
@@ -193,10 +197,12 @@ public final class BenchRun {
         probe.scheduleWindow(windowStart, windowStart + parameters.duration().toNanos());
         ticker.schedule(() -> {
             deliveredAtStart = tally.deliveredCount();
+            ackedAtStart = tally.ackedCount();
             cpuAtStart = processCpuNanos();
         }, parameters.warmup().toNanos(), TimeUnit.NANOSECONDS);
         ticker.schedule(() -> {
             deliveredAtEnd = tally.deliveredCount();
+            ackedAtEnd = tally.ackedCount();
             cpuAtEnd = processCpuNanos();
         }, parameters.warmup().toNanos() + parameters.duration().toNanos(), TimeUnit.NANOSECONDS);
         sendStart = start;

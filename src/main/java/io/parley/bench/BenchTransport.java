@@ -1,5 +1,6 @@
 package io.parley.bench;
 
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -22,6 +23,14 @@ public interface BenchTransport extends AutoCloseable {
      * for it. Events for the member flow from the join on.
      */
     CompletableFuture<BenchMember> join(String name, String room, MemberEvents events);
+
+    /**
+     * Each node's share of the members and deliveries so far, when this transport spreads members
+     * over several ({@link SpreadTransport}); empty for one server.
+     */
+    default List<NodeShare> nodes() {
+        return List.of();
+    }
 
     /** Releases connections and threads; members still open are dropped. */
     @Override

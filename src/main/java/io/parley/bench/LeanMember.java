@@ -310,6 +310,7 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
             events.acked();
             return;
         } else if (startsWith(scratch, length, PRESENCE)) {
+            events.presenceReceived();
             return;
         }
         parsed(new String(scratch, 0, length, StandardCharsets.UTF_8));

@@ -26,6 +26,10 @@ public interface MemberEvents {
     default void sequenceBroken(String member, long expected, long seq) {
     }
 
+    /** A {@code presence} frame reached a member. Only the lean client reports them. */
+    default void presenceReceived() {
+    }
+
     /** The server confirmed one of this member's sends. */
     void acked();
 

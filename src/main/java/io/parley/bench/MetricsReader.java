@@ -8,6 +8,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -16,7 +17,8 @@ import java.util.Map;
  *
  * <p>The parse is deliberately simple: for each metric name, the sum of all its series whatever
  * their labels (bytes sent over HTTP and over WebSocket are one figure here). Comment lines, and
- * values that are not numbers ({@code NaN}), are skipped.
+ * values that are not numbers ({@code NaN}), are skipped. A run spread over several nodes reads every
+ * node's counters and adds them up: what the cluster as a whole spent, whichever node did the work.
  *
  * <p>Threads: {@link #read} blocks its caller for at most {@link #TIMEOUT}; any thread may call it.
  */
@@ -30,7 +32,7 @@ public final class MetricsReader implements AutoCloseable {
 
     private static final Duration TIMEOUT = Duration.ofSeconds(5);
 
-    private final URI uri;
+    private final List<URI> uris;
     private final HttpClient http = HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(TIMEOUT)
@@ -38,15 +40,30 @@ public final class MetricsReader implements AutoCloseable {
 
     /** Counters at {@code uri}, the server's {@code /metrics}. */
     public MetricsReader(URI uri) {
-        this.uri = uri;
+        this(List.of(uri));
     }
 
-    public URI uri() {
-        return uri;
+    /** Counters at each of {@code uris}, the nodes' {@code /metrics}, added up. */
+    public MetricsReader(List<URI> uris) {
+        if (uris.isEmpty()) {
+            throw new IllegalArgumentException("no /metrics to read");
+        }
+        this.uris = List.copyOf(uris);
     }
 
-    /** The server's counters now, each metric summed over its labels. */
+    /**
+     * The counters now, each metric summed over its labels and over the nodes. The nodes are read one
+     * after the other; if any cannot be read, there is no sum.
+     */
     public Map<String, Double> read() throws IOException, InterruptedException {
+        Map<String, Double> sums = new HashMap<>();
+        for (URI uri : uris) {
+            readOne(uri).forEach((name, value) -> sums.merge(name, value, Double::sum));
+        }
+        return sums;
+    }
+
+    private Map<String, Double> readOne(URI uri) throws IOException, InterruptedException {
         HttpResponse<String> response;
         try {
             response = http.send(HttpRequest.newBuilder(uri).timeout(TIMEOUT).GET().build(),

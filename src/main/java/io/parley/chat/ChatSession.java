@@ -5,6 +5,7 @@ import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
 import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
+import io.parley.engine.MembersListener;
 import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.engine.Refused;
@@ -246,6 +247,12 @@ public final class ChatSession {
         if (inFlight-- == MAX_IN_FLIGHT / 2) {
             reading.resumeReading();
         }
+    }
+
+    /** One page of the members of a room this client is in; the listener hears on the connection's loop. */
+    public void members(String room, Long after, Integer limit, MembersListener listener) {
+        requireMember(room);
+        requests.members(room, after, limit, connection.executor(), listener);
     }
 
     /**

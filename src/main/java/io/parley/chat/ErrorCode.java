@@ -14,6 +14,7 @@ public enum ErrorCode {
     INVALID_ROOM("invalid_room"),
     INVALID_ID("invalid_id"),
     INVALID_SINCE("invalid_since"),
+    INVALID_CURSOR("invalid_cursor"),
     ALREADY_MEMBER("already_member"),
     NOT_MEMBER("not_member"),
     TOO_MANY_ROOMS("too_many_rooms"),

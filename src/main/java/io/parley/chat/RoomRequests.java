@@ -3,6 +3,8 @@ package io.parley.chat;
 import io.parley.auth.Identity;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
+import io.parley.engine.LocalBroker;
+import io.parley.engine.MembersListener;
 import io.parley.engine.Poll;
 import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
@@ -31,6 +33,8 @@ public final class RoomRequests {
     public static final int MAX_WAIT_SECONDS = 30;
     /** Messages a read returns when it names no {@code limit}. */
     private static final int DEFAULT_LIMIT = 50;
+    /** Members a page lists when the request names no {@code limit}. */
+    static final int DEFAULT_MEMBERS_LIMIT = 100;
 
     private final Broker broker;
     private final ServerConfig config;
@@ -104,6 +108,27 @@ public final class RoomRequests {
         }
         try {
             return broker.poll(asker, room, after, max, waitSeconds > 0, replyOn, listener);
+        } catch (Refused e) {
+            throw ChatSession.refused(e.failure());
+        }
+    }
+
+    /**
+     * One page of a room's members, those who joined after cursor {@code after} (null: from the
+     * start), at most {@code limit} (null: {@value #DEFAULT_MEMBERS_LIMIT}); the listener hears on
+     * {@code replyOn}. Like reading a room, it needs no membership here: the session checks that.
+     */
+    public void members(String room, Long after, Integer limit, Executor replyOn, MembersListener listener) {
+        ChatRules.room(room);
+        if (after != null && after < 0) {
+            throw new ChatException(ErrorCode.INVALID_CURSOR, "after must be a cursor from a members page");
+        }
+        if (limit != null && (limit < 1 || limit > LocalBroker.MAX_MEMBERS_PAGE)) {
+            throw new ChatException(ErrorCode.INVALID_CURSOR, "limit must be 1-" + LocalBroker.MAX_MEMBERS_PAGE);
+        }
+        try {
+            broker.members(room, after == null ? 0 : after, limit == null ? DEFAULT_MEMBERS_LIMIT : limit, replyOn,
+                    listener);
         } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }

@@ -4,7 +4,9 @@ import io.parley.bench.BenchParameters;
 import io.parley.bench.BenchReport;
 import io.parley.bench.BenchRun;
 import io.parley.bench.BenchTransport;
+import io.parley.bench.JoinRun;
 import io.parley.bench.ServerAddress;
+import io.parley.bench.SpreadTransport;
 import io.parley.bench.MetricsReader;
 import io.parley.bench.TransportComparison;
 import io.parley.bench.TransportKind;
@@ -33,6 +35,8 @@ import picocli.CommandLine.Spec;
  * publishers send at a fixed rate, and the report says how many deliveries arrived, how late, and
  * what they cost the server. With several {@code --transport}s the same workload runs over each in
  * turn and a comparison table follows, which {@code --write-docs} also writes into a document.
+ * With several {@code --url}s (nodes sharing rooms) members join through them in turn and the
+ * report says each node's share; the server cost is every node's counters added up.
  * Reports go to standard output, progress (a line a second) to standard error. The work itself is
  * {@link BenchRun}; this class only turns options into {@link BenchParameters} and transports.
  */
@@ -97,6 +101,12 @@ public final class BenchCommand implements Callable<Integer> {
                     "longpoll and poll use the HTTP API on the host and port of --url."})
     List<String> transports;
 
+    @Option(names = "--joins-only",
+            description = {"Only connect --subscribers members into the room, each saying hello and joining:"
+                    + " report how long that took and how many presence frames it cost (lean client). Sends"
+                    + " nothing."})
+    boolean joinsOnly;
+
     @Option(names = "--client", paramLabel = "lean|jdk", defaultValue = "lean",
             description = {"WebSocket client: lean (Netty, reads deliveries without decoding them, checks every"
                     + " member's seq; ws:// only) or jdk (java.net.http: an independent second check, at about"
@@ -125,20 +135,24 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        URI url = server.get();
+        List<URI> urls = server.all();
+        URI url = urls.getFirst();
         BenchParameters parameters;
         List<TransportKind> kinds;
         WebSocketClientKind clientKind;
         Duration pollInterval = Duration.ofNanos(Math.round(pollIntervalSeconds * 1e9));
         try {
-            parameters = new BenchParameters(url, room, subscribers, publishers, rate,
+            parameters = new BenchParameters(urls, room, subscribers, publishers, rate,
                     Duration.ofSeconds(warmupSeconds), Duration.ofSeconds(durationSeconds),
                     Duration.ofSeconds(drainSeconds), size, connectRate);
             kinds = TransportKind.parse(transports);
             clientKind = WebSocketClientKind.parse(client);
-            if (clientKind == WebSocketClientKind.LEAN && kinds.contains(TransportKind.WEBSOCKET)
-                    && !"ws".equalsIgnoreCase(url.getScheme())) {
-                throw new IllegalArgumentException("the lean client speaks ws:// only; use --client jdk for " + url);
+            for (URI node : urls) {
+                if (clientKind == WebSocketClientKind.LEAN && kinds.contains(TransportKind.WEBSOCKET)
+                        && !"ws".equalsIgnoreCase(node.getScheme())) {
+                    throw new IllegalArgumentException("the lean client speaks ws:// only; use --client jdk for "
+                            + node);
+                }
             }
             checkTransportOptions(kinds, pollInterval);
         } catch (IllegalArgumentException e) {
@@ -146,15 +160,27 @@ public final class BenchCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter progress = spec.commandLine().getErr();
+        if (joinsOnly) {
+            try (BenchTransport transport = TransportKind.WEBSOCKET.open(url, token, clientKind, longPollWait,
+                    pollInterval)) {
+                JoinRun.Result result = JoinRun.run(parameters, transport, progress);
+                result.print(out);
+                return result.passed() ? 0 : 1;
+            }
+        }
         List<BenchReport> reports = new ArrayList<>();
-        try (MetricsReader metrics = new MetricsReader(new ServerAddress(url).metrics())) {
+        try (MetricsReader metrics = new MetricsReader(urls.stream()
+                .map(node -> new ServerAddress(node).metrics()).toList())) {
             for (TransportKind kind : kinds) {
                 if (kinds.size() > 1) {
                     progress.printf(Locale.ROOT, "parley bench: %s (%d of %d)%n", kind.label(),
                             reports.size() + 1, kinds.size());
                     progress.flush();
                 }
-                try (BenchTransport transport = kind.open(url, token, clientKind, longPollWait, pollInterval)) {
+                try (BenchTransport transport = urls.size() == 1
+                        ? kind.open(url, token, clientKind, longPollWait, pollInterval)
+                        : new SpreadTransport(urls, node -> kind.open(node, token, clientKind, longPollWait,
+                                pollInterval))) {
                     reports.add(BenchRun.run(parameters, transport, metrics, progress));
                 }
                 reports.getLast().print(out);

@@ -3,6 +3,7 @@ package io.parley.cli;
 import io.parley.config.ServerConfig;
 import io.parley.config.Networks;
 import io.parley.transport.FatalErrors;
+import io.parley.engine.cluster.RedisAddress;
 import io.parley.store.PostgresUrl;
 import io.parley.transport.ParleyServer;
 import picocli.CommandLine.Command;
@@ -46,6 +47,12 @@ final class ServeCommand implements Callable<Integer> {
                     + " or a jdbc:postgresql: URL. Prefer the environment variable PARLEY_POSTGRES_URL: a flag shows"
                     + " in the process list.")
     String postgresUrl;
+
+    @Option(names = "--redis-url", defaultValue = "${env:PARLEY_REDIS_URL}", arity = "1",
+            description = "Share rooms with other Parley nodes over this Redis: redis://[:password@]host:6379,"
+                    + " rediss:// for TLS, or several comma-separated URLs of one Redis Cluster's nodes."
+                    + " Needs --postgres-url (the same database on every node) (env PARLEY_REDIS_URL).")
+    String redisUrl;
 
     @Option(names = "--allowed-origin", split = ",", defaultValue = "${env:PARLEY_ALLOWED_ORIGINS:-}",
             description = "Browser origin allowed to connect besides the server's own, e.g. https://chat.example.com;"
@@ -103,6 +110,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "Messages kept per room; older ones are deleted. 0 keeps all; otherwise at least 1000.")
     long retainMessages;
 
+    @Option(names = "--presence-names-up-to", defaultValue = "${env:PARLEY_PRESENCE_NAMES_UP_TO:-1000}",
+            description = "Largest room whose joins and leaves are named to its members; bigger rooms get"
+                    + " their member count at most once a second instead.")
+    int presenceNamesUpTo;
+
     @Option(names = "--guests", negatable = true, defaultValue = "${env:PARLEY_GUESTS:-true}", fallbackValue = "true",
             description = "Let clients without a token chat as guests (env PARLEY_GUESTS). --no-guests requires"
                     + " a token of everyone, and --token-secret.")
@@ -118,6 +130,12 @@ final class ServeCommand implements Callable<Integer> {
             description = "Accept WebSocket upgrades (env PARLEY_WEBSOCKET). --no-websocket answers them 503, as a"
                     + " blocking proxy would; clients then use the HTTP API.")
     boolean webSocket;
+
+    @Option(names = "--compression", negatable = true, defaultValue = "${env:PARLEY_COMPRESSION:-true}",
+            fallbackValue = "true",
+            description = "Accept a WebSocket client's offer of permessage-deflate (env PARLEY_COMPRESSION); browsers"
+                    + " offer it. --no-compression sends every frame uncompressed.")
+    boolean compression;
 
     @Option(names = "--max-connections", defaultValue = "${env:PARLEY_MAX_CONNECTIONS:-20000}",
             description = "Open connections in total; more are answered 503 and closed as they are accepted."
@@ -175,9 +193,11 @@ final class ServeCommand implements Callable<Integer> {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,
-                        Networks.parse("metrics network", metricsFrom), publicUrl()),
+                        Networks.parse("metrics network", metricsFrom), publicUrl(), compression),
                 noRateLimits ? admission.withoutRateLimits() : admission,
-                postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl));
+                postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl),
+                redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl),
+                presenceNamesUpTo);
     }
 
     private URI publicUrl() {

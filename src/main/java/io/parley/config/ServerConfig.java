@@ -1,5 +1,6 @@
 package io.parley.config;
 
+import io.parley.engine.cluster.RedisAddress;
 import io.parley.store.PostgresUrl;
 
 import java.net.URI;
@@ -38,6 +39,10 @@ import java.util.Objects;
  * @param admission            limits on connections and request rates
  * @param postgres             where history is kept instead of SQLite in {@code dataDir}, or null for
  *                             SQLite; its toString never shows the password
+ * @param redis                the Redis (or Redis Cluster) this node shares rooms over with other nodes,
+ *                             or null for a single node; needs {@code postgres}
+ * @param presenceNamesUpTo    the largest room whose joins and leaves are named to its members; a
+ *                             bigger room is sent its member count at most once a second instead
  */
 public record ServerConfig(
         String host,
@@ -57,12 +62,16 @@ public record ServerConfig(
         long retainMessages,
         Access access,
         Admission admission,
-        PostgresUrl postgres) {
+        PostgresUrl postgres,
+        RedisAddress redis,
+        int presenceNamesUpTo) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
     /** Fewest messages per room that retention may keep: more than a room holds in memory. */
     public static final long MIN_RETAIN = 1000;
+    /** See {@code LocalBroker.DEFAULT_PRESENCE_NAMES_UP_TO}: near where Twitch stops naming joins. */
+    public static final int DEFAULT_PRESENCE_NAMES_UP_TO = 1000;
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -75,6 +84,9 @@ public record ServerConfig(
         }
         if ((tlsCert == null) != (tlsKey == null)) {
             throw new IllegalArgumentException("TLS needs both a certificate and a key");
+        }
+        if (presenceNamesUpTo < 0) {
+            throw new IllegalArgumentException("presenceNamesUpTo must not be negative, was " + presenceNamesUpTo);
         }
         requirePositive("maxFrameBytes", maxFrameBytes);
         requirePositive("maxMessageLength", maxMessageLength);
@@ -92,13 +104,18 @@ public record ServerConfig(
         if (pingInterval.isNegative() || pingInterval.isZero() || idleTimeout.compareTo(pingInterval) <= 0) {
             throw new IllegalArgumentException("idleTimeout must be longer than a positive pingInterval");
         }
+        if (redis != null && postgres == null) {
+            throw new IllegalArgumentException("sharing rooms over Redis needs their history in PostgreSQL:"
+                    + " give --postgres-url too (the same database on every node)");
+        }
     }
 
     /** The defaults of {@code parley serve}: a first run on a developer's machine. */
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, Path.of("data"), List.of(), null, null,
                 64 * 1024, 2000, 50, 100, Duration.ofSeconds(20), Duration.ofSeconds(60),
-                4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults(), null);
+                4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults(), null, null,
+                DEFAULT_PRESENCE_NAMES_UP_TO);
     }
 
     public boolean tls() {
@@ -108,62 +125,77 @@ public record ServerConfig(
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withTls(Path cert, Path key) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, cert, key, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withLimits(int newMaxFrameBytes, int newMaxMessageLength, long newOutboundBufferBytes) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, newMaxFrameBytes,
                 newMaxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                newOutboundBufferBytes, durableSync, retainMessages, access, admission, postgres);
+                newOutboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withKeepAlive(Duration newPingInterval, Duration newIdleTimeout) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, newPingInterval, newIdleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withRetention(long newRetainMessages) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, newRetainMessages, access, admission, postgres);
+                outboundBufferBytes, durableSync, newRetainMessages, access, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withAccess(Access newAccess) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, newAccess, admission, postgres);
+                outboundBufferBytes, durableSync, retainMessages, newAccess, admission, postgres, redis, presenceNamesUpTo);
     }
 
     public ServerConfig withAdmission(Admission newAdmission) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, newAdmission, postgres);
+                outboundBufferBytes, durableSync, retainMessages, access, newAdmission, postgres, redis, presenceNamesUpTo);
+    }
+
+    /** Rooms above {@code n} members hear counts instead of names of who joined and left. */
+    public ServerConfig withPresenceNamesUpTo(int n) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, n);
+    }
+
+    /** Rooms shared with other nodes over this Redis; null: a single node. */
+    public ServerConfig withRedis(RedisAddress newRedis) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, newRedis,
+                presenceNamesUpTo);
     }
 
     /** History in this PostgreSQL database instead of SQLite; null goes back to SQLite. */
     public ServerConfig withPostgres(PostgresUrl newPostgres) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, newPostgres);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, newPostgres, redis, presenceNamesUpTo);
     }
 
     /**
@@ -179,9 +211,11 @@ public record ServerConfig(
      * @param publicUrl    the address browsers reach the server at ({@code https://chat.example.com}),
      *                     or null. When set, a request naming another {@code Host} is refused (DNS
      *                     rebinding), and the server's own origin is this URL's rather than the Host's
+     * @param compression  true: accept a WebSocket client's offer of permessage-deflate (RFC 7692);
+     *                     false: answer every upgrade without it
      */
     public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom,
-                         URI publicUrl) {
+                         URI publicUrl, boolean compression) {
 
         /** HS256 keys shorter than the hash are weak (RFC 7518, section 3.2). */
         public static final int MIN_SECRET_BYTES = 32;
@@ -205,34 +239,39 @@ public record ServerConfig(
         }
 
         public static Access defaults() {
-            return new Access(true, null, true, Networks.LOOPBACK, null);
+            return new Access(true, null, true, Networks.LOOPBACK, null, true);
         }
 
         public Access withTokenSecret(String secret) {
-            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl);
+            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression);
         }
 
         public Access withGuests(boolean allowed) {
-            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl);
+            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression);
         }
 
         public Access withWebSocket(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl);
+            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression);
         }
 
         public Access withMetricsFrom(Networks networks) {
-            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl);
+            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression);
         }
 
         public Access withPublicUrl(URI url) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression);
+        }
+
+        public Access withCompression(boolean enabled) {
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled);
         }
 
         @Override
         public String toString() {
             // Never print the secret.
             return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
-                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", publicUrl=" + publicUrl + "]";
+                    + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", publicUrl=" + publicUrl
+                    + ", compression=" + compression + "]";
         }
     }
 

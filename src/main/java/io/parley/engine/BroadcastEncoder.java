@@ -14,4 +14,12 @@ public interface BroadcastEncoder {
     byte[] message(StoredMessage message);
 
     byte[] presence(String room, int members, List<String> joined, List<String> left);
+
+    /**
+     * A big room's presence: how many are in it, nobody named. By default a presence frame with no
+     * names; the protocol marks it as a summary.
+     */
+    default byte[] presenceCount(String room, int members) {
+        return presence(room, members, List.of(), List.of());
+    }
 }

@@ -31,7 +31,12 @@ import java.util.concurrent.Executor;
  *   <li><b>Polls.</b> A poll is answered with the messages after its {@code since}, at once if there
  *       are any, else (waiting) with the next ones stored.</li>
  *   <li><b>Presence.</b> Joins and leaves reach the room's members as presence frames, with the room's
- *       member count.</li>
+ *       member count. In a room of more members than the broker's names threshold, they are not named:
+ *       a count ({@link BroadcastEncoder#presenceCount}) reaches the members instead, at most once a
+ *       second, and within about a second of the last change.</li>
+ *   <li><b>Member listing.</b> {@link #members} pages through a room's members in join order; a cursor
+ *       stays valid while others join and leave, and every member present from the first page to the
+ *       last is listed exactly once.</li>
  * </ol>
  *
  * <p><b>Threads.</b> Every method may be called from any event loop and never blocks. Listeners and
@@ -87,6 +92,14 @@ public interface Broker extends AutoCloseable {
      */
     CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, long before, long since,
                                                    int limit);
+
+    /**
+     * One page of {@code room}'s members: up to {@code limit} who joined after cursor {@code after} (0
+     * for the first page), answered on {@code replyOn}.
+     *
+     * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
+     */
+    void members(String room, long after, int limit, Executor replyOn, MembersListener listener);
 
     /** Messages stored through this node since it started; for metrics. */
     long storedCount();

@@ -63,6 +63,14 @@ public final class LocalBroker implements Broker {
      * would be loaded from disk again for every batch.
      */
     private static final long ROOM_IDLE_NANOS = TimeUnit.SECONDS.toNanos(30);
+    /**
+     * The largest room whose joins and leaves are named to its members, unless the server says
+     * otherwise. Twitch stops naming joins and parts near 1,000 chatters; here, a room that fills to
+     * 1,000 members costs about 500,000 presence frames, a fraction of a second of fan-out.
+     */
+    public static final int DEFAULT_PRESENCE_NAMES_UP_TO = 1_000;
+    /** Members one {@link #members} page lists at most. */
+    public static final int MAX_MEMBERS_PAGE = 1_000;
 
     private final HistoryStore store;
     private final int historyOnJoin;
@@ -104,6 +112,20 @@ public final class LocalBroker implements Broker {
      */
     public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
                        String threadPrefix, Thread.UncaughtExceptionHandler essentialThreadDied) {
+        this(store, encoder, historyOnJoin, retainMessages, DEFAULT_PRESENCE_NAMES_UP_TO, threadPrefix,
+                essentialThreadDied);
+    }
+
+    /**
+     * @param presenceNamesUpTo the largest room whose joins and leaves are named in presence frames;
+     *                     a bigger one is sent its member count at most once a second instead
+     */
+    public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
+                       int presenceNamesUpTo, String threadPrefix,
+                       Thread.UncaughtExceptionHandler essentialThreadDied) {
+        if (presenceNamesUpTo < 0) {
+            throw new IllegalArgumentException("presenceNamesUpTo must not be negative");
+        }
         this.essentialThreadDied = essentialThreadDied;
         this.store = store;
         this.historyOnJoin = historyOnJoin;
@@ -113,7 +135,7 @@ public final class LocalBroker implements Broker {
         if (retainMessages != 0 && retainMessages <= recentCapacity) {
             throw new IllegalArgumentException("retainMessages must be 0 or more than " + recentCapacity);
         }
-        this.fanOut = new FanOut(encoder, deliveryCount);
+        this.fanOut = new FanOut(encoder, deliveryCount, presenceNamesUpTo);
         this.replays = new Replays(store, threadPrefix, essentialThreadDied);
         this.sequencer = new Thread(this::runSequencer, threadPrefix + "-sequencer");
         // Only an Error gets past the loop's catch: the sequencer is then gone, and nothing is ordered.
@@ -145,9 +167,16 @@ public final class LocalBroker implements Broker {
     @Override
     public Poll poll(ReadQueue.Asker asker, String room, long since, int limit, boolean wait, Executor replyOn,
                      PollListener listener) {
-        Waiter w = new Waiter(asker, room, since, Math.min(limit, Replays.MAX_REPLAY), replyOn, listener);
+        // Cancelling is never refused, like unsubscribe: a room must not keep a dead waiter.
+        Waiter w = new Waiter(asker, room, since, Math.min(limit, Replays.MAX_REPLAY), replyOn, listener,
+                waiter -> inbox.add(new CancelPoll(waiter)));
         enqueue(new PollCommand(w, wait));
         return w;
+    }
+
+    @Override
+    public void members(String room, long after, int limit, Executor replyOn, MembersListener listener) {
+        enqueue(new MembersCommand(room, after, Math.min(limit, MAX_MEMBERS_PAGE), replyOn, listener));
     }
 
     @Override
@@ -208,6 +237,8 @@ public final class LocalBroker implements Broker {
                 post(s.subscription().subscriber.executor(), () -> s.subscription().fail(Failure.SHUTTING_DOWN));
             } else if (c instanceof PollCommand pc) {
                 post(pc.waiter().replyOn, () -> pc.waiter().listener.failed(Failure.SHUTTING_DOWN));
+            } else if (c instanceof MembersCommand mc) {
+                post(mc.replyOn(), () -> mc.listener().failed(Failure.SHUTTING_DOWN));
             }
         }
         // The sequencer has stopped: its rooms are this thread's now. Nobody will answer these polls.
@@ -227,6 +258,12 @@ public final class LocalBroker implements Broker {
                 Command first = inbox.poll(50, TimeUnit.MILLISECONDS);
                 forgetIdleRooms();
                 if (first == null) {
+                    // The 50 ms wake-up is the big rooms' clock: no timer thread, no task per room.
+                    if (fanOut.countsOwed()) {
+                        LoopTasks tasks = new LoopTasks(essentialThreadDied);
+                        fanOut.sendDueCounts(System.nanoTime(), tasks);
+                        tasks.post();
+                    }
                     continue;
                 }
                 batch.add(first);
@@ -266,10 +303,18 @@ public final class LocalBroker implements Broker {
                 }
             } else if (c instanceof PollCommand pc) {
                 poll(pc, tasks);
+            } else if (c instanceof MembersCommand mc) {
+                // A room not in memory has nobody in it: no need to load it from the store.
+                Room room = rooms.get(mc.room());
+                MembersPage page = room == null ? new MembersPage(0, List.of(), -1) : room.page(mc.after(), mc.limit());
+                tasks.then(mc.replyOn(), () -> mc.listener().answered(page));
             }
         }
         for (Room room : changes.deliver(tasks)) {
             answerWaiters(room, tasks);
+        }
+        if (fanOut.countsOwed()) {
+            fanOut.sendDueCounts(System.nanoTime(), tasks);
         }
         tasks.post();
     }
@@ -451,7 +496,7 @@ public final class LocalBroker implements Broker {
         LoopTasks.post(executor, task, essentialThreadDied);
     }
 
-    private sealed interface Command permits Subscribe, Unsubscribe, Publish, PollCommand, CancelPoll { }
+    private sealed interface Command permits Subscribe, Unsubscribe, Publish, PollCommand, CancelPoll, MembersCommand { }
 
     private record Subscribe(Subscription subscription, long since, ReadQueue.Asker asker) implements Command { }
 
@@ -464,31 +509,9 @@ public final class LocalBroker implements Broker {
 
     private record CancelPoll(Waiter waiter) implements Command { }
 
+    private record MembersCommand(String room, long after, int limit, Executor replyOn, MembersListener listener)
+            implements Command { }
+
     /** Who sent which id where: what makes a resend recognisable. */
     private record SentKey(String room, String user, String id) { }
-
-    /** A poll waiting in a room for its next message. Identity matters: it is removed by reference. */
-    final class Waiter implements Poll {
-        final ReadQueue.Asker asker;
-        final String room;
-        final long since;
-        final int limit;
-        final Executor replyOn;
-        final PollListener listener;
-
-        Waiter(ReadQueue.Asker asker, String room, long since, int limit, Executor replyOn, PollListener listener) {
-            this.asker = asker;
-            this.room = room;
-            this.since = since;
-            this.limit = limit;
-            this.replyOn = replyOn;
-            this.listener = listener;
-        }
-
-        @Override
-        public void cancel() {
-            // Never refused, like unsubscribe: a room must not keep a dead waiter.
-            inbox.add(new CancelPoll(this));
-        }
-    }
 }

@@ -5,10 +5,9 @@ import io.parley.store.StoredMessage;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.Executor;
 
 /**
@@ -18,6 +17,11 @@ import java.util.concurrent.Executor;
  * <p>The members are also kept grouped by executor, as arrays rebuilt only when membership changes, so
  * that a fan-out posts one task per event loop and that task walks a fixed array: the membership as it
  * was at that point in the room's order.
+ *
+ * <p>Each member gets a number when it joins, from 1, never reused in the room's life in memory: the
+ * members are kept in that order, which is what a paged {@link Broker#members} listing walks. A cursor
+ * is the last number a page showed, so members who join or leave between pages never make the next
+ * page skip or repeat anyone who stayed.
  */
 final class Room {
 
@@ -26,12 +30,19 @@ final class Room {
     private long firstSeq;
     /** When a command last named this room; an empty room idle for long is dropped from memory. */
     private long lastUsedNanos;
-    private final List<LocalBroker.Waiter> waiters = new ArrayList<>();
+    private final List<Waiter> waiters = new ArrayList<>();
     private final ArrayDeque<StoredMessage> recent;
     private final int capacity;
-    private final Set<Subscription> members = new LinkedHashSet<>();
+    /** Join number -> member. A tree, so a page starts at its cursor in O(log n), not by walking to it. */
+    private final TreeMap<Long, Subscription> members = new TreeMap<>();
+    private long lastMemberNumber;
     private Map<Executor, Subscription[]> byExecutor = Map.of();
     private boolean membersChanged;
+    private int remoteMembers;
+    /** Presence of a big room: whether a count is owed, and when the last one went out (nanoTime). */
+    private boolean countOwed;
+    private long lastCountNanos;
+    private boolean counted;
 
     Room(String name, long lastSeq, long firstSeq, List<StoredMessage> recent, int capacity) {
         this.name = name;
@@ -63,22 +74,78 @@ final class Room {
         return members.isEmpty() && waiters.isEmpty() && lastUsedNanos - cutoffNanos < 0;
     }
 
-    List<LocalBroker.Waiter> waiters() {
+    List<Waiter> waiters() {
         return waiters;
     }
 
+    /** Members on this node. */
     int memberCount() {
         return members.size();
     }
 
+    /** Members on other nodes, as last heard (0 on a single node). */
+    void remoteMembers(int count) {
+        remoteMembers = Math.max(0, count);
+    }
+
+    int remoteMembers() {
+        return remoteMembers;
+    }
+
+    /** Members on every node: what presence reports. */
+    int presenceCount() {
+        return members.size() + remoteMembers;
+    }
+
     void add(Subscription s) {
-        membersChanged |= members.add(s);
+        s.memberNumber = ++lastMemberNumber;
+        members.put(s.memberNumber, s);
+        membersChanged = true;
     }
 
     boolean remove(Subscription s) {
-        boolean removed = members.remove(s);
+        boolean removed = members.remove(s.memberNumber, s);
         membersChanged |= removed;
         return removed;
+    }
+
+    /** Up to {@code limit} members who joined after member number {@code after}, in join order. */
+    MembersPage page(long after, int limit) {
+        List<String> names = new ArrayList<>(Math.min(limit, members.size()));
+        long last = after;
+        for (Subscription s : members.tailMap(after, false).values()) {
+            if (names.size() == limit) {
+                return new MembersPage(members.size(), names, last);
+            }
+            names.add(s.name);
+            last = s.memberNumber;
+        }
+        return new MembersPage(members.size(), names, -1);
+    }
+
+    /** A big room's membership changed: a count is owed to its members. */
+    void owesCount() {
+        countOwed = true;
+    }
+
+    /** Whether a count is owed and the last went out at least {@code intervalNanos} before {@code now}. */
+    boolean countDue(long now, long intervalNanos) {
+        return countOwed && (!counted || now - lastCountNanos >= intervalNanos);
+    }
+
+    boolean owedCount() {
+        return countOwed;
+    }
+
+    void countSent(long now) {
+        countOwed = false;
+        counted = true;
+        lastCountNanos = now;
+    }
+
+    /** The room is small again and names its changes: nothing is owed. */
+    void countCancelled() {
+        countOwed = false;
     }
 
     /** Records a message that is on disk. Messages arrive here in seq order. */
@@ -121,7 +188,7 @@ final class Room {
     Map<Executor, Subscription[]> membersByExecutor() {
         if (membersChanged) {
             Map<Executor, List<Subscription>> groups = new HashMap<>();
-            for (Subscription s : members) {
+            for (Subscription s : members.values()) {
                 groups.computeIfAbsent(s.subscriber.executor(), e -> new ArrayList<>()).add(s);
             }
             Map<Executor, Subscription[]> arrays = new HashMap<>();

@@ -31,6 +31,9 @@ public final class Subscription {
     private final JoinListener listener;
     private final Broker broker;
 
+    /** Its number in the room's join order ({@link Room}); sequencer thread only, 0 until added. */
+    long memberNumber;
+
     private State state = State.PENDING;
     private long lastSeq;
     private List<Frame> backlog;

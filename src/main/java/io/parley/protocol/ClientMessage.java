@@ -15,6 +15,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
         @JsonSubTypes.Type(value = ClientMessage.Leave.class, name = "leave"),
         @JsonSubTypes.Type(value = ClientMessage.Send.class, name = "send"),
         @JsonSubTypes.Type(value = ClientMessage.History.class, name = "history"),
+        @JsonSubTypes.Type(value = ClientMessage.Members.class, name = "members"),
         @JsonSubTypes.Type(value = ClientMessage.Ping.class, name = "ping"),
         @JsonSubTypes.Type(value = ClientMessage.Refresh.class, name = "refresh"),
 })
@@ -33,6 +34,9 @@ public sealed interface ClientMessage {
 
     record History(@JsonProperty(required = true) String room, Long before, Long since, Integer limit)
             implements ClientMessage { }
+
+    /** One page of a room's member list: those who joined after cursor {@code after} (absent: from the start). */
+    record Members(@JsonProperty(required = true) String room, Long after, Integer limit) implements ClientMessage { }
 
     record Ping() implements ClientMessage { }
 

@@ -184,6 +184,11 @@ public final class ProtocolCodec implements BroadcastEncoder {
 
     @Override
     public byte[] presence(String room, int members, List<String> joined, List<String> left) {
-        return encode(new ServerMessage.Presence(room, members, joined, left));
+        return encode(new ServerMessage.Presence(room, members, joined, left, null));
+    }
+
+    @Override
+    public byte[] presenceCount(String room, int members) {
+        return encode(new ServerMessage.Presence(room, members, List.of(), List.of(), true));
     }
 }

@@ -8,6 +8,8 @@ import io.parley.chat.ErrorCode;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
+import io.parley.engine.MembersListener;
+import io.parley.engine.MembersPage;
 import io.parley.engine.PublishListener;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
@@ -146,6 +148,17 @@ public final class ProtocolHandler {
                                 : new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
                         send(codec.error(reply, "history", null, h.room(), ref));
                     }, out.executor());
+            case ClientMessage.Members m -> session.members(m.room(), m.after(), m.limit(), new MembersListener() {
+                @Override
+                public void answered(MembersPage page) {
+                    send(codec.encode(ServerMessage.MembersPage.of(m.room(), page, ref)));
+                }
+
+                @Override
+                public void failed(Failure failure) {
+                    send(codec.error(ChatSession.refused(failure), "members", null, m.room(), ref));
+                }
+            });
             case ClientMessage.Ping ignored -> send(codec.encode(new ServerMessage.Pong(ref)));
             case ClientMessage.Refresh refresh -> {
                 Identity renewed = session.renew(renewal.verify(refresh.token()));
@@ -170,6 +183,7 @@ public final class ProtocolHandler {
             case ClientMessage.Leave l -> l.room();
             case ClientMessage.Send s -> s.room();
             case ClientMessage.History h -> h.room();
+            case ClientMessage.Members list -> list.room();
             case ClientMessage.Hello ignored -> null;
             case ClientMessage.Ping ignored -> null;
             case ClientMessage.Refresh ignored -> null;

@@ -21,6 +21,7 @@ import java.util.List;
         @JsonSubTypes.Type(value = ServerMessage.Ack.class, name = "ack"),
         @JsonSubTypes.Type(value = ServerMessage.Presence.class, name = "presence"),
         @JsonSubTypes.Type(value = ServerMessage.HistoryPage.class, name = "history"),
+        @JsonSubTypes.Type(value = ServerMessage.MembersPage.class, name = "members"),
         @JsonSubTypes.Type(value = ServerMessage.Pong.class, name = "pong"),
         @JsonSubTypes.Type(value = ServerMessage.Refreshed.class, name = "refreshed"),
         @JsonSubTypes.Type(value = ServerMessage.ErrorReply.class, name = "error"),
@@ -59,7 +60,27 @@ public sealed interface ServerMessage {
 
     record Ack(String id, String room, long seq, long time) implements ServerMessage { }
 
-    record Presence(String room, int members, List<String> joined, List<String> left) implements ServerMessage { }
+    /**
+     * @param summary true when the room is too big to name its joins and leaves: {@code joined} and
+     *                {@code left} are then empty and {@code members} is the news; absent otherwise
+     */
+    record Presence(String room, int members, List<String> joined, List<String> left, Boolean summary)
+            implements ServerMessage { }
+
+    /**
+     * A page of a room's members, in the order they joined.
+     *
+     * @param members how many connections are in the room now
+     * @param names   one name per connection on this page
+     * @param next    the {@code after} of the next page; absent when this page reached the end
+     */
+    record MembersPage(String room, int members, List<String> names, Long next, JsonNode ref)
+            implements ServerMessage {
+
+        public static MembersPage of(String room, io.parley.engine.MembersPage page, JsonNode ref) {
+            return new MembersPage(room, page.members(), page.names(), page.next() < 0 ? null : page.next(), ref);
+        }
+    }
 
     /**
      * An answer to {@code history} over WebSocket, or to a read, poll or long poll over HTTP. The HTTP

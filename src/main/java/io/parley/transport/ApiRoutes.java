@@ -22,6 +22,8 @@ import io.parley.chat.RateLimits;
 import io.parley.chat.RoomRequests;
 import io.parley.config.Networks;
 import io.parley.engine.Failure;
+import io.parley.engine.MembersListener;
+import io.parley.engine.MembersPage;
 import io.parley.engine.Poll;
 import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
@@ -48,7 +50,8 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>{@code POST /api/rooms/{room}/messages}: send; answered with the {@code ack} once stored;</li>
  *   <li>{@code GET /api/rooms/{room}/messages?since=N[&wait=S]}: poll, or long-poll for up to S seconds;</li>
- *   <li>{@code GET /api/rooms/{room}/messages[?before=N]}: read older or the latest history.</li>
+ *   <li>{@code GET /api/rooms/{room}/messages[?before=N]}: read older or the latest history;</li>
+ *   <li>{@code GET /api/rooms/{room}/members[?after=C&limit=N]}: one page of the room's members.</li>
  * </ul>
  * Each request is checked like a WebSocket handshake (origin, then token) and then handed to
  * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
@@ -67,6 +70,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     static final String PREFIX = "/api/";
     private static final String ROOMS = "/api/rooms/";
     private static final String MESSAGES = "/messages";
+    private static final String MEMBERS = "/members";
     private static final Pattern WHOLE_NUMBER = Pattern.compile("-?[0-9]{1,19}");
     static final String GUEST_NAME = "X-Parley-Name";
 
@@ -157,6 +161,13 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         };
         QueryStringDecoder query = new QueryStringDecoder(request.uri());
         String path = query.path();
+        if (path.startsWith(ROOMS) && path.endsWith(MEMBERS) && path.length() > ROOMS.length() + MEMBERS.length()) {
+            if (!request.method().equals(HttpMethod.GET)) {
+                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read the members");
+            }
+            members(request, query.parameters(), path.substring(ROOMS.length(), path.length() - MEMBERS.length()));
+            return;
+        }
         if (!path.startsWith(ROOMS) || !path.endsWith(MESSAGES) || path.length() <= ROOMS.length() + MESSAGES.length()) {
             throw new ChatException(ErrorCode.NOT_FOUND, "no such API route: " + path);
         }
@@ -252,6 +263,33 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         });
         if (waitSeconds > 0) {
             pollTimer = ctx.executor().schedule(() -> waitRanOut(request, room, since), waitSeconds, TimeUnit.SECONDS);
+        }
+    }
+
+    /** A page of the room's members; like reading its messages, open to whoever may connect. */
+    private void members(FullHttpRequest request, Map<String, List<String>> params, String room) {
+        Long after = cursor(params, "after");
+        Long limit = cursor(params, "limit");
+        Integer max = limit == null ? null : (int) Math.max(Integer.MIN_VALUE, Math.min(limit, Integer.MAX_VALUE));
+        chat.members(room, after, max, ctx.executor(), new MembersListener() {
+            @Override
+            public void answered(MembersPage page) {
+                answer(request, ok(ServerMessage.MembersPage.of(room, page, null)));
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                answer(request, error(ChatSession.refused(failure), null, room));
+            }
+        });
+    }
+
+    /** A members parameter: refused as {@code invalid_cursor} rather than {@code invalid_since}. */
+    private static Long cursor(Map<String, List<String>> params, String name) {
+        try {
+            return number(params, name);
+        } catch (ChatException e) {
+            throw new ChatException(ErrorCode.INVALID_CURSOR, e.getMessage());
         }
     }
 

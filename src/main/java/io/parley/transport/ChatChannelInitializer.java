@@ -47,6 +47,9 @@ import java.util.concurrent.TimeUnit;
  *                HTTP API (answers preflights, adds Access-Control-Allow-Origin)
  *   guard        UpgradeGuard: refuses bad handshakes to /chat with 503/426/400/403/405/401, and
  *                leaves the token's identity on the channel
+ *   extensions   Netty's extension handler with DeflateNegotiation, unless --no-compression: answers a
+ *                permessage-deflate offer in the 101 and puts MessageInflater (and Netty's unused
+ *                encoder) here; removes itself
  *   websocket    WebSocketProtocol (Netty's WebSocketServerProtocolHandler): the RFC 6455 handshake, then
  *                frames, the closing handshake, size limit (1009), protocol violations (1002), UTF-8
  *                validation (1007); pings and pongs go on to ChatSocket, which counts and answers them
@@ -84,6 +87,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final TrafficMeter traffic;
     private final int maxHttpRequest;
     private final FatalErrors fatal;
+    private final DeflateNegotiation deflate;
 
     ChatChannelInitializer(ServerConfig config, SslContext tls, Broker broker, ProtocolCodec codec,
                            ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files,
@@ -107,6 +111,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.routes = new HttpRoutes(files, metrics, origins, config.access().metricsFrom(),
                 config.admission().trustedProxies());
         this.maxHttpRequest = Math.max(MIN_HTTP_REQUEST, config.maxMessageLength() * 6 + 1024);
+        this.deflate = config.access().compression() ? new DeflateNegotiation(config.maxFrameBytes()) : null;
         this.websocket = WebSocketServerProtocolConfig.newBuilder()
                 .websocketPath(UpgradeGuard.PATH)
                 .subprotocols(ProtocolCodec.PROTOCOL)
@@ -118,7 +123,9 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
                 .forceCloseTimeoutMillis(2_000)
                 .decoderConfig(WebSocketDecoderConfig.newBuilder()
                         .maxFramePayloadLength(config.maxFrameBytes())
-                        .allowExtensions(false)
+                        // RSV1 is permessage-deflate's; WebSocketProtocol refuses any reserved bit
+                        // left once MessageInflater has had the frame.
+                        .allowExtensions(deflate != null)
                         .allowMaskMismatch(false)
                         // ChatSocket sends the close frame (1002, 1007, 1009): Netty's own does not
                         // when the violation is in the client's close frame, and the protocol handler
@@ -153,6 +160,9 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
             p.addLast(CORS, new CorsHandler(cors));
         }
         p.addLast("guard", new UpgradeGuard(origins, authenticator, config.access().webSocket()));
+        if (deflate != null) {
+            p.addLast("extensions", deflate.newHandler());
+        }
         p.addLast("websocket", new WebSocketProtocol(websocket));
         p.addLast("fragments", new WebSocketFrameAggregator(config.maxFrameBytes()));
         p.addLast("api", new ApiRoutes(roomRequests, codec, authenticator, origins, rateLimits,

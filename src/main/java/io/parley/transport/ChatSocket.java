@@ -52,7 +52,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Netty, see {@link WebSocketProtocol}), so that pongs count in the backlog below.
  *
  * <p>Out: it is the connection's {@link Subscriber}. {@link #deliver} writes the broadcast as framed
- * once per event loop by {@link SharedFrames}, without flushing; {@link #flush} ends a burst and
+ * once per event loop by {@link SharedFrames} (compressed once per loop too, for a connection that
+ * negotiated permessage-deflate), without flushing; {@link #flush} ends a burst and
  * schedules one flush after the work already queued on the loop, so that bursts queued together leave
  * in one socket write. A client whose backlog (what it has not taken after a flush) stays over the
  * configured limit for 5 s, or passes four times it, is a slow consumer: it is closed with 1013 rather
@@ -83,6 +84,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
     private ChannelHandlerContext ctx;
     private ProtocolHandler protocol;
     private boolean closing;
+    /** The connection negotiated permessage-deflate: it gets broadcasts compressed. */
+    private boolean deflate;
     /** Closes the connection when its token expires; null for a guest. */
     private ScheduledFuture<?> tokenExpiry;
     /** When the unsent bytes went over the limit (System.nanoTime), or 0 while under it. */
@@ -137,6 +140,8 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
         pipeline.remove(UpgradeGuard.class);
         pipeline.remove(ApiRoutes.class);
         pipeline.remove(HttpRoutes.class);
+        // Netty's extension handler put the inflater in before the 101 went out, so it is there by now.
+        deflate = pipeline.get(MessageInflater.class) != null;
         // The keep-alive sits near the socket, so that every byte read counts as activity, pongs
         // included (they reach no handler past this one once counted). It times
         // reads only: timing writes costs a promise and a listener on every frame sent (8% of the
@@ -269,7 +274,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
         if (closing || !ctx.channel().isActive() || closedAsSlow()) {
             return;
         }
-        ctx.write(SharedFrames.frame(ctx, frame), ctx.voidPromise());
+        ctx.write(SharedFrames.frame(ctx, frame, deflate), ctx.voidPromise());
     }
 
     /** Closes the connection with 1013 if the client is a slow consumer; says whether it did. */

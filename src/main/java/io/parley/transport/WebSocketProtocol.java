@@ -1,7 +1,9 @@
 package io.parley.transport;
 
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
@@ -10,7 +12,7 @@ import java.util.List;
 
 /**
  * Netty's WebSocket protocol handler, except that a client's pings go on to {@link ChatSocket} instead of
- * being answered here.
+ * being answered here, and that frames with reserved bits no extension claimed are refused (1002).
  *
  * <p>Netty answers every ping with a pong written straight to the socket: the pong bypasses the
  * connection's frame rate limit and its outbound backlog check, so four clients that sent pings and
@@ -28,6 +30,14 @@ final class WebSocketProtocol extends WebSocketServerProtocolHandler {
 
     @Override
     protected void decode(ChannelHandlerContext ctx, WebSocketFrame frame, List<Object> out) throws Exception {
+        if (frame.rsv() != 0) {
+            // The frame decoder lets reserved bits through (permessage-deflate needs RSV1); what is left
+            // of them here belongs to no negotiated extension. ChatSocket closes with 1002; thrown
+            // here instead, Netty's handler would close the channel before that close frame went out.
+            ctx.fireExceptionCaught(new CorruptedWebSocketFrameException(WebSocketCloseStatus.PROTOCOL_ERROR,
+                    "reserved bits set that no negotiated extension defines"));
+            return;
+        }
         if (frame instanceof PingWebSocketFrame) {
             out.add(frame.retain());
             return;

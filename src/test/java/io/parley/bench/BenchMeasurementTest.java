@@ -164,12 +164,12 @@ class BenchMeasurementTest {
     }
 
     private static BenchReport report(String transport, long p50Micros, long p99Micros, ServerCost cost) {
-        BenchParameters parameters = new BenchParameters(URI.create("ws://127.0.0.1:1/chat"), "bench", 9, 1, 100,
+        BenchParameters parameters = new BenchParameters(List.of(URI.create("ws://127.0.0.1:1/chat")), "bench", 9, 1, 100,
                 Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(2), 100, 500);
         Histogram latency = new Histogram(3);
         latency.recordValueWithCount(p50Micros, 60);
         latency.recordValueWithCount(p99Micros, 40);
         return new BenchReport(parameters, transport, 9, 1, 0, 0, List.of(), 100, 100, Map.of(), 1_000, 1_000,
-                latency, cost, BenchReport.MemberCheck.NONE, OptionalDouble.empty());
+                latency, cost, BenchReport.MemberCheck.NONE, OptionalDouble.empty(), List.of(), 100);
     }
 }

@@ -9,6 +9,7 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -96,7 +97,7 @@ class LeanClientTest {
 
     /** {@code drain}: how long to wait for deliveries; a run that lost some waits all of it. */
     private static BenchReport run(URI url, BenchTransport transport, Duration drain) throws InterruptedException {
-        BenchParameters parameters = new BenchParameters(url, "bench", SUBSCRIBERS, PUBLISHERS, 200,
+        BenchParameters parameters = new BenchParameters(List.of(url), "bench", SUBSCRIBERS, PUBLISHERS, 200,
                 Duration.ofSeconds(1), Duration.ofSeconds(2), drain, 100, 500);
         return BenchRun.run(parameters, transport, null, new PrintWriter(new StringWriter()));
     }

@@ -46,6 +46,26 @@ class BenchCommandTest {
     }
 
     @Test
+    void joinsOnlyTimesTheJoinsAndCountsThePresenceFramesTheyCost() throws Exception {
+        try (TestServer server = TestServer.start(dataDir, TestServer.UNTHROTTLED)) {
+            StringWriter out = new StringWriter();
+            StringWriter progress = new StringWriter();
+
+            int exit = ParleyCommand.commandLine()
+                    .setOut(new PrintWriter(out))
+                    .setErr(new PrintWriter(progress))
+                    .execute("bench", "--url", server.chatUri().toString(), "--joins-only", "--subscribers", "10",
+                            "--connect-rate", "1000");
+
+            String report = out.toString();
+            assertThat(exit).as(report + progress).isZero();
+            assertThat(report).contains("joins: 10 of 10 members joined one room in").contains("(0 failed)");
+            // Each member hears at least its own join named, and at most every join after its own.
+            assertThat(number(report, "([0-9]+) after settling")).as(report).isBetween(10.0, 55.0);
+        }
+    }
+
+    @Test
     void theJdkClientMeasuresTheSameRunAsASecondCheck() throws Exception {
         try (TestServer server = TestServer.start(dataDir, TestServer.UNTHROTTLED)) {
             StringWriter out = new StringWriter();

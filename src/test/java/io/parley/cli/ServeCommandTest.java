@@ -61,6 +61,16 @@ class ServeCommandTest {
     }
 
     @Test
+    void compressionIsAcceptedUnlessTurnedOff() {
+        ServeCommand on = new ServeCommand();
+        new picocli.CommandLine(on).parseArgs();
+        assertThat(on.config().access().compression()).isTrue();
+        ServeCommand off = new ServeCommand();
+        new picocli.CommandLine(off).parseArgs("--no-compression");
+        assertThat(off.config().access().compression()).isFalse();
+    }
+
+    @Test
     void aPublicUrlIsTakenAsItIsAndOneThatIsNoHttpOriginIsRefusedAtStart() {
         ServeCommand serve = new ServeCommand();
         new picocli.CommandLine(serve).parseArgs("--public-url", "https://chat.example.com:8443");

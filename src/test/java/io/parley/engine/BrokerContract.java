@@ -27,8 +27,17 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 abstract class BrokerContract {
 
-    /** A broker keeping its history under {@code dir}; {@code retainMessages} as LocalBroker's (0: all). */
-    protected abstract Broker start(Path dir, BroadcastEncoder encoder, long retainMessages) throws Exception;
+    /**
+     * A broker keeping its history under {@code dir}; {@code retainMessages} as LocalBroker's (0: all);
+     * rooms above {@code presenceNamesUpTo} members hear counts instead of names.
+     */
+    protected abstract Broker start(Path dir, BroadcastEncoder encoder, long retainMessages, int presenceNamesUpTo)
+            throws Exception;
+
+    /** A broker with the usual presence threshold (1,000 members). */
+    protected Broker start(Path dir, BroadcastEncoder encoder, long retainMessages) throws Exception {
+        return start(dir, encoder, retainMessages, 1_000);
+    }
 
     /** Closes what {@link #start} opened besides the broker (a store, a connection). */
     protected abstract void stopped() throws Exception;
@@ -41,7 +50,10 @@ abstract class BrokerContract {
     private final ReadQueue.Asker[] askers = new ReadQueue.Asker[1];
     private Broker broker;
 
-    /** Frames as text: "m <room> <seq> <id> <text>" for messages, "p <room> <members>" for presence. */
+    /**
+     * Frames as text: "m <room> <seq> <id> <text>" for messages, "p <room> <members> +[joined] -[left]"
+     * for presence, "c <room> <members>" for a big room's count.
+     */
     static final BroadcastEncoder TEXT = new BroadcastEncoder() {
         @Override
         public byte[] message(StoredMessage m) {
@@ -51,6 +63,11 @@ abstract class BrokerContract {
         @Override
         public byte[] presence(String room, int members, List<String> joined, List<String> left) {
             return ("p " + room + " " + members + " +" + joined + " -" + left).getBytes(StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public byte[] presenceCount(String room, int members) {
+            return ("c " + room + " " + members).getBytes(StandardCharsets.UTF_8);
         }
     };
 
@@ -73,10 +90,16 @@ abstract class BrokerContract {
         final ExecutorService loop;
         final List<String> frames = Collections.synchronizedList(new ArrayList<>());
         final CompletableFuture<Replay> joined = new CompletableFuture<>();
+        final String name;
         Subscription subscription;
 
         Member(int n) {
+            this(n, "member");
+        }
+
+        Member(int n, String name) {
             this.loop = loops.get(n % loops.size());
+            this.name = name;
         }
 
         @Override
@@ -103,7 +126,7 @@ abstract class BrokerContract {
         }
 
         Replay join(String room, long since) throws Exception {
-            loop.submit(() -> subscription = broker.subscribe(room, this, "member", since, asker(), this)).get();
+            loop.submit(() -> subscription = broker.subscribe(room, this, name, since, asker(), this)).get();
             return joined.get(10, TimeUnit.SECONDS);
         }
 
@@ -286,6 +309,96 @@ abstract class BrokerContract {
         ada.awaitFrames(f -> f.stream().anyMatch(x -> x.startsWith("p hall 2 ")));
         bob.loop.submit(() -> broker.unsubscribe(bob.subscription)).get();
         ada.awaitFrames(f -> f.stream().anyMatch(x -> x.startsWith("p hall 1 ")));
+    }
+
+    @Test
+    void aBigRoomHearsCountsAtMostOnceASecondAndNamesAgainOnceSmall() throws Exception {
+        broker.close();
+        stopped();
+        broker = start(dir, TEXT, 0, 3);
+        List<Member> members = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            members.add(new Member(i, "m" + i));
+            members.getLast().join("hall", -1);
+        }
+        Member first = members.getFirst();
+        first.awaitFrames(f -> f.contains("p hall 3 +[m2] -[]"));
+
+        // Four more, one after another: each its own batch, each a change the old code named.
+        long start = System.nanoTime();
+        for (int i = 3; i < 7; i++) {
+            members.add(new Member(i, "m" + i));
+            members.getLast().join("hall", -1);
+        }
+        first.awaitFrames(f -> f.contains("c hall 7"));
+        long elapsed = System.nanoTime() - start;
+        List<String> counts;
+        synchronized (first.frames) {
+            assertThat(first.frames).as("nobody is named above the threshold")
+                    .noneMatch(f -> f.startsWith("p hall 4 ") || f.startsWith("p hall 5 ")
+                            || f.startsWith("p hall 6 ") || f.startsWith("p hall 7 "));
+            counts = first.frames.stream().filter(f -> f.startsWith("c ")).toList();
+        }
+        // A count at most once a second: in a window of T seconds, at most floor(T) + 1 of them.
+        assertThat(counts).as("counts within %d ms", TimeUnit.NANOSECONDS.toMillis(elapsed))
+                .hasSizeLessThanOrEqualTo((int) (elapsed / TimeUnit.SECONDS.toNanos(1)) + 1);
+
+        // Back down to the threshold: the leaves of the batch that gets it there are named again
+        // (the sequencer may take several leaves in that batch).
+        for (int i = 6; i >= 3; i--) {
+            Member m = members.get(i);
+            m.loop.submit(() -> broker.unsubscribe(m.subscription)).get();
+        }
+        first.awaitFrames(f -> f.stream().anyMatch(x -> x.startsWith("p hall 3 +[] -[") && x.contains("m3")));
+        Member last = members.get(2);
+        last.loop.submit(() -> broker.unsubscribe(last.subscription)).get();
+        first.awaitFrames(f -> f.contains("p hall 2 +[] -[m2]"));
+    }
+
+    @Test
+    void membersArePagedInJoinOrderEachOnceWhileOthersJoinAndLeave() throws Exception {
+        List<Member> members = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            members.add(new Member(i, "m" + i));
+            members.getLast().join("hall", -1);
+        }
+        List<String> listed = new ArrayList<>();
+        MembersPage page = members("hall", 0, 3);
+        assertThat(page.members()).isEqualTo(10);
+        listed.addAll(page.names());
+        // Between pages: one already listed leaves, one not yet listed leaves, a newcomer joins. A
+        // cursor that were a position would now skip m3.
+        Member m1 = members.get(1);
+        m1.loop.submit(() -> broker.unsubscribe(m1.subscription)).get();
+        Member m5 = members.get(5);
+        m5.loop.submit(() -> broker.unsubscribe(m5.subscription)).get();
+        new Member(10, "newcomer").join("hall", -1);
+        int pages = 1;
+        while (page.next() >= 0) {
+            page = members("hall", page.next(), 3);
+            listed.addAll(page.names());
+            assertThat(++pages).as("pages").isLessThan(10);
+        }
+        assertThat(listed).containsExactly("m0", "m1", "m2", "m3", "m4", "m6", "m7", "m8", "m9", "newcomer");
+        assertThat(page.members()).isEqualTo(9);
+        assertThat(members("nowhere", 0, 3)).isEqualTo(new MembersPage(0, List.of(), -1));
+    }
+
+    private MembersPage members(String room, long after, int limit) throws Exception {
+        CompletableFuture<MembersPage> answer = new CompletableFuture<>();
+        ExecutorService loop = loops.get(0);
+        loop.submit(() -> broker.members(room, after, limit, loop, new MembersListener() {
+            @Override
+            public void answered(MembersPage page) {
+                answer.complete(page);
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                answer.completeExceptionally(new AssertionError(failure));
+            }
+        })).get();
+        return answer.get(10, TimeUnit.SECONDS);
     }
 
     private CompletableFuture<Replay> poll(String room, long since, boolean wait) throws Exception {

@@ -197,6 +197,11 @@ public final class RawSocket implements AutoCloseable {
         }
     }
 
+    /** The socket's input as it is, for a test that parses frames itself (RSV bits included). */
+    public InputStream input() {
+        return in;
+    }
+
     public void timeout(int millis) throws IOException {
         socket.setSoTimeout(millis);
     }

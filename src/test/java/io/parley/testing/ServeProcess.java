@@ -40,6 +40,11 @@ public final class ServeProcess implements AutoCloseable {
         try (ServerSocket free = new ServerSocket(0)) {
             port = free.getLocalPort();
         }
+        return start(port, dataDir, log, extraArgs);
+    }
+
+    /** As {@link #start(Path, Path, String...)} on {@code port}: a node restarted where it was. */
+    public static ServeProcess start(int port, Path dataDir, Path log, String... extraArgs) throws Exception {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), ParleyCommand.class.getName(), "serve",

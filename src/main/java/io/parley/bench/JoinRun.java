@@ -1,0 +1,147 @@
+package io.parley.bench;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * {@code parley bench --joins-only}: how long {@code --subscribers} members take to connect, say hello
+ * and join one room, and how many presence frames that costs them. Nothing is sent. What it answers is
+ * whether a big room fills fast: every join used to be named to every member, n²/2 frames for n
+ * members, and the time with it.
+ *
+ * <ol>
+ *   <li>Members connect at {@code --connect-rate} (give it far above the member count to open them all
+ *       at once) and join; the join time runs from the first connect to the last {@code joined}.</li>
+ *   <li>Presence frames are counted from the first connect until none has come for two seconds (a big
+ *       room's count comes once a second), or ten seconds after the last join.</li>
+ * </ol>
+ * Only the lean client reports presence frames ({@link MemberEvents#presenceReceived}).
+ *
+ * <p>Threads: the caller's thread waits; the pacer thread starts connects; the transport's threads
+ * count joins and frames.
+ */
+public final class JoinRun {
+
+    private static final long QUIET_NANOS = TimeUnit.SECONDS.toNanos(2);
+    private static final long SETTLE_LIMIT_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    /**
+     * What a joins-only run measured.
+     *
+     * @param joinNanos           from the first connect to the last join answered
+     * @param presenceAtLastJoin  presence frames all members had received when the last join was answered
+     * @param presenceFrames      presence frames all members received, the settling included
+     */
+    public record Result(int members, int joined, int failed, long joinNanos, long presenceAtLastJoin,
+                         long presenceFrames, List<String> problems) {
+
+        public void print(PrintWriter out) {
+            out.printf(Locale.ROOT, "joins: %d of %d members joined one room in %.2f s (%d failed)%n",
+                    joined, members, joinNanos / 1e9, failed);
+            out.printf(Locale.ROOT, "presence frames: %d by the last join, %d after settling (%.2f per join)%n",
+                    presenceAtLastJoin, presenceFrames, joined == 0 ? 0.0 : (double) presenceFrames / joined);
+            problems.forEach(p -> out.println("problem: " + p));
+            out.flush();
+        }
+
+        public boolean passed() {
+            return failed == 0 && joined == members;
+        }
+    }
+
+    private JoinRun() {
+    }
+
+    public static Result run(BenchParameters parameters, BenchTransport transport, PrintWriter progress)
+            throws InterruptedException {
+        LongAdder presence = new LongAdder();
+        AtomicLong lastPresence = new AtomicLong(System.nanoTime());
+        AtomicLong lastJoin = new AtomicLong();
+        List<String> problems = new ArrayList<>();
+        MemberEvents events = new MemberEvents() {
+            @Override
+            public boolean messageReceived(String carrier) {
+                return false;
+            }
+
+            @Override
+            public boolean messageReceived(byte[] carrier, int length) {
+                return false;
+            }
+
+            @Override
+            public void presenceReceived() {
+                presence.increment();
+                lastPresence.lazySet(System.nanoTime());
+            }
+
+            @Override
+            public void acked() { }
+
+            @Override
+            public void rejected(String code) { }
+
+            @Override
+            public void dropped(String member, String why) {
+                synchronized (problems) {
+                    if (problems.size() < 5) {
+                        problems.add(member + " dropped: " + why);
+                    }
+                }
+            }
+        };
+        int count = parameters.subscribers();
+        ScheduledExecutorService pacer = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("parley-bench-pacer").factory());
+        List<CompletableFuture<BenchMember>> attempts = new ArrayList<>(count);
+        long start = System.nanoTime();
+        try {
+            RatePacer connects = RatePacer.start(pacer, parameters.connectRate(), count, i -> attempts.add(
+                    transport.join("join-" + i, parameters.room(), events)
+                            .whenComplete((m, e) -> lastJoin.accumulateAndGet(System.nanoTime(), Math::max))));
+            connects.done().get();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("connecting failed", e.getCause());
+        } finally {
+            pacer.shutdownNow();
+        }
+        int joined = 0;
+        int failed = 0;
+        for (CompletableFuture<BenchMember> attempt : attempts) {
+            try {
+                attempt.get();
+                joined++;
+            } catch (ExecutionException e) {
+                failed++;
+                synchronized (problems) {
+                    if (problems.size() < 5) {
+                        problems.add(String.valueOf(e.getCause().getMessage()));
+                    }
+                }
+            }
+        }
+        long joinNanos = lastJoin.get() - start;
+        long atLastJoin = presence.sum();
+        progress.printf(Locale.ROOT, "parley bench: %d joined in %.2f s; waiting for presence to settle%n",
+                joined, joinNanos / 1e9);
+        progress.flush();
+        long settleUntil = System.nanoTime() + SETTLE_LIMIT_NANOS;
+        while (System.nanoTime() < settleUntil && System.nanoTime() - lastPresence.get() < QUIET_NANOS) {
+            Thread.sleep(50);
+        }
+        List<String> reasons;
+        synchronized (problems) {
+            reasons = List.copyOf(problems);
+        }
+        return new Result(count, joined, failed, joinNanos, atLastJoin, presence.sum(), reasons);
+    }
+}
