@@ -49,8 +49,13 @@ class SeveralNodesSoakTest {
             String database = postgres.createDatabase();
             String[] args = {"--postgres-url", database, "--redis-url", redis.url()};
             List<Node> nodes = new ArrayList<>();
-            for (int i = 0; i < 3; i++) {
-                nodes.add(new Node(i, dir, args));
+            try {
+                for (int i = 0; i < 3; i++) {
+                    nodes.add(new Node(i, dir, args));
+                }
+            } catch (Exception | Error e) {
+                nodes.forEach(Node::close);
+                throw e;
             }
             Random random = new Random(Long.getLong("parley.soak.seed", 3L));
             long[] nextKill = {System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(KILL_EVERY_MILLIS)};

@@ -13,6 +13,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -23,6 +25,16 @@ import java.util.concurrent.TimeUnit;
 public final class ServeProcess implements AutoCloseable {
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
+    /**
+     * Every child started and not yet known to be gone: killed when the test JVM exits, so that a test
+     * that fails half-way through starting its nodes leaves no server running after the suite.
+     */
+    private static final Set<Process> RUNNING = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> RUNNING.forEach(Process::destroyForcibly),
+                "serve-process-reaper"));
+    }
 
     private final Process process;
     private final int port;
@@ -51,6 +63,7 @@ public final class ServeProcess implements AutoCloseable {
                 "--port", String.valueOf(port), "--data-dir", dataDir.toString()));
         command.addAll(List.of(extraArgs));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        RUNNING.add(process);
         ServeProcess serve = new ServeProcess(process, port, log);
         serve.awaitHealthy();
         return serve;
@@ -106,5 +119,6 @@ public final class ServeProcess implements AutoCloseable {
     @Override
     public void close() {
         process.destroyForcibly();
+        RUNNING.remove(process);
     }
 }
