@@ -75,7 +75,7 @@ public final class ParleyServer implements AutoCloseable {
         ProtocolCodec codec = new ProtocolCodec();
         store = config.postgres() != null
                 ? PostgresHistoryStore.open(config.postgres())
-                : HistoryStore.openSqlite(config.dataDir(), config.durableSync());
+                : HistoryStore.openSqlite(config.dataDir(), config.durableSync(), config.sqliteBusyTimeout());
         broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name, fatal);
         acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
                 NioIoHandler.newFactory());
