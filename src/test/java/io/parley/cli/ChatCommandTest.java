@@ -6,6 +6,7 @@ import com.auth0.jwt.JWT;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.parley.auth.Tokens;
 import io.parley.config.ServerConfig.Access;
+import io.parley.testing.FreePorts;
 import io.parley.testing.TestServer;
 import io.parley.testing.WsClient;
 import java.io.BufferedReader;
@@ -91,11 +92,11 @@ class ChatCommandTest {
     @Test
     void reconnectsAfterTheServerRestartsAndSendsWhatWasTypedMeanwhileWithoutRepeatingAnything()
             throws Exception {
-        int port;
+        // Below the ephemeral range, so no client socket can hold the port while the server is down.
+        int port = FreePorts.belowEphemeralRange();
         ChatProcess ada;
-        try (TestServer server = TestServer.start(dataDir);
+        try (TestServer server = TestServer.start(dataDir, c -> c.withPort(port));
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
-            port = server.port();
             bob.join("lobby");
             ada = start(server.chatUri(), "lobby", "ada");
             assertThat(ada.joinedAsSeenBy(bob, "ada", Duration.ofSeconds(TIMEOUT_SECONDS))).as("ada joined").isTrue();
@@ -130,7 +131,7 @@ class ChatCommandTest {
             // loaded machine) and then leave the client time to refresh, which it does three quarters
             // of the way to the end. A short life keeps the test short; if Ada joined too late for a
             // fair refresh, the attempt is dropped and made again with a longer one.
-            Duration life = Duration.ofSeconds(5);
+            Duration life = Duration.ofSeconds(6);
             ChatProcess ada = null;
             Instant firstEnd = null;
             for (int attempt = 1; ada == null; attempt++) {

@@ -3,6 +3,7 @@ package io.parley.resilience;
 import io.parley.client.Backoff;
 import io.parley.client.ChatClient;
 import io.parley.client.Transcript;
+import io.parley.testing.FreePorts;
 import io.parley.testing.StoredHistory;
 import io.parley.testing.StoredHistory.Row;
 import io.parley.testing.TestServer;
@@ -51,8 +52,9 @@ class RestartRecoveryTest {
 
     @Test
     void clientsReconnectAfterARestartAndEndWithEveryMessageOnceAndNothingTypedLost() throws Exception {
-        TestServer first = TestServer.start(dir);
-        int port = first.port();
+        // Below the ephemeral range, so no client socket can hold the port while the server is down.
+        int port = FreePorts.belowEphemeralRange();
+        TestServer first = TestServer.start(dir, c -> c.withPort(port));
         List<Person> people = new ArrayList<>();
         for (int i = 0; i < CLIENTS; i++) {
             StringWriter out = new StringWriter();

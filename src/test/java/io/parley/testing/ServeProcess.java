@@ -3,7 +3,6 @@ package io.parley.testing;
 import io.parley.cli.ParleyCommand;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -36,10 +35,8 @@ public final class ServeProcess implements AutoCloseable {
 
     /** Starts {@code parley serve} on a free port with its data in {@code dataDir}; returns once it is healthy. */
     public static ServeProcess start(Path dataDir, Path log, String... extraArgs) throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0)) {
-            port = free.getLocalPort();
-        }
+        // Bound only once the child JVM has started, seconds later on a loaded machine.
+        int port = FreePorts.belowEphemeralRange();
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), ParleyCommand.class.getName(), "serve",
