@@ -70,7 +70,7 @@ class LifecycleTest {
         Map<String, Long> storedSeqs = new LinkedHashMap<>();
         stored.forEach(r -> storedSeqs.put(r.id(), r.seq()));
         assertThat(storedSeqs).as("stored messages and their seqs").isEqualTo(ackedSeqs);
-        assertThat(refused).as("refused messages").doesNotContainAnyElementsOf(storedSeqs.keySet());
+        assertThat(refused).as("refused messages that were stored").filteredOn(storedSeqs::containsKey).isEmpty();
         // Messages are handled in the order sent: the acknowledged ones are the first ones.
         assertThat(acked).isEqualTo(java.util.stream.IntStream.rangeClosed(1, acked.size()).mapToObj(i -> "m" + i).toList());
         StoredHistory.assertGapless("lobby", stored.stream().map(StoredHistory.Row::seq).toList());

@@ -30,7 +30,6 @@ public final class Tokens {
     /** Clocks of the issuer and the server may differ a little; machines that sync time, by less. */
     private static final Duration DEFAULT_LEEWAY = Duration.ofSeconds(5);
     private static final int MAX_USER_LENGTH = 64;
-    private static final int MAX_NAME_LENGTH = 32;
     /**
      * The latest expiry accepted. A later one is no token anyone means to issue, and near the end of
      * {@link Instant}'s range the leeway, or milliseconds since the epoch for the {@code welcome},
@@ -130,10 +129,13 @@ public final class Tokens {
         if (user.startsWith(Identity.GUEST_PREFIX)) {
             throw new InvalidTokenException("the token's sub may not start with " + Identity.GUEST_PREFIX);
         }
-        String trimmed = name == null ? "" : name.strip();
-        if (trimmed.isEmpty() || trimmed.codePointCount(0, trimmed.length()) > MAX_NAME_LENGTH || hasControl(trimmed)) {
-            throw new InvalidTokenException("the token's name must be 1-" + MAX_NAME_LENGTH
-                    + " characters without control characters");
+        // The rules of every display name (no invisible, bidi or control characters), for minted and
+        // received tokens alike: `parley token` cannot mint a name the server would refuse.
+        String trimmed;
+        try {
+            trimmed = DisplayNames.check(name);
+        } catch (DisplayNames.UnsafeName e) {
+            throw new InvalidTokenException("the token's name is not a safe display name: " + e.getMessage());
         }
         if (roles.stream().anyMatch(r -> r == null || r.isBlank())) {
             throw new InvalidTokenException("the token's roles must be non-empty strings");

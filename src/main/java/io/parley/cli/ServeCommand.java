@@ -3,6 +3,7 @@ package io.parley.cli;
 import io.parley.config.ServerConfig;
 import io.parley.config.Networks;
 import io.parley.transport.FatalErrors;
+import io.parley.engine.cluster.RedisAddress;
 import io.parley.store.PostgresUrl;
 import io.parley.transport.ParleyServer;
 import picocli.CommandLine.Command;
@@ -46,6 +47,12 @@ final class ServeCommand implements Callable<Integer> {
                     + " or a jdbc:postgresql: URL. Prefer the environment variable PARLEY_POSTGRES_URL: a flag shows"
                     + " in the process list.")
     String postgresUrl;
+
+    @Option(names = "--redis-url", defaultValue = "${env:PARLEY_REDIS_URL}", arity = "1",
+            description = "Share rooms with other Parley nodes over this Redis: redis://[:password@]host:6379,"
+                    + " rediss:// for TLS, or several comma-separated URLs of one Redis Cluster's nodes."
+                    + " Needs --postgres-url (the same database on every node) (env PARLEY_REDIS_URL).")
+    String redisUrl;
 
     @Option(names = "--allowed-origin", split = ",", defaultValue = "${env:PARLEY_ALLOWED_ORIGINS:-}",
             description = "Browser origin allowed to connect besides the server's own, e.g. https://chat.example.com;"
@@ -189,6 +196,7 @@ final class ServeCommand implements Callable<Integer> {
                         Networks.parse("metrics network", metricsFrom), publicUrl(), Duration.ofSeconds(tokenLeewaySeconds)),
                 noRateLimits ? admission.withoutRateLimits() : admission,
                 postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl),
+                redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl),
                 Duration.ofMillis(sqliteBusyTimeoutMillis));
     }
 

@@ -1,5 +1,6 @@
 package io.parley.config;
 
+import io.parley.engine.cluster.RedisAddress;
 import io.parley.store.PostgresUrl;
 
 import java.net.URI;
@@ -38,6 +39,8 @@ import java.util.Objects;
  * @param admission            limits on connections and request rates
  * @param postgres             where history is kept instead of SQLite in {@code dataDir}, or null for
  *                             SQLite; its toString never shows the password
+ * @param redis                the Redis (or Redis Cluster) this node shares rooms over with other nodes,
+ *                             or null for a single node; needs {@code postgres}
  * @param sqliteBusyTimeout    how long a write to the SQLite file waits for a lock another process
  *                             holds (a backup, an operator's shell) before the message is refused
  *                             with {@code store_unavailable}
@@ -61,6 +64,7 @@ public record ServerConfig(
         Access access,
         Admission admission,
         PostgresUrl postgres,
+        RedisAddress redis,
         Duration sqliteBusyTimeout) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
@@ -103,13 +107,17 @@ public record ServerConfig(
         if (pingInterval.isNegative() || pingInterval.isZero() || idleTimeout.compareTo(pingInterval) <= 0) {
             throw new IllegalArgumentException("idleTimeout must be longer than a positive pingInterval");
         }
+        if (redis != null && postgres == null) {
+            throw new IllegalArgumentException("sharing rooms over Redis needs their history in PostgreSQL:"
+                    + " give --postgres-url too (the same database on every node)");
+        }
     }
 
     /** The defaults of {@code parley serve}: a first run on a developer's machine. */
     public static ServerConfig defaults() {
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, Path.of("data"), List.of(), null, null,
                 64 * 1024, 2000, 50, 100, Duration.ofSeconds(20), Duration.ofSeconds(60),
-                4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults(), null,
+                4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults(), null, null,
                 DEFAULT_SQLITE_BUSY_TIMEOUT);
     }
 
@@ -120,63 +128,71 @@ public record ServerConfig(
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
                 sqliteBusyTimeout);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
                 sqliteBusyTimeout);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
                 sqliteBusyTimeout);
     }
 
     public ServerConfig withTls(Path cert, Path key) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, cert, key, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
                 sqliteBusyTimeout);
     }
 
     public ServerConfig withLimits(int newMaxFrameBytes, int newMaxMessageLength, long newOutboundBufferBytes) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, newMaxFrameBytes,
                 newMaxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                newOutboundBufferBytes, durableSync, retainMessages, access, admission, postgres,
+                newOutboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
                 sqliteBusyTimeout);
     }
 
     public ServerConfig withKeepAlive(Duration newPingInterval, Duration newIdleTimeout) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, newPingInterval, newIdleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
                 sqliteBusyTimeout);
     }
 
     public ServerConfig withRetention(long newRetainMessages) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, newRetainMessages, access, admission, postgres,
+                outboundBufferBytes, durableSync, newRetainMessages, access, admission, postgres, redis,
                 sqliteBusyTimeout);
     }
 
     public ServerConfig withAccess(Access newAccess) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, newAccess, admission, postgres,
+                outboundBufferBytes, durableSync, retainMessages, newAccess, admission, postgres, redis,
                 sqliteBusyTimeout);
     }
 
     public ServerConfig withAdmission(Admission newAdmission) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, newAdmission, postgres,
+                outboundBufferBytes, durableSync, retainMessages, access, newAdmission, postgres, redis,
+                sqliteBusyTimeout);
+    }
+
+    /** Rooms shared with other nodes over this Redis; null: a single node. */
+    public ServerConfig withRedis(RedisAddress newRedis) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, newRedis,
                 sqliteBusyTimeout);
     }
 
@@ -184,14 +200,14 @@ public record ServerConfig(
     public ServerConfig withPostgres(PostgresUrl newPostgres) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, newPostgres,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, newPostgres, redis,
                 sqliteBusyTimeout);
     }
 
     public ServerConfig withSqliteBusyTimeout(Duration timeout) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, timeout);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, timeout);
     }
 
     /**

@@ -61,7 +61,7 @@ final class FanOut {
                     frames.add(new Frame(m.seq(), encoder.message(m)));
                 }
                 if (!change.joined.isEmpty() || !change.left.isEmpty()) {
-                    frames.add(new Frame(0, encoder.presence(room.name, room.memberCount(), change.joined, change.left)));
+                    frames.add(new Frame(0, encoder.presence(room.name, room.presenceCount(), change.joined, change.left)));
                 }
                 Frame[] framesArray = frames.toArray(Frame[]::new);
                 room.membersByExecutor().forEach((executor, members) -> tasks.deliver(executor, members, framesArray));

@@ -145,7 +145,9 @@ public final class LocalBroker implements Broker {
     @Override
     public Poll poll(ReadQueue.Asker asker, String room, long since, int limit, boolean wait, Executor replyOn,
                      PollListener listener) {
-        Waiter w = new Waiter(asker, room, since, Math.min(limit, Replays.MAX_REPLAY), replyOn, listener);
+        // Cancelling is never refused, like unsubscribe: a room must not keep a dead waiter.
+        Waiter w = new Waiter(asker, room, since, Math.min(limit, Replays.MAX_REPLAY), replyOn, listener,
+                waiter -> inbox.add(new CancelPoll(waiter)));
         enqueue(new PollCommand(w, wait));
         return w;
     }
@@ -466,29 +468,4 @@ public final class LocalBroker implements Broker {
 
     /** Who sent which id where: what makes a resend recognisable. */
     private record SentKey(String room, String user, String id) { }
-
-    /** A poll waiting in a room for its next message. Identity matters: it is removed by reference. */
-    final class Waiter implements Poll {
-        final ReadQueue.Asker asker;
-        final String room;
-        final long since;
-        final int limit;
-        final Executor replyOn;
-        final PollListener listener;
-
-        Waiter(ReadQueue.Asker asker, String room, long since, int limit, Executor replyOn, PollListener listener) {
-            this.asker = asker;
-            this.room = room;
-            this.since = since;
-            this.limit = limit;
-            this.replyOn = replyOn;
-            this.listener = listener;
-        }
-
-        @Override
-        public void cancel() {
-            // Never refused, like unsubscribe: a room must not keep a dead waiter.
-            inbox.add(new CancelPoll(this));
-        }
-    }
 }

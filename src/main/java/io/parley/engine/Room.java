@@ -26,12 +26,13 @@ final class Room {
     private long firstSeq;
     /** When a command last named this room; an empty room idle for long is dropped from memory. */
     private long lastUsedNanos;
-    private final List<LocalBroker.Waiter> waiters = new ArrayList<>();
+    private final List<Waiter> waiters = new ArrayList<>();
     private final ArrayDeque<StoredMessage> recent;
     private final int capacity;
     private final Set<Subscription> members = new LinkedHashSet<>();
     private Map<Executor, Subscription[]> byExecutor = Map.of();
     private boolean membersChanged;
+    private int remoteMembers;
 
     Room(String name, long lastSeq, long firstSeq, List<StoredMessage> recent, int capacity) {
         this.name = name;
@@ -63,12 +64,27 @@ final class Room {
         return members.isEmpty() && waiters.isEmpty() && lastUsedNanos - cutoffNanos < 0;
     }
 
-    List<LocalBroker.Waiter> waiters() {
+    List<Waiter> waiters() {
         return waiters;
     }
 
+    /** Members on this node. */
     int memberCount() {
         return members.size();
+    }
+
+    /** Members on other nodes, as last heard (0 on a single node). */
+    void remoteMembers(int count) {
+        remoteMembers = Math.max(0, count);
+    }
+
+    int remoteMembers() {
+        return remoteMembers;
+    }
+
+    /** Members on every node: what presence reports. */
+    int presenceCount() {
+        return members.size() + remoteMembers;
     }
 
     void add(Subscription s) {

@@ -2,7 +2,10 @@ package io.parley.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
+import java.net.SocketTimeoutException;
 import java.sql.Array;
 import java.sql.BatchUpdateException;
 import java.sql.Connection;
@@ -11,12 +14,14 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Room history in PostgreSQL ({@code --postgres-url}): the store a node uses instead of SQLite, and the
@@ -76,6 +81,10 @@ public final class PostgresHistoryStore implements HistoryStore {
 
     private final HikariDataSource pool;
 
+    private static final Logger log = LoggerFactory.getLogger(PostgresHistoryStore.class);
+    /** How long a starting node waits for a PostgreSQL that is slow to let it in. */
+    static final long START_PATIENCE_MS = 15_000;
+
     private PostgresHistoryStore(HikariDataSource pool) {
         this.pool = pool;
     }
@@ -102,14 +111,7 @@ public final class PostgresHistoryStore implements HistoryStore {
         config.addDataSourceProperty("reWriteBatchedInserts", "true");
         config.addDataSourceProperty("ApplicationName", "parley");
         config.setConnectionInitSql("SET statement_timeout = " + STATEMENT_TIMEOUT_MS);
-        HikariDataSource pool;
-        try {
-            pool = new HikariDataSource(config);
-        } catch (RuntimeException e) {
-            // HikariCP's PoolInitializationException wraps the driver's reason (refused, bad password).
-            throw new StoreException("connecting to PostgreSQL at " + url.jdbcUrl(),
-                    e.getCause() != null ? e.getCause() : e);
-        }
+        HikariDataSource pool = connect(config, url);
         try {
             PostgresHistoryStore store = new PostgresHistoryStore(pool);
             store.migrate();
@@ -118,6 +120,44 @@ public final class PostgresHistoryStore implements HistoryStore {
             pool.close();
             throw e;
         }
+    }
+
+    /**
+     * Opens the pool, trying again for up to {@value #START_PATIENCE_MS} ms while PostgreSQL is slow to
+     * answer: a database under load may take longer than one connection timeout to accept a login (seen
+     * with three nodes starting beside it on two busy cores). Anything else (refused: nothing listens; a
+     * wrong password; a missing database) fails at once, and the node does not start.
+     */
+    private static HikariDataSource connect(HikariConfig config, PostgresUrl url) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_PATIENCE_MS);
+        while (true) {
+            try {
+                return new HikariDataSource(config);
+            } catch (RuntimeException e) {
+                // HikariCP's PoolInitializationException wraps the driver's reason (refused, bad password).
+                Throwable reason = e.getCause() != null ? e.getCause() : e;
+                boolean waitable = timedOut(reason);
+                if (!waitable || System.nanoTime() > deadline) {
+                    throw new StoreException("connecting to PostgreSQL at " + url.jdbcUrl(), reason);
+                }
+                log.warn("PostgreSQL at {} does not answer yet ({}); trying again", url.jdbcUrl(), reason.getMessage());
+                try {
+                    Thread.sleep(500);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw new StoreException("connecting to PostgreSQL at " + url.jdbcUrl(), reason);
+                }
+            }
+        }
+    }
+
+    private static boolean timedOut(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SocketTimeoutException || (t.getMessage() != null && t.getMessage().contains("timed out"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -355,6 +395,29 @@ public final class PostgresHistoryStore implements HistoryStore {
             return lastSeq(c, room);
         } catch (SQLException e) {
             throw failure("reading the last seq of room " + room, e);
+        }
+    }
+
+    /**
+     * The committed last seq of each of {@code rooms} that has ever been written (others are left out),
+     * in one query: how a node of several notices a message it was never told of. Any thread.
+     */
+    public Map<String, Long> lastSeqs(Collection<String> rooms) {
+        if (rooms.isEmpty()) {
+            return Map.of();
+        }
+        try (Connection c = pool.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT name, last_seq FROM rooms WHERE name = ANY(?)")) {
+            ps.setArray(1, c.createArrayOf("text", rooms.toArray()));
+            Map<String, Long> out = new HashMap<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getString(1), rs.getLong(2));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw failure("reading the last seqs of " + rooms.size() + " rooms", e);
         }
     }
 

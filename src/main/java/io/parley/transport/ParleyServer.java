@@ -19,6 +19,7 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
 import io.parley.engine.LocalBroker;
+import io.parley.engine.RedisBroker;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.store.HistoryStore;
 import io.parley.store.PostgresHistoryStore;
@@ -76,7 +77,15 @@ public final class ParleyServer implements AutoCloseable {
         store = config.postgres() != null
                 ? PostgresHistoryStore.open(config.postgres())
                 : HistoryStore.openSqlite(config.dataDir(), config.durableSync(), config.sqliteBusyTimeout());
-        broker = new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name, fatal);
+        try {
+            broker = config.redis() != null
+                    ? RedisBroker.start((PostgresHistoryStore) store, config.redis(), codec, config.historyOnJoin(),
+                            config.retainMessages(), name, fatal)
+                    : new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(), name, fatal);
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
         acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
                 NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(),
@@ -115,8 +124,9 @@ public final class ParleyServer implements AutoCloseable {
             store.close();
             throw e;
         }
-        log.info("Parley listening on {}://{}:{}/ (history in {})", config.tls() ? "https" : "http", config.host(),
-                port(), config.postgres() != null ? config.postgres() : config.dataDir().toAbsolutePath());
+        log.info("Parley listening on {}://{}:{}/ (history in {}{})", config.tls() ? "https" : "http", config.host(),
+                port(), config.postgres() != null ? config.postgres() : config.dataDir().toAbsolutePath(),
+                config.redis() != null ? ", rooms shared over Redis at " + config.redis() : "");
     }
 
     /** Starts a server that only logs a fatal error ({@link FatalErrors#logging()}); returns once it accepts connections. */

@@ -9,6 +9,7 @@ import io.parley.testing.WsClient;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,12 +20,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -66,25 +69,43 @@ class SoakTest {
         // Production defaults, rate and connection limits included: these clients stay within them.
         TestServer server = TestServer.start(dir);
         ServerLog log = server.log();
-        Phase phase = new Phase();
+        soak(SECONDS, server::chatUri, false, () -> { }, () -> {
+            server.close();
+            assertThat(log.errors()).as("errors the server logged").isEmpty();
+            return StoredHistory.fromFile(dir);
+        });
+    }
+
+    /**
+     * Runs the clients against whichever node {@code nodes} names at each (re)connect for
+     * {@code seconds}, calling {@code meanwhile} every half second while the traffic flows; then stops
+     * the traffic, lets everyone catch up, calls {@code stop} for the rooms' stored history, and checks
+     * every view and every send against it.
+     */
+    static void soak(int seconds, Supplier<URI> nodes, boolean nodesDie, Meanwhile meanwhile,
+                     Callable<Map<String, List<Row>>> stop) throws Exception {
+        Phase phase = new Phase(seconds, nodesDie);
         List<SoakClient> clients = new ArrayList<>();
         for (int i = 0; i < CLIENTS; i++) {
             Random random = new Random(SEED * 1000 + i);
             List<String> rooms = new ArrayList<>(ROOMS);
             Collections.shuffle(rooms, random);
-            clients.add(new SoakClient(server, "soak" + i, List.copyOf(rooms.subList(0, 2 + random.nextInt(2))), random, phase));
+            clients.add(new SoakClient(nodes, "soak" + i, List.copyOf(rooms.subList(0, 2 + random.nextInt(2))), random, phase));
         }
         ExecutorService threads = Executors.newFixedThreadPool(CLIENTS);
         List<Future<?>> running = new ArrayList<>();
         for (SoakClient c : clients) {
             running.add(threads.submit(c::run));
         }
-        Thread.sleep(Math.max(0, TimeUnit.NANOSECONDS.toMillis(phase.stopAt - System.nanoTime())));
+        while (System.nanoTime() < phase.stopAt) {
+            Thread.sleep(Math.max(1, Math.min(500, TimeUnit.NANOSECONDS.toMillis(phase.stopAt - System.nanoTime()))));
+            meanwhile.run();
+        }
         phase.stopping = true;
         boolean quiet = phase.quiet.await(60, TimeUnit.SECONDS);
         Map<String, Long> finalSeqs = new HashMap<>();
         if (quiet) {
-            try (WsClient reader = WsClient.hello(server.chatUri(), "final-reader")) {
+            try (WsClient reader = WsClient.hello(nodes.get(), "final-reader")) {
                 for (String room : ROOMS) {
                     finalSeqs.put(room, reader.join(room).get("seq").asLong());
                 }
@@ -96,8 +117,7 @@ class SoakTest {
             f.get(60, TimeUnit.SECONDS);
         }
         threads.shutdown();
-        server.close();
-        assertThat(log.errors()).as("errors the server logged").isEmpty();
+        Map<String, List<Row>> stored = stop.call();
 
         List<String> violations = new ArrayList<>();
         clients.forEach(c -> violations.addAll(c.violations));
@@ -105,7 +125,6 @@ class SoakTest {
                 .as("what the clients found while running (the first 50 of %d)", violations.size()).isEmpty();
         assertThat(quiet).as("every client got every send confirmed and caught up after the traffic stopped").isTrue();
 
-        Map<String, List<Row>> stored = StoredHistory.fromFile(dir);
         Map<String, Row> sentById = new HashMap<>();
         for (SoakClient c : clients) {
             sentById.putAll(c.sent);
@@ -166,6 +185,11 @@ class SoakTest {
         assertThat(reconnects).as("reconnects").isGreaterThan(CLIENTS);
     }
 
+    /** What a soak does while its clients run: kill and restart nodes, or nothing. */
+    interface Meanwhile {
+        void run() throws Exception;
+    }
+
     /** A row with its text reduced to length and hash: thirty views of long texts would fill the heap. */
     static Row digest(Row r) {
         return new Row(r.room(), r.seq(), r.id(), r.text().length() + ":" + r.text().hashCode());
@@ -173,11 +197,18 @@ class SoakTest {
 
     /** What the test tells every client: stop the traffic, and then the rooms' final seqs. */
     private static final class Phase {
-        final long stopAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(SECONDS);
+        final long stopAt;
         volatile boolean stopping;
         volatile boolean done;
         volatile Map<String, Long> finalSeqs = Map.of();
         final CountDownLatch quiet = new CountDownLatch(CLIENTS);
+        /** Nodes are killed on purpose: a connection the server ends is not a finding. */
+        final boolean nodesDie;
+
+        Phase(int seconds, boolean nodesDie) {
+            stopAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            this.nodesDie = nodesDie;
+        }
     }
 
     /** A client's view of one room: every message it took, in order. */
@@ -211,7 +242,7 @@ class SoakTest {
 
     /** One simulated person with a flaky network. Its own thread does everything; nothing is shared. */
     private static final class SoakClient {
-        final TestServer server;
+        final Supplier<URI> nodes;
         final String name;
         final List<String> rooms;
         final Random random;
@@ -235,8 +266,8 @@ class SoakTest {
         long dropAt;
         boolean quietReported;
 
-        SoakClient(TestServer server, String name, List<String> rooms, Random random, Phase phase) {
-            this.server = server;
+        SoakClient(Supplier<URI> nodes, String name, List<String> rooms, Random random, Phase phase) {
+            this.nodes = nodes;
             this.name = name;
             this.rooms = rooms;
             this.random = random;
@@ -247,37 +278,55 @@ class SoakTest {
         Void run() throws InterruptedException {
             connect();
             while (true) {
-                long now = System.nanoTime();
-                if (ws.isClosed()) {
-                    violation("the server closed the connection: " + ws.closeReason());
-                    drop(false);
-                    continue;
-                }
-                if (!phase.stopping && now >= dropAt) {
-                    drop(random.nextInt(10) < 7);
-                    continue;
-                }
-                JsonNode m = ws.next(Duration.ofMillis(5));
-                if (m != null) {
-                    handle(m);
-                    continue;
-                }
-                if (!phase.stopping && now >= nextSend) {
-                    sendNew();
-                }
-                retryRefused(now);
-                if (phase.stopping && !quietReported && pending.isEmpty()
-                        && views.values().stream().allMatch(v -> v.state == RoomView.State.LIVE)) {
-                    quietReported = true;
-                    phase.quiet.countDown();
-                }
-                if (phase.done) {
-                    if (caughtUpWith(phase.finalSeqs) || phase.finalSeqs.isEmpty()) {
-                        ws.closeCleanly(Duration.ofSeconds(1));
+                try {
+                    if (step()) {
                         return null;
                     }
+                } catch (RuntimeException e) {
+                    if (!phase.nodesDie) {
+                        throw e;
+                    }
+                    // Its node was killed between the check and the send: a dropped connection.
+                    drop(false);
                 }
             }
+        }
+
+        /** One turn of the client's loop; true when it is done. */
+        private boolean step() throws InterruptedException {
+            long now = System.nanoTime();
+            if (ws.isClosed()) {
+                if (!phase.nodesDie) {
+                    violation("the server closed the connection: " + ws.closeReason());
+                }
+                drop(false);
+                return false;
+            }
+            if (!phase.stopping && now >= dropAt) {
+                drop(random.nextInt(10) < 7);
+                return false;
+            }
+            JsonNode m = ws.next(Duration.ofMillis(5));
+            if (m != null) {
+                handle(m);
+                return false;
+            }
+            if (!phase.stopping && now >= nextSend) {
+                sendNew();
+            }
+            retryRefused(now);
+            if (phase.stopping && !quietReported && pending.isEmpty()
+                    && views.values().stream().allMatch(v -> v.state == RoomView.State.LIVE)) {
+                quietReported = true;
+                phase.quiet.countDown();
+            }
+            if (phase.done) {
+                if (caughtUpWith(phase.finalSeqs) || phase.finalSeqs.isEmpty()) {
+                    ws.closeCleanly(Duration.ofSeconds(1));
+                    return true;
+                }
+            }
+            return false;
         }
 
         private boolean caughtUpWith(Map<String, Long> finalSeqs) {
@@ -306,9 +355,13 @@ class SoakTest {
             int failures = 0;
             while (true) {
                 try {
-                    ws = WsClient.hello(server.chatUri(), name);
+                    ws = WsClient.hello(nodes.get(), name);
+                    sendJoins();
                     break;
                 } catch (RuntimeException | AssertionError e) {
+                    if (ws != null) {
+                        ws.abort();
+                    }
                     if (++failures == 20) {
                         violation("cannot reconnect: " + e);
                     }
@@ -316,6 +369,12 @@ class SoakTest {
                 }
             }
             connection++;
+            long now = System.nanoTime();
+            dropAt = now + TimeUnit.MILLISECONDS.toNanos(1000 + random.nextInt(7000));
+            nextSend = now + TimeUnit.MILLISECONDS.toNanos(250 + random.nextInt(350));
+        }
+
+        private void sendJoins() {
             for (String room : rooms) {
                 RoomView v = views.get(room);
                 v.state = RoomView.State.JOINING;
@@ -323,9 +382,6 @@ class SoakTest {
                 ws.send(v.last() < 0 ? Map.of("type", "join", "room", room)
                         : Map.of("type", "join", "room", room, "since", v.last()));
             }
-            long now = System.nanoTime();
-            dropAt = now + TimeUnit.MILLISECONDS.toNanos(1000 + random.nextInt(7000));
-            nextSend = now + TimeUnit.MILLISECONDS.toNanos(250 + random.nextInt(350));
         }
 
         /**

@@ -36,7 +36,11 @@ public final class ServeProcess implements AutoCloseable {
     /** Starts {@code parley serve} on a free port with its data in {@code dataDir}; returns once it is healthy. */
     public static ServeProcess start(Path dataDir, Path log, String... extraArgs) throws Exception {
         // Bound only once the child JVM has started, seconds later on a loaded machine.
-        int port = FreePorts.belowEphemeralRange();
+        return start(FreePorts.belowEphemeralRange(), dataDir, log, extraArgs);
+    }
+
+    /** As {@link #start(Path, Path, String...)} on {@code port}: a node restarted where it was. */
+    public static ServeProcess start(int port, Path dataDir, Path log, String... extraArgs) throws Exception {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), ParleyCommand.class.getName(), "serve",

@@ -17,7 +17,8 @@ import java.util.Map.Entry;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * What a room holds, read two independent ways: straight from the SQLite file in a data directory, and
+ * What a room holds, read two independent ways: straight from the SQLite file in a data directory (or
+ * from PostgreSQL), and
  * through the protocol by a fresh client that re-joins with {@code since} 0 and pages on with
  * {@code history}. Tests compare what clients saw against these.
  */
@@ -41,6 +42,20 @@ public final class StoredHistory {
         Map<String, List<Row>> rooms = new LinkedHashMap<>();
         try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dataDir.resolve("parley.db").toAbsolutePath());
              PreparedStatement ps = c.prepareStatement("SELECT room, seq, id, text FROM messages ORDER BY room, seq");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                Row row = new Row(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4));
+                rooms.computeIfAbsent(row.room(), r -> new ArrayList<>()).add(row);
+            }
+        }
+        return rooms;
+    }
+
+    /** Every room's messages in seq order, from the PostgreSQL database at {@code url} (PostgresProcess's form). */
+    public static Map<String, List<Row>> fromPostgres(String url) throws SQLException {
+        Map<String, List<Row>> rooms = new LinkedHashMap<>();
+        try (Connection c = PostgresProcess.connect(url);
+             PreparedStatement ps = c.prepareStatement("SELECT room, seq, client_id, body FROM messages ORDER BY room, seq");
              ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 Row row = new Row(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4));

@@ -1,0 +1,723 @@
+package io.parley.engine;
+
+import io.parley.engine.cluster.RedisAddress;
+import io.parley.engine.cluster.RedisLink;
+import io.parley.engine.cluster.RedisPresence;
+import io.parley.engine.cluster.RoomBatchCodec;
+import io.parley.store.HistoryStore;
+import io.parley.store.PostgresHistoryStore;
+import io.parley.store.StoreException;
+import io.parley.store.StoredMessage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * One node of several sharing rooms: PostgreSQL orders and keeps every message, Redis tells the other
+ * nodes. The second {@link Broker}, beside {@link LocalBroker}; it keeps the same ordering contract
+ * across nodes.
+ *
+ * <p><b>The way of one message.</b> A client's send reaches this node's sequencer, which batches
+ * commands as {@link LocalBroker}'s does. The batch's messages go to {@link PostgresHistoryStore#sequence}
+ * in one transaction: each room's row is locked until commit, so every node writing a room waits its
+ * turn, and the room's seqs are gapless and committed in order; a (room, user, id) already stored,
+ * through any node, comes back as the original. After the commit the senders are acknowledged, and the
+ * batch's messages of each room are published once on the room's Redis channel ({@link RedisLink}).
+ * Every node (this one for its own messages, the others when Redis delivers them) passes the messages
+ * through the room's <em>order gate</em>, then to its local members: encoded once per node, one task
+ * per event loop ({@link FanOut}, {@link LoopTasks}), behind each member's {@link Subscription}.
+ *
+ * <p><b>The order gate.</b> A node hands a room's members message {@code n + 1} only after {@code n}.
+ * Messages of different nodes may arrive out of order (two nodes commit 5 and 6; 6's publish overtakes
+ * 5's): an early one is held back. A gap still open after {@value #GAP_WAIT_MILLIS} ms is read from
+ * PostgreSQL. A publish can also be lost altogether (Redis restarting, a node killed between its commit
+ * and its publish); then no later message shows the gap, so every {@value #RECONCILE_MILLIS} ms the node
+ * asks PostgreSQL for the last seq of each room it serves and reads what it is missing. <b>Bound:</b> a
+ * committed message reaches every member of every live node within about
+ * {@value #RECONCILE_MILLIS} ms plus a read, whatever happened to its publish.
+ *
+ * <p><b>Joins and history.</b> A node serves a room after subscribing to its channel and then loading
+ * its tail from PostgreSQL, so that every message is either in the tail or arrives on the channel
+ * (both, at worst: the gate drops what it has). From then on joins, polls and history work as on one
+ * node, from memory or from PostgreSQL ({@link Replays}).
+ *
+ * <p><b>Presence.</b> Each node records its members in Redis ({@link RedisPresence}) and publishes its
+ * joins and leaves on the room's channel; a room's count is this node's members plus the others', as
+ * loaded with the room and kept up by their presence changes. A node that dies is swept by a live one
+ * within the heartbeat's TTL plus a sweep, which announces its members' departure on every node.
+ *
+ * <p><b>Faults.</b> PostgreSQL down: sends are answered {@link Failure#STORE_UNAVAILABLE} (nothing is
+ * acknowledged that is not committed); members stay connected; the pool reconnects when it is back.
+ * Redis down or emptied: publishes are lost and counted, subscriptions come back with Redis, and the
+ * reconciliation delivers what was committed meanwhile. Rate limits are per node.
+ *
+ * <p><b>Threads.</b> As {@link LocalBroker}: callers only enqueue; the sequencer owns the rooms and the
+ * gate, and is the only caller of {@code sequence}. Redis's threads only decode and enqueue. One
+ * <em>catch-up</em> thread reads last seqs and gaps from PostgreSQL and enqueues what it found.
+ */
+public final class RedisBroker implements Broker {
+
+    private static final Logger log = LoggerFactory.getLogger(RedisBroker.class);
+
+    static final int MAX_BATCH = 256;
+    private static final int QUEUE_CAPACITY = 65_536;
+    /** How long a gap may stay open before it is read from PostgreSQL: past the usual reordering. */
+    static final long GAP_WAIT_MILLIS = 200;
+    /** How often a node compares its rooms with PostgreSQL: the bound on a lost publish. */
+    static final long RECONCILE_MILLIS = 1_000;
+    private static final long ROOM_IDLE_NANOS = TimeUnit.SECONDS.toNanos(30);
+    /** Messages one catch-up read brings; a longer gap takes several. */
+    private static final int FILL_LIMIT = 1000;
+
+    private final PostgresHistoryStore store;
+    private final RedisLink link;
+    private final RedisPresence presence;
+    private final String nodeId;
+    private final int historyOnJoin;
+    private final int recentCapacity;
+    private final long retainMessages;
+    private final FanOut fanOut;
+    private final Replays replays;
+    private final LongAdder storedCount = new LongAdder();
+    private final LongAdder deliveryCount = new LongAdder();
+    private final AtomicLong malformed = new AtomicLong();
+    private final BlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
+    private final ExecutorService catchUpReads;
+    private final Thread sequencer;
+    private final Thread.UncaughtExceptionHandler essentialThreadDied;
+    /** Sequencer thread only. */
+    private final Map<String, Room> rooms = new HashMap<>();
+    private final Map<Room, Gate> gates = new HashMap<>();
+    private long lastSweepNanos = System.nanoTime();
+    private long lastReconcileNanos = System.nanoTime();
+    private boolean reconcileInFlight;
+    private volatile boolean accepting = true;
+    private volatile boolean running = true;
+
+    /**
+     * Connects to Redis and starts a node. The store is the caller's (it closes it after this).
+     *
+     * @throws IllegalStateException if Redis cannot be reached: a node without Redis would serve
+     *                               rooms apart from the others
+     */
+    public static RedisBroker start(PostgresHistoryStore store, RedisAddress redis, BroadcastEncoder encoder,
+                                    int historyOnJoin, long retainMessages, String threadPrefix,
+                                    Thread.UncaughtExceptionHandler essentialThreadDied) {
+        return new RedisBroker(store, redis, encoder, historyOnJoin, retainMessages, threadPrefix, essentialThreadDied);
+    }
+
+    private RedisBroker(PostgresHistoryStore store, RedisAddress redis, BroadcastEncoder encoder, int historyOnJoin,
+                        long retainMessages, String threadPrefix, Thread.UncaughtExceptionHandler essentialThreadDied) {
+        this.store = store;
+        this.historyOnJoin = historyOnJoin;
+        this.retainMessages = retainMessages;
+        this.recentCapacity = Math.max(historyOnJoin, 200);
+        if (retainMessages != 0 && retainMessages <= recentCapacity) {
+            throw new IllegalArgumentException("retainMessages must be 0 or more than " + recentCapacity);
+        }
+        this.essentialThreadDied = essentialThreadDied;
+        this.nodeId = UUID.randomUUID().toString().substring(0, 13);
+        this.fanOut = new FanOut(encoder, deliveryCount);
+        this.replays = new Replays(store, threadPrefix, essentialThreadDied);
+        this.catchUpReads = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, threadPrefix + "-catch-up");
+            t.setDaemon(true);
+            t.setUncaughtExceptionHandler(essentialThreadDied);
+            return t;
+        });
+        this.link = RedisLink.connect(redis, nodeId, new RedisLink.Listener() {
+            @Override
+            public void message(String room, byte[] payload) {
+                heard(room, payload);
+            }
+
+            @Override
+            public void restored() {
+                offer(new Reconcile());
+            }
+        });
+        this.presence = new RedisPresence(link, (deadNode, room, names) -> offer(new Departed(room, names)));
+        this.sequencer = new Thread(this::runSequencer, threadPrefix + "-sequencer");
+        this.sequencer.setUncaughtExceptionHandler(essentialThreadDied);
+        this.sequencer.start();
+        log.info("node {} shares rooms over Redis at {}", nodeId, redis);
+    }
+
+    /** This node's id in Redis (presence fields, the publish envelope). */
+    public String nodeId() {
+        return nodeId;
+    }
+
+    @Override
+    public Subscription subscribe(String room, Subscriber subscriber, String name, long since, ReadQueue.Asker asker,
+                                  JoinListener listener) {
+        Subscription s = new Subscription(room, subscriber, name, listener, this);
+        enqueue(new Subscribe(s, since, asker));
+        return s;
+    }
+
+    @Override
+    public void unsubscribe(Subscription s) {
+        s.close();
+        inbox.add(new Unsubscribe(s));
+    }
+
+    @Override
+    public void publish(Executor replyOn, String room, String id, String user, String from, String text,
+                        PublishListener listener) {
+        enqueue(new Publish(replyOn, room, id, user, from, text, listener));
+    }
+
+    @Override
+    public Poll poll(ReadQueue.Asker asker, String room, long since, int limit, boolean wait, Executor replyOn,
+                     PollListener listener) {
+        Waiter w = new Waiter(asker, room, since, Math.min(limit, Replays.MAX_REPLAY), replyOn, listener,
+                waiter -> inbox.add(new CancelPoll(waiter)));
+        enqueue(new PollCommand(w, wait));
+        return w;
+    }
+
+    @Override
+    public ReadQueue.Asker asker() {
+        return replays.asker();
+    }
+
+    @Override
+    public CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, long before, long since,
+                                                          int limit) {
+        if (!accepting) {
+            throw new Refused(Failure.SHUTTING_DOWN);
+        }
+        return replays.history(asker, room, before, since, limit);
+    }
+
+    @Override
+    public long storedCount() {
+        return storedCount.sum();
+    }
+
+    @Override
+    public long deliveryCount() {
+        return deliveryCount.sum();
+    }
+
+    private void enqueue(Command c) {
+        if (!accepting) {
+            throw new Refused(Failure.SHUTTING_DOWN);
+        }
+        if (inbox.size() >= QUEUE_CAPACITY) {
+            throw new Refused(Failure.OVERLOADED);
+        }
+        inbox.add(c);
+    }
+
+    /** From Redis's or the catch-up thread: dropped when the queue is full (the reconciliation refills). */
+    private void offer(Command c) {
+        if (running && inbox.size() < QUEUE_CAPACITY) {
+            inbox.add(c);
+        }
+    }
+
+    /** A payload another node published: decoded here, on Redis's thread, and handed to the sequencer. */
+    private void heard(String room, byte[] payload) {
+        try {
+            switch (RoomBatchCodec.decode(payload, room)) {
+                case RoomBatchCodec.Batch b -> offer(new Arrived(room, b.messages()));
+                case RoomBatchCodec.Presence p -> offer(new Remote(room, p.joined(), p.left()));
+            }
+        } catch (RoomBatchCodec.MalformedPayloadException e) {
+            if (malformed.incrementAndGet() % 1000 == 1) {
+                log.warn("dropping a malformed payload on room {}'s channel ({} so far): {}", room, malformed.get(),
+                        e.getMessage());
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        accepting = false;
+        running = false;
+        try {
+            sequencer.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        List<Command> late = new ArrayList<>();
+        inbox.drainTo(late);
+        for (Command c : late) {
+            if (c instanceof Publish p) {
+                post(p.replyOn(), () -> p.listener().failed(Failure.SHUTTING_DOWN));
+            } else if (c instanceof Subscribe s) {
+                post(s.subscription().subscriber.executor(), () -> s.subscription().fail(Failure.SHUTTING_DOWN));
+            } else if (c instanceof PollCommand pc) {
+                post(pc.waiter().replyOn, () -> pc.waiter().listener.failed(Failure.SHUTTING_DOWN));
+            }
+        }
+        for (Room room : rooms.values()) {
+            for (Waiter w : room.waiters()) {
+                post(w.replyOn, () -> w.listener.failed(Failure.SHUTTING_DOWN));
+            }
+            room.waiters().clear();
+        }
+        catchUpReads.shutdownNow();
+        replays.close();
+        // Takes this node's members out of Redis at once, rather than leaving them to the sweep.
+        presence.close();
+        link.close();
+    }
+
+    private void runSequencer() {
+        List<Command> batch = new ArrayList<>(MAX_BATCH);
+        while (running || !inbox.isEmpty()) {
+            try {
+                Command first = inbox.poll(50, TimeUnit.MILLISECONDS);
+                long now = System.nanoTime();
+                forgetIdleRooms(now);
+                if (first != null) {
+                    batch.add(first);
+                    inbox.drainTo(batch, MAX_BATCH - 1);
+                }
+                process(batch, now);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                log.error("sequencer failed on a batch of {} commands", batch.size(), e);
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    private void process(List<Command> batch, long now) {
+        LoopTasks tasks = new LoopTasks(essentialThreadDied);
+        FanOut.Changes changes = fanOut.changes();
+        Map<Room, List<String>> joined = new LinkedHashMap<>();
+        Map<Room, List<String>> left = new LinkedHashMap<>();
+
+        for (Command c : batch) {
+            if (c instanceof Subscribe s) {
+                subscribe(s, tasks, changes, joined);
+            }
+        }
+        publish(batch, tasks, changes);
+        for (Command c : batch) {
+            switch (c) {
+                case Arrived a -> {
+                    Room room = rooms.get(a.room());
+                    if (room != null) {
+                        a.messages().forEach(m -> receive(room, m, changes, now));
+                    }
+                }
+                case Filled f -> {
+                    Room room = rooms.get(f.room());
+                    if (room != null) {
+                        gate(room).fillInFlight = false;
+                        f.messages().forEach(m -> receive(room, m, changes, now));
+                    }
+                }
+                case Known k -> {
+                    reconcileInFlight = false;
+                    k.lastSeqs().forEach((name, last) -> {
+                        Room room = rooms.get(name);
+                        if (room != null && last > room.lastSeq()) {
+                            gate(room).known = Math.max(gate(room).known, last);
+                        }
+                    });
+                }
+                case Reconcile r -> lastReconcileNanos = now - TimeUnit.MILLISECONDS.toNanos(RECONCILE_MILLIS);
+                case Remote r -> {
+                    Room room = rooms.get(r.room());
+                    if (room != null) {
+                        room.remoteMembers(room.remoteMembers() + r.joined().size() - r.left().size());
+                        r.joined().forEach(name -> changes.joined(room, name));
+                        r.left().forEach(name -> changes.left(room, name));
+                    }
+                }
+                case Departed d -> {
+                    // This node swept a dead one: tell the others, then itself.
+                    link.publish(d.room(), RoomBatchCodec.encodePresence(nodeId, d.room(), List.of(), d.names()));
+                    Room room = rooms.get(d.room());
+                    if (room != null) {
+                        room.remoteMembers(room.remoteMembers() - d.names().size());
+                        d.names().forEach(name -> changes.left(room, name));
+                    }
+                }
+                case Unsubscribe u -> {
+                    Room room = rooms.get(u.subscription().room);
+                    if (room != null && room.remove(u.subscription())) {
+                        changes.left(room, u.subscription().name);
+                        left.computeIfAbsent(room, x -> new ArrayList<>()).add(u.subscription().name);
+                        presence.leave(room.name, u.subscription().name);
+                    }
+                }
+                case CancelPoll cp -> {
+                    Room room = rooms.get(cp.waiter().room);
+                    if (room != null) {
+                        room.waiters().remove(cp.waiter());
+                    }
+                }
+                case PollCommand pc -> poll(pc, tasks, changes);
+                case Subscribe s -> { }
+                case Publish p -> { }
+            }
+        }
+        fillGaps(now);
+        reconcile(now);
+        announce(joined, left);
+        for (Room room : changes.deliver(tasks)) {
+            answerWaiters(room, tasks);
+        }
+        tasks.post();
+    }
+
+    private void subscribe(Subscribe cmd, LoopTasks tasks, FanOut.Changes changes, Map<Room, List<String>> joined) {
+        Subscription s = cmd.subscription();
+        Executor loop = s.subscriber.executor();
+        Room room = room(s.room);
+        if (room == null) {
+            tasks.then(loop, () -> s.fail(Failure.STORE_UNAVAILABLE));
+            return;
+        }
+        catchUp(room, cmd.since(), changes);
+        room.add(s);
+        changes.joined(room, s.name);
+        joined.computeIfAbsent(room, x -> new ArrayList<>()).add(s.name);
+        presence.join(room.name, s.name);
+        int members = room.presenceCount();
+        if (cmd.since() < 0) {
+            List<StoredMessage> history = Replays.newestWithinBudget(room.newest(historyOnJoin));
+            Replay replay = new Replay(room.lastSeq(), room.firstSeq(), history, true);
+            tasks.join(loop, () -> s.complete(members, replay));
+        } else {
+            replays.after(room, cmd.asker(), cmd.since(), Replays.MAX_REPLAY, loop, tasks,
+                    replay -> s.complete(members, replay), s::fail);
+        }
+    }
+
+    /** Commits the batch's messages in PostgreSQL, acknowledges them, publishes them, and gates them here. */
+    private void publish(List<Command> batch, LoopTasks tasks, FanOut.Changes changes) {
+        List<Publish> publishes = new ArrayList<>();
+        List<PostgresHistoryStore.Draft> drafts = new ArrayList<>();
+        long now = System.currentTimeMillis();
+        for (Command c : batch) {
+            if (c instanceof Publish p) {
+                if (room(p.room()) == null) {
+                    fail(p, Failure.STORE_UNAVAILABLE, tasks);
+                    continue;
+                }
+                publishes.add(p);
+                drafts.add(new PostgresHistoryStore.Draft(p.room(), p.id(), p.user(), p.from(), p.text(), now));
+            }
+        }
+        if (drafts.isEmpty()) {
+            return;
+        }
+        List<PostgresHistoryStore.Sequenced> outcomes;
+        try {
+            outcomes = store.sequence(drafts);
+        } catch (StoreException e) {
+            log.error("storing {} messages failed; their senders are told to retry", drafts.size(), e);
+            publishes.forEach(p -> fail(p, Failure.STORE_UNAVAILABLE, tasks));
+            return;
+        }
+        Map<String, List<StoredMessage>> fresh = new LinkedHashMap<>();
+        long nanos = System.nanoTime();
+        for (int i = 0; i < outcomes.size(); i++) {
+            PostgresHistoryStore.Sequenced outcome = outcomes.get(i);
+            Publish p = publishes.get(i);
+            StoredMessage m = outcome.message();
+            if (outcome.isNew()) {
+                storedCount.increment();
+                fresh.computeIfAbsent(m.room(), r -> new ArrayList<>()).add(m);
+                receive(rooms.get(m.room()), m, changes, nanos);
+            }
+            tasks.then(p.replyOn(), () -> p.listener().stored(m));
+        }
+        fresh.forEach((room, messages) -> {
+            link.publish(room, RoomBatchCodec.encodeBatch(nodeId, messages));
+            applyRetention(rooms.get(room));
+        });
+    }
+
+    /** The order gate: hands the room's next messages on, holds back early ones, drops what it has. */
+    private void receive(Room room, StoredMessage m, FanOut.Changes changes, long now) {
+        if (m.seq() <= room.lastSeq()) {
+            return;
+        }
+        Gate gate = gate(room);
+        gate.pending.put(m.seq(), m);
+        while (!gate.pending.isEmpty() && gate.pending.firstKey() == room.lastSeq() + 1) {
+            StoredMessage next = gate.pending.pollFirstEntry().getValue();
+            room.append(next);
+            changes.message(room, next);
+        }
+        gate.gapSince = gate.pending.isEmpty() ? 0 : gate.gapSince == 0 ? now : gate.gapSince;
+    }
+
+    /**
+     * A client that was on another node may have seen more of a room than this node has yet (its
+     * messages are still on their way through Redis, or this node has just started). Its {@code since}
+     * proves those messages are committed, so they are read from PostgreSQL now, on the sequencer,
+     * before the client's join or poll is answered: otherwise the reply would end before {@code since}
+     * and the live stream would hand the client again what it has. The read goes through the order gate,
+     * so the room's other members get the same messages, once.
+     */
+    private void catchUp(Room room, long since, FanOut.Changes changes) {
+        long now = System.nanoTime();
+        while (room.lastSeq() < since) {
+            List<StoredMessage> read;
+            try {
+                read = store.after(room.name, room.lastSeq(), Long.MAX_VALUE, FILL_LIMIT);
+            } catch (StoreException e) {
+                log.warn("catching room {} up to {} for a client failed: {}", room.name, since, e.getMessage());
+                return;
+            }
+            long before = room.lastSeq();
+            read.forEach(m -> receive(room, m, changes, now));
+            if (room.lastSeq() == before) {
+                // PostgreSQL has nothing more: the client's since is past the room (its history was reset).
+                return;
+            }
+        }
+    }
+
+    /** Reads from PostgreSQL what a room has been missing too long: a gap, or messages nobody published. */
+    private void fillGaps(long now) {
+        for (Map.Entry<Room, Gate> e : gates.entrySet()) {
+            Room room = e.getKey();
+            Gate gate = e.getValue();
+            if (gate.fillInFlight) {
+                continue;
+            }
+            long upTo;
+            if (!gate.pending.isEmpty()
+                    && now - gate.gapSince > TimeUnit.MILLISECONDS.toNanos(GAP_WAIT_MILLIS)) {
+                upTo = gate.pending.firstKey() - 1;
+            } else if (gate.pending.isEmpty() && gate.known > room.lastSeq()) {
+                upTo = gate.known;
+            } else {
+                continue;
+            }
+            gate.fillInFlight = true;
+            String name = room.name;
+            long since = room.lastSeq();
+            catchUpReads.execute(() -> {
+                List<StoredMessage> read;
+                try {
+                    read = store.after(name, since, upTo, FILL_LIMIT);
+                } catch (StoreException ex) {
+                    log.warn("catching room {} up from {} failed: {}", name, since, ex.getMessage());
+                    read = List.of();
+                }
+                offer(new Filled(name, read));
+            });
+        }
+    }
+
+    /** Every {@value #RECONCILE_MILLIS} ms: asks PostgreSQL how far each room this node serves has got. */
+    private void reconcile(long now) {
+        if (reconcileInFlight || now - lastReconcileNanos < TimeUnit.MILLISECONDS.toNanos(RECONCILE_MILLIS)) {
+            return;
+        }
+        lastReconcileNanos = now;
+        Set<String> served = new HashSet<>();
+        rooms.forEach((name, room) -> {
+            if (room.memberCount() > 0 || !room.waiters().isEmpty()) {
+                served.add(name);
+            }
+        });
+        if (served.isEmpty()) {
+            return;
+        }
+        reconcileInFlight = true;
+        catchUpReads.execute(() -> {
+            Map<String, Long> lastSeqs;
+            try {
+                lastSeqs = store.lastSeqs(served);
+            } catch (StoreException e) {
+                log.warn("reconciling {} rooms with PostgreSQL failed: {}", served.size(), e.getMessage());
+                lastSeqs = Map.of();
+            }
+            offer(new Known(lastSeqs));
+        });
+    }
+
+    /** Tells the other nodes who joined and left here in this batch, one payload per room. */
+    private void announce(Map<Room, List<String>> joined, Map<Room, List<String>> left) {
+        Set<Room> changed = new HashSet<>(joined.keySet());
+        changed.addAll(left.keySet());
+        for (Room room : changed) {
+            link.publish(room.name, RoomBatchCodec.encodePresence(nodeId, room.name,
+                    joined.getOrDefault(room, List.of()), left.getOrDefault(room, List.of())));
+        }
+    }
+
+    private void poll(PollCommand cmd, LoopTasks tasks, FanOut.Changes changes) {
+        Waiter w = cmd.waiter();
+        Room room = room(w.room);
+        if (room == null) {
+            tasks.then(w.replyOn, () -> w.listener.failed(Failure.STORE_UNAVAILABLE));
+            return;
+        }
+        catchUp(room, w.since, changes);
+        if (room.lastSeq() != w.since || !cmd.waits()) {
+            replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
+                    w.listener::failed);
+        } else {
+            room.waiters().add(w);
+        }
+    }
+
+    private void answerWaiters(Room room, LoopTasks tasks) {
+        for (Waiter w : room.waiters()) {
+            replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
+                    w.listener::failed);
+        }
+        room.waiters().clear();
+    }
+
+    private void answer(Waiter w, Replay replay) {
+        deliveryCount.add(replay.messages().size());
+        w.listener.answered(replay);
+    }
+
+    private void applyRetention(Room room) {
+        if (retainMessages == 0 || room == null) {
+            return;
+        }
+        long slack = Math.max(retainMessages / 10, 100);
+        if (room.lastSeq() - room.firstSeq() + 1 <= retainMessages + slack) {
+            return;
+        }
+        long upTo = room.lastSeq() - retainMessages;
+        try {
+            store.prune(room.name, upTo);
+            room.prunedUpTo(upTo);
+        } catch (StoreException e) {
+            log.warn("deleting old messages of room {} failed", room.name, e);
+        }
+    }
+
+    private void forgetIdleRooms(long now) {
+        if (now - lastSweepNanos < TimeUnit.SECONDS.toNanos(1)) {
+            return;
+        }
+        lastSweepNanos = now;
+        rooms.values().removeIf(room -> {
+            if (room.idleSince(now - ROOM_IDLE_NANOS)) {
+                gates.remove(room);
+                link.unsubscribe(room.name);
+                return true;
+            }
+            return false;
+        });
+    }
+
+    /**
+     * The room as this node serves it, loaded on first use: subscribed to its channel first, then its
+     * tail read, so that no message falls between the two. Null if PostgreSQL failed.
+     */
+    private Room room(String name) {
+        Room room = rooms.get(name);
+        if (room == null) {
+            try {
+                link.subscribe(name).toCompletableFuture().get(2, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // The link holds the room and subscribes when Redis is back; the reconciliation covers
+                // whatever is published meanwhile.
+                log.warn("subscribing to room {} on Redis failed for now: {}", name, e.toString());
+            }
+            long everywhere = 0;
+            try {
+                everywhere = presence.count(name).toCompletableFuture().get(1, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                log.debug("no member count for room {} from Redis", name, e);
+            }
+            try {
+                HistoryStore.RoomTail tail = store.loadTail(name, recentCapacity);
+                room = new Room(name, tail.lastSeq(), tail.firstSeq(), tail.recent(), recentCapacity);
+            } catch (StoreException e) {
+                log.error("loading room {} failed", name, e);
+                link.unsubscribe(name);
+                return null;
+            }
+            room.remoteMembers((int) everywhere);
+            rooms.put(name, room);
+        }
+        room.used(System.nanoTime());
+        return room;
+    }
+
+    private Gate gate(Room room) {
+        return gates.computeIfAbsent(room, r -> new Gate());
+    }
+
+    private static void fail(Publish p, Failure f, LoopTasks tasks) {
+        tasks.then(p.replyOn(), () -> p.listener().failed(f));
+    }
+
+    private void post(Executor executor, Runnable task) {
+        LoopTasks.post(executor, task, essentialThreadDied);
+    }
+
+    /** A room's order gate: messages that came early, and what is known to be missing. Sequencer only. */
+    private static final class Gate {
+        final TreeMap<Long, StoredMessage> pending = new TreeMap<>();
+        /** When the oldest open gap opened (System.nanoTime), 0 when none is open. */
+        long gapSince;
+        /** The room's last seq as PostgreSQL last said, when above what this node has. */
+        long known;
+        boolean fillInFlight;
+    }
+
+    private sealed interface Command permits Subscribe, Unsubscribe, Publish, PollCommand, CancelPoll, Arrived,
+            Filled, Known, Reconcile, Remote, Departed { }
+
+    private record Subscribe(Subscription subscription, long since, ReadQueue.Asker asker) implements Command { }
+
+    private record Unsubscribe(Subscription subscription) implements Command { }
+
+    private record Publish(Executor replyOn, String room, String id, String user, String from, String text,
+                           PublishListener listener) implements Command { }
+
+    private record PollCommand(Waiter waiter, boolean waits) implements Command { }
+
+    private record CancelPoll(Waiter waiter) implements Command { }
+
+    /** Messages another node committed, as Redis brought them. */
+    private record Arrived(String room, List<StoredMessage> messages) implements Command { }
+
+    /** Messages read from PostgreSQL to close a gap. */
+    private record Filled(String room, List<StoredMessage> messages) implements Command { }
+
+    /** Rooms' last seqs as PostgreSQL has them. */
+    private record Known(Map<String, Long> lastSeqs) implements Command { }
+
+    /** Redis is back: reconcile now rather than at the next tick. */
+    private record Reconcile() implements Command { }
+
+    /** Members who joined or left on another node. */
+    private record Remote(String room, List<String> joined, List<String> left) implements Command { }
+
+    /** Members of a dead node, as this node's sweep found them. */
+    private record Departed(String room, List<String> names) implements Command { }
+}
