@@ -54,7 +54,8 @@ class LifecycleTest {
         }
         server.close();
         // Everything the server said before its close frame: acks, and refusals of what came too late.
-        List<JsonNode> answers = ada.drain(Duration.ofMillis(500));
+        // They all arrive before the close, however slow the machine; a fixed window could miss some.
+        List<JsonNode> answers = untilClosed(ada);
         List<String> acked = answers.stream().filter(m -> "ack".equals(m.path("type").asText()))
                 .map(m -> m.get("id").asText()).toList();
         List<String> refused = answers.stream().filter(m -> "error".equals(m.path("type").asText()))
@@ -162,6 +163,22 @@ class LifecycleTest {
                     HttpRequest.newBuilder(server.httpUri("/")).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(page.headers().firstValue("content-security-policy")).hasValueSatisfying(v -> assertThat(v)
                     .endsWith("; frame-ancestors 'self' http://shop.example:8080 https://www.example.com"));
+        }
+    }
+
+    /** Every message a client receives until the server's close has arrived, and the close itself. */
+    private static List<JsonNode> untilClosed(WsClient client) {
+        List<JsonNode> out = new java.util.ArrayList<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            JsonNode m = client.next(Duration.ofMillis(20));
+            if (m != null) {
+                out.add(m);
+            } else if (client.isClosed()) {
+                return out;
+            } else if (System.nanoTime() > deadline) {
+                throw new AssertionError("the server did not close the connection within 10 s; got " + out);
+            }
         }
     }
 }

@@ -21,7 +21,9 @@ class StoreFailureTest {
 
     @Test
     void aMessageThatCannotBeStoredIsRefusedDeliveredToNobodyAndLeavesNoGap() throws Exception {
-        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
+        // A short busy timeout: the refusal is the same after 200 ms as after the default 5 s.
+        try (TestServer server = TestServer.start(dir,
+                c -> TestServer.UNTHROTTLED.apply(c).withSqliteBusyTimeout(Duration.ofMillis(200)));
              WsClient ada = WsClient.hello(server.chatUri(), "ada");
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             ada.join("lobby");
@@ -34,8 +36,12 @@ class StoreFailureTest {
             try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("parley.db"));
                  Statement st = other.createStatement()) {
                 st.execute("BEGIN EXCLUSIVE");
+                long asked = System.nanoTime();
                 ada.say("lobby", "m2", "cannot be stored");
                 JsonNode error = ada.expect("error");
+                // The store waited for the lock as long as it was told to, and no longer.
+                assertThat(Duration.ofNanos(System.nanoTime() - asked))
+                        .isBetween(Duration.ofMillis(190), Duration.ofSeconds(4));
                 assertThat(error.get("code").asText()).isEqualTo("store_unavailable");
                 assertThat(error.get("id").asText()).isEqualTo("m2");
                 st.execute("ROLLBACK");

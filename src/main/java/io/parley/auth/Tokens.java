@@ -28,7 +28,7 @@ public final class Tokens {
     private static final String NAME_CLAIM = "name";
     private static final String ROLES_CLAIM = "roles";
     /** Clocks of the issuer and the server may differ a little; machines that sync time, by less. */
-    private static final long LEEWAY_SECONDS = 5;
+    private static final Duration DEFAULT_LEEWAY = Duration.ofSeconds(5);
     private static final int MAX_USER_LENGTH = 64;
     /**
      * The latest expiry accepted. A later one is no token anyone means to issue, and near the end of
@@ -39,14 +39,28 @@ public final class Tokens {
 
     private final Algorithm algorithm;
     private final JWTVerifier verifier;
+    private final long leewaySeconds;
 
+    /** Tokens over {@code secret}, accepted for 5 s past their expiry. */
     public Tokens(String secret) {
+        this(secret, DEFAULT_LEEWAY);
+    }
+
+    /**
+     * @param leeway how long past its {@code exp} a token is still accepted (whole seconds, as a JWT's
+     *               times are); the {@link Identity#validUntil()} of a verified token includes it
+     */
+    public Tokens(String secret, Duration leeway) {
+        if (leeway.isNegative()) {
+            throw new IllegalArgumentException("the leeway may not be negative, was " + leeway);
+        }
+        this.leewaySeconds = leeway.toSeconds();
         this.algorithm = Algorithm.HMAC256(secret);
         this.verifier = JWT.require(algorithm)
                 .withClaimPresence("sub")
                 .withClaimPresence(NAME_CLAIM)
                 .withClaimPresence("exp")
-                .acceptLeeway(LEEWAY_SECONDS)
+                .acceptLeeway(leewaySeconds)
                 .build();
     }
 
@@ -104,7 +118,7 @@ public final class Tokens {
         }
         Identity who = checked(jwt.getSubject(), jwt.getClaim(NAME_CLAIM).asString(), roleList);
         return new Identity(who.user(), who.name(), who.roles(),
-                expires.plusSeconds(LEEWAY_SECONDS));
+                expires.plusSeconds(leewaySeconds));
     }
 
     private static Identity checked(String user, String name, List<String> roles) {

@@ -115,6 +115,11 @@ final class ServeCommand implements Callable<Integer> {
                     + " their member count at most once a second instead.")
     int presenceNamesUpTo;
 
+    @Option(names = "--sqlite-busy-timeout", defaultValue = "${env:PARLEY_SQLITE_BUSY_TIMEOUT:-5000}",
+            description = "Milliseconds a write to parley.db waits for a lock another process holds (a backup, a"
+                    + " shell) before the message is refused with store_unavailable (env PARLEY_SQLITE_BUSY_TIMEOUT).")
+    long sqliteBusyTimeoutMillis;
+
     @Option(names = "--guests", negatable = true, defaultValue = "${env:PARLEY_GUESTS:-true}", fallbackValue = "true",
             description = "Let clients without a token chat as guests (env PARLEY_GUESTS). --no-guests requires"
                     + " a token of everyone, and --token-secret.")
@@ -124,6 +129,12 @@ final class ServeCommand implements Callable<Integer> {
             description = "HMAC-SHA256 secret of the tokens to accept, at least 32 bytes. Prefer the environment"
                     + " variable PARLEY_TOKEN_SECRET: a flag shows in the process list.")
     String tokenSecret;
+
+    @Option(names = "--token-leeway", defaultValue = "${env:PARLEY_TOKEN_LEEWAY:-5}",
+            description = "Seconds a token is still accepted after its exp, for clock differences between the"
+                    + " issuer and this server; a connection ends this long after its token expires unless"
+                    + " refreshed. 0 to 600 (env PARLEY_TOKEN_LEEWAY).")
+    long tokenLeewaySeconds;
 
     @Option(names = "--websocket", negatable = true, defaultValue = "${env:PARLEY_WEBSOCKET:-true}",
             fallbackValue = "true",
@@ -193,11 +204,12 @@ final class ServeCommand implements Callable<Integer> {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes, maxMessageLength,
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,
-                        Networks.parse("metrics network", metricsFrom), publicUrl(), compression),
+                        Networks.parse("metrics network", metricsFrom), publicUrl(), compression,
+                        Duration.ofSeconds(tokenLeewaySeconds)),
                 noRateLimits ? admission.withoutRateLimits() : admission,
                 postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl),
                 redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl),
-                presenceNamesUpTo);
+                presenceNamesUpTo, Duration.ofMillis(sqliteBusyTimeoutMillis));
     }
 
     private URI publicUrl() {

@@ -43,6 +43,9 @@ import java.util.Objects;
  *                             or null for a single node; needs {@code postgres}
  * @param presenceNamesUpTo    the largest room whose joins and leaves are named to its members; a
  *                             bigger room is sent its member count at most once a second instead
+ * @param sqliteBusyTimeout    how long a write to the SQLite file waits for a lock another process
+ *                             holds (a backup, an operator's shell) before the message is refused
+ *                             with {@code store_unavailable}
  */
 public record ServerConfig(
         String host,
@@ -64,7 +67,8 @@ public record ServerConfig(
         Admission admission,
         PostgresUrl postgres,
         RedisAddress redis,
-        int presenceNamesUpTo) {
+        int presenceNamesUpTo,
+        Duration sqliteBusyTimeout) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -72,6 +76,8 @@ public record ServerConfig(
     public static final long MIN_RETAIN = 1000;
     /** See {@code LocalBroker.DEFAULT_PRESENCE_NAMES_UP_TO}: near where Twitch stops naming joins. */
     public static final int DEFAULT_PRESENCE_NAMES_UP_TO = 1000;
+    /** Long enough for a checkpoint or a backup's read to finish; short enough that a sender hears back. */
+    public static final Duration DEFAULT_SQLITE_BUSY_TIMEOUT = Duration.ofSeconds(5);
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -97,6 +103,11 @@ public record ServerConfig(
         }
         Objects.requireNonNull(access, "access");
         Objects.requireNonNull(admission, "admission");
+        Objects.requireNonNull(sqliteBusyTimeout, "sqliteBusyTimeout");
+        if (sqliteBusyTimeout.isNegative() || sqliteBusyTimeout.toMillis() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("sqliteBusyTimeout must be 0 to " + Integer.MAX_VALUE
+                    + " ms, was " + sqliteBusyTimeout);
+        }
         if (retainMessages != 0 && retainMessages < MIN_RETAIN) {
             throw new IllegalArgumentException("retainMessages must be 0 (keep all) or at least " + MIN_RETAIN
                     + ", was " + retainMessages);
@@ -115,7 +126,7 @@ public record ServerConfig(
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, Path.of("data"), List.of(), null, null,
                 64 * 1024, 2000, 50, 100, Duration.ofSeconds(20), Duration.ofSeconds(60),
                 4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults(), null, null,
-                DEFAULT_PRESENCE_NAMES_UP_TO);
+                DEFAULT_PRESENCE_NAMES_UP_TO, DEFAULT_SQLITE_BUSY_TIMEOUT);
     }
 
     public boolean tls() {
@@ -125,62 +136,71 @@ public record ServerConfig(
     public ServerConfig withPort(int newPort) {
         return new ServerConfig(host, newPort, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
+                presenceNamesUpTo, sqliteBusyTimeout);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
+                presenceNamesUpTo, sqliteBusyTimeout);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
+                presenceNamesUpTo, sqliteBusyTimeout);
     }
 
     public ServerConfig withTls(Path cert, Path key) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, cert, key, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
+                presenceNamesUpTo, sqliteBusyTimeout);
     }
 
     public ServerConfig withLimits(int newMaxFrameBytes, int newMaxMessageLength, long newOutboundBufferBytes) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, newMaxFrameBytes,
                 newMaxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                newOutboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
+                newOutboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
+                presenceNamesUpTo, sqliteBusyTimeout);
     }
 
     public ServerConfig withKeepAlive(Duration newPingInterval, Duration newIdleTimeout) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, newPingInterval, newIdleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, presenceNamesUpTo);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
+                presenceNamesUpTo, sqliteBusyTimeout);
     }
 
     public ServerConfig withRetention(long newRetainMessages) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, newRetainMessages, access, admission, postgres, redis, presenceNamesUpTo);
+                outboundBufferBytes, durableSync, newRetainMessages, access, admission, postgres, redis,
+                presenceNamesUpTo, sqliteBusyTimeout);
     }
 
     public ServerConfig withAccess(Access newAccess) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, newAccess, admission, postgres, redis, presenceNamesUpTo);
+                outboundBufferBytes, durableSync, retainMessages, newAccess, admission, postgres, redis,
+                presenceNamesUpTo, sqliteBusyTimeout);
     }
 
     public ServerConfig withAdmission(Admission newAdmission) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, newAdmission, postgres, redis, presenceNamesUpTo);
+                outboundBufferBytes, durableSync, retainMessages, access, newAdmission, postgres, redis, presenceNamesUpTo,
+                sqliteBusyTimeout);
     }
 
     /** Rooms above {@code n} members hear counts instead of names of who joined and left. */
     public ServerConfig withPresenceNamesUpTo(int n) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, n);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, n, sqliteBusyTimeout);
     }
 
     /** Rooms shared with other nodes over this Redis; null: a single node. */
@@ -188,14 +208,22 @@ public record ServerConfig(
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, newRedis,
-                presenceNamesUpTo);
+                presenceNamesUpTo, sqliteBusyTimeout);
     }
 
     /** History in this PostgreSQL database instead of SQLite; null goes back to SQLite. */
     public ServerConfig withPostgres(PostgresUrl newPostgres) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, newPostgres, redis, presenceNamesUpTo);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, newPostgres, redis,
+                presenceNamesUpTo, sqliteBusyTimeout);
+    }
+
+    public ServerConfig withSqliteBusyTimeout(Duration timeout) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
+                presenceNamesUpTo, timeout);
     }
 
     /**
@@ -213,9 +241,17 @@ public record ServerConfig(
      *                     rebinding), and the server's own origin is this URL's rather than the Host's
      * @param compression  true: accept a WebSocket client's offer of permessage-deflate (RFC 7692);
      *                     false: answer every upgrade without it
+     * @param tokenLeeway  how long after its {@code exp} a token is still accepted, for the clocks of the
+     *                     issuer and the server that differ; a connection ends this long after its
+     *                     token's expiry unless refreshed. Whole seconds, as a token's times are
      */
     public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom,
-                         URI publicUrl, boolean compression) {
+                         URI publicUrl, boolean compression, Duration tokenLeeway) {
+
+        /** Clocks of the issuer and the server may differ a little; machines that sync time, by less. */
+        public static final Duration DEFAULT_TOKEN_LEEWAY = Duration.ofSeconds(5);
+        /** More would keep a revoked user's connections open for long; a clock that far off needs fixing. */
+        public static final Duration MAX_TOKEN_LEEWAY = Duration.ofMinutes(10);
 
         /** HS256 keys shorter than the hash are weak (RFC 7518, section 3.2). */
         public static final int MIN_SECRET_BYTES = 32;
@@ -236,34 +272,43 @@ public record ServerConfig(
                     || publicUrl.getRawUserInfo() != null)) {
                 throw new IllegalArgumentException("the public URL must be http(s)://host[:port], was " + publicUrl);
             }
+            Objects.requireNonNull(tokenLeeway, "tokenLeeway");
+            if (tokenLeeway.isNegative() || tokenLeeway.compareTo(MAX_TOKEN_LEEWAY) > 0 || tokenLeeway.toNanos() % 1_000_000_000 != 0) {
+                throw new IllegalArgumentException("the token leeway must be whole seconds, 0 to "
+                        + MAX_TOKEN_LEEWAY.toSeconds() + ", was " + tokenLeeway);
+            }
         }
 
         public static Access defaults() {
-            return new Access(true, null, true, Networks.LOOPBACK, null, true);
+            return new Access(true, null, true, Networks.LOOPBACK, null, true, DEFAULT_TOKEN_LEEWAY);
         }
 
         public Access withTokenSecret(String secret) {
-            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression);
+            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway);
         }
 
         public Access withGuests(boolean allowed) {
-            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression);
+            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway);
         }
 
         public Access withWebSocket(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression);
+            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression, tokenLeeway);
         }
 
         public Access withMetricsFrom(Networks networks) {
-            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression);
+            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression, tokenLeeway);
         }
 
         public Access withPublicUrl(URI url) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression, tokenLeeway);
+        }
+
+        public Access withTokenLeeway(Duration leeway) {
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, leeway);
         }
 
         public Access withCompression(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled, tokenLeeway);
         }
 
         @Override
@@ -271,7 +316,7 @@ public record ServerConfig(
             // Never print the secret.
             return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
                     + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", publicUrl=" + publicUrl
-                    + ", compression=" + compression + "]";
+                    + ", compression=" + compression + ", tokenLeeway=" + tokenLeeway + "]";
         }
     }
 

@@ -1,6 +1,7 @@
 package io.parley.store;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -26,7 +27,12 @@ public interface HistoryStore extends AutoCloseable {
 
     /** The embedded store: {@code parley.db} in {@code dataDir}, created if needed. */
     static HistoryStore openSqlite(Path dataDir, boolean durableSync) {
-        return SqliteHistoryStore.open(dataDir, durableSync);
+        return SqliteHistoryStore.open(dataDir, durableSync, SqliteHistoryStore.DEFAULT_BUSY_TIMEOUT);
+    }
+
+    /** As {@link #openSqlite(Path, boolean)}; a write waits up to {@code busyTimeout} for another process's lock. */
+    static HistoryStore openSqlite(Path dataDir, boolean durableSync, Duration busyTimeout) {
+        return SqliteHistoryStore.open(dataDir, durableSync, busyTimeout);
     }
 
     /** The newest {@code limit} (at least 1) messages of a room, oldest first, and its first and last seq. */

@@ -9,6 +9,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -33,6 +34,8 @@ import java.util.concurrent.BlockingQueue;
 public final class SqliteHistoryStore implements HistoryStore {
 
     private static final int READ_CONNECTIONS = 2;
+    /** A reader, a checkpoint or a backup may hold the lock for a moment: wait this long rather than fail. */
+    public static final Duration DEFAULT_BUSY_TIMEOUT = Duration.ofSeconds(5);
     /** The columns of a {@link StoredMessage}, in the order {@link #query} reads them. */
     private static final String SELECT = "SELECT room, seq, id, user, sender, text, ts ";
     private static final String COLUMNS = SELECT + "FROM messages ";
@@ -46,7 +49,14 @@ public final class SqliteHistoryStore implements HistoryStore {
     private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READ_CONNECTIONS);
     private final List<Connection> all = new ArrayList<>();
 
-    private SqliteHistoryStore(String url, boolean durableSync) throws SQLException {
+    private final long busyTimeoutMillis;
+
+    private SqliteHistoryStore(String url, boolean durableSync, Duration busyTimeout) throws SQLException {
+        busyTimeoutMillis = busyTimeout.toMillis();
+        if (busyTimeoutMillis < 0 || busyTimeoutMillis > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("the busy timeout must be 0 to " + Integer.MAX_VALUE + " ms, was "
+                    + busyTimeout);
+        }
         writer = open(url, durableSync);
         migrate(writer);
         insert = writer.prepareStatement(
@@ -66,12 +76,22 @@ public final class SqliteHistoryStore implements HistoryStore {
         }
     }
 
-    /** Opens (creating if needed) {@code parley.db} in {@code dataDir}. */
+    /** Opens (creating if needed) {@code parley.db} in {@code dataDir}, waiting up to 5 s for a lock. */
     public static SqliteHistoryStore open(Path dataDir, boolean durableSync) {
+        return open(dataDir, durableSync, DEFAULT_BUSY_TIMEOUT);
+    }
+
+    /**
+     * Opens (creating if needed) {@code parley.db} in {@code dataDir}.
+     *
+     * @param busyTimeout how long a statement waits for a lock another connection or process holds
+     *                    before it fails ({@code PRAGMA busy_timeout}, in whole milliseconds)
+     */
+    public static SqliteHistoryStore open(Path dataDir, boolean durableSync, Duration busyTimeout) {
         Path file = dataDir.resolve("parley.db").toAbsolutePath();
         try {
             Files.createDirectories(dataDir);
-            return new SqliteHistoryStore("jdbc:sqlite:" + file, durableSync);
+            return new SqliteHistoryStore("jdbc:sqlite:" + file, durableSync, busyTimeout);
         } catch (IOException | SQLException e) {
             throw new StoreException("cannot open " + file + ": " + e.getMessage(), e);
         }
@@ -84,7 +104,7 @@ public final class SqliteHistoryStore implements HistoryStore {
             s.execute("PRAGMA journal_mode=WAL");
             s.execute("PRAGMA synchronous=" + (durableSync ? "FULL" : "NORMAL"));
             // A reader or a checkpoint may hold the lock for a moment; wait rather than fail.
-            s.execute("PRAGMA busy_timeout=5000");
+            s.execute("PRAGMA busy_timeout=" + busyTimeoutMillis);
         }
         return c;
     }

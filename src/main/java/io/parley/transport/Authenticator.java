@@ -36,7 +36,7 @@ final class Authenticator {
 
     Authenticator(ServerConfig.Access access) {
         this.allowGuests = access.allowGuests();
-        this.tokens = access.tokenSecret() == null ? null : new Tokens(access.tokenSecret());
+        this.tokens = access.tokenSecret() == null ? null : new Tokens(access.tokenSecret(), access.tokenLeeway());
     }
 
     /** What the server makes of a request's credentials. */

@@ -76,7 +76,7 @@ public final class ParleyServer implements AutoCloseable {
         ProtocolCodec codec = new ProtocolCodec();
         store = config.postgres() != null
                 ? PostgresHistoryStore.open(config.postgres())
-                : HistoryStore.openSqlite(config.dataDir(), config.durableSync());
+                : HistoryStore.openSqlite(config.dataDir(), config.durableSync(), config.sqliteBusyTimeout());
         try {
             broker = config.redis() != null
                     ? RedisBroker.start((PostgresHistoryStore) store, config.redis(), codec, config.historyOnJoin(),

@@ -104,6 +104,26 @@ class ServeCommandTest {
     }
 
     @Test
+    void theTokenLeewayAndTheSqliteBusyTimeoutAreSettingsWithTheOldValuesAsDefaults() {
+        ServeCommand defaults = new ServeCommand();
+        new picocli.CommandLine(defaults).parseArgs();
+        assertThat(defaults.config().access().tokenLeeway()).isEqualTo(java.time.Duration.ofSeconds(5));
+        assertThat(defaults.config().sqliteBusyTimeout()).isEqualTo(java.time.Duration.ofSeconds(5));
+
+        ServeCommand set = new ServeCommand();
+        new picocli.CommandLine(set).parseArgs("--token-leeway", "0", "--sqlite-busy-timeout", "250");
+        assertThat(set.config().access().tokenLeeway()).isZero();
+        assertThat(set.config().sqliteBusyTimeout()).isEqualTo(java.time.Duration.ofMillis(250));
+
+        for (String[] bad : List.of(new String[] {"--token-leeway", "-1"}, new String[] {"--token-leeway", "601"},
+                new String[] {"--sqlite-busy-timeout", "-1"})) {
+            ServeCommand refused = new ServeCommand();
+            new picocli.CommandLine(refused).parseArgs(bad);
+            assertThatThrownBy(refused::config).as(String.join(" ", bad)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
     void aTrustedProxyThatIsNotAnAddressIsRefusedAtStart() {
         ServeCommand serve = new ServeCommand();
         new picocli.CommandLine(serve).parseArgs("--trusted-proxy", "lb.internal");

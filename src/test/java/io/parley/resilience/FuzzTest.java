@@ -66,8 +66,13 @@ class FuzzTest {
 
     private static final long SEED = Long.getLong("parley.fuzz.seed", 20261122L);
     private static final int FUZZERS = 3;
-    private static final int MAX_CASES = 6000;
-    private static final Duration FUZZ_FOR = Duration.ofSeconds(14);
+    /**
+     * Cases per fuzzer: a count, not a time, so that what is checked does not depend on the machine's
+     * speed (about 4 s on a quiet 2-core machine; a minute when it is loaded 20 deep).
+     */
+    private static final int CASES_PER_FUZZER = 500;
+    /** Lobby messages each bystander sends at least, however fast the fuzzers are done. */
+    private static final int BYSTANDER_SENDS = 15;
     private static final int MAX_FRAME = 16 * 1024;
     private static final int MAX_TEXT = 300;
     private static final String LOBBY = "lobby";
@@ -92,11 +97,10 @@ class FuzzTest {
         Future<?> bobRuns = threads.submit(() -> bob.chat(fuzzing));
         List<Fuzzer> fuzzers = new ArrayList<>();
         List<Future<?>> fuzzing0 = new ArrayList<>();
-        long until = System.nanoTime() + FUZZ_FOR.toNanos();
         for (int k = 0; k < FUZZERS; k++) {
             Fuzzer f = new Fuzzer(server.port(), k, new Random(SEED + k));
             fuzzers.add(f);
-            fuzzing0.add(threads.submit(() -> f.run(until, MAX_CASES / FUZZERS)));
+            fuzzing0.add(threads.submit(() -> f.run(CASES_PER_FUZZER)));
         }
         for (Future<?> f : fuzzing0) {
             f.get();
@@ -148,6 +152,8 @@ class FuzzTest {
 
         int fuzzStored = 0;
         int fuzzAcked = 0;
+        int okSent = 0;
+        int okStored = 0;
         Set<String> fuzzRooms = new HashSet<>();
         List<String> violations = new ArrayList<>();
         Map<String, Integer> cases = new TreeMap<>();
@@ -161,6 +167,7 @@ class FuzzTest {
                     closes.computeIfAbsent(c, x -> new TreeMap<>()).merge(code, n, Integer::sum)));
             connections += f.connections;
             fuzzAcked += f.acked.size();
+            okSent += f.okTexts.size();
             Map<String, Row> rows = new HashMap<>();
             for (Row r : stored.getOrDefault(f.room, List.of())) {
                 assertThat(rows.put(r.id(), r)).as("%s stored once", r.id()).isNull();
@@ -173,6 +180,7 @@ class FuzzTest {
                 }
                 String sent = f.okTexts.get(r.id());
                 if (sent != null) {
+                    okStored++;
                     assertThat(r.text()).as("stored text of %s", r.id()).isEqualTo(sent);
                 }
             }
@@ -183,9 +191,9 @@ class FuzzTest {
         }
         assertThat(stored.keySet()).as("rooms with messages").isSubsetOf(union(fuzzRooms, Set.of(LOBBY)));
 
-        System.out.printf("fuzz: %d cases on %d connections; %d fuzz sends acknowledged, %d stored and checked;"
+        System.out.printf("fuzz: %d cases on %d connections; %d valid fuzz sends, %d acknowledged, %d stored (%d of them valid ones) and checked;"
                         + " lobby %d messages checked for 2 bystanders; heap after GC %d -> %d KiB%n",
-                cases.values().stream().mapToInt(Integer::intValue).sum(), connections, fuzzAcked, fuzzStored,
+                cases.values().stream().mapToInt(Integer::intValue).sum(), connections, okSent, fuzzAcked, fuzzStored, okStored,
                 lobbySize + 1, heapBefore / 1024, heapAfter / 1024);
         System.out.println("fuzz cases: " + cases);
         System.out.println("fuzz close codes by case: " + closes);
@@ -193,7 +201,11 @@ class FuzzTest {
         assertThat(log.errors()).as("errors the server logged").isEmpty();
         assertThat(heapAfter - heapBefore).as("heap growth after GC, bytes").isLessThan(HEAP_GROWTH_BOUND);
         assertThat(lobbySize).as("bystander messages").isGreaterThan(20);
-        assertThat(fuzzAcked).as("fuzz sends accepted").isGreaterThan(50);
+        // How many acks arrive before a closing case cuts them off depends on the machine's speed (21
+        // to 125 of the same 1,500 cases); that each fuzzer's last sends were acknowledged does not, nor
+        // how many valid sends reached the store, each of them checked above.
+        assertThat(fuzzAcked).as("fuzz sends accepted").isGreaterThanOrEqualTo(FUZZERS);
+        assertThat(okStored).as("valid fuzz sends stored, of %d sent", okSent).isGreaterThan(Math.max(50, okSent / 2));
     }
 
     /**
@@ -301,8 +313,8 @@ class FuzzTest {
 
         Void chat(AtomicBoolean going) {
             long nextSend = System.nanoTime();
-            while (going.get() || answered < sent) {
-                if (going.get() && System.nanoTime() >= nextSend) {
+            while (going.get() || sent < BYSTANDER_SENDS || answered < sent) {
+                if ((going.get() || sent < BYSTANDER_SENDS) && System.nanoTime() >= nextSend) {
                     String id = name + "-" + sent++;
                     client.say(LOBBY, id, "polite message " + id);
                     nextSend = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(120);
@@ -405,10 +417,10 @@ class FuzzTest {
             this.catalogue = catalogue();
         }
 
-        Void run(long until, int maxCases) throws Exception {
+        Void run(int count) throws Exception {
             connect();
             try {
-                for (int n = 0; n < maxCases && System.nanoTime() < until; n++) {
+                for (int n = 0; n < count; n++) {
                     if (ended.isDone()) {
                         violations.add(name + ": server closed the connection (" + ended.join() + ") after " + lastCase);
                         reconnect();
@@ -443,6 +455,20 @@ class FuzzTest {
                         }
                         reconnect();
                     }
+                }
+                // Closing cases cut off the answers to the sends before them, as many as the machine is
+                // slow; a last valid send on a connection left open must be acknowledged, with all
+                // before it.
+                if (ended.isDone()) {
+                    reconnect();
+                }
+                okSend("");
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (!outstanding.isEmpty() && !ended.isDone() && System.nanoTime() < deadline) {
+                    Thread.sleep(5);
+                }
+                if (!outstanding.isEmpty()) {
+                    violations.add(name + ": sends on an open connection not answered within 10 s: " + outstanding);
                 }
             } finally {
                 socket.close();

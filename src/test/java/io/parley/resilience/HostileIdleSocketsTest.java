@@ -58,7 +58,8 @@ class HostileIdleSocketsTest {
             // The address's own slots, and a little for the bystander's and whatever else: not 3,000.
             long bound = before + PER_IP + 64;
             long most = 0;
-            for (int i = 0; i < 10; i++) {
+            // A few looks are enough: the sockets are all open by now, so the count does not move.
+            for (int i = 0; i < 3; i++) {
                 server.assertServing();
                 long now = openDescriptors(server);
                 most = Math.max(most, now);

@@ -3,6 +3,7 @@ package io.parley.resilience;
 import io.parley.client.Backoff;
 import io.parley.client.ChatClient;
 import io.parley.client.Transcript;
+import io.parley.testing.FreePorts;
 import io.parley.testing.StoredHistory;
 import io.parley.testing.StoredHistory.Row;
 import io.parley.testing.TestServer;
@@ -51,8 +52,9 @@ class RestartRecoveryTest {
 
     @Test
     void clientsReconnectAfterARestartAndEndWithEveryMessageOnceAndNothingTypedLost() throws Exception {
-        TestServer first = TestServer.start(dir);
-        int port = first.port();
+        // Below the ephemeral range, so no client socket can hold the port while the server is down.
+        int port = FreePorts.belowEphemeralRange();
+        TestServer first = TestServer.start(dir, c -> c.withPort(port));
         List<Person> people = new ArrayList<>();
         for (int i = 0; i < CLIENTS; i++) {
             StringWriter out = new StringWriter();
@@ -78,16 +80,29 @@ class RestartRecoveryTest {
                 return null;
             }));
         }
-        Thread.sleep(1500);
+        // The phases are the scenario, not waits for a condition: finish() below waits for every line.
+        // Before: five lines each. Down: longer than the clients' first reconnect attempts. After: lines
+        // typed while the clients find the new server, and some once they have.
+        Thread.sleep(750);
         first.close();
         Thread.sleep(1500);
         TestServer second = TestServer.start(dir, c -> c.withPort(port));
-        Thread.sleep(3000);
+        Thread.sleep(1500);
         typing.set(false);
         for (Future<?> f : typists) {
             f.get();
         }
         threads.shutdown();
+        // A client that found the new server late sends what was typed meanwhile only now: wait until
+        // every transcript holds as many messages as were typed, before anyone stops reading.
+        int typedLines = people.stream().mapToInt(p -> p.typed().size()).sum();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        for (Person p : people) {
+            while (p.transcript().toString().lines().filter(l -> MESSAGE_LINE.matcher(l).matches()).count() < typedLines
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+        }
         for (Person p : people) {
             p.client().finish(Duration.ofSeconds(15));
             p.client().close();

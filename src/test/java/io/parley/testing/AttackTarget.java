@@ -5,7 +5,6 @@ import io.parley.cli.ParleyCommand;
 
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -75,10 +74,8 @@ public final class AttackTarget implements AutoCloseable {
      */
     public static AttackTarget start(Path workDir, List<String> prefix, List<String> jvmOptions, String... serveArgs)
             throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0)) {
-            port = free.getLocalPort();
-        }
+        // Bound only once the child JVM has started, seconds later on a loaded machine.
+        int port = FreePorts.belowEphemeralRange();
         Path data = Files.createDirectories(workDir.resolve("data"));
         Path log = workDir.resolve("serve.log");
         List<String> command = new ArrayList<>(prefix);

@@ -4,7 +4,6 @@ import io.parley.store.PostgresUrl;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.GroupPrincipal;
@@ -242,9 +241,8 @@ public final class PostgresProcess implements AutoCloseable {
         view.setGroup(group);
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
+    /** Below the ephemeral range: while a fault test has PostgreSQL stopped, no client socket can take its port. */
+    private static int freePort() {
+        return FreePorts.belowEphemeralRange();
     }
 }

@@ -83,21 +83,21 @@ public final class RedisProcess implements AutoCloseable {
     }
 
     /**
-     * A port that is free now, and whose cluster bus port (+10000) is too. Another process may take it
-     * before Redis binds it; the window is short, as with every free-port helper.
+     * A port that is free now, and whose cluster bus port (+10000) is too, both below the ephemeral
+     * range ({@link FreePorts}): a restarted Redis binds the same port again. Another listener may take
+     * it before Redis binds it; the window is short, as with every free-port helper.
      */
     private static int freePort() throws IOException {
         for (int attempt = 0; attempt < 50; attempt++) {
-            try (ServerSocket s = new ServerSocket(0)) {
-                int port = s.getLocalPort();
-                if (port + 10000 > 65535) {
-                    continue;
-                }
-                try (ServerSocket bus = new ServerSocket(port + 10000)) {
-                    return port;
-                } catch (IOException taken) {
-                    // Try another.
-                }
+            int port = FreePorts.belowEphemeralRange();
+            if (port + 10000 >= 32768) {
+                continue;
+            }
+            try (ServerSocket bus = new ServerSocket()) {
+                bus.bind(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), port + 10000));
+                return port;
+            } catch (IOException taken) {
+                // Try another.
             }
         }
         throw new IOException("no free port pair for redis");

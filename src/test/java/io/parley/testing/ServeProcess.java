@@ -3,7 +3,6 @@ package io.parley.testing;
 import io.parley.cli.ParleyCommand;
 
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -48,11 +47,8 @@ public final class ServeProcess implements AutoCloseable {
 
     /** Starts {@code parley serve} on a free port with its data in {@code dataDir}; returns once it is healthy. */
     public static ServeProcess start(Path dataDir, Path log, String... extraArgs) throws Exception {
-        int port;
-        try (ServerSocket free = new ServerSocket(0)) {
-            port = free.getLocalPort();
-        }
-        return start(port, dataDir, log, extraArgs);
+        // Bound only once the child JVM has started, seconds later on a loaded machine.
+        return start(FreePorts.belowEphemeralRange(), dataDir, log, extraArgs);
     }
 
     /** As {@link #start(Path, Path, String...)} on {@code port}: a node restarted where it was. */
