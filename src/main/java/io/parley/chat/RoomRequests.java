@@ -3,7 +3,6 @@ package io.parley.chat;
 import io.parley.auth.Identity;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
-import io.parley.engine.LocalBroker;
 import io.parley.engine.MembersListener;
 import io.parley.engine.Poll;
 import io.parley.engine.PollListener;
@@ -123,8 +122,8 @@ public final class RoomRequests {
         if (after != null && after < 0) {
             throw new ChatException(ErrorCode.INVALID_CURSOR, "after must be a cursor from a members page");
         }
-        if (limit != null && (limit < 1 || limit > LocalBroker.MAX_MEMBERS_PAGE)) {
-            throw new ChatException(ErrorCode.INVALID_CURSOR, "limit must be 1-" + LocalBroker.MAX_MEMBERS_PAGE);
+        if (limit != null && (limit < 1 || limit > Broker.MAX_MEMBERS_PAGE)) {
+            throw new ChatException(ErrorCode.INVALID_CURSOR, "limit must be 1-" + Broker.MAX_MEMBERS_PAGE);
         }
         try {
             broker.members(room, after == null ? 0 : after, limit == null ? DEFAULT_MEMBERS_LIMIT : limit, replyOn,

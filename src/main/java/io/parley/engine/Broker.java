@@ -9,7 +9,8 @@ import java.util.concurrent.Executor;
 /**
  * The engine as the chat layer sees it: joins, leaves, sends, polls and history reads of rooms, on
  * one node or on several sharing rooms. Implementations: {@link LocalBroker}, one process with its
- * history in one store.
+ * history in one store, and {@link RedisBroker}, a node of several sharing rooms through PostgreSQL and
+ * Redis; both on {@link SequencedBroker}.
  *
  * <p><b>The ordering contract.</b> Every implementation keeps these, and the engine's contract tests
  * ({@code BrokerContract}) check each:
@@ -43,6 +44,9 @@ import java.util.concurrent.Executor;
  * subscribers are called on their own executors only.
  */
 public interface Broker extends AutoCloseable {
+
+    /** Members one {@link #members} page lists at most. */
+    int MAX_MEMBERS_PAGE = 1_000;
 
     /**
      * Joins {@code subscriber} to {@code room}. The listener hears the outcome on the subscriber's

@@ -10,12 +10,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Orders, stores and fans out every room's messages on one node: the engine.
@@ -40,8 +36,9 @@ import java.util.concurrent.atomic.LongAdder;
  * Batching is what makes this fast: under load the queue fills while the sequencer writes, so one
  * commit, one task per event loop and one socket write per connection carry many messages.
  *
- * <p><b>Its parts.</b> This class is the sequencing: the queue, the sequencer thread, order, idempotency,
- * the commit and retention. Node-local fan-out (encode once, one task per event loop) is
+ * <p><b>Its parts.</b> This class is the sequencing of one node: order, idempotency, the commit. The
+ * queue, the sequencer thread, polls, retention and an orderly close are {@link SequencedBroker}'s,
+ * shared with {@link RedisBroker}. Node-local fan-out (encode once, one task per event loop) is
  * {@link FanOut} and {@link LoopTasks}; the gate that puts a join's history before its live frames is
  * {@link Subscription}; answering from memory or disk is {@link Replays}.
  *
@@ -51,13 +48,10 @@ import java.util.concurrent.atomic.LongAdder;
  * Reads of older history run on {@link Replays}' reader threads. Every result reaches a subscriber on
  * its own executor.
  */
-public final class LocalBroker implements Broker {
+public final class LocalBroker extends SequencedBroker {
 
     private static final Logger log = LoggerFactory.getLogger(LocalBroker.class);
 
-    /** Commands handled per batch: bounds the data one connection may get in one task. */
-    static final int MAX_BATCH = 256;
-    private static final int QUEUE_CAPACITY = 65_536;
     /**
      * How long a room nobody is in stays in memory. Without it a room that only HTTP clients post to
      * would be loaded from disk again for every batch.
@@ -69,24 +63,8 @@ public final class LocalBroker implements Broker {
      * 1,000 members costs about 500,000 presence frames, a fraction of a second of fan-out.
      */
     public static final int DEFAULT_PRESENCE_NAMES_UP_TO = 1_000;
-    /** Members one {@link #members} page lists at most. */
-    public static final int MAX_MEMBERS_PAGE = 1_000;
 
-    private final HistoryStore store;
-    private final int historyOnJoin;
-    private final long retainMessages;
-    private final int recentCapacity;
-    private final LongAdder storedCount = new LongAdder();
-    private final LongAdder deliveryCount = new LongAdder();
-    private final FanOut fanOut;
-    private final Replays replays;
     private long lastSweepNanos = System.nanoTime();
-    private final BlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
-    private final Thread sequencer;
-    private final Thread.UncaughtExceptionHandler essentialThreadDied;
-    private final Map<String, Room> rooms = new HashMap<>();
-    private volatile boolean accepting = true;
-    private volatile boolean running = true;
 
     /**
      * @param retainMessages messages kept per room, 0 for all; when not 0 it must exceed what a room
@@ -123,160 +101,20 @@ public final class LocalBroker implements Broker {
     public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
                        int presenceNamesUpTo, String threadPrefix,
                        Thread.UncaughtExceptionHandler essentialThreadDied) {
-        if (presenceNamesUpTo < 0) {
-            throw new IllegalArgumentException("presenceNamesUpTo must not be negative");
-        }
-        this.essentialThreadDied = essentialThreadDied;
-        this.store = store;
-        this.historyOnJoin = historyOnJoin;
-        this.retainMessages = retainMessages;
-        // Keep enough recent messages that joins and short reconnects never touch the disk.
-        this.recentCapacity = Math.max(historyOnJoin, 200);
-        if (retainMessages != 0 && retainMessages <= recentCapacity) {
-            throw new IllegalArgumentException("retainMessages must be 0 or more than " + recentCapacity);
-        }
-        this.fanOut = new FanOut(encoder, deliveryCount, presenceNamesUpTo);
-        this.replays = new Replays(store, threadPrefix, essentialThreadDied);
-        this.sequencer = new Thread(this::runSequencer, threadPrefix + "-sequencer");
-        // Only an Error gets past the loop's catch: the sequencer is then gone, and nothing is ordered.
-        this.sequencer.setUncaughtExceptionHandler(essentialThreadDied);
-        this.sequencer.start();
+        super(store, encoder, historyOnJoin, retainMessages, presenceNamesUpTo, threadPrefix, essentialThreadDied);
+        startSequencer();
     }
 
     @Override
-    public Subscription subscribe(String room, Subscriber subscriber, String name, long since,
-                                  ReadQueue.Asker asker, JoinListener listener) {
-        Subscription s = new Subscription(room, subscriber, name, listener, this);
-        enqueue(new Subscribe(s, since, asker));
-        return s;
-    }
-
-    @Override
-    public void unsubscribe(Subscription s) {
-        s.close();
-        // Never refused, even when full or stopping: otherwise the room would keep a dead member.
-        inbox.add(new Unsubscribe(s));
-    }
-
-    @Override
-    public void publish(Executor replyOn, String room, String id, String user, String from, String text,
-                        PublishListener listener) {
-        enqueue(new Publish(replyOn, room, id, user, from, text, listener));
-    }
-
-    @Override
-    public Poll poll(ReadQueue.Asker asker, String room, long since, int limit, boolean wait, Executor replyOn,
-                     PollListener listener) {
-        // Cancelling is never refused, like unsubscribe: a room must not keep a dead waiter.
-        Waiter w = new Waiter(asker, room, since, Math.min(limit, Replays.MAX_REPLAY), replyOn, listener,
-                waiter -> inbox.add(new CancelPoll(waiter)));
-        enqueue(new PollCommand(w, wait));
-        return w;
-    }
-
-    @Override
-    public void members(String room, long after, int limit, Executor replyOn, MembersListener listener) {
-        enqueue(new MembersCommand(room, after, Math.min(limit, MAX_MEMBERS_PAGE), replyOn, listener));
-    }
-
-    @Override
-    public long storedCount() {
-        return storedCount.sum();
-    }
-
-    @Override
-    public long deliveryCount() {
-        return deliveryCount.sum();
-    }
-
-    @Override
-    public ReadQueue.Asker asker() {
-        return replays.asker();
-    }
-
-    @Override
-    public CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, long before,
-                                                          long since, int limit) {
-        if (!accepting) {
-            throw new Refused(Failure.SHUTTING_DOWN);
-        }
-        return replays.history(asker, room, before, since, limit);
-    }
-
-    private void enqueue(Command c) {
-        if (!accepting) {
-            throw new Refused(Failure.SHUTTING_DOWN);
-        }
-        // The bound is loose (size and add are not atomic together); it only has to stop runaway growth.
-        if (inbox.size() >= QUEUE_CAPACITY) {
-            throw new Refused(Failure.OVERLOADED);
-        }
-        inbox.add(c);
-    }
-
-    /**
-     * Stops taking commands, finishes those already queued (their messages are stored and their acks
-     * sent), then stops the sequencer and the readers.
-     */
-    @Override
-    public void close() {
-        accepting = false;
-        running = false;
-        try {
-            sequencer.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        // A request that slipped in while the sequencer stopped still gets an answer.
-        List<Command> late = new ArrayList<>();
-        inbox.drainTo(late);
-        for (Command c : late) {
-            if (c instanceof Publish p) {
-                post(p.replyOn(), () -> p.listener().failed(Failure.SHUTTING_DOWN));
-            } else if (c instanceof Subscribe s) {
-                post(s.subscription().subscriber.executor(), () -> s.subscription().fail(Failure.SHUTTING_DOWN));
-            } else if (c instanceof PollCommand pc) {
-                post(pc.waiter().replyOn, () -> pc.waiter().listener.failed(Failure.SHUTTING_DOWN));
-            } else if (c instanceof MembersCommand mc) {
-                post(mc.replyOn(), () -> mc.listener().failed(Failure.SHUTTING_DOWN));
-            }
-        }
-        // The sequencer has stopped: its rooms are this thread's now. Nobody will answer these polls.
-        for (Room room : rooms.values()) {
-            for (Waiter w : room.waiters()) {
-                post(w.replyOn, () -> w.listener.failed(Failure.SHUTTING_DOWN));
-            }
-            room.waiters().clear();
-        }
-        replays.close();
-    }
-
-    private void runSequencer() {
-        List<Command> batch = new ArrayList<>(MAX_BATCH);
-        while (running || !inbox.isEmpty()) {
-            try {
-                Command first = inbox.poll(50, TimeUnit.MILLISECONDS);
-                forgetIdleRooms();
-                if (first == null) {
-                    // The 50 ms wake-up is the big rooms' clock: no timer thread, no task per room.
-                    if (fanOut.countsOwed()) {
-                        LoopTasks tasks = new LoopTasks(essentialThreadDied);
-                        fanOut.sendDueCounts(System.nanoTime(), tasks);
-                        tasks.post();
-                    }
-                    continue;
-                }
-                batch.add(first);
-                inbox.drainTo(batch, MAX_BATCH - 1);
-                process(batch);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            } catch (RuntimeException e) {
-                log.error("sequencer failed on a batch of {} commands", batch.size(), e);
-            } finally {
-                batch.clear();
-            }
+    void turn(List<Command> batch, long now) {
+        forgetIdleRooms(now);
+        if (!batch.isEmpty()) {
+            process(batch);
+        } else if (fanOut.countsOwed()) {
+            // The 50 ms wake-up is the big rooms' clock: no timer thread, no task per room.
+            LoopTasks tasks = new LoopTasks(essentialThreadDied);
+            fanOut.sendDueCounts(now, tasks);
+            tasks.post();
         }
     }
 
@@ -302,12 +140,14 @@ public final class LocalBroker implements Broker {
                     room.waiters().remove(cp.waiter());
                 }
             } else if (c instanceof PollCommand pc) {
-                poll(pc, tasks);
+                Room room = room(pc.waiter().room);
+                if (room == null) {
+                    tasks.then(pc.waiter().replyOn, () -> pc.waiter().listener.failed(Failure.STORE_UNAVAILABLE));
+                } else {
+                    poll(room, pc, tasks);
+                }
             } else if (c instanceof MembersCommand mc) {
-                // A room not in memory has nobody in it: no need to load it from the store.
-                Room room = rooms.get(mc.room());
-                MembersPage page = room == null ? new MembersPage(0, List.of(), -1) : room.page(mc.after(), mc.limit());
-                tasks.then(mc.replyOn(), () -> mc.listener().answered(page));
+                members(mc, tasks);
             }
         }
         for (Room room : changes.deliver(tasks)) {
@@ -317,22 +157,6 @@ public final class LocalBroker implements Broker {
             fanOut.sendDueCounts(System.nanoTime(), tasks);
         }
         tasks.post();
-    }
-
-    private void poll(PollCommand cmd, LoopTasks tasks) {
-        Waiter w = cmd.waiter();
-        Room room = room(w.room);
-        if (room == null) {
-            tasks.then(w.replyOn, () -> w.listener.failed(Failure.STORE_UNAVAILABLE));
-            return;
-        }
-        // A client ahead of the room (its data was lost or it asks another server) must not wait forever.
-        if (room.lastSeq() != w.since || !cmd.waits()) {
-            replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
-                    w.listener::failed);
-        } else {
-            room.waiters().add(w);
-        }
     }
 
     private void subscribe(Subscribe cmd, LoopTasks tasks, FanOut.Changes changes) {
@@ -429,45 +253,8 @@ public final class LocalBroker implements Broker {
         nextSeq.keySet().forEach(this::applyRetention);
     }
 
-    /** Deletes a room's oldest messages once it holds a tenth more than it retains (in one go, not per message). */
-    private void applyRetention(Room room) {
-        if (retainMessages == 0) {
-            return;
-        }
-        long slack = Math.max(retainMessages / 10, 100);
-        if (room.lastSeq() - room.firstSeq() + 1 <= retainMessages + slack) {
-            return;
-        }
-        long upTo = room.lastSeq() - retainMessages;
-        try {
-            store.prune(room.name, upTo);
-            room.prunedUpTo(upTo);
-        } catch (StoreException e) {
-            // Nothing is lost by keeping messages longer; the next batch tries again.
-            log.warn("deleting old messages of room {} failed", room.name, e);
-        }
-    }
-
-    private static void fail(Publish p, Failure f, LoopTasks tasks) {
-        tasks.then(p.replyOn(), () -> p.listener().failed(f));
-    }
-
-    private void answerWaiters(Room room, LoopTasks tasks) {
-        for (Waiter w : room.waiters()) {
-            replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
-                    w.listener::failed);
-        }
-        room.waiters().clear();
-    }
-
-    private void answer(Waiter w, Replay replay) {
-        deliveryCount.add(replay.messages().size());
-        w.listener.answered(replay);
-    }
-
     /** Drops rooms nobody used for a while; at most once a second. */
-    private void forgetIdleRooms() {
-        long now = System.nanoTime();
+    private void forgetIdleRooms(long now) {
         if (now - lastSweepNanos < TimeUnit.SECONDS.toNanos(1)) {
             return;
         }
@@ -491,26 +278,6 @@ public final class LocalBroker implements Broker {
         room.used(System.nanoTime());
         return room;
     }
-
-    private void post(Executor executor, Runnable task) {
-        LoopTasks.post(executor, task, essentialThreadDied);
-    }
-
-    private sealed interface Command permits Subscribe, Unsubscribe, Publish, PollCommand, CancelPoll, MembersCommand { }
-
-    private record Subscribe(Subscription subscription, long since, ReadQueue.Asker asker) implements Command { }
-
-    private record Unsubscribe(Subscription subscription) implements Command { }
-
-    private record Publish(Executor replyOn, String room, String id, String user, String from, String text,
-                           PublishListener listener) implements Command { }
-
-    private record PollCommand(Waiter waiter, boolean waits) implements Command { }
-
-    private record CancelPoll(Waiter waiter) implements Command { }
-
-    private record MembersCommand(String room, long after, int limit, Executor replyOn, MembersListener listener)
-            implements Command { }
 
     /** Who sent which id where: what makes a resend recognisable. */
     private record SentKey(String room, String user, String id) { }

@@ -20,15 +20,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One node of several sharing rooms: PostgreSQL orders and keeps every message, Redis tells the other
@@ -73,12 +69,10 @@ import java.util.concurrent.atomic.LongAdder;
  * gate, and is the only caller of {@code sequence}. Redis's threads only decode and enqueue. One
  * <em>catch-up</em> thread reads last seqs and gaps from PostgreSQL and enqueues what it found.
  */
-public final class RedisBroker implements Broker {
+public final class RedisBroker extends SequencedBroker {
 
     private static final Logger log = LoggerFactory.getLogger(RedisBroker.class);
 
-    static final int MAX_BATCH = 256;
-    private static final int QUEUE_CAPACITY = 65_536;
     /** How long a gap may stay open before it is read from PostgreSQL: past the usual reordering. */
     static final long GAP_WAIT_MILLIS = 200;
     /** How often a node compares its rooms with PostgreSQL: the bound on a lost publish. */
@@ -87,30 +81,18 @@ public final class RedisBroker implements Broker {
     /** Messages one catch-up read brings; a longer gap takes several. */
     private static final int FILL_LIMIT = 1000;
 
-    private final PostgresHistoryStore store;
+    /** The same store as {@link #store}, with what only several nodes need (sequence, last seqs). */
+    private final PostgresHistoryStore postgres;
     private final RedisLink link;
     private final RedisPresence presence;
     private final String nodeId;
-    private final int historyOnJoin;
-    private final int recentCapacity;
-    private final long retainMessages;
-    private final FanOut fanOut;
-    private final Replays replays;
-    private final LongAdder storedCount = new LongAdder();
-    private final LongAdder deliveryCount = new LongAdder();
     private final AtomicLong malformed = new AtomicLong();
-    private final BlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
     private final ExecutorService catchUpReads;
-    private final Thread sequencer;
-    private final Thread.UncaughtExceptionHandler essentialThreadDied;
     /** Sequencer thread only. */
-    private final Map<String, Room> rooms = new HashMap<>();
     private final Map<Room, Gate> gates = new HashMap<>();
     private long lastSweepNanos = System.nanoTime();
     private long lastReconcileNanos = System.nanoTime();
     private boolean reconcileInFlight;
-    private volatile boolean accepting = true;
-    private volatile boolean running = true;
 
     /**
      * Connects to Redis and starts a node. The store is the caller's (it closes it after this).
@@ -128,17 +110,9 @@ public final class RedisBroker implements Broker {
     private RedisBroker(PostgresHistoryStore store, RedisAddress redis, BroadcastEncoder encoder, int historyOnJoin,
                         long retainMessages, int presenceNamesUpTo, String threadPrefix,
                         Thread.UncaughtExceptionHandler essentialThreadDied) {
-        this.store = store;
-        this.historyOnJoin = historyOnJoin;
-        this.retainMessages = retainMessages;
-        this.recentCapacity = Math.max(historyOnJoin, 200);
-        if (retainMessages != 0 && retainMessages <= recentCapacity) {
-            throw new IllegalArgumentException("retainMessages must be 0 or more than " + recentCapacity);
-        }
-        this.essentialThreadDied = essentialThreadDied;
+        super(store, encoder, historyOnJoin, retainMessages, presenceNamesUpTo, threadPrefix, essentialThreadDied);
+        this.postgres = store;
         this.nodeId = UUID.randomUUID().toString().substring(0, 13);
-        this.fanOut = new FanOut(encoder, deliveryCount, presenceNamesUpTo);
-        this.replays = new Replays(store, threadPrefix, essentialThreadDied);
         this.catchUpReads = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, threadPrefix + "-catch-up");
             t.setDaemon(true);
@@ -157,87 +131,13 @@ public final class RedisBroker implements Broker {
             }
         });
         this.presence = new RedisPresence(link, (deadNode, room, names) -> offer(new Departed(room, names)));
-        this.sequencer = new Thread(this::runSequencer, threadPrefix + "-sequencer");
-        this.sequencer.setUncaughtExceptionHandler(essentialThreadDied);
-        this.sequencer.start();
+        startSequencer();
         log.info("node {} shares rooms over Redis at {}", nodeId, redis);
     }
 
     /** This node's id in Redis (presence fields, the publish envelope). */
     public String nodeId() {
         return nodeId;
-    }
-
-    @Override
-    public Subscription subscribe(String room, Subscriber subscriber, String name, long since, ReadQueue.Asker asker,
-                                  JoinListener listener) {
-        Subscription s = new Subscription(room, subscriber, name, listener, this);
-        enqueue(new Subscribe(s, since, asker));
-        return s;
-    }
-
-    @Override
-    public void unsubscribe(Subscription s) {
-        s.close();
-        inbox.add(new Unsubscribe(s));
-    }
-
-    @Override
-    public void publish(Executor replyOn, String room, String id, String user, String from, String text,
-                        PublishListener listener) {
-        enqueue(new Publish(replyOn, room, id, user, from, text, listener));
-    }
-
-    @Override
-    public Poll poll(ReadQueue.Asker asker, String room, long since, int limit, boolean wait, Executor replyOn,
-                     PollListener listener) {
-        Waiter w = new Waiter(asker, room, since, Math.min(limit, Replays.MAX_REPLAY), replyOn, listener,
-                waiter -> inbox.add(new CancelPoll(waiter)));
-        enqueue(new PollCommand(w, wait));
-        return w;
-    }
-
-    /**
-     * {@inheritDoc} On a node of several, the page lists this node's members (the count covers every
-     * node): the names of the others' are in Redis, which this listing does not read yet.
-     */
-    @Override
-    public void members(String room, long after, int limit, Executor replyOn, MembersListener listener) {
-        enqueue(new MembersCommand(room, after, Math.min(limit, LocalBroker.MAX_MEMBERS_PAGE), replyOn, listener));
-    }
-
-    @Override
-    public ReadQueue.Asker asker() {
-        return replays.asker();
-    }
-
-    @Override
-    public CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, long before, long since,
-                                                          int limit) {
-        if (!accepting) {
-            throw new Refused(Failure.SHUTTING_DOWN);
-        }
-        return replays.history(asker, room, before, since, limit);
-    }
-
-    @Override
-    public long storedCount() {
-        return storedCount.sum();
-    }
-
-    @Override
-    public long deliveryCount() {
-        return deliveryCount.sum();
-    }
-
-    private void enqueue(Command c) {
-        if (!accepting) {
-            throw new Refused(Failure.SHUTTING_DOWN);
-        }
-        if (inbox.size() >= QUEUE_CAPACITY) {
-            throw new Refused(Failure.OVERLOADED);
-        }
-        inbox.add(c);
     }
 
     /** From Redis's or the catch-up thread: dropped when the queue is full (the reconciliation refills). */
@@ -262,60 +162,19 @@ public final class RedisBroker implements Broker {
         }
     }
 
+    /** After the sequencer and the readers: this node's members out of Redis at once, not left to the sweep. */
     @Override
-    public void close() {
-        accepting = false;
-        running = false;
-        try {
-            sequencer.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        List<Command> late = new ArrayList<>();
-        inbox.drainTo(late);
-        for (Command c : late) {
-            if (c instanceof Publish p) {
-                post(p.replyOn(), () -> p.listener().failed(Failure.SHUTTING_DOWN));
-            } else if (c instanceof Subscribe s) {
-                post(s.subscription().subscriber.executor(), () -> s.subscription().fail(Failure.SHUTTING_DOWN));
-            } else if (c instanceof PollCommand pc) {
-                post(pc.waiter().replyOn, () -> pc.waiter().listener.failed(Failure.SHUTTING_DOWN));
-            }
-        }
-        for (Room room : rooms.values()) {
-            for (Waiter w : room.waiters()) {
-                post(w.replyOn, () -> w.listener.failed(Failure.SHUTTING_DOWN));
-            }
-            room.waiters().clear();
-        }
+    void closed() {
         catchUpReads.shutdownNow();
-        replays.close();
-        // Takes this node's members out of Redis at once, rather than leaving them to the sweep.
         presence.close();
         link.close();
     }
 
-    private void runSequencer() {
-        List<Command> batch = new ArrayList<>(MAX_BATCH);
-        while (running || !inbox.isEmpty()) {
-            try {
-                Command first = inbox.poll(50, TimeUnit.MILLISECONDS);
-                long now = System.nanoTime();
-                forgetIdleRooms(now);
-                if (first != null) {
-                    batch.add(first);
-                    inbox.drainTo(batch, MAX_BATCH - 1);
-                }
-                process(batch, now);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            } catch (RuntimeException e) {
-                log.error("sequencer failed on a batch of {} commands", batch.size(), e);
-            } finally {
-                batch.clear();
-            }
-        }
+    @Override
+    void turn(List<Command> batch, long now) {
+        // Every turn, batch or not: the gaps, the reconciliation and big rooms' counts run on this clock.
+        forgetIdleRooms(now);
+        process(batch, now);
     }
 
     private void process(List<Command> batch, long now) {
@@ -387,14 +246,8 @@ public final class RedisBroker implements Broker {
                     }
                 }
                 case PollCommand pc -> poll(pc, tasks, changes);
-                case MembersCommand mc -> {
-                    Room room = rooms.get(mc.room());
-                    MembersPage page = room == null ? new MembersPage(0, List.of(), -1)
-                            : room.page(mc.after(), mc.limit());
-                    tasks.then(mc.replyOn(), () -> mc.listener().answered(page));
-                }
-                case Subscribe s -> { }
-                case Publish p -> { }
+                case MembersCommand mc -> members(mc, tasks);
+                default -> { }
             }
         }
         fillGaps(now);
@@ -453,7 +306,7 @@ public final class RedisBroker implements Broker {
         }
         List<PostgresHistoryStore.Sequenced> outcomes;
         try {
-            outcomes = store.sequence(drafts);
+            outcomes = postgres.sequence(drafts);
         } catch (StoreException e) {
             log.error("storing {} messages failed; their senders are told to retry", drafts.size(), e);
             publishes.forEach(p -> fail(p, Failure.STORE_UNAVAILABLE, tasks));
@@ -572,7 +425,7 @@ public final class RedisBroker implements Broker {
         catchUpReads.execute(() -> {
             Map<String, Long> lastSeqs;
             try {
-                lastSeqs = store.lastSeqs(served);
+                lastSeqs = postgres.lastSeqs(served);
             } catch (StoreException e) {
                 log.warn("reconciling {} rooms with PostgreSQL failed: {}", served.size(), e.getMessage());
                 lastSeqs = Map.of();
@@ -599,42 +452,7 @@ public final class RedisBroker implements Broker {
             return;
         }
         catchUp(room, w.since, changes);
-        if (room.lastSeq() != w.since || !cmd.waits()) {
-            replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
-                    w.listener::failed);
-        } else {
-            room.waiters().add(w);
-        }
-    }
-
-    private void answerWaiters(Room room, LoopTasks tasks) {
-        for (Waiter w : room.waiters()) {
-            replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
-                    w.listener::failed);
-        }
-        room.waiters().clear();
-    }
-
-    private void answer(Waiter w, Replay replay) {
-        deliveryCount.add(replay.messages().size());
-        w.listener.answered(replay);
-    }
-
-    private void applyRetention(Room room) {
-        if (retainMessages == 0 || room == null) {
-            return;
-        }
-        long slack = Math.max(retainMessages / 10, 100);
-        if (room.lastSeq() - room.firstSeq() + 1 <= retainMessages + slack) {
-            return;
-        }
-        long upTo = room.lastSeq() - retainMessages;
-        try {
-            store.prune(room.name, upTo);
-            room.prunedUpTo(upTo);
-        } catch (StoreException e) {
-            log.warn("deleting old messages of room {} failed", room.name, e);
-        }
+        poll(room, cmd, tasks);
     }
 
     private void forgetIdleRooms(long now) {
@@ -691,14 +509,6 @@ public final class RedisBroker implements Broker {
         return gates.computeIfAbsent(room, r -> new Gate());
     }
 
-    private static void fail(Publish p, Failure f, LoopTasks tasks) {
-        tasks.then(p.replyOn(), () -> p.listener().failed(f));
-    }
-
-    private void post(Executor executor, Runnable task) {
-        LoopTasks.post(executor, task, essentialThreadDied);
-    }
-
     /** A room's order gate: messages that came early, and what is known to be missing. Sequencer only. */
     private static final class Gate {
         final TreeMap<Long, StoredMessage> pending = new TreeMap<>();
@@ -708,23 +518,6 @@ public final class RedisBroker implements Broker {
         long known;
         boolean fillInFlight;
     }
-
-    private sealed interface Command permits Subscribe, Unsubscribe, Publish, PollCommand, CancelPoll, MembersCommand,
-            Arrived, Filled, Known, Reconcile, Remote, Departed { }
-
-    private record MembersCommand(String room, long after, int limit, Executor replyOn, MembersListener listener)
-            implements Command { }
-
-    private record Subscribe(Subscription subscription, long since, ReadQueue.Asker asker) implements Command { }
-
-    private record Unsubscribe(Subscription subscription) implements Command { }
-
-    private record Publish(Executor replyOn, String room, String id, String user, String from, String text,
-                           PublishListener listener) implements Command { }
-
-    private record PollCommand(Waiter waiter, boolean waits) implements Command { }
-
-    private record CancelPoll(Waiter waiter) implements Command { }
 
     /** Messages another node committed, as Redis brought them. */
     private record Arrived(String room, List<StoredMessage> messages) implements Command { }

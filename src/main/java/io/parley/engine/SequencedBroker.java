@@ -1,0 +1,302 @@
+package io.parley.engine;
+
+import io.parley.store.HistoryStore;
+import io.parley.store.StoreException;
+import io.parley.store.StoredMessage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * What both brokers share: the queue of commands, the one sequencer thread that drains it in
+ * batches, the requests of {@link Broker} turned into commands, an orderly close, and the steps of a
+ * batch that do not depend on where the order comes from (answering polls, retention, member pages).
+ * {@link LocalBroker} and {@link RedisBroker} differ in how a batch is sequenced and stored, which is
+ * {@link #turn}.
+ *
+ * <p>Threads: the request methods run on callers' event loops and only enqueue; {@link #turn} and
+ * everything it calls run on the sequencer thread, which alone touches {@link #rooms}.
+ */
+abstract class SequencedBroker implements Broker {
+
+    private static final Logger log = LoggerFactory.getLogger(SequencedBroker.class);
+
+    /** Commands handled per batch: bounds the data one connection may get in one task. */
+    static final int MAX_BATCH = 256;
+    static final int QUEUE_CAPACITY = 65_536;
+
+    final HistoryStore store;
+    final int historyOnJoin;
+    final long retainMessages;
+    final int recentCapacity;
+    final LongAdder storedCount = new LongAdder();
+    final LongAdder deliveryCount = new LongAdder();
+    final FanOut fanOut;
+    final Replays replays;
+    final BlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
+    final Thread.UncaughtExceptionHandler essentialThreadDied;
+    /** The rooms this node serves. Sequencer thread only. */
+    final Map<String, Room> rooms = new HashMap<>();
+    private final Thread sequencer;
+    volatile boolean accepting = true;
+    volatile boolean running = true;
+
+    /**
+     * @param retainMessages    messages kept per room, 0 for all; when not 0 it must exceed what a room
+     *                          holds in memory, so memory never holds a deleted message
+     * @param presenceNamesUpTo the largest room whose joins and leaves are named in presence frames
+     */
+    SequencedBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
+                    int presenceNamesUpTo, String threadPrefix, Thread.UncaughtExceptionHandler essentialThreadDied) {
+        if (presenceNamesUpTo < 0) {
+            throw new IllegalArgumentException("presenceNamesUpTo must not be negative");
+        }
+        this.store = store;
+        this.historyOnJoin = historyOnJoin;
+        this.retainMessages = retainMessages;
+        // Keep enough recent messages that joins and short reconnects never touch the disk.
+        this.recentCapacity = Math.max(historyOnJoin, 200);
+        if (retainMessages != 0 && retainMessages <= recentCapacity) {
+            throw new IllegalArgumentException("retainMessages must be 0 or more than " + recentCapacity);
+        }
+        this.essentialThreadDied = essentialThreadDied;
+        this.fanOut = new FanOut(encoder, deliveryCount, presenceNamesUpTo);
+        this.replays = new Replays(store, threadPrefix, essentialThreadDied);
+        this.sequencer = new Thread(this::runSequencer, threadPrefix + "-sequencer");
+        // Only an Error gets past the loop's catch: the sequencer is then gone, and nothing is ordered.
+        this.sequencer.setUncaughtExceptionHandler(essentialThreadDied);
+    }
+
+    /** Starts the sequencer: the last step of a subclass's constructor, once all it uses is set. */
+    final void startSequencer() {
+        sequencer.start();
+    }
+
+    @Override
+    public final Subscription subscribe(String room, Subscriber subscriber, String name, long since,
+                                        ReadQueue.Asker asker, JoinListener listener) {
+        Subscription s = new Subscription(room, subscriber, name, listener, this);
+        enqueue(new Subscribe(s, since, asker));
+        return s;
+    }
+
+    @Override
+    public final void unsubscribe(Subscription s) {
+        s.close();
+        // Never refused, even when full or stopping: otherwise the room would keep a dead member.
+        inbox.add(new Unsubscribe(s));
+    }
+
+    @Override
+    public final void publish(Executor replyOn, String room, String id, String user, String from, String text,
+                              PublishListener listener) {
+        enqueue(new Publish(replyOn, room, id, user, from, text, listener));
+    }
+
+    @Override
+    public final Poll poll(ReadQueue.Asker asker, String room, long since, int limit, boolean wait,
+                           Executor replyOn, PollListener listener) {
+        // Cancelling is never refused, like unsubscribe: a room must not keep a dead waiter.
+        Waiter w = new Waiter(asker, room, since, Math.min(limit, Replays.MAX_REPLAY), replyOn, listener,
+                waiter -> inbox.add(new CancelPoll(waiter)));
+        enqueue(new PollCommand(w, wait));
+        return w;
+    }
+
+    @Override
+    public void members(String room, long after, int limit, Executor replyOn, MembersListener listener) {
+        enqueue(new MembersCommand(room, after, Math.min(limit, MAX_MEMBERS_PAGE), replyOn, listener));
+    }
+
+    @Override
+    public final long storedCount() {
+        return storedCount.sum();
+    }
+
+    @Override
+    public final long deliveryCount() {
+        return deliveryCount.sum();
+    }
+
+    @Override
+    public final ReadQueue.Asker asker() {
+        return replays.asker();
+    }
+
+    @Override
+    public final CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, long before,
+                                                                long since, int limit) {
+        if (!accepting) {
+            throw new Refused(Failure.SHUTTING_DOWN);
+        }
+        return replays.history(asker, room, before, since, limit);
+    }
+
+    final void enqueue(Command c) {
+        if (!accepting) {
+            throw new Refused(Failure.SHUTTING_DOWN);
+        }
+        // The bound is loose (size and add are not atomic together); it only has to stop runaway growth.
+        if (inbox.size() >= QUEUE_CAPACITY) {
+            throw new Refused(Failure.OVERLOADED);
+        }
+        inbox.add(c);
+    }
+
+    /**
+     * Stops taking commands, finishes those already queued (their messages are stored and their acks
+     * sent), then stops the sequencer and the readers, and then what the subclass holds ({@link #closed}).
+     */
+    @Override
+    public final void close() {
+        accepting = false;
+        running = false;
+        try {
+            sequencer.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        // A request that slipped in while the sequencer stopped still gets an answer.
+        List<Command> late = new ArrayList<>();
+        inbox.drainTo(late);
+        for (Command c : late) {
+            if (c instanceof Publish p) {
+                post(p.replyOn(), () -> p.listener().failed(Failure.SHUTTING_DOWN));
+            } else if (c instanceof Subscribe s) {
+                post(s.subscription().subscriber.executor(), () -> s.subscription().fail(Failure.SHUTTING_DOWN));
+            } else if (c instanceof PollCommand pc) {
+                post(pc.waiter().replyOn, () -> pc.waiter().listener.failed(Failure.SHUTTING_DOWN));
+            } else if (c instanceof MembersCommand mc) {
+                post(mc.replyOn(), () -> mc.listener().failed(Failure.SHUTTING_DOWN));
+            }
+        }
+        // The sequencer has stopped: its rooms are this thread's now. Nobody will answer these polls.
+        for (Room room : rooms.values()) {
+            for (Waiter w : room.waiters()) {
+                post(w.replyOn, () -> w.listener.failed(Failure.SHUTTING_DOWN));
+            }
+            room.waiters().clear();
+        }
+        replays.close();
+        closed();
+    }
+
+    /** After the sequencer and the readers stopped: close what the subclass holds. */
+    void closed() {
+    }
+
+    private void runSequencer() {
+        List<Command> batch = new ArrayList<>(MAX_BATCH);
+        while (running || !inbox.isEmpty()) {
+            try {
+                Command first = inbox.poll(50, TimeUnit.MILLISECONDS);
+                if (first != null) {
+                    batch.add(first);
+                    inbox.drainTo(batch, MAX_BATCH - 1);
+                }
+                turn(batch, System.nanoTime());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                log.error("sequencer failed on a batch of {} commands", batch.size(), e);
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    /**
+     * One turn of the sequencer: a batch of commands, or none when 50 ms passed without one (the clock
+     * of whatever the broker does on its own: presence counts, catching up, forgetting idle rooms).
+     */
+    abstract void turn(List<Command> batch, long now);
+
+    /** Answers a {@code members} request from the room as this node has it. */
+    final void members(MembersCommand mc, LoopTasks tasks) {
+        // A room not in memory has nobody in it: no need to load it from the store.
+        Room room = rooms.get(mc.room());
+        MembersPage page = room == null ? new MembersPage(0, List.of(), -1) : room.page(mc.after(), mc.limit());
+        tasks.then(mc.replyOn(), () -> mc.listener().answered(page));
+    }
+
+    /** Leaves a poll waiting in {@code room}, or answers it at once when there is something to answer. */
+    final void poll(Room room, PollCommand cmd, LoopTasks tasks) {
+        Waiter w = cmd.waiter();
+        // A client ahead of the room (its data was lost or it asks another server) must not wait forever.
+        if (room.lastSeq() != w.since || !cmd.waits()) {
+            replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
+                    w.listener::failed);
+        } else {
+            room.waiters().add(w);
+        }
+    }
+
+    /** The room got messages: every poll waiting there is answered with them. */
+    final void answerWaiters(Room room, LoopTasks tasks) {
+        for (Waiter w : room.waiters()) {
+            replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
+                    w.listener::failed);
+        }
+        room.waiters().clear();
+    }
+
+    private void answer(Waiter w, Replay replay) {
+        deliveryCount.add(replay.messages().size());
+        w.listener.answered(replay);
+    }
+
+    /** Deletes a room's oldest messages once it holds a tenth more than it retains (in one go, not per message). */
+    final void applyRetention(Room room) {
+        if (retainMessages == 0 || room == null) {
+            return;
+        }
+        long slack = Math.max(retainMessages / 10, 100);
+        if (room.lastSeq() - room.firstSeq() + 1 <= retainMessages + slack) {
+            return;
+        }
+        long upTo = room.lastSeq() - retainMessages;
+        try {
+            store.prune(room.name, upTo);
+            room.prunedUpTo(upTo);
+        } catch (StoreException e) {
+            // Nothing is lost by keeping messages longer; the next batch tries again.
+            log.warn("deleting old messages of room {} failed", room.name, e);
+        }
+    }
+
+    static void fail(Publish p, Failure f, LoopTasks tasks) {
+        tasks.then(p.replyOn(), () -> p.listener().failed(f));
+    }
+
+    final void post(Executor executor, Runnable task) {
+        LoopTasks.post(executor, task, essentialThreadDied);
+    }
+
+    /** A request or an event for the sequencer. The brokers add their own kinds. */
+    interface Command { }
+
+    record Subscribe(Subscription subscription, long since, ReadQueue.Asker asker) implements Command { }
+
+    record Unsubscribe(Subscription subscription) implements Command { }
+
+    record Publish(Executor replyOn, String room, String id, String user, String from, String text,
+                   PublishListener listener) implements Command { }
+
+    record PollCommand(Waiter waiter, boolean waits) implements Command { }
+
+    record CancelPoll(Waiter waiter) implements Command { }
+
+    record MembersCommand(String room, long after, int limit, Executor replyOn, MembersListener listener)
+            implements Command { }
+}
