@@ -218,7 +218,7 @@ public final class PostgresHistoryStore implements HistoryStore {
             c.setAutoCommit(false);
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
             try {
-                List<StoredMessage> recent = query(c, NEWEST, room, limit);
+                List<StoredMessage> recent = StoredRows.query(c, NEWEST, room, limit);
                 Collections.reverse(recent);
                 long last = Math.max(lastSeq(c, room), recent.isEmpty() ? 0 : recent.getLast().seq());
                 long first = last + 1;
@@ -243,7 +243,7 @@ public final class PostgresHistoryStore implements HistoryStore {
     @Override
     public StoredMessage findSent(String room, String user, String id) {
         try (Connection c = pool.getConnection()) {
-            List<StoredMessage> found = query(c,
+            List<StoredMessage> found = StoredRows.query(c,
                     SELECT + "WHERE room = ? AND sender_user = ? AND client_id = ?", room, user, id);
             return found.isEmpty() ? null : found.getFirst();
         } catch (SQLException e) {
@@ -457,7 +457,7 @@ public final class PostgresHistoryStore implements HistoryStore {
             ps.setString(3, room);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    StoredMessage m = row(rs);
+                    StoredMessage m = StoredRows.row(rs);
                     found.put(List.of(m.user(), m.id()), m);
                 }
             }
@@ -533,7 +533,7 @@ public final class PostgresHistoryStore implements HistoryStore {
 
     private List<StoredMessage> read(String sql, boolean newestFirst, Object... args) {
         try (Connection c = pool.getConnection()) {
-            List<StoredMessage> rows = query(c, sql, args);
+            List<StoredMessage> rows = StoredRows.query(c, sql, args);
             if (newestFirst) {
                 Collections.reverse(rows);
             }
@@ -541,26 +541,6 @@ public final class PostgresHistoryStore implements HistoryStore {
         } catch (SQLException e) {
             throw failure("reading history of room " + args[0], e);
         }
-    }
-
-    private static List<StoredMessage> query(Connection c, String sql, Object... args) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < args.length; i++) {
-                ps.setObject(i + 1, args[i]);
-            }
-            List<StoredMessage> rows = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    rows.add(row(rs));
-                }
-            }
-            return rows;
-        }
-    }
-
-    private static StoredMessage row(ResultSet rs) throws SQLException {
-        return new StoredMessage(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4),
-                rs.getString(5), rs.getString(6), rs.getLong(7));
     }
 
     @Override

@@ -36,7 +36,7 @@ public final class SqliteHistoryStore implements HistoryStore {
     private static final int READ_CONNECTIONS = 2;
     /** A reader, a checkpoint or a backup may hold the lock for a moment: wait this long rather than fail. */
     public static final Duration DEFAULT_BUSY_TIMEOUT = Duration.ofSeconds(5);
-    /** The columns of a {@link StoredMessage}, in the order {@link #query} reads them. */
+    /** The columns of a {@link StoredMessage}, in the order {@link StoredRows#row} reads them. */
     private static final String SELECT = "SELECT room, seq, id, user, sender, text, ts ";
     private static final String COLUMNS = SELECT + "FROM messages ";
     private static final String NEWEST = COLUMNS + "WHERE room = ? ORDER BY seq DESC LIMIT ?";
@@ -163,7 +163,7 @@ public final class SqliteHistoryStore implements HistoryStore {
             throw new IllegalArgumentException("limit must be positive, was " + limit);
         }
         try {
-            List<StoredMessage> recent = query(writer, NEWEST, room, limit);
+            List<StoredMessage> recent = StoredRows.query(writer, NEWEST, room, limit);
             Collections.reverse(recent);
             long last = recent.isEmpty() ? 0 : recent.getLast().seq();
             long first = last + 1;
@@ -190,7 +190,7 @@ public final class SqliteHistoryStore implements HistoryStore {
             findSent.setString(2, user);
             findSent.setString(3, id);
             try (ResultSet rs = findSent.executeQuery()) {
-                return rs.next() ? row(rs) : null;
+                return rs.next() ? StoredRows.row(rs) : null;
             }
         } catch (SQLException e) {
             throw new StoreException("looking up message id " + id + " in room " + room, e);
@@ -274,7 +274,7 @@ public final class SqliteHistoryStore implements HistoryStore {
             throw new StoreException("interrupted waiting for a read connection", e);
         }
         try {
-            List<StoredMessage> rows = query(c, sql, args);
+            List<StoredMessage> rows = StoredRows.query(c, sql, args);
             if (newestFirst) {
                 Collections.reverse(rows);
             }
@@ -284,26 +284,6 @@ public final class SqliteHistoryStore implements HistoryStore {
         } finally {
             readers.add(c);
         }
-    }
-
-    private static List<StoredMessage> query(Connection c, String sql, Object... args) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(sql)) {
-            for (int i = 0; i < args.length; i++) {
-                ps.setObject(i + 1, args[i]);
-            }
-            List<StoredMessage> rows = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    rows.add(row(rs));
-                }
-            }
-            return rows;
-        }
-    }
-
-    private static StoredMessage row(ResultSet rs) throws SQLException {
-        return new StoredMessage(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4),
-                rs.getString(5), rs.getString(6), rs.getLong(7));
     }
 
     @Override

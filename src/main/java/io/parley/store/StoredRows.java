@@ -1,0 +1,41 @@
+package io.parley.store;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reading {@link StoredMessage}s out of SQL, the same for both stores: a query whose columns are a
+ * message's fields in record order (room, seq, id, user, from, text, time), whatever each store
+ * names them.
+ */
+final class StoredRows {
+
+    private StoredRows() {
+    }
+
+    /** Runs {@code sql} with {@code args} bound in order and reads every row as a message. */
+    static List<StoredMessage> query(Connection c, String sql, Object... args) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < args.length; i++) {
+                ps.setObject(i + 1, args[i]);
+            }
+            List<StoredMessage> rows = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    rows.add(row(rs));
+                }
+            }
+            return rows;
+        }
+    }
+
+    /** The current row as a message. */
+    static StoredMessage row(ResultSet rs) throws SQLException {
+        return new StoredMessage(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4),
+                rs.getString(5), rs.getString(6), rs.getLong(7));
+    }
+}
