@@ -1,17 +1,16 @@
 package io.parley.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.parley.bench.MetricsReader;
 import io.parley.engine.cluster.RedisAddress;
 import io.parley.store.PostgresUrl;
+import io.parley.testing.NodeServices;
 import io.parley.testing.PostgresProcess;
 import io.parley.testing.RedisProcess;
 import io.parley.testing.TestServer;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,6 +30,7 @@ class BenchSeveralNodesTest {
 
     private static final int NODES = 3;
 
+    private static NodeServices services;
     private static PostgresProcess postgres;
     private static RedisProcess redis;
 
@@ -39,19 +39,15 @@ class BenchSeveralNodesTest {
 
     @BeforeAll
     static void startServices() throws Exception {
-        assumeTrue(PostgresProcess.unavailableReason() == null, PostgresProcess.unavailableReason());
-        assumeTrue(RedisProcess.available(), "redis-server is not installed (.ci/run installs it)");
-        postgres = PostgresProcess.launch();
-        redis = RedisProcess.start(Files.createTempDirectory("parley-redis"));
+        services = NodeServices.start();
+        postgres = services.postgres();
+        redis = services.redis();
     }
 
     @AfterAll
     static void stopServices() {
-        if (redis != null) {
-            redis.close();
-        }
-        if (postgres != null) {
-            postgres.close();
+        if (services != null) {
+            services.close();
         }
     }
 

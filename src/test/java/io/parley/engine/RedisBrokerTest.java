@@ -3,17 +3,15 @@ package io.parley.engine;
 import io.parley.engine.cluster.RedisAddress;
 import io.parley.store.PostgresHistoryStore;
 import io.parley.store.PostgresUrl;
+import io.parley.testing.NodeServices;
 import io.parley.testing.PostgresProcess;
 import io.parley.testing.RedisProcess;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * One node of several against the broker contract: real PostgreSQL and Redis processes (one each for
@@ -22,25 +20,22 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class RedisBrokerTest extends BrokerContract {
 
+    private static NodeServices services;
     private static PostgresProcess postgres;
     private static RedisProcess redis;
     private final List<PostgresHistoryStore> stores = new ArrayList<>();
 
     @BeforeAll
     static void startServices() throws Exception {
-        assumeTrue(PostgresProcess.unavailableReason() == null, PostgresProcess.unavailableReason());
-        assumeTrue(RedisProcess.available(), "redis-server is not installed (.ci/run installs it)");
-        postgres = PostgresProcess.launch();
-        redis = RedisProcess.start(Files.createTempDirectory("parley-redis"));
+        services = NodeServices.start();
+        postgres = services.postgres();
+        redis = services.redis();
     }
 
     @AfterAll
     static void stopServices() {
-        if (redis != null) {
-            redis.close();
-        }
-        if (postgres != null) {
-            postgres.close();
+        if (services != null) {
+            services.close();
         }
     }
 

@@ -4,6 +4,7 @@ import io.parley.engine.cluster.RedisAddress;
 import io.parley.store.PostgresHistoryStore;
 import io.parley.store.PostgresUrl;
 import io.parley.store.StoredMessage;
+import io.parley.testing.NodeServices;
 import io.parley.testing.PostgresProcess;
 import io.parley.testing.RedisProcess;
 import org.junit.jupiter.api.AfterAll;
@@ -13,7 +14,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -24,7 +24,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Three nodes sharing rooms over one Redis and one PostgreSQL, in one JVM: what issue "Several nodes"
@@ -34,6 +33,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class SeveralNodesTest {
 
+    private static NodeServices services;
     private static PostgresProcess postgres;
     private static RedisProcess redis;
 
@@ -45,19 +45,15 @@ class SeveralNodesTest {
 
     @BeforeAll
     static void startServices() throws Exception {
-        assumeTrue(PostgresProcess.unavailableReason() == null, PostgresProcess.unavailableReason());
-        assumeTrue(RedisProcess.available(), "redis-server is not installed (.ci/run installs it)");
-        postgres = PostgresProcess.launch();
-        redis = RedisProcess.start(Files.createTempDirectory("parley-redis"));
+        services = NodeServices.start();
+        postgres = services.postgres();
+        redis = services.redis();
     }
 
     @AfterAll
     static void stopServices() {
-        if (redis != null) {
-            redis.close();
-        }
-        if (postgres != null) {
-            postgres.close();
+        if (services != null) {
+            services.close();
         }
     }
 
