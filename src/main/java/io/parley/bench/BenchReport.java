@@ -15,9 +15,10 @@ import org.HdrHistogram.Histogram;
  * The outcome of one benchmark run, and its printed form.
  *
  * <p>Publishers are room members, so every message is expected once at every subscriber and once at
- * every publisher, its sender included: expected deliveries are messages sent times members joined.
- * A run passes when every connection joined and stayed, and every expected delivery arrived exactly
- * once in number.
+ * every publisher, its sender included: expected deliveries are messages the server took (sent, less
+ * those it refused with an error, which it never stores) times members joined. A run passes when every
+ * connection joined and stayed, the server refused no send, and every expected delivery arrived exactly
+ * once in number. A refused send is not a lost one: the report says which, and why.
  *
  * @param latencyMicros end-to-end latency of deliveries of messages sent in the measured window
  * @param problems      why connections failed or dropped, the first few
@@ -82,8 +83,18 @@ public record BenchReport(
         return subscribersJoined + publishersJoined;
     }
 
+    /** Sends the server refused with an error code (a rate limit, overload): never stored, never due. */
+    public long refused() {
+        return rejected.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** Sends the server did not refuse: each is due once at every member. */
+    public long taken() {
+        return Math.max(0, sent - refused());
+    }
+
     public long expected() {
-        return sent * membersJoined();
+        return taken() * membersJoined();
     }
 
     public long lost() {
@@ -105,12 +116,12 @@ public record BenchReport(
     }
 
     public boolean passed() {
-        return connectionsFailed == 0 && connectionsDropped == 0 && lost() == 0 && extra() == 0
-                && memberCheck.passed(sent);
+        return connectionsFailed == 0 && connectionsDropped == 0 && refused() == 0 && lost() == 0 && extra() == 0
+                && memberCheck.passed(taken());
     }
 
     public void print(PrintWriter out) {
-        long rejectedTotal = rejected.values().stream().mapToLong(Long::longValue).sum();
+        long rejectedTotal = refused();
         out.printf(Locale.ROOT, "parley bench over %s%n", transport);
         out.printf(Locale.ROOT, "parameters   %s%n", parameters.asOptions());
         out.printf(Locale.ROOT, "connections  %d joined (%d subscribers, %d publishers), %d failed, %d dropped%n",
@@ -118,15 +129,16 @@ public record BenchReport(
         problems.forEach(problem -> out.printf(Locale.ROOT, "             %s%n", problem));
         out.printf(Locale.ROOT, "messages     sent %d, acked %d, rejected %d%s%n", sent, acked, rejectedTotal,
                 rejected.isEmpty() ? "" : " " + rejected);
-        out.printf(Locale.ROOT, "deliveries   expected %d (%d sent x %d members; publishers are members and receive"
-                + " every message, their own included)%n", expected(), sent, membersJoined());
+        out.printf(Locale.ROOT, "deliveries   expected %d (%d taken x %d members; publishers are members and receive"
+                + " every message, their own included; a refused send is never stored, so never due)%n",
+                expected(), taken(), membersJoined());
         out.printf(Locale.ROOT, "             delivered %d, lost %d%s%n", delivered, lost(),
                 extra() == 0 ? "" : ", extra " + extra());
         if (memberCheck.members() > 0) {
             out.printf(Locale.ROOT, "per member   %d members checked every seq: %d missing, %d out of order;"
                             + " each counted %d to %d deliveries (%d due)%n", memberCheck.members(),
                     memberCheck.seqMissing(), memberCheck.seqOutOfOrder(), memberCheck.fewest(), memberCheck.most(),
-                    sent);
+                    taken());
         }
         for (NodeShare node : nodes) {
             out.printf(Locale.ROOT, "node         %s: %d members, %d deliveries (%.0f%%)%n", node.url(),
@@ -200,6 +212,13 @@ public record BenchReport(
         if (connectionsDropped > 0) {
             failures.add(connectionsDropped + " connection(s) dropped");
         }
+        if (refused() > 0) {
+            failures.add(refused() + " sends refused by the server " + rejected + ", not lost: "
+                    + (rejected.containsKey("rate_limited")
+                        ? "its rate limits; start it with --no-rate-limits (and --max-connections-per-ip above"
+                          + " the member count) to measure fan-out"
+                        : "see the codes in docs/PROTOCOL.md"));
+        }
         if (lost() > 0) {
             failures.add(lost() + " deliveries lost");
         }
@@ -212,9 +231,10 @@ public record BenchReport(
         if (memberCheck.seqOutOfOrder() > 0) {
             failures.add(memberCheck.seqOutOfOrder() + " deliveries out of order");
         }
-        if (memberCheck.members() > 0 && (memberCheck.fewest() != sent || memberCheck.most() != sent)) {
-            failures.add("a member counted " + (memberCheck.fewest() != sent ? memberCheck.fewest() : memberCheck.most())
-                    + " deliveries of " + sent);
+        long due = taken();
+        if (memberCheck.members() > 0 && (memberCheck.fewest() != due || memberCheck.most() != due)) {
+            failures.add("a member counted " + (memberCheck.fewest() != due ? memberCheck.fewest() : memberCheck.most())
+                    + " deliveries of " + due);
         }
         return failures;
     }

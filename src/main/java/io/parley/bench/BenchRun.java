@@ -223,10 +223,9 @@ public final class BenchRun {
     private void drain(int members) throws InterruptedException {
         phase = "draining";
         long sent = tally.sentCount();
-        long expected = sent * members;
         long deadline = System.nanoTime() + parameters.drain().toNanos();
         while (System.nanoTime() < deadline
-                && (tally.deliveredCount() + tally.seqMissingCount() < expected
+                && (tally.deliveredCount() + tally.seqMissingCount() < (sent - tally.rejectedCount()) * members
                     || tally.ackedCount() + tally.rejectedCount() < sent)) {
             Thread.sleep(10);
         }

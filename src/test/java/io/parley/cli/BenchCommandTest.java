@@ -34,7 +34,7 @@ class BenchCommandTest {
             String report = out.toString();
             assertThat(exit).as(report + progress).isZero();
             assertThat(report).contains("sent 600, acked 600, rejected 0")
-                    .contains("expected 13200 (600 sent x 22 members")
+                    .contains("expected 13200 (600 taken x 22 members")
                     .contains("delivered 13200, lost 0")
                     .contains("result       PASS");
             assertThat(number(report, "p99 ([0-9.]+) ms")).isPositive();
@@ -99,6 +99,32 @@ class BenchCommandTest {
         assertThat(tls).isEqualTo(2);
         assertThat(err.toString()).contains("--client takes lean or jdk, was curl")
                 .contains("the lean client speaks ws:// only; use --client jdk for wss://127.0.0.1:1/chat");
+    }
+
+    /**
+     * A default server limits each connection to 10 sends a second: a bench at 100/s from one publisher
+     * has most of its sends refused with rate_limited. Those were never stored, so nobody lost them;
+     * the report must say so and name the flag, not count them as lost deliveries.
+     */
+    @Test
+    void sendsRefusedByRateLimitsAreReportedAsRefusedNotLost() throws Exception {
+        try (TestServer server = TestServer.start(dataDir)) {
+            StringWriter out = new StringWriter();
+
+            int exit = ParleyCommand.commandLine()
+                    .setOut(new PrintWriter(out))
+                    .setErr(new PrintWriter(new StringWriter()))
+                    .execute("bench", "--url", server.chatUri().toString(), "--subscribers", "3",
+                            "--publishers", "1", "--rate", "100", "--duration", "2", "--warmup", "0",
+                            "--drain", "10");
+
+            String report = out.toString();
+            assertThat(exit).as(report).isEqualTo(1);
+            assertThat(number(report, "rejected ([0-9]+) \\{rate_limited=")).as(report).isPositive();
+            assertThat(report).contains(", lost 0").doesNotContain("deliveries lost")
+                    .contains("sends refused by the server {rate_limited=")
+                    .contains("not lost: its rate limits; start it with --no-rate-limits");
+        }
     }
 
     @Test
