@@ -114,14 +114,15 @@ class IdempotencyTest {
             JsonNode original = ack(ada, "m1");
             ada.say("same-connection", "m1", "first words");
             JsonNode again = ack(ada, "m1");
-            // A resend whose text differs is still the same message: the id decides.
+            // A new text under a stored id is not a resend: it is refused out loud, never acked as the
+            // original (which would drop the new text without a word).
             ada.say("same-connection", "m1", "edited words");
-            JsonNode edited = ack(ada, "m1");
+            JsonNode refused = ada.expect("error", m -> m.path("id").asText().equals("m1"));
             ada.say("same-connection", "m2", "after the resends");
             JsonNode next = ack(ada, "m2");
 
             assertSameAck(again, original);
-            assertSameAck(edited, original);
+            assertThat(refused.path("code").asText()).isEqualTo("id_reused");
             assertThat(next.path("seq").asLong()).isEqualTo(original.path("seq").asLong() + 1);
             List<JsonNode> bobSaw = messagesUntil(bob, "m2");
             assertThat(count(bobSaw, "m1")).isEqualTo(1);
@@ -171,6 +172,10 @@ class IdempotencyTest {
             assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
             assertThat(second.statusCode()).as(second.body()).isEqualTo(200);
             assertSameAck(ApiClient.json(second), ApiClient.json(first));
+            HttpResponse<String> reused = api.post("over-http", ApiClient.body("h1", "another text"),
+                    "Authorization", "Bearer " + token);
+            assertThat(reused.statusCode()).as(reused.body()).isEqualTo(409);
+            assertThat(ApiClient.json(reused).path("code").asText()).isEqualTo("id_reused");
 
             // Sent over WebSocket first, resent over HTTP by the same user.
             try (WsClient carol = user("u-carol", "Carol")) {

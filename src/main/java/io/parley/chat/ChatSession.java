@@ -311,6 +311,8 @@ public final class ChatSession {
             case STORE_UNAVAILABLE -> new ChatException(ErrorCode.STORE_UNAVAILABLE,
                     "the message store is unavailable; nothing was delivered, retry");
             case SHUTTING_DOWN -> new ChatException(ErrorCode.SHUTTING_DOWN, "the server is shutting down; reconnect");
+            case ID_REUSED -> new ChatException(ErrorCode.ID_REUSED,
+                    "this id is already used for another message of yours in this room; a new message needs a new id");
         };
     }
 

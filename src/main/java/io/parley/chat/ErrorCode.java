@@ -21,6 +21,7 @@ public enum ErrorCode {
     EMPTY_MESSAGE("empty_message"),
     MESSAGE_TOO_LONG("message_too_long"),
     RATE_LIMITED("rate_limited"),
+    ID_REUSED("id_reused"),
     UNAUTHORIZED("unauthorized"),
     FORBIDDEN("forbidden"),
     NOT_FOUND("not_found"),

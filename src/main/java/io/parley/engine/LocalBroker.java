@@ -216,7 +216,7 @@ public final class LocalBroker extends SequencedBroker {
                 continue;
             }
             if (stored != null) {
-                tasks.then(p.replyOn(), () -> p.listener().stored(stored));
+                answerResend(p, stored, tasks);
                 continue;
             }
             long seq = nextSeq.merge(room, room.lastSeq() + 1, (old, ignored) -> old + 1);
@@ -247,8 +247,7 @@ public final class LocalBroker extends SequencedBroker {
         }
         for (int i = 0; i < resends.size(); i++) {
             Publish p = resends.get(i);
-            StoredMessage original = originals.get(i);
-            tasks.then(p.replyOn(), () -> p.listener().stored(original));
+            answerResend(p, originals.get(i), tasks);
         }
         nextSeq.keySet().forEach(this::applyRetention);
     }

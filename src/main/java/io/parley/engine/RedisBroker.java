@@ -322,8 +322,10 @@ public final class RedisBroker extends SequencedBroker {
                 storedCount.increment();
                 fresh.computeIfAbsent(m.room(), r -> new ArrayList<>()).add(m);
                 receive(rooms.get(m.room()), m, changes, nanos);
+                tasks.then(p.replyOn(), () -> p.listener().stored(m));
+            } else {
+                answerResend(p, m, tasks);
             }
-            tasks.then(p.replyOn(), () -> p.listener().stored(m));
         }
         fresh.forEach((room, messages) -> {
             link.publish(room, RoomBatchCodec.encodeBatch(nodeId, messages));

@@ -275,6 +275,19 @@ abstract class SequencedBroker implements Broker {
         }
     }
 
+    /**
+     * Answers a send whose (room, user, id) is already stored: with the original's ack when it repeats
+     * the original's text (a resend after a lost answer), else with {@link Failure#ID_REUSED}, so that a
+     * new text under an old id is refused out loud rather than dropped behind the original's ack.
+     */
+    static void answerResend(Publish p, StoredMessage original, LoopTasks tasks) {
+        if (original.text().equals(p.text())) {
+            tasks.then(p.replyOn(), () -> p.listener().stored(original));
+        } else {
+            fail(p, Failure.ID_REUSED, tasks);
+        }
+    }
+
     static void fail(Publish p, Failure f, LoopTasks tasks) {
         tasks.then(p.replyOn(), () -> p.listener().failed(f));
     }

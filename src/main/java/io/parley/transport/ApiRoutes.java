@@ -384,6 +384,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
             case MISDIRECTED -> HttpResponseStatus.MISDIRECTED_REQUEST;
             case RATE_LIMITED -> HttpResponseStatus.TOO_MANY_REQUESTS;
+            case ID_REUSED -> HttpResponseStatus.CONFLICT;
             case OVERLOADED, STORE_UNAVAILABLE, SHUTTING_DOWN -> HttpResponseStatus.SERVICE_UNAVAILABLE;
             case INTERNAL_ERROR -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
             default -> HttpResponseStatus.BAD_REQUEST;

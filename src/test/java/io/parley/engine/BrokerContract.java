@@ -164,7 +164,17 @@ abstract class BrokerContract {
 
     /** Publishes from {@code loop} and waits for the outcome: the stored message. */
     StoredMessage publish(String room, String user, String id, String text) throws Exception {
-        CompletableFuture<StoredMessage> outcome = new CompletableFuture<>();
+        CompletableFuture<Object> outcome = publishOutcome(room, user, id, text);
+        Object result = outcome.get(10, TimeUnit.SECONDS);
+        if (result instanceof Failure failure) {
+            throw new AssertionError("publish failed: " + failure);
+        }
+        return (StoredMessage) result;
+    }
+
+    /** Publishes from {@code loop}; completes with the stored message or the {@link Failure}. */
+    CompletableFuture<Object> publishOutcome(String room, String user, String id, String text) throws Exception {
+        CompletableFuture<Object> outcome = new CompletableFuture<>();
         ExecutorService loop = loops.getFirst();
         loop.submit(() -> broker.publish(loop, room, id, user, user, text, new PublishListener() {
             @Override
@@ -174,10 +184,10 @@ abstract class BrokerContract {
 
             @Override
             public void failed(Failure failure) {
-                outcome.completeExceptionally(new AssertionError("publish failed: " + failure));
+                outcome.complete(failure);
             }
         })).get();
-        return outcome.get(10, TimeUnit.SECONDS);
+        return outcome;
     }
 
     @Test
@@ -223,11 +233,15 @@ abstract class BrokerContract {
         Member watcher = new Member(1);
         watcher.join("hall", -1);
         StoredMessage first = publish("hall", "guest:ada", "same-id", "once");
-        StoredMessage again = publish("hall", "guest:ada", "same-id", "once, sent again");
+        StoredMessage again = publish("hall", "guest:ada", "same-id", "once");
+        Object reused = publishOutcome("hall", "guest:ada", "same-id", "another text under the same id")
+                .get(10, TimeUnit.SECONDS);
         StoredMessage other = publish("hall", "guest:bob", "same-id", "another user's id is another message");
 
         assertThat(again.seq()).isEqualTo(first.seq());
         assertThat(again.text()).isEqualTo("once");
+        assertThat(reused).as("a new text under a stored id is refused, not acked as the original")
+                .isEqualTo(Failure.ID_REUSED);
         assertThat(other.seq()).isEqualTo(first.seq() + 1);
         watcher.awaitFrames(f -> f.stream().anyMatch(x -> x.contains("another user's")));
         assertThat(watcher.liveSeqs()).isEqualTo(List.of(first.seq(), other.seq()));
