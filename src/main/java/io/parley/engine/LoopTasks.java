@@ -74,7 +74,78 @@ final class LoopTasks {
         return work.computeIfAbsent(executor, e -> new LoopWork());
     }
 
-    private record Delivery(Subscription[] members, Frame[] frames) { }
+    /**
+     * One room's frames of a batch for its members on one loop. A room's messages in a batch come in seq
+     * order, presence (seq 0) after them.
+     */
+    private record Delivery(Subscription[] members, Frame[] frames, byte[][] payloads, long firstSeq, long lastSeq) {
+        Delivery(Subscription[] members, Frame[] frames) {
+            this(members, frames, payloads(frames), firstSeq(frames), lastSeq(frames));
+        }
+
+        private static byte[][] payloads(Frame[] frames) {
+            byte[][] payloads = new byte[frames.length][];
+            for (int i = 0; i < frames.length; i++) {
+                payloads[i] = frames[i].bytes();
+            }
+            return payloads;
+        }
+
+        private static long firstSeq(Frame[] frames) {
+            for (Frame f : frames) {
+                if (f.seq() != 0) {
+                    return f.seq();
+                }
+            }
+            return 0;
+        }
+
+        private static long lastSeq(Frame[] frames) {
+            long last = 0;
+            for (Frame f : frames) {
+                last = Math.max(last, f.seq());
+            }
+            return last;
+        }
+
+        /** Hands the frames to every member, then flushes each. */
+        void run() {
+            if (frames.length == 1) {
+                offerOneByOne(members);
+            } else {
+                // Members that take the whole batch get it as one write (one pipeline pass, one promise,
+                // one outbound entry, however many messages); the rest (a join still reading its
+                // history, a member that saw some of it already) frame by frame, as before.
+                List<Subscription> rest = null;
+                for (Subscription s : members) {
+                    if (!s.offerAll(payloads, firstSeq, lastSeq)) {
+                        if (rest == null) {
+                            rest = new ArrayList<>();
+                        }
+                        rest.add(s);
+                    }
+                }
+                if (rest != null) {
+                    offerOneByOne(rest.toArray(Subscription[]::new));
+                }
+            }
+            for (Subscription s : members) {
+                s.subscriber.flush();
+            }
+        }
+
+        /**
+         * Frame by frame, so that a subscriber's transport sees one broadcast go to everyone on this
+         * loop before the next: it can then frame each once and share it.
+         */
+        private void offerOneByOne(Subscription[] to) {
+            for (Frame f : frames) {
+                for (Subscription s : to) {
+                    s.offer(f);
+                }
+            }
+        }
+    }
 
     private static final class LoopWork implements Runnable {
         final List<Runnable> joins = new ArrayList<>();
@@ -84,18 +155,7 @@ final class LoopTasks {
         @Override
         public void run() {
             joins.forEach(Runnable::run);
-            for (Delivery d : rooms) {
-                // Frame by frame, so that a subscriber's transport sees one broadcast go to everyone on
-                // this loop before the next: it can then frame each once and share it.
-                for (Frame f : d.frames()) {
-                    for (Subscription s : d.members()) {
-                        s.offer(f);
-                    }
-                }
-                for (Subscription s : d.members()) {
-                    s.subscriber.flush();
-                }
-            }
+            rooms.forEach(Delivery::run);
             then.forEach(Runnable::run);
         }
     }

@@ -21,6 +21,17 @@ public interface Subscriber {
      */
     void deliver(byte[] frame);
 
+    /**
+     * Queue several encoded frames, in order, as one write: what one batch brought a room. Same rules as
+     * {@link #deliver}: the same array goes to every subscriber of the executor that takes the batch
+     * whole, and must not be changed. By default, one {@link #deliver} per frame.
+     */
+    default void deliverAll(byte[][] frames) {
+        for (byte[] frame : frames) {
+            deliver(frame);
+        }
+    }
+
     /** End of a burst of {@link #deliver} calls. */
     void flush();
 }

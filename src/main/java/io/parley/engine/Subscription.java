@@ -94,6 +94,29 @@ public final class Subscription {
         listener.failed(failure);
     }
 
+    /**
+     * Passes a batch's frames for the room on in one {@link Subscriber#deliverAll} when this subscriber
+     * takes every one of them: it is live and has seen none of the batch's messages. Says whether it
+     * dealt with the batch (a closed subscription takes nothing, so it has); if not, the caller offers
+     * the frames one by one. Subscriber's executor.
+     *
+     * @param firstSeq the seq of the batch's first message, 0 when it carries none
+     * @param lastSeq  the seq of its last message, 0 when it carries none
+     */
+    boolean offerAll(byte[][] payloads, long firstSeq, long lastSeq) {
+        if (state == State.CLOSED) {
+            return true;
+        }
+        if (state != State.LIVE || firstSeq != 0 && firstSeq <= this.lastSeq) {
+            return false;
+        }
+        if (lastSeq > this.lastSeq) {
+            this.lastSeq = lastSeq;
+        }
+        subscriber.deliverAll(payloads);
+        return true;
+    }
+
     /** Passes a live frame on, holds it back, or drops it as already seen. Subscriber's executor. */
     void offer(Frame f) {
         switch (state) {

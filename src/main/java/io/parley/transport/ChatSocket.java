@@ -277,6 +277,14 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
         ctx.write(SharedFrames.frame(ctx, frame, deflate), ctx.voidPromise());
     }
 
+    @Override
+    public void deliverAll(byte[][] frames) {
+        if (closing || !ctx.channel().isActive() || closedAsSlow()) {
+            return;
+        }
+        ctx.write(SharedFrames.frames(ctx, frames, deflate), ctx.voidPromise());
+    }
+
     /** Closes the connection with 1013 if the client is a slow consumer; says whether it did. */
     private boolean closedAsSlow() {
         if (unsentAfterFlush > config.outboundBufferBytes() && slowConsumer()) {

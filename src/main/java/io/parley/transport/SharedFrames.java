@@ -34,6 +34,12 @@ import java.util.zip.Deflater;
  * payload that does not get smaller compressed (short acks, mostly) goes to them as the plain frame;
  * RFC 7692 lets every message choose.
  *
+ * <p><b>Batches.</b> When a batch brings a room several messages, members that take all of them get
+ * them as one buffer: the frames framed (and, for deflate, compressed) once per loop, back to back, so
+ * each member costs one write, one promise and one outbound-buffer entry per batch rather than per
+ * message. The batch is cached apart from the single frame, so a member that falls back to frame by
+ * frame does not make the batch be framed again.
+ *
  * <p>The last frames stay cached (one plain and one compressed per loop) until the next broadcast
  * replaces them or the loop's thread ends; each member's duplicate is released by Netty when its write
  * completes or fails (a connection that closed between {@code deliver} and its flush included).
@@ -62,6 +68,7 @@ final class SharedFrames extends WebSocket08FrameEncoder {
         @Override
         protected void onRemoval(SharedFrames frames) {
             frames.forget();
+            frames.forgetBatch();
             if (frames.deflater != null) {
                 frames.deflater.end();
             }
@@ -75,6 +82,11 @@ final class SharedFrames extends WebSocket08FrameEncoder {
     /** Created on the loop's first compressed delivery; reset for every message (no context takeover). */
     private Deflater deflater;
     private byte[] deflated = new byte[1024];
+
+    /** The last batch framed back to back, plain and for members with deflate. */
+    private byte[][] lastBatch;
+    private ByteBuf lastBatchFrames;
+    private ByteBuf lastBatchDeflated;
 
     private SharedFrames() {
         super(false);
@@ -100,6 +112,66 @@ final class SharedFrames extends WebSocket08FrameEncoder {
             return lastDeflated.retainedDuplicate();
         }
         return plain(ctx, payload).retainedDuplicate();
+    }
+
+    /**
+     * The framed text messages for {@code payloads}, back to back in one buffer, ready to write as one;
+     * the caller owns the reference. With {@code deflate}, each is compressed when that makes it smaller.
+     */
+    static ByteBuf frames(ChannelHandlerContext ctx, byte[][] payloads, boolean deflate) {
+        return PER_LOOP.get().framedBatch(ctx, payloads, deflate);
+    }
+
+    private ByteBuf framedBatch(ChannelHandlerContext ctx, byte[][] payloads, boolean deflate) {
+        if (payloads != lastBatch) {
+            forgetBatch();
+            lastBatch = payloads;
+        }
+        if (deflate) {
+            if (lastBatchDeflated == null) {
+                lastBatchDeflated = backToBack(ctx, payloads, true);
+            }
+            return lastBatchDeflated.retainedDuplicate();
+        }
+        if (lastBatchFrames == null) {
+            lastBatchFrames = backToBack(ctx, payloads, false);
+        }
+        return lastBatchFrames.retainedDuplicate();
+    }
+
+    /** Frames each payload (through the single-frame cache) and copies them into one buffer. */
+    private ByteBuf backToBack(ChannelHandlerContext ctx, byte[][] payloads, boolean deflate) {
+        ByteBuf[] framed = new ByteBuf[payloads.length];
+        int size = 0;
+        try {
+            for (int i = 0; i < payloads.length; i++) {
+                framed[i] = framed(ctx, payloads[i], deflate);
+                size += framed[i].readableBytes();
+            }
+            ByteBuf all = ctx.alloc().directBuffer(size);
+            for (ByteBuf f : framed) {
+                all.writeBytes(f, f.readerIndex(), f.readableBytes());
+            }
+            return all;
+        } finally {
+            for (ByteBuf f : framed) {
+                if (f != null) {
+                    f.release();
+                }
+            }
+        }
+    }
+
+    private void forgetBatch() {
+        if (lastBatchFrames != null) {
+            lastBatchFrames.release();
+            lastBatchFrames = null;
+        }
+        if (lastBatchDeflated != null) {
+            lastBatchDeflated.release();
+            lastBatchDeflated = null;
+        }
+        lastBatch = null;
     }
 
     private ByteBuf plain(ChannelHandlerContext ctx, byte[] payload) {

@@ -87,4 +87,41 @@ class SharedFramesTest {
             frame.release();
         }
     }
+
+    @Test
+    void aBatchIsFramedOnceBackToBackAndSharedByEveryMemberThatTakesItWhole() {
+        byte[][] batch = {
+            "{\"type\":\"message\",\"seq\":1,\"text\":\"one\"}".getBytes(StandardCharsets.UTF_8),
+            ("{\"type\":\"message\",\"seq\":2,\"text\":\"" + CompressionTest.chatLines(1).getFirst() + "\"}")
+                    .getBytes(StandardCharsets.UTF_8),
+            "x".repeat(70_000).getBytes(StandardCharsets.UTF_8), // a 64-bit length header
+        };
+        for (boolean deflate : new boolean[] {false, true}) {
+            ByteBuf first = SharedFrames.frames(ctx, batch, deflate);
+            ByteBuf second = SharedFrames.frames(ctx, batch, deflate);
+            ByteBuf[] oneByOne = new ByteBuf[batch.length];
+            try {
+                assertThat(second.refCnt()).as("one buffer behind both members' writes").isEqualTo(3);
+                byte[] expected = new byte[0];
+                for (int i = 0; i < batch.length; i++) {
+                    oneByOne[i] = SharedFrames.frame(ctx, batch[i], deflate);
+                    byte[] framed = ByteBufUtil.getBytes(oneByOne[i]);
+                    byte[] joined = Arrays.copyOf(expected, expected.length + framed.length);
+                    System.arraycopy(framed, 0, joined, expected.length, framed.length);
+                    expected = joined;
+                }
+                assertThat(ByteBufUtil.getBytes(first)).as("deflate " + deflate + ": the frames, in order, as framed alone")
+                        .isEqualTo(expected);
+                assertThat(ByteBufUtil.getBytes(second)).isEqualTo(expected);
+            } finally {
+                first.release();
+                second.release();
+                for (ByteBuf f : oneByOne) {
+                    if (f != null) {
+                        f.release();
+                    }
+                }
+            }
+        }
+    }
 }
