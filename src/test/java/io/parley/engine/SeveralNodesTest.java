@@ -231,8 +231,8 @@ class SeveralNodesTest {
     void aResendThroughAnotherNodeIsAnsweredWithTheOriginal() throws Exception {
         Member watcher = new Member(2).join("hall", "watcher");
         StoredMessage first = publish(0, "hall", "guest:ada", "id-1", "once").get(10, TimeUnit.SECONDS);
-        StoredMessage resent = publish(1, "hall", "guest:ada", "id-1", "once, after a reconnect to node 1")
-                .get(10, TimeUnit.SECONDS);
+        // The same message again, after a reconnect to node 1 (a new text under the id is id_reused).
+        StoredMessage resent = publish(1, "hall", "guest:ada", "id-1", "once").get(10, TimeUnit.SECONDS);
         StoredMessage next = publish(1, "hall", "guest:ada", "id-2", "next").get(10, TimeUnit.SECONDS);
 
         assertThat(resent.seq()).isEqualTo(first.seq());
