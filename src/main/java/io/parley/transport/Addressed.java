@@ -84,13 +84,16 @@ record Addressed(String host, String scheme) {
         return b == null || a.equals(b) ? a : null;
     }
 
-    /** The last comma-separated entry of a header's values, trimmed; null if there is none. */
+    /**
+     * The last comma-separated entry of a header's values without surrounding whitespace (control
+     * bytes stay, and fail validation); null if there is none.
+     */
     private static String rightMost(List<String> values) {
         if (values.isEmpty()) {
             return null;
         }
         String last = values.getLast();
-        return last.substring(last.lastIndexOf(',') + 1).trim();
+        return last.substring(last.lastIndexOf(',') + 1).strip();
     }
 
     /** The host in lower case if it is one; null otherwise. */
