@@ -120,6 +120,8 @@ class BehindNginxBrowserTest {
                 conf -> withoutUpgrade(proxy.edit.apply(conf))));
 
         chatsThrough(server, nginx, "longpoll");
+        assertThat(nginx.log()).as("nginx's log: the page fell back because Parley was asked for no upgrade")
+                .contains("\"GET /chat HTTP/1.1\" 426");
     }
 
     /**

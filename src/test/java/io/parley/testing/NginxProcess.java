@@ -47,6 +47,8 @@ public final class NginxProcess implements AutoCloseable {
     public static final Path SINGLE_NODE = Path.of("src", "dist", "nginx", "parley.conf");
     private static final String BEGIN = "<!-- nginx-config:begin";
     private static final String END = "<!-- nginx-config:end -->";
+    private static final String SINGLE_BEGIN = "<!-- nginx-single-node:begin";
+    private static final String SINGLE_END = "<!-- nginx-single-node:end -->";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(20);
 
     private final Process process;
@@ -76,12 +78,22 @@ public final class NginxProcess implements AutoCloseable {
      * {@code conf.d/parley.conf}, inside nginx's {@code http} block.
      */
     public static String documentedBlock() throws IOException {
+        return fencedBlock(BEGIN, END);
+    }
+
+    /** The single-node configuration as docs/OPERATIONS.md shows it: the same as {@link #SINGLE_NODE}. */
+    public static String documentedSingleNodeBlock() throws IOException {
+        return fencedBlock(SINGLE_BEGIN, SINGLE_END);
+    }
+
+    /** The one ```nginx fenced block between the markers {@code begin ...} and {@code end}. */
+    private static String fencedBlock(String beginMarker, String endMarker) throws IOException {
         String doc = Files.readString(DOC);
-        int begin = doc.indexOf(BEGIN);
-        int end = doc.indexOf(END);
-        if (begin < 0 || end < begin || doc.indexOf(BEGIN, begin + 1) >= 0) {
-            throw new IllegalStateException(DOC + " must hold exactly one nginx block between '" + BEGIN
-                    + " ...' and '" + END + "'");
+        int begin = doc.indexOf(beginMarker);
+        int end = doc.indexOf(endMarker);
+        if (begin < 0 || end < begin || doc.indexOf(beginMarker, begin + 1) >= 0) {
+            throw new IllegalStateException(DOC + " must hold exactly one nginx block between '" + beginMarker
+                    + " ...' and '" + endMarker + "'");
         }
         String between = doc.substring(doc.indexOf('\n', begin) + 1, end);
         int open = between.indexOf("```nginx\n");
