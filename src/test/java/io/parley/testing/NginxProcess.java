@@ -162,29 +162,32 @@ public final class NginxProcess implements AutoCloseable {
 
     /** Starts nginx on free ports of 127.0.0.1 in front of the nodes listening on {@code upstreams}. */
     public static NginxProcess start(Path dir, List<Integer> upstreams) throws Exception {
-        return start(dir, (tlsPort, plainPort, cert, key) ->
+        return start(dir, 0, (tlsPort, plainPort, cert, key) ->
                 localize(documentedBlock(), upstreams, tlsPort, plainPort, cert, key));
     }
 
     /**
-     * Starts nginx on free ports of 127.0.0.1 with the shipped single-node configuration
-     * ({@link #SINGLE_NODE}) in front of one server listening on {@code upstream}. {@code edit} gets the
-     * file as shipped and returns what to run instead (the identity for the file as it is), for a test
-     * of a configuration someone got wrong; it must keep what {@link #localizeSingleNode} replaces.
+     * Starts nginx on 127.0.0.1 with the shipped single-node configuration ({@link #SINGLE_NODE}) in
+     * front of one server listening on {@code upstream}: its TLS server on {@code tlsPort} (0: any free
+     * port; a server whose --public-url names nginx's address needs it chosen first, see
+     * {@link FreePorts}), the redirecting one on any free port. {@code edit} gets the file as shipped
+     * and returns what to run instead (the identity for the file as it is), for a test of a
+     * configuration someone got wrong; it must keep what {@link #localizeSingleNode} replaces.
      */
-    public static NginxProcess startSingleNode(Path dir, int upstream, UnaryOperator<String> edit) throws Exception {
+    public static NginxProcess startSingleNode(Path dir, int upstream, int tlsPort, UnaryOperator<String> edit)
+            throws Exception {
         String conf = edit.apply(Files.readString(SINGLE_NODE));
-        return start(dir, (tlsPort, plainPort, cert, key) -> localizeSingleNode(conf, upstream, tlsPort, plainPort, cert, key));
+        return start(dir, tlsPort, (tls, plainPort, cert, key) -> localizeSingleNode(conf, upstream, tls, plainPort, cert, key));
     }
 
-    private static NginxProcess start(Path dir, Config config) throws Exception {
+    private static NginxProcess start(Path dir, int tlsPort, Config config) throws Exception {
         Files.createDirectories(dir);
         Path cert = dir.resolve("cert.pem");
         Path key = dir.resolve("key.pem");
         makeCertificate(cert, key);
         for (int attempt = 1; ; attempt++) {
             try {
-                return start(dir, config, cert, key);
+                return start(dir, tlsPort, config, cert, key);
             } catch (PortTaken e) {
                 // A free port was taken between finding it and nginx binding it; try others.
                 if (attempt == 3) {
@@ -201,11 +204,11 @@ public final class NginxProcess implements AutoCloseable {
         }
     }
 
-    private static NginxProcess start(Path dir, Config config, Path cert, Path key) throws Exception {
+    private static NginxProcess start(Path dir, int fixedTlsPort, Config config, Path cert, Path key) throws Exception {
         // A fresh log per attempt, so that only this attempt's failure is read as a taken port.
         Files.deleteIfExists(dir.resolve("error.log"));
         Files.deleteIfExists(dir.resolve("nginx.out"));
-        int tlsPort = freePort();
+        int tlsPort = fixedTlsPort != 0 ? fixedTlsPort : freePort();
         int plainPort = freePort();
         Files.writeString(dir.resolve("parley.conf"), config.write(tlsPort, plainPort, cert, key));
         // The rest of what Debian's nginx.conf sets around conf.d, with every path in dir.
