@@ -161,8 +161,9 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--trusted-proxy", split = ",", defaultValue = "${env:PARLEY_TRUSTED_PROXIES:-}",
             description = "Reverse proxy (IP address or CIDR block) whose X-Forwarded-For names the client, so that"
-                    + " the per-IP limit counts clients, not the proxy; repeatable or comma-separated"
-                    + " (env PARLEY_TRUSTED_PROXIES).")
+                    + " the per-IP limit counts clients, not the proxy, and whose X-Forwarded-Host and"
+                    + " X-Forwarded-Proto (or Forwarded) name the address the browser used, for the origin and"
+                    + " --public-url checks; repeatable or comma-separated (env PARLEY_TRUSTED_PROXIES).")
     List<String> trustedProxies = new ArrayList<>();
 
     @Option(names = "--metrics-from", split = ",", defaultValue = "${env:PARLEY_METRICS_FROM:-" + Networks.LOOPBACK_ENTRIES + "}",

@@ -10,9 +10,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A list of IP networks, as configured: the reverse proxies whose {@code X-Forwarded-For} Parley
- * believes ({@code --trusted-proxy}), and the networks {@code /metrics} is served to
- * ({@code --metrics-from}).
+ * A list of IP networks, as configured: the reverse proxies whose {@code X-Forwarded-*} and
+ * {@code Forwarded} headers Parley believes ({@code --trusted-proxy}), and the networks
+ * {@code /metrics} is served to ({@code --metrics-from}).
  *
  * <p>Each entry is an IP address ({@code 10.0.0.7}, {@code ::1}) or a CIDR block ({@code 10.0.0.0/8},
  * {@code fd00::/8}); host names are refused, so that nothing here ever waits for DNS. Immutable and

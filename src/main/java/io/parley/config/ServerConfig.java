@@ -339,7 +339,9 @@ public record ServerConfig(
      * @param guestSendsPerSecondPerAddress messages all guests from one IP address (an IPv6 /64) may send
      *                                     per second together, over every connection and HTTP request;
      *                                     behind a trusted proxy, the forwarded client's address
-     * @param trustedProxies               proxies whose {@code X-Forwarded-For} names the client
+     * @param trustedProxies               proxies whose {@code X-Forwarded-For} names the client, and whose
+     *                                     {@code X-Forwarded-Host}/{@code -Proto} or {@code Forwarded}
+     *                                     name the address the browser used
      */
     public record Admission(int maxConnections, int maxConnectionsPerIp, Duration handshakeTimeout,
                             int sendsPerSecondPerConnection, int sendsPerSecondPerUser,

@@ -231,7 +231,7 @@ final class Admission extends ChannelDuplexHandler {
     }
 
     /** Some proxies write the client's port too: {@code 203.0.113.5:4711}, {@code [2001:db8::5]:4711}. */
-    private static String withoutPort(String hop) {
+    static String withoutPort(String hop) {
         if (hop.startsWith("[")) {
             int end = hop.indexOf(']');
             return end < 0 ? hop : hop.substring(1, end);

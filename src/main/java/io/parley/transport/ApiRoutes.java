@@ -151,7 +151,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         RateLimits.Connection limits = limitsFor(request);
         limits.request();
         var headers = request.headers();
-        if (!origins.allows(headers.get(HttpHeaderNames.ORIGIN), headers.get(HttpHeaderNames.HOST))) {
+        if (!origins.allows(headers.get(HttpHeaderNames.ORIGIN), Addressed.of(ctx.channel(), headers, proxies))) {
             throw new ChatException(ErrorCode.FORBIDDEN, "origin not allowed");
         }
         Identity user = switch (authenticator.authenticate(request, false)) {

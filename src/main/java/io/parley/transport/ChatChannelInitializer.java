@@ -41,8 +41,8 @@ import java.util.concurrent.TimeUnit;
  *   queue        RequestQueue: one request at a time, in order; stops reading while requests wait or
  *                the client leaves answers unread (--outbound-buffer-bytes); 431/414/400 and close
  *                for a request the codec could not read whole; removes itself on the upgrade
- *   target       TargetGuard: 421 for a Host other than --public-url's, 400 for a target that is not
- *                valid percent-encoding
+ *   target       TargetGuard: 421 for a Host (from a trusted proxy, the forwarded host) other than
+ *                --public-url's, 400 for a target that is not valid percent-encoding
  *   cors         Netty's CorsHandler, only with --allowed-origin: lets pages on those origins call the
  *                HTTP API (answers preflights, adds Access-Control-Allow-Origin)
  *   guard        UpgradeGuard: refuses bad handshakes to /chat with 503/426/400/403/405/401, and
@@ -101,7 +101,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.sockets = sockets;
         this.origins = new OriginPolicy(config.allowedOrigins(), config.access().publicUrl());
         this.cors = origins.cors();
-        this.target = new TargetGuard(origins, codec);
+        this.target = new TargetGuard(origins, codec, config.admission().trustedProxies());
         this.authenticator = new Authenticator(config.access());
         this.connections = connections;
         this.rateLimits = new RateLimits(config.admission());
@@ -159,7 +159,8 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         if (cors != null) {
             p.addLast(CORS, new CorsHandler(cors));
         }
-        p.addLast("guard", new UpgradeGuard(origins, authenticator, config.access().webSocket()));
+        p.addLast("guard", new UpgradeGuard(origins, authenticator, config.access().webSocket(),
+                config.admission().trustedProxies()));
         if (deflate != null) {
             p.addLast("extensions", deflate.newHandler());
         }

@@ -16,12 +16,12 @@ import java.util.stream.Collectors;
  * hijacking, where a page on another site opens a socket with the visitor's cookies.
  *
  * <p>Allowed: the server's own origin, every origin on the configured list, and any origin if the list
- * holds {@code *}. The own origin is the public URL's when one is configured; without one it is the host
- * the browser addressed, as the {@code Host} header carries it, over either scheme (a TLS-terminating
- * proxy may sit in front). That fallback trusts {@code Host}, which DNS rebinding lets a foreign page
- * choose: with a public URL, {@link #addressedHere} refuses every other {@code Host} too. A request
- * without {@code Origin} is not from a browser page and is allowed: such a client can send any header
- * it likes anyway.
+ * holds {@code *}. The own origin is the public URL's when one is configured; without one it is the
+ * address the browser used ({@link Addressed}): the host the {@code Host} header carries, over either
+ * scheme (a TLS-terminating proxy may sit in front), or, from a trusted proxy, the host and scheme it
+ * forwards. That fallback trusts {@code Host}, which DNS rebinding lets a foreign page choose: with a
+ * public URL, {@link #addressedHere} refuses every other host too. A request without {@code Origin} is
+ * not from a browser page and is allowed: such a client can send any header it likes anyway.
  *
  * <p>The same list says which sites may show the browser client in a frame (CSP
  * {@code frame-ancestors}): none unless origins are configured, so that nobody can overlay the page to
@@ -60,11 +60,12 @@ final class OriginPolicy {
     }
 
     /**
-     * Whether a request's {@code Host} names this server: always without a public URL; with one, only
-     * its host[:port]. Compared as text, never parsed, so that nothing such as {@code host@evil} or
+     * Whether the host a request addressed names this server: always without a public URL; with one,
+     * only its host[:port]. Compared as text, never parsed, so that nothing such as {@code host@evil} or
      * {@code host/path} can pass as the right host.
      */
-    boolean addressedHere(String host) {
+    boolean addressedHere(Addressed request) {
+        String host = request.host();
         return publicHosts == null || host != null && publicHosts.contains(host.trim().toLowerCase(Locale.ROOT));
     }
 
@@ -122,7 +123,12 @@ final class OriginPolicy {
                 .build();
     }
 
-    boolean allows(String origin, String host) {
+    /**
+     * Whether a page on {@code origin} may use this server, addressed as {@code request} says. With the
+     * scheme known (a trusted proxy forwarded it), the own origin is that scheme's only.
+     */
+    boolean allows(String origin, Addressed request) {
+        String host = request.host();
         if (origin == null || anyOrigin) {
             return true;
         }
@@ -138,6 +144,9 @@ final class OriginPolicy {
         }
         if (host == null) {
             return false;
+        }
+        if (request.scheme() != null) {
+            return normalized.equals(normalize(request.scheme() + "://" + host));
         }
         return normalized.equals(normalize("http://" + host)) || normalized.equals(normalize("https://" + host));
     }

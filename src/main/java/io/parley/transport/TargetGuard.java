@@ -5,18 +5,19 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.parley.chat.ChatException;
 import io.parley.chat.ErrorCode;
+import io.parley.config.Networks;
 import io.parley.protocol.ProtocolCodec;
 
 /**
  * The first look at every whole HTTP request, before any route: is it addressed to this server, and
  * can its target be read at all?
  * <ul>
- *   <li>With a public URL ({@code --public-url}), a {@code Host} other than its host[:port] is answered
+ *   <li>With a public URL ({@code --public-url}), a {@code Host} other than its host[:port] (from a
+ *       trusted proxy, a forwarded host other than that: {@link Addressed}) is answered
  *       {@code 421 Misdirected Request}, on every route: a page that DNS rebinding has pointed at this
  *       server's address names its own host, and must neither open a WebSocket (its {@code Origin}
  *       matches that {@code Host}) nor read the API or the page. {@code /healthz} and {@code /metrics}
@@ -38,11 +39,13 @@ final class TargetGuard extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private final OriginPolicy origins;
     private final ProtocolCodec codec;
+    private final Networks proxies;
 
-    TargetGuard(OriginPolicy origins, ProtocolCodec codec) {
+    TargetGuard(OriginPolicy origins, ProtocolCodec codec, Networks proxies) {
         super(false);
         this.origins = origins;
         this.codec = codec;
+        this.proxies = proxies;
     }
 
     @Override
@@ -57,7 +60,7 @@ final class TargetGuard extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (path == null) {
             refusal = refuse(request, HttpResponseStatus.BAD_REQUEST, ErrorCode.BAD_REQUEST,
                     "the request target is not valid percent-encoded UTF-8");
-        } else if (!origins.addressedHere(request.headers().get(HttpHeaderNames.HOST)) && !spared(path)) {
+        } else if (!origins.addressedHere(Addressed.of(ctx.channel(), request.headers(), proxies)) && !spared(path)) {
             refusal = refuse(request, HttpResponseStatus.MISDIRECTED_REQUEST, ErrorCode.MISDIRECTED,
                     "this server does not serve that host: use the address its operator published");
         } else {

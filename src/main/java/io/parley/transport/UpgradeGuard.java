@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.AttributeKey;
 import io.parley.auth.Identity;
+import io.parley.config.Networks;
 
 import java.util.Base64;
 
@@ -35,9 +36,11 @@ final class UpgradeGuard extends SimpleChannelInboundHandler<FullHttpRequest> {
     private final OriginPolicy origins;
     private final Authenticator authenticator;
     private final boolean webSocket;
+    private final Networks proxies;
 
-    UpgradeGuard(OriginPolicy origins, Authenticator authenticator, boolean webSocket) {
+    UpgradeGuard(OriginPolicy origins, Authenticator authenticator, boolean webSocket, Networks proxies) {
         super(false);
+        this.proxies = proxies;
         this.origins = origins;
         this.authenticator = authenticator;
         this.webSocket = webSocket;
@@ -49,7 +52,7 @@ final class UpgradeGuard extends SimpleChannelInboundHandler<FullHttpRequest> {
             ctx.fireChannelRead(request);
             return;
         }
-        FullHttpResponse refusal = check(request);
+        FullHttpResponse refusal = check(ctx, request);
         if (refusal == null) {
             switch (authenticator.authenticate(request, true)) {
                 case Authenticator.User user -> ctx.channel().attr(IDENTITY).set(user.identity());
@@ -66,7 +69,7 @@ final class UpgradeGuard extends SimpleChannelInboundHandler<FullHttpRequest> {
         ctx.fireChannelRead(request);
     }
 
-    private FullHttpResponse check(FullHttpRequest request) {
+    private FullHttpResponse check(ChannelHandlerContext ctx, FullHttpRequest request) {
         var headers = request.headers();
         if (!webSocket) {
             return Responses.text(HttpResponseStatus.SERVICE_UNAVAILABLE, "WebSocket is turned off on this "
@@ -102,7 +105,7 @@ final class UpgradeGuard extends SimpleChannelInboundHandler<FullHttpRequest> {
             return Responses.text(HttpResponseStatus.BAD_REQUEST,
                     "Sec-WebSocket-Key must be the base64 encoding of 16 random bytes.");
         }
-        if (!origins.allows(headers.get(HttpHeaderNames.ORIGIN), headers.get(HttpHeaderNames.HOST))) {
+        if (!origins.allows(headers.get(HttpHeaderNames.ORIGIN), Addressed.of(ctx.channel(), headers, proxies))) {
             return Responses.text(HttpResponseStatus.FORBIDDEN,
                     "Origin not allowed. The server's operator can add it with --allowed-origin.");
         }

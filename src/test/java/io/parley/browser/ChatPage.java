@@ -193,4 +193,21 @@ final class ChatPage implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
     }
+
+    /**
+     * Opens {@code url} in a Chromium started with more command-line arguments, such as
+     * {@link Chromium#trusting} for a page served with a test's own certificate.
+     */
+    static ChatPage open(URI url, List<String> chromiumArguments) throws IOException {
+        Path profile = Files.createTempDirectory("parley-chromium-");
+        ChatPage page;
+        try {
+            page = new ChatPage(profile, Chromium.start(profile, chromiumArguments));
+        } catch (RuntimeException e) {
+            delete(profile);
+            throw e;
+        }
+        page.driver.get(url.toString());
+        return page;
+    }
 }

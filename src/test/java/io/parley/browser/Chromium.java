@@ -8,6 +8,7 @@ import org.openqa.selenium.chrome.ChromeOptions;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -46,6 +47,14 @@ final class Chromium {
      * process: quitting a ChromeDriver stops the service it was started with.
      */
     static ChromeDriver start(Path profile) {
+        return start(profile, List.of());
+    }
+
+    /**
+     * As {@link #start(Path)}, with more command-line arguments: {@link #trusting} for a page served
+     * over TLS with a test's own certificate.
+     */
+    static ChromeDriver start(Path profile, List<String> moreArguments) {
         ChromeDriverService service = new ChromeDriverService.Builder()
                 .usingDriverExecutable(DRIVER.toFile())
                 .usingAnyFreePort()
@@ -54,10 +63,21 @@ final class Chromium {
                 .setBinary(BROWSER.toFile())
                 .addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                        "--disable-sync", "--window-size=900,700", "--user-data-dir=" + profile);
+                        "--disable-sync", "--window-size=900,700", "--user-data-dir=" + profile)
+                .addArguments(moreArguments);
         // Keeps the page's console, so that a failed wait can say what the page logged.
         options.setCapability("goog:loggingPrefs", Map.of("browser", "ALL"));
         return new ChromeDriver(service, options);
+    }
+
+    /**
+     * The argument that makes Chromium accept a certificate with this public key (the base64 SHA-256
+     * of its SubjectPublicKeyInfo), and only that one: a narrower hole than
+     * {@code --ignore-certificate-errors}, so a test still fails on any other certificate error.
+     * Chromium honours it only with {@code --user-data-dir}, which {@link #start} always gives.
+     */
+    static String trusting(String keyHash) {
+        return "--ignore-certificate-errors-spki-list=" + keyHash;
     }
 
     private static Path onPath(String... names) {

@@ -177,42 +177,6 @@ class NodesBehindNginxTest {
         }
     }
 
-    /**
-     * What the run above cannot wait for: nginx must outlast Parley's own timeouts. A WebSocket is
-     * closed by Parley after --idle-timeout (60 s by default) and a long poll is held up to 30 s; an
-     * nginx read timeout shorter than those would cut quiet chats and long polls. And the API is not
-     * buffered by nginx.
-     */
-    @Test
-    void documentedNginxTimeoutsOutlastParleysOwnAndTheApiIsNotBuffered() throws Exception {
-        String block = NginxProcess.documentedBlock().replaceAll("(?m)#.*$", "");
-        String chat = location(block, "= /chat");
-        String api = location(block, "/api/");
-        assertThat(seconds(chat, "proxy_read_timeout")).as("WebSocket read timeout, s").isGreaterThan(60);
-        assertThat(seconds(chat, "proxy_send_timeout")).as("WebSocket send timeout, s").isGreaterThan(60);
-        assertThat(seconds(api, "proxy_read_timeout")).as("API read timeout, s (long polls wait up to 30 s)").isGreaterThan(30);
-        assertThat(api).contains("proxy_buffering off;");
-        assertThat(block).doesNotContain("ip_hash").doesNotContain("sticky").doesNotContainPattern("(?m)^\\s*hash ");
-    }
-
-    private static String location(String block, String match) {
-        Matcher m = Pattern.compile("location\\s+" + Pattern.quote(match) + "\\s*\\{([^}]*)}").matcher(block);
-        assertThat(m.find()).as("the documented config has 'location %s { ... }'", match).isTrue();
-        return m.group(1);
-    }
-
-    /** An nginx time (30, 30s, 5m, 1h) set in a location, in seconds. */
-    private static long seconds(String location, String directive) {
-        Matcher m = Pattern.compile(directive + "\\s+(\\d+)(s|m|h)?\\s*;").matcher(location);
-        assertThat(m.find()).as("%s is set", directive).isTrue();
-        long n = Long.parseLong(m.group(1));
-        return m.group(2) == null ? n : switch (m.group(2)) {
-            case "m" -> n * 60;
-            case "h" -> n * 3600;
-            default -> n;
-        };
-    }
-
     private void servesTheDocumentedSetUp(NginxProcess nginx, String database) throws Exception {
         HttpResponse<Void> redirect = nginx.client().send(HttpRequest.newBuilder(nginx.plainHttp("/?x=1")).build(),
                 HttpResponse.BodyHandlers.discarding());

@@ -12,10 +12,13 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
+import java.security.MessageDigest;
 import java.security.cert.CertificateFactory;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -23,7 +26,8 @@ import java.util.regex.Pattern;
  * A real nginx (Debian's package, {@code /usr/sbin/nginx}) in front of Parley nodes, running the very
  * configuration docs/OPERATIONS.md documents ("Several nodes behind nginx"): the block between its
  * {@code nginx-config:begin} and {@code nginx-config:end} markers is read from the document, and only
- * the node addresses, the listening ports and the certificate paths are replaced. A change to the
+ * the node addresses, the listening ports and the certificate paths are replaced. Or in front of one
+ * server, running the shipped {@code src/dist/nginx/parley.conf} the same way ({@link #startSingleNode}). A change to the
  * documented block is a change to what the test runs; a change the replacements no longer fit fails
  * here, loudly, rather than running something else.
  *
@@ -39,8 +43,12 @@ public final class NginxProcess implements AutoCloseable {
 
     public static final Path BINARY = Path.of("/usr/sbin/nginx");
     public static final Path DOC = Path.of("docs", "OPERATIONS.md");
+    /** The single-node configuration Parley ships (in the release archive too). */
+    public static final Path SINGLE_NODE = Path.of("src", "dist", "nginx", "parley.conf");
     private static final String BEGIN = "<!-- nginx-config:begin";
     private static final String END = "<!-- nginx-config:end -->";
+    private static final String SINGLE_BEGIN = "<!-- nginx-single-node:begin";
+    private static final String SINGLE_END = "<!-- nginx-single-node:end -->";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(20);
 
     private final Process process;
@@ -48,10 +56,12 @@ public final class NginxProcess implements AutoCloseable {
     private final int tlsPort;
     private final int plainPort;
     private final HttpClient client;
+    private final Path cert;
     private final Thread reaper = new Thread(this::stop, "nginx-reaper");
 
-    private NginxProcess(Process process, Path dir, int tlsPort, int plainPort, HttpClient client) {
+    private NginxProcess(Process process, Path dir, int tlsPort, int plainPort, HttpClient client, Path cert) {
         this.process = process;
+        this.cert = cert;
         this.dir = dir;
         this.tlsPort = tlsPort;
         this.plainPort = plainPort;
@@ -68,12 +78,22 @@ public final class NginxProcess implements AutoCloseable {
      * {@code conf.d/parley.conf}, inside nginx's {@code http} block.
      */
     public static String documentedBlock() throws IOException {
+        return fencedBlock(BEGIN, END);
+    }
+
+    /** The single-node configuration as docs/OPERATIONS.md shows it: the same as {@link #SINGLE_NODE}. */
+    public static String documentedSingleNodeBlock() throws IOException {
+        return fencedBlock(SINGLE_BEGIN, SINGLE_END);
+    }
+
+    /** The one ```nginx fenced block between the markers {@code begin ...} and {@code end}. */
+    private static String fencedBlock(String beginMarker, String endMarker) throws IOException {
         String doc = Files.readString(DOC);
-        int begin = doc.indexOf(BEGIN);
-        int end = doc.indexOf(END);
-        if (begin < 0 || end < begin || doc.indexOf(BEGIN, begin + 1) >= 0) {
-            throw new IllegalStateException(DOC + " must hold exactly one nginx block between '" + BEGIN
-                    + " ...' and '" + END + "'");
+        int begin = doc.indexOf(beginMarker);
+        int end = doc.indexOf(endMarker);
+        if (begin < 0 || end < begin || doc.indexOf(beginMarker, begin + 1) >= 0) {
+            throw new IllegalStateException(DOC + " must hold exactly one nginx block between '" + beginMarker
+                    + " ...' and '" + endMarker + "'");
         }
         String between = doc.substring(doc.indexOf('\n', begin) + 1, end);
         int open = between.indexOf("```nginx\n");
@@ -105,12 +125,15 @@ public final class NginxProcess implements AutoCloseable {
             throw new IllegalStateException("the documented upstream lists " + i + " nodes (server 10.0.0.N:8080), the test runs "
                     + upstreams.size());
         }
-        String local = out.toString();
-        local = replaceOnce(local, "listen 443 ssl;", "listen 127.0.0.1:" + tlsPort + " ssl;");
+        return localServers(out.toString(), tlsPort, plainPort, cert, key);
+    }
+
+    /** 127.0.0.1 and the given ports in place of 443 and 80, and the test's certificate. */
+    private static String localServers(String conf, int tlsPort, int plainPort, Path cert, Path key) {
+        String local = replaceOnce(conf, "listen 443 ssl;", "listen 127.0.0.1:" + tlsPort + " ssl;");
         local = replaceOnce(local, "listen 80;", "listen 127.0.0.1:" + plainPort + ";");
         local = replaceOnce(local, "/etc/letsencrypt/live/chat.example.com/fullchain.pem", cert.toString());
-        local = replaceOnce(local, "/etc/letsencrypt/live/chat.example.com/privkey.pem", key.toString());
-        return local;
+        return replaceOnce(local, "/etc/letsencrypt/live/chat.example.com/privkey.pem", key.toString());
     }
 
     private static String replaceOnce(String text, String documented, String local) {
@@ -122,15 +145,49 @@ public final class NginxProcess implements AutoCloseable {
         return text.substring(0, at) + local + text.substring(at + documented.length());
     }
 
+    /**
+     * The shipped single-node configuration, {@code src/dist/nginx/parley.conf}, with this machine's
+     * values: 127.0.0.1:{@code upstream} for Parley's address, 127.0.0.1 and the given ports in place
+     * of 443 and 80, and the test's certificate. Fails if the file no longer has what is replaced.
+     */
+    static String localizeSingleNode(String conf, int upstream, int tlsPort, int plainPort, Path cert, Path key) {
+        String local = replaceOnce(conf, "server 127.0.0.1:8080;", "server 127.0.0.1:" + upstream + ";");
+        return localServers(local, tlsPort, plainPort, cert, key);
+    }
+
+    /** What goes into conf.d/parley.conf, given the ports and certificate an attempt uses. */
+    private interface Config {
+        String write(int tlsPort, int plainPort, Path cert, Path key) throws IOException;
+    }
+
     /** Starts nginx on free ports of 127.0.0.1 in front of the nodes listening on {@code upstreams}. */
     public static NginxProcess start(Path dir, List<Integer> upstreams) throws Exception {
+        return start(dir, 0, (tlsPort, plainPort, cert, key) ->
+                localize(documentedBlock(), upstreams, tlsPort, plainPort, cert, key));
+    }
+
+    /**
+     * Starts nginx on 127.0.0.1 with the shipped single-node configuration ({@link #SINGLE_NODE}) in
+     * front of one server listening on {@code upstream}: its TLS server on {@code tlsPort} (0: any free
+     * port; a server whose --public-url names nginx's address needs it chosen first, see
+     * {@link FreePorts}), the redirecting one on any free port. {@code edit} gets the file as shipped
+     * and returns what to run instead (the identity for the file as it is), for a test of a
+     * configuration someone got wrong; it must keep what {@link #localizeSingleNode} replaces.
+     */
+    public static NginxProcess startSingleNode(Path dir, int upstream, int tlsPort, UnaryOperator<String> edit)
+            throws Exception {
+        String conf = edit.apply(Files.readString(SINGLE_NODE));
+        return start(dir, tlsPort, (tls, plainPort, cert, key) -> localizeSingleNode(conf, upstream, tls, plainPort, cert, key));
+    }
+
+    private static NginxProcess start(Path dir, int tlsPort, Config config) throws Exception {
         Files.createDirectories(dir);
         Path cert = dir.resolve("cert.pem");
         Path key = dir.resolve("key.pem");
         makeCertificate(cert, key);
         for (int attempt = 1; ; attempt++) {
             try {
-                return start(dir, upstreams, cert, key);
+                return start(dir, tlsPort, config, cert, key);
             } catch (PortTaken e) {
                 // A free port was taken between finding it and nginx binding it; try others.
                 if (attempt == 3) {
@@ -147,13 +204,13 @@ public final class NginxProcess implements AutoCloseable {
         }
     }
 
-    private static NginxProcess start(Path dir, List<Integer> upstreams, Path cert, Path key) throws Exception {
+    private static NginxProcess start(Path dir, int fixedTlsPort, Config config, Path cert, Path key) throws Exception {
         // A fresh log per attempt, so that only this attempt's failure is read as a taken port.
         Files.deleteIfExists(dir.resolve("error.log"));
         Files.deleteIfExists(dir.resolve("nginx.out"));
-        int tlsPort = freePort();
+        int tlsPort = fixedTlsPort != 0 ? fixedTlsPort : freePort();
         int plainPort = freePort();
-        Files.writeString(dir.resolve("parley.conf"), localize(documentedBlock(), upstreams, tlsPort, plainPort, cert, key));
+        Files.writeString(dir.resolve("parley.conf"), config.write(tlsPort, plainPort, cert, key));
         // The rest of what Debian's nginx.conf sets around conf.d, with every path in dir.
         Files.writeString(dir.resolve("nginx.conf"), """
                 daemon off;
@@ -180,7 +237,7 @@ public final class NginxProcess implements AutoCloseable {
                 .redirectErrorStream(true).redirectOutput(dir.resolve("nginx.out").toFile()).start();
         HttpClient client = HttpClient.newBuilder().sslContext(trusting(cert)).version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(5)).build();
-        NginxProcess nginx = new NginxProcess(process, dir, tlsPort, plainPort, client);
+        NginxProcess nginx = new NginxProcess(process, dir, tlsPort, plainPort, client, cert);
         Runtime.getRuntime().addShutdownHook(nginx.reaper);
         nginx.awaitServing();
         return nginx;
@@ -260,6 +317,18 @@ public final class NginxProcess implements AutoCloseable {
     /** http://127.0.0.1:port + path: the plain server block, which only redirects. */
     public URI plainHttp(String pathAndQuery) {
         return URI.create("http://127.0.0.1:" + plainPort + pathAndQuery);
+    }
+
+    /**
+     * The base64 SHA-256 of the test certificate's public key (its SubjectPublicKeyInfo): what
+     * Chromium's {@code --ignore-certificate-errors-spki-list} takes to trust this certificate, and
+     * no other, without a system trust store.
+     */
+    public String certificateKeyHash() throws Exception {
+        try (InputStream in = Files.newInputStream(cert)) {
+            byte[] spki = CertificateFactory.getInstance("X.509").generateCertificate(in).getPublicKey().getEncoded();
+            return Base64.getEncoder().encodeToString(MessageDigest.getInstance("SHA-256").digest(spki));
+        }
     }
 
     public Path directory() {
