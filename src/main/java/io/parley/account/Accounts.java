@@ -37,7 +37,8 @@ import java.util.function.Supplier;
  * future that completes on a worker thread: the caller (the HTTP API, on an event loop) hops back to its
  * loop to answer.
  *
- * <p><b>Threads and bounds.</b> Argon2id takes about 60 ms of a core and 19 MiB of heap per password,
+ * <p><b>Threads and bounds.</b> Argon2id takes a core for tens of milliseconds (144-174 ms measured
+ * on a busy 2-core machine) and 19 MiB of heap per password,
  * so hashing runs on {@value #HASHERS} threads of its own with at most {@value #HASH_QUEUE} attempts
  * waiting; past that a sign-in is refused {@code overloaded} at once. A flood of sign-ins therefore holds
  * at most {@value #HASHERS} × 19 MiB, and a session's token, which needs no hash, never waits behind

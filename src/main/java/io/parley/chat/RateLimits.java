@@ -118,7 +118,7 @@ public final class RateLimits {
 
     /**
      * Takes one sign-in attempt (a password to check) from {@code client}'s allowance: each costs the
-     * server about 60 ms of a core, and guessing passwords must be slow.
+     * server an Argon2id run (19 MiB, tens of milliseconds of a core), and guessing passwords must be slow.
      *
      * @throws ChatException {@code rate_limited}, saying when to retry
      */
