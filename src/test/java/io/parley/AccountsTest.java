@@ -14,7 +14,11 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
 import java.util.function.UnaryOperator;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -288,5 +292,38 @@ class AccountsTest {
         try (WsClient other = WsClient.hello(server.chatUri(), "Heidrun")) {
             assertThat(other.isClosed()).isFalse();
         }
+    }
+
+    @Test
+    void aFloodOfSignInsHashesOnHalfTheCoresRefusesTheRestAndLeavesTokensFast() throws Exception {
+        startOpen();
+        String cookie = sessionCookie(signUp("ivy", "correct horse"));
+        int attempts = 120;
+        List<CompletableFuture<HttpResponse<String>>> flood = new ArrayList<>();
+        for (int i = 0; i < attempts; i++) {
+            flood.add(api.sendAsync(api.request("/api/session", "Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(credentials("ivy", "wrong horse " + i))).build()));
+        }
+        int hashing = 0;
+        List<Long> tokenMillis = new ArrayList<>();
+        while (flood.stream().anyMatch(f -> !f.isDone())) {
+            hashing = Math.max(hashing, (int) Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().startsWith(server.server().name() + "-passwords")).count());
+            long t0 = System.nanoTime();
+            assertThat(token(cookie).statusCode()).isEqualTo(200);
+            tokenMillis.add((System.nanoTime() - t0) / 1_000_000);
+        }
+        Map<Integer, Long> statuses = flood.stream().map(CompletableFuture::join)
+                .collect(Collectors.groupingBy(HttpResponse::statusCode, Collectors.counting()));
+
+        assertThat(hashing).as("password threads").isBetween(1, Math.max(1, Runtime.getRuntime().availableProcessors() / 2));
+        assertThat(statuses.keySet()).as(statuses.toString()).containsOnly(401, 503);
+        assertThat(statuses.get(503)).as("refused at once, past the queue: " + statuses).isPositive();
+        tokenMillis.sort(null);
+        long median = tokenMillis.get(tokenMillis.size() / 2);
+        System.out.printf("sign-in flood: %s; tokens during it: %d, median %d ms, slowest %d ms%n", statuses,
+                tokenMillis.size(), median, tokenMillis.getLast());
+        // Behind the queue of hashes a token would wait seconds (32 hashes of tens to 150 ms each, on one thread).
+        assertThat(median).as("a token, which needs no hash, does not wait behind the flood").isLessThan(1000);
     }
 }

@@ -39,9 +39,9 @@ import java.util.function.Supplier;
  *
  * <p><b>Threads and bounds.</b> Argon2id takes a core for tens of milliseconds (144-174 ms measured
  * on a busy 2-core machine) and 19 MiB of heap per password,
- * so hashing runs on {@value #HASHERS} threads of its own with at most {@value #HASH_QUEUE} attempts
- * waiting; past that a sign-in is refused {@code overloaded} at once. A flood of sign-ins therefore holds
- * at most {@value #HASHERS} × 19 MiB, and a session's token, which needs no hash, never waits behind
+ * so hashing runs on {@link #HASHERS} threads of its own (half the cores, 1 to 4) with at most
+ * {@value #HASH_QUEUE} attempts waiting; past that a sign-in is refused {@code overloaded} at once. A
+ * flood of sign-ins therefore holds at most 4 × 19 MiB, and a session's token, which needs no hash, never waits behind
  * them: it runs on {@value #LOOKUPS} threads of their own ({@value #LOOKUP_QUEUE} waiting at most). A
  * third thread re-reads the registered names every {@link #NAMES_REFRESH} (so a guest cannot take a
  * name registered on another node, or by {@code parley user add}, for longer than that plus one query)
@@ -60,7 +60,11 @@ public final class Accounts implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Accounts.class);
 
-    static final int HASHERS = 2;
+    /**
+     * Half the cores, 1 to 4: hashing never takes every core from the event loops, and a flood holds at
+     * most 4 × 19 MiB.
+     */
+    static final int HASHERS = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors() / 2));
     static final int HASH_QUEUE = 32;
     static final int LOOKUPS = 2;
     static final int LOOKUP_QUEUE = 256;
