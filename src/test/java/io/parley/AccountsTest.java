@@ -3,12 +3,14 @@ package io.parley;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.parley.config.ServerConfig;
 import io.parley.testing.ApiClient;
+import io.parley.testing.FreePorts;
 import io.parley.testing.TestServer;
 import io.parley.testing.WsClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -129,6 +131,20 @@ class AccountsTest {
         HttpResponse<String> sent = api.post("lobby", ApiClient.body("m1", "hi"),
                 "Authorization", "Bearer " + session.path("token").asText());
         assertThat(sent.statusCode()).as(sent.body()).isEqualTo(200);
+    }
+
+    @Test
+    void behindAnHttpsPublicUrlTheCookieIsSecure() throws Exception {
+        int port = FreePorts.belowEphemeralRange();
+        server = TestServer.start(dir, c -> c.withPort(port).withAccess(c.access()
+                .withPublicUrl(URI.create("https://127.0.0.1:" + port))
+                .withAccounts(c.access().accounts().withOpenSignup(true))));
+        api = new ApiClient(server.port());
+
+        HttpResponse<String> created = signUp("Sam", "correct horse");
+
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        assertThat(created.headers().firstValue("Set-Cookie").orElseThrow()).containsIgnoringCase("; Secure");
     }
 
     @Test
