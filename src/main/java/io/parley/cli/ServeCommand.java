@@ -122,7 +122,7 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--guests", negatable = true, defaultValue = "${env:PARLEY_GUESTS:-true}", fallbackValue = "true",
             description = "Let clients without a token chat as guests (env PARLEY_GUESTS). --no-guests requires"
-                    + " a token of everyone, and --token-secret.")
+                    + " a token of everyone: from a host site (--token-secret) or a sign-in (accounts).")
     boolean guests;
 
     @Option(names = "--token-secret", defaultValue = "${env:PARLEY_TOKEN_SECRET}", arity = "1",
