@@ -85,6 +85,8 @@ public final class Accounts implements AutoCloseable {
     private final ThreadPoolExecutor lookups;
     private final ScheduledExecutorService refresher;
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** Whether the last refresh of the names failed; the refresher thread's alone. */
+    private boolean namesFailing;
 
     private Accounts(AccountStore store, ServerConfig config, String threadPrefix) {
         this.store = store;
@@ -300,8 +302,17 @@ public final class Accounts implements AutoCloseable {
         long started = System.nanoTime();
         try {
             names.replaceAll(store.keys(), started);
+            if (namesFailing) {
+                namesFailing = false;
+                log.info("accounts: re-reading the registered names works again");
+            }
         } catch (RuntimeException e) {
-            log.warn("accounts: re-reading the registered names failed: {}", e.getMessage());
+            // Once per outage, not every 2 s: the names last read stay in force meanwhile.
+            if (!namesFailing) {
+                namesFailing = true;
+                log.warn("accounts: re-reading the registered names failed; keeping the last ones read: {}",
+                        e.getMessage());
+            }
         }
     }
 
