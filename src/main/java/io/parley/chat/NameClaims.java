@@ -2,6 +2,7 @@ package io.parley.chat;
 
 import io.parley.auth.DisplayNames;
 import io.parley.auth.Identity;
+import io.parley.auth.RegisteredNames;
 
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -12,6 +13,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The names a guest may not take a look-alike of ({@link DisplayNames#skeletons}):
  * <ul>
+ *   <li>the names of registered accounts ({@link RegisteredNames}), whether or not they are online:
+ *       those of this node at once, those added elsewhere (another node, {@code parley user add})
+ *       within the accounts' refresh interval;</li>
  *   <li>the names of signed-in users (token users) this server has seen since it started: at a
  *       WebSocket {@code hello} or on an HTTP API send, the last {@value #MAX_SIGNED_IN} names kept;</li>
  *   <li>the names of a room's current WebSocket members, where the guest joins or sends.</li>
@@ -42,7 +46,10 @@ final class NameClaims {
     /** Room -> skeleton -> user id -> how many of its subscriptions are in the room. */
     private final ConcurrentHashMap<String, Map<String, Map<String, Integer>>> rooms = new ConcurrentHashMap<>();
 
-    NameClaims() {
+    private final RegisteredNames registered;
+
+    NameClaims(RegisteredNames registered) {
+        this.registered = registered;
         // Loads ICU's confusables data now, at server start, rather than in the first hello.
         DisplayNames.skeletons("parley");
     }
@@ -113,6 +120,10 @@ final class NameClaims {
     private void checkSignedIn(Identity who, List<String> keys) {
         if (!who.guest()) {
             return;
+        }
+        if (registered.taken(keys)) {
+            throw new ChatException(ErrorCode.INVALID_NAME, "the name '" + who.name()
+                    + "' is, or looks like, the name of a registered user; sign in, or choose another");
         }
         synchronized (signedIn) {
             for (String k : keys) {

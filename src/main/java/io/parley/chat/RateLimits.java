@@ -39,8 +39,20 @@ public final class RateLimits {
     private final ConcurrentHashMap<String, Bucket> users = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<InetAddress, Bucket> guestAddresses = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<InetAddress, Connection> clientsBehindProxies = new ConcurrentHashMap<>();
+    private final int signInsPerMinute;
+    private final ConcurrentHashMap<InetAddress, Bucket> signIns = new ConcurrentHashMap<>();
 
+    /** The limits of {@code admission}, and no limit on sign-ins. */
     public RateLimits(ServerConfig.Admission admission) {
+        this(admission, 0);
+    }
+
+    /**
+     * @param signInsPerMinute sign-in and sign-up attempts one address (an IPv6 /64) may make per minute,
+     *                         in bursts of as many; 0: no limit
+     */
+    public RateLimits(ServerConfig.Admission admission, int signInsPerMinute) {
+        this.signInsPerMinute = signInsPerMinute;
         this.sendsPerConnection = admission.sendsPerSecondPerConnection();
         this.sendsPerUser = admission.sendsPerSecondPerUser();
         this.requestsPerConnection = admission.requestsPerSecondPerConnection();
@@ -104,8 +116,26 @@ public final class RateLimits {
         }
     }
 
+    /**
+     * Takes one sign-in attempt (a password to check) from {@code client}'s allowance: each costs the
+     * server an Argon2id run (19 MiB, tens of milliseconds of a core), and guessing passwords must be slow.
+     *
+     * @throws ChatException {@code rate_limited}, saying when to retry
+     */
+    public void signIn(InetAddress client) {
+        if (signInsPerMinute == 0 || client == null) {
+            return;
+        }
+        take(signIns.computeIfAbsent(addressOf(client), a -> Bucket.builder()
+                        .addLimit(limit -> limit.capacity(signInsPerMinute)
+                                .refillGreedy(signInsPerMinute, Duration.ofMinutes(1)))
+                        .build()),
+                "one address may try to sign in at most " + signInsPerMinute + " times a minute;");
+    }
+
     /** Forgets users, guest addresses and clients behind proxies whose buckets are full again; called now and then by the server. */
     public void forgetFull() {
+        signIns.values().removeIf(b -> b.getAvailableTokens() >= signInsPerMinute);
         users.values().removeIf(b -> refilled(b, sendsPerUser));
         guestAddresses.values().removeIf(b -> refilled(b, guestSendsPerAddress));
         clientsBehindProxies.values().removeIf(Connection::full);
@@ -147,7 +177,8 @@ public final class RateLimits {
         ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(1);
         if (!probe.isConsumed()) {
             long wait = Math.max(1, TimeUnit.NANOSECONDS.toMillis(probe.getNanosToWaitForRefill()) + 1);
-            throw new ChatException(ErrorCode.RATE_LIMITED, limit + " a second; retry in " + wait + " ms", wait);
+            throw new ChatException(ErrorCode.RATE_LIMITED, limit + (limit.endsWith(";") ? "" : " a second;")
+                    + " retry in " + wait + " ms", wait);
         }
     }
 

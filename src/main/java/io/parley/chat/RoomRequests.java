@@ -1,6 +1,7 @@
 package io.parley.chat;
 
 import io.parley.auth.Identity;
+import io.parley.auth.RegisteredNames;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
 import io.parley.engine.MembersListener;
@@ -38,12 +39,19 @@ public final class RoomRequests {
     private final Broker broker;
     private final ServerConfig config;
     private final RateLimits limits;
-    private final NameClaims names = new NameClaims();
+    private final NameClaims names;
 
+    /** Requests of a server without accounts: guests are checked against the token users seen. */
     public RoomRequests(Broker broker, ServerConfig config, RateLimits limits) {
+        this(broker, config, limits, new RegisteredNames());
+    }
+
+    /** @param registered the accounts' names, which no guest may take a look-alike of */
+    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered) {
         this.broker = broker;
         this.config = config;
         this.limits = limits;
+        this.names = new NameClaims(registered);
     }
 
     /** The names guests may not look like; shared by every session and the HTTP API. */

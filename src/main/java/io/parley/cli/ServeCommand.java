@@ -122,12 +122,13 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--guests", negatable = true, defaultValue = "${env:PARLEY_GUESTS:-true}", fallbackValue = "true",
             description = "Let clients without a token chat as guests (env PARLEY_GUESTS). --no-guests requires"
-                    + " a token of everyone, and --token-secret.")
+                    + " a token of everyone: from a host site (--token-secret) or a sign-in (accounts).")
     boolean guests;
 
     @Option(names = "--token-secret", defaultValue = "${env:PARLEY_TOKEN_SECRET}", arity = "1",
             description = "HMAC-SHA256 secret of the tokens to accept, at least 32 bytes. Prefer the environment"
-                    + " variable PARLEY_TOKEN_SECRET: a flag shows in the process list.")
+                    + " variable PARLEY_TOKEN_SECRET: a flag shows in the process list. Without it the server makes"
+                    + " one at first start and keeps it in its database, for its accounts' tokens.")
     String tokenSecret;
 
     @Option(names = "--token-leeway", defaultValue = "${env:PARLEY_TOKEN_LEEWAY:-5}",
@@ -135,6 +136,28 @@ final class ServeCommand implements Callable<Integer> {
                     + " issuer and this server; a connection ends this long after its token expires unless"
                     + " refreshed. 0 to 600 (env PARLEY_TOKEN_LEEWAY).")
     long tokenLeewaySeconds;
+
+    @Option(names = "--open-signup", defaultValue = "${env:PARLEY_OPEN_SIGNUP:-false}",
+            description = "Let anyone register an account on the sign-in page (POST /api/accounts); otherwise only"
+                    + " 'parley user add' makes accounts (env PARLEY_OPEN_SIGNUP).")
+    boolean openSignup;
+
+    @Option(names = "--session-token-ttl", defaultValue = "${env:PARLEY_SESSION_TOKEN_TTL:-15m}",
+            converter = Lifetimes.class,
+            description = "How long a token minted for a signed-in browser lasts (it asks for a new one before"
+                    + " then): 30s to 1d, e.g. 900s, 15m, 1h (env PARLEY_SESSION_TOKEN_TTL).")
+    Duration sessionTokenTtl;
+
+    @Option(names = "--session-lifetime", defaultValue = "${env:PARLEY_SESSION_LIFETIME:-30d}",
+            converter = Lifetimes.class,
+            description = "How long a sign-in lasts before the password is asked again, e.g. 12h, 30d"
+                    + " (env PARLEY_SESSION_LIFETIME).")
+    Duration sessionLifetime;
+
+    @Option(names = "--sign-ins-per-minute", defaultValue = "${env:PARLEY_SIGN_INS_PER_MINUTE:-10}",
+            description = "Sign-in and sign-up attempts one IP address (an IPv6 /64) may make per minute, bursts"
+                    + " of as many; more are refused rate_limited; 0: no limit (env PARLEY_SIGN_INS_PER_MINUTE).")
+    int signInsPerMinute;
 
     @Option(names = "--websocket", negatable = true, defaultValue = "${env:PARLEY_WEBSOCKET:-true}",
             fallbackValue = "true",
@@ -193,7 +216,8 @@ final class ServeCommand implements Callable<Integer> {
     int guestSendsPerIp;
 
     @Option(names = "--no-rate-limits", defaultValue = "false",
-            description = "Turn every rate limit off, whatever the four options above say: for benchmarks.")
+            description = "Turn every rate limit off, whatever the options above say (sign-ins per minute too): for"
+                    + " benchmarks.")
     boolean noRateLimits;
 
     ServerConfig config() {
@@ -206,7 +230,8 @@ final class ServeCommand implements Callable<Integer> {
                 historyOnJoin, maxRooms, Duration.ofSeconds(pingSeconds), Duration.ofSeconds(idleSeconds),
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,
                         Networks.parse("metrics network", metricsFrom), publicUrl(), compression,
-                        Duration.ofSeconds(tokenLeewaySeconds)),
+                        Duration.ofSeconds(tokenLeewaySeconds), new ServerConfig.Accounts(openSignup, sessionTokenTtl,
+                        sessionLifetime, noRateLimits ? 0 : signInsPerMinute)),
                 noRateLimits ? admission.withoutRateLimits() : admission,
                 postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl),
                 redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl),

@@ -230,8 +230,8 @@ public record ServerConfig(
      * Who may connect.
      *
      * @param allowGuests  true: a client without a token may chat as a guest ({@code guest:<name>})
-     * @param tokenSecret  the HMAC-SHA256 secret tokens are signed with, or null: then no token is
-     *                     accepted, and only guests can connect
+     * @param tokenSecret  the HMAC-SHA256 secret tokens are signed with, or null: then the server makes
+     *                     one at first start and keeps it in its database, for its accounts' tokens
      * @param webSocket    false: refuse WebSocket upgrades (503), as a proxy that blocks them would;
      *                     clients fall back to the HTTP API
      * @param metricsFrom  the networks {@code /metrics} is served to (behind a trusted proxy, judged by
@@ -244,9 +244,10 @@ public record ServerConfig(
      * @param tokenLeeway  how long after its {@code exp} a token is still accepted, for the clocks of the
      *                     issuer and the server that differ; a connection ends this long after its
      *                     token's expiry unless refreshed. Whole seconds, as a token's times are
+     * @param accounts     Parley's own accounts: sign-up, sessions and the tokens they get
      */
     public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom,
-                         URI publicUrl, boolean compression, Duration tokenLeeway) {
+                         URI publicUrl, boolean compression, Duration tokenLeeway, Accounts accounts) {
 
         /** Clocks of the issuer and the server may differ a little; machines that sync time, by less. */
         public static final Duration DEFAULT_TOKEN_LEEWAY = Duration.ofSeconds(5);
@@ -263,10 +264,7 @@ public record ServerConfig(
                         + " bytes");
             }
             Objects.requireNonNull(metricsFrom, "metricsFrom");
-            if (!allowGuests && tokenSecret == null) {
-                throw new IllegalArgumentException("with guests turned off, a token secret is needed, "
-                        + "or nobody could connect");
-            }
+            Objects.requireNonNull(accounts, "accounts");
             if (publicUrl != null && (publicUrl.getHost() == null || publicUrl.getScheme() == null
                     || !publicUrl.getScheme().equalsIgnoreCase("http") && !publicUrl.getScheme().equalsIgnoreCase("https")
                     || publicUrl.getRawUserInfo() != null)) {
@@ -280,35 +278,40 @@ public record ServerConfig(
         }
 
         public static Access defaults() {
-            return new Access(true, null, true, Networks.LOOPBACK, null, true, DEFAULT_TOKEN_LEEWAY);
+            return new Access(true, null, true, Networks.LOOPBACK, null, true, DEFAULT_TOKEN_LEEWAY, Accounts.defaults());
         }
 
         public Access withTokenSecret(String secret) {
-            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway);
+            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway, accounts);
         }
 
         public Access withGuests(boolean allowed) {
-            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway);
+            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway, accounts);
         }
 
         public Access withWebSocket(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression, tokenLeeway);
+            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression, tokenLeeway, accounts);
         }
 
         public Access withMetricsFrom(Networks networks) {
-            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression, tokenLeeway);
+            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression, tokenLeeway, accounts);
         }
 
         public Access withPublicUrl(URI url) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression, tokenLeeway);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression, tokenLeeway, accounts);
         }
 
         public Access withTokenLeeway(Duration leeway) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, leeway);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, leeway, accounts);
         }
 
         public Access withCompression(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled, tokenLeeway);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled, tokenLeeway, accounts);
+        }
+
+        public Access withAccounts(Accounts newAccounts) {
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway,
+                    newAccounts);
         }
 
         @Override
@@ -316,7 +319,58 @@ public record ServerConfig(
             // Never print the secret.
             return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
                     + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", publicUrl=" + publicUrl
-                    + ", compression=" + compression + ", tokenLeeway=" + tokenLeeway + "]";
+                    + ", compression=" + compression + ", tokenLeeway=" + tokenLeeway + ", accounts=" + accounts + "]";
+        }
+    }
+
+    /**
+     * Parley's own accounts (docs/OPERATIONS.md, "Accounts").
+     *
+     * @param openSignup             true: anyone may register an account at {@code POST /api/accounts};
+     *                               false: only {@code parley user add} makes them
+     * @param tokenTtl               how long a token minted for a signed-in browser is valid; it asks for
+     *                               a new one before then
+     * @param sessionLifetime        how long a sign-in lasts (the session cookie)
+     * @param signInsPerMinutePerAddress sign-in and sign-up attempts one IP address (an IPv6 /64) may make
+     *                               per minute, bursts of as many; 0: no limit
+     */
+    public record Accounts(boolean openSignup, Duration tokenTtl, Duration sessionLifetime,
+                           int signInsPerMinutePerAddress) {
+
+        public static final Duration DEFAULT_TOKEN_TTL = Duration.ofMinutes(15);
+        public static final Duration DEFAULT_SESSION_LIFETIME = Duration.ofDays(30);
+        /** Enough for a person who mistypes a few times; an online guesser gets 14,400 a day per address. */
+        public static final int DEFAULT_SIGN_INS_PER_MINUTE = 10;
+
+        public Accounts {
+            Objects.requireNonNull(tokenTtl, "tokenTtl");
+            Objects.requireNonNull(sessionLifetime, "sessionLifetime");
+            if (tokenTtl.compareTo(Duration.ofSeconds(30)) < 0 || tokenTtl.compareTo(Duration.ofDays(1)) > 0) {
+                throw new IllegalArgumentException("the session token lifetime must be 30 s to 1 day, was " + tokenTtl);
+            }
+            if (sessionLifetime.compareTo(tokenTtl) < 0 || sessionLifetime.compareTo(Duration.ofDays(3650)) > 0) {
+                throw new IllegalArgumentException("the session lifetime must be at least the token's and at most"
+                        + " 10 years, was " + sessionLifetime);
+            }
+            if (signInsPerMinutePerAddress < 0) {
+                throw new IllegalArgumentException("sign-ins per minute must be 0 (off) or positive");
+            }
+        }
+
+        public static Accounts defaults() {
+            return new Accounts(false, DEFAULT_TOKEN_TTL, DEFAULT_SESSION_LIFETIME, DEFAULT_SIGN_INS_PER_MINUTE);
+        }
+
+        public Accounts withOpenSignup(boolean open) {
+            return new Accounts(open, tokenTtl, sessionLifetime, signInsPerMinutePerAddress);
+        }
+
+        public Accounts withSignInsPerMinute(int perMinute) {
+            return new Accounts(openSignup, tokenTtl, sessionLifetime, perMinute);
+        }
+
+        public Accounts withLifetimes(Duration newTokenTtl, Duration newSessionLifetime) {
+            return new Accounts(openSignup, newTokenTtl, newSessionLifetime, signInsPerMinutePerAddress);
         }
     }
 

@@ -94,12 +94,28 @@ public final class PostgresHistoryStore implements HistoryStore {
      * once). Throws StoreException when PostgreSQL cannot be reached or the schema is newer than this code.
      */
     public static PostgresHistoryStore open(PostgresUrl url) {
+        HikariDataSource pool = pool(url, "parley-postgres", POOL_SIZE);
+        try {
+            PostgresHistoryStore store = new PostgresHistoryStore(pool);
+            store.migrate();
+            return store;
+        } catch (RuntimeException e) {
+            pool.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A pool of {@code size} connections with this store's bounds (connection, statement and socket
+     * timeouts), opened with {@link #connect}'s patience; the account store borrows the same settings.
+     */
+    static HikariDataSource pool(PostgresUrl url, String name, int size) {
         HikariConfig config = new HikariConfig();
-        config.setPoolName("parley-postgres");
+        config.setPoolName(name);
         config.setJdbcUrl(url.jdbcUrl());
         config.setUsername(url.user());
         config.setPassword(url.password());
-        config.setMaximumPoolSize(POOL_SIZE);
+        config.setMaximumPoolSize(size);
         config.setMinimumIdle(1);
         config.setConnectionTimeout(CONNECTION_TIMEOUT_MS);
         config.setValidationTimeout(1000);
@@ -111,15 +127,7 @@ public final class PostgresHistoryStore implements HistoryStore {
         config.addDataSourceProperty("reWriteBatchedInserts", "true");
         config.addDataSourceProperty("ApplicationName", "parley");
         config.setConnectionInitSql("SET statement_timeout = " + STATEMENT_TIMEOUT_MS);
-        HikariDataSource pool = connect(config, url);
-        try {
-            PostgresHistoryStore store = new PostgresHistoryStore(pool);
-            store.migrate();
-            return store;
-        } catch (RuntimeException e) {
-            pool.close();
-            throw e;
-        }
+        return connect(config, url);
     }
 
     /**

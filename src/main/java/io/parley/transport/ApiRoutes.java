@@ -354,7 +354,15 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private FullHttpResponse error(ChatException e, String id, String room) {
         String method = current == null ? null : current.method().name();
-        FullHttpResponse r = json(status(e.code()), codec.error(e, method == null ? null : requestName(method), id, room, null));
+        return error(codec, e, method == null ? null : requestName(method), id, room);
+    }
+
+    /**
+     * The answer to a request refused with {@code e}: the protocol's error object, its HTTP status, and
+     * the headers that status calls for. Every route under /api answers errors through here.
+     */
+    static FullHttpResponse error(ProtocolCodec codec, ChatException e, String request, String id, String room) {
+        FullHttpResponse r = json(status(e.code()), codec.error(e, request, id, room, null));
         if (e.retryAfterMillis() > 0) {
             r.headers().set(HttpHeaderNames.RETRY_AFTER, Long.toString((e.retryAfterMillis() + 999) / 1000));
         }
@@ -377,8 +385,9 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     static HttpResponseStatus status(ErrorCode code) {
         return switch (code) {
-            case UNAUTHORIZED -> HttpResponseStatus.UNAUTHORIZED;
-            case FORBIDDEN -> HttpResponseStatus.FORBIDDEN;
+            case UNAUTHORIZED, BAD_CREDENTIALS -> HttpResponseStatus.UNAUTHORIZED;
+            case FORBIDDEN, SIGNUP_CLOSED -> HttpResponseStatus.FORBIDDEN;
+            case NAME_TAKEN -> HttpResponseStatus.CONFLICT;
             case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
             case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
             case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;

@@ -13,12 +13,14 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolConfig;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.parley.account.Accounts;
 import io.parley.chat.RateLimits;
 import io.parley.chat.RoomRequests;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
 import io.parley.protocol.ProtocolCodec;
 
+import java.net.URI;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -54,11 +56,13 @@ import java.util.concurrent.TimeUnit;
  *                frames, the closing handshake, size limit (1009), protocol violations (1002), UTF-8
  *                validation (1007); pings and pongs go on to ChatSocket, which counts and answers them
  *   fragments    WebSocketFrameAggregator: continuation frames into one message, within the limit
+ *   accounts     AccountRoutes: sign-in, sign-up, session tokens and sign-out under /api/session and
+ *                /api/accounts (the password work on Accounts' threads)
  *   api          ApiRoutes: the HTTP API under /api (send, read, poll, long poll)
  *   routes       HttpRoutes: /healthz, /metrics and the browser client (plain HTTP only)
  *   chat         ChatSocket: text frames to the protocol; the connection's outbound side
  * </pre>
- * After the upgrade ChatSocket removes cors, guard, api and routes and replaces the keep-alive with the
+ * After the upgrade ChatSocket removes cors, guard, accounts, api and routes and replaces the keep-alive with the
  * WebSocket one. It sits next to the socket, where every byte read counts as activity.
  */
 final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
@@ -88,10 +92,12 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
     private final int maxHttpRequest;
     private final FatalErrors fatal;
     private final DeflateNegotiation deflate;
+    private final Accounts accounts;
 
     ChatChannelInitializer(ServerConfig config, SslContext tls, Broker broker, ProtocolCodec codec,
                            ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files,
-                           ConnectionCounts connections, FatalErrors fatal) {
+                           ConnectionCounts connections, FatalErrors fatal, Accounts accounts) {
+        this.accounts = accounts;
         this.fatal = fatal;
         this.openChannels = openChannels;
         this.config = config;
@@ -104,8 +110,8 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.target = new TargetGuard(origins, codec, config.admission().trustedProxies());
         this.authenticator = new Authenticator(config.access());
         this.connections = connections;
-        this.rateLimits = new RateLimits(config.admission());
-        this.roomRequests = new RoomRequests(broker, config, rateLimits);
+        this.rateLimits = new RateLimits(config.admission(), config.access().accounts().signInsPerMinutePerAddress());
+        this.roomRequests = new RoomRequests(broker, config, rateLimits, accounts.names());
         this.metrics = new ServerMetrics(broker, sockets, connections);
         this.traffic = new TrafficMeter(metrics);
         this.routes = new HttpRoutes(files, metrics, origins, config.access().metricsFrom(),
@@ -166,10 +172,18 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         }
         p.addLast("websocket", new WebSocketProtocol(websocket));
         p.addLast("fragments", new WebSocketFrameAggregator(config.maxFrameBytes()));
+        p.addLast("accounts", new AccountRoutes(accounts, codec, origins, rateLimits,
+                config.admission().trustedProxies(), secureCookie()));
         p.addLast("api", new ApiRoutes(roomRequests, codec, authenticator, origins, rateLimits,
                 config.admission().trustedProxies()));
         p.addLast("routes", routes);
         p.addLast("chat", new ChatSocket(config, broker, codec, sockets, roomRequests, authenticator, fatal));
+    }
+
+    /** Whether browsers reach this server over https: then the session cookie is {@code Secure}. */
+    private boolean secureCookie() {
+        URI publicUrl = config.access().publicUrl();
+        return config.tls() || publicUrl != null && "https".equalsIgnoreCase(publicUrl.getScheme());
     }
 
     /** Forgets users who have not sent lately; the server calls it now and then. */

@@ -138,6 +138,7 @@ final class ChatSocket extends SimpleChannelInboundHandler<WebSocketFrame>
             pipeline.remove(ChatChannelInitializer.CORS);
         }
         pipeline.remove(UpgradeGuard.class);
+        pipeline.remove(AccountRoutes.class);
         pipeline.remove(ApiRoutes.class);
         pipeline.remove(HttpRoutes.class);
         // Netty's extension handler put the inflater in before the 101 went out, so it is there by now.

@@ -16,6 +16,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.parley.account.Accounts;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
 import io.parley.engine.LocalBroker;
@@ -34,7 +35,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A running Parley node: the store, the engine and the network, started together and stopped in the
  * order that loses nothing.
  *
- * <p>Start: open the store (SQLite, or PostgreSQL with {@code --postgres-url}), start the engine's
+ * <p>Start: open the accounts (their database gives the token secret when none is configured), open
+ * the store (SQLite, or PostgreSQL with {@code --postgres-url}), start the engine's
  * sequencer, bind the port. Stop ({@link #close()}, also run on SIGTERM by {@code parley serve}): stop
  * accepting connections; let the engine finish every queued command, so each message a client sent
  * before the stop is stored and acknowledged; close every WebSocket with 1001; stop the event loops; close the store.
@@ -54,6 +56,7 @@ public final class ParleyServer implements AutoCloseable {
     /** Every thread of this server has a name that starts with this and a dash. */
     private final String name;
     private final HistoryStore store;
+    private final Accounts accounts;
     private final Broker broker;
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
@@ -65,18 +68,29 @@ public final class ParleyServer implements AutoCloseable {
     /** Set when close begins: from then on an event loop that ends is expected to. */
     private volatile boolean closing;
 
-    private ParleyServer(ServerConfig config, String name, FatalErrors fatal) throws Exception {
+    private ParleyServer(ServerConfig given, String name, FatalErrors fatal) throws Exception {
         this.fatal = fatal;
-        this.config = config;
         this.name = name;
-        SslContext tls = config.tls()
-                ? SslContextBuilder.forServer(config.tlsCert().toFile(), config.tlsKey().toFile()).build()
-                : null;
-        StaticFiles files = StaticFiles.load();
+        // First, so the token secret a later step needs is known: the configured one, or the database's.
+        accounts = Accounts.open(given, name);
+        ServerConfig config = given.access().tokenSecret() != null ? given
+                : given.withAccess(given.access().withTokenSecret(accounts.tokenSecret()));
+        this.config = config;
+        SslContext tls;
+        StaticFiles files;
+        try {
+            tls = config.tls()
+                    ? SslContextBuilder.forServer(config.tlsCert().toFile(), config.tlsKey().toFile()).build()
+                    : null;
+            files = StaticFiles.load();
+            store = config.postgres() != null
+                    ? PostgresHistoryStore.open(config.postgres())
+                    : HistoryStore.openSqlite(config.dataDir(), config.durableSync(), config.sqliteBusyTimeout());
+        } catch (Exception | Error e) {
+            accounts.close();
+            throw e;
+        }
         ProtocolCodec codec = new ProtocolCodec();
-        store = config.postgres() != null
-                ? PostgresHistoryStore.open(config.postgres())
-                : HistoryStore.openSqlite(config.dataDir(), config.durableSync(), config.sqliteBusyTimeout());
         try {
             broker = config.redis() != null
                     ? RedisBroker.start((PostgresHistoryStore) store, config.redis(), codec, config.historyOnJoin(),
@@ -85,6 +99,7 @@ public final class ParleyServer implements AutoCloseable {
                             config.presenceNamesUpTo(), name, fatal);
         } catch (RuntimeException e) {
             store.close();
+            accounts.close();
             throw e;
         }
         acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
@@ -98,7 +113,7 @@ public final class ParleyServer implements AutoCloseable {
             ConnectionCounts counts = new ConnectionCounts(DescriptorBudget.connections(config.admission().maxConnections()),
                     config.admission().maxConnectionsPerIp());
             ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections,
-                    files, counts, fatal);
+                    files, counts, fatal, accounts);
             AcceptGate gate = new AcceptGate(counts, config.admission().trustedProxies(), tls != null);
             workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
             listener = new ServerBootstrap()
@@ -127,6 +142,7 @@ public final class ParleyServer implements AutoCloseable {
             shutdownLoops();
             broker.close();
             store.close();
+            accounts.close();
             throw e;
         }
         log.info("Parley listening on {}://{}:{}/ (history in {}{})", config.tls() ? "https" : "http", config.host(),
@@ -210,6 +226,11 @@ public final class ParleyServer implements AutoCloseable {
             store.close();
         } catch (Exception e) {
             log.warn("closing the store failed", e);
+        }
+        try {
+            accounts.close();
+        } catch (Exception e) {
+            log.warn("closing the accounts failed", e);
         }
         log.info("Parley stopped");
     }

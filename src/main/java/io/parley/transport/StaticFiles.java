@@ -59,6 +59,10 @@ final class StaticFiles {
             }
         }
         files.put("/", files.get("/index.html"));
+        // The sign-in page, at the address people type and links name.
+        if (files.containsKey("/signin.html")) {
+            files.put("/signin", files.get("/signin.html"));
+        }
         return files;
     }
 

@@ -61,6 +61,36 @@ class ServeCommandTest {
     }
 
     @Test
+    void accountFlagsBecomeTheAccountsPolicyWithSafeDefaults() {
+        ServeCommand defaults = new ServeCommand();
+        new picocli.CommandLine(defaults).parseArgs();
+        var closed = defaults.config().access().accounts();
+        assertThat(closed.openSignup()).isFalse();
+        assertThat(closed.tokenTtl()).isEqualTo(Duration.ofMinutes(15));
+        assertThat(closed.sessionLifetime()).isEqualTo(Duration.ofDays(30));
+        assertThat(closed.signInsPerMinutePerAddress()).isEqualTo(10);
+
+        ServeCommand open = new ServeCommand();
+        new picocli.CommandLine(open).parseArgs("--open-signup", "--session-token-ttl", "90s", "--session-lifetime", "12h",
+                "--sign-ins-per-minute", "3");
+        var accounts = open.config().access().accounts();
+        assertThat(accounts.openSignup()).isTrue();
+        assertThat(accounts.tokenTtl()).isEqualTo(Duration.ofSeconds(90));
+        assertThat(accounts.sessionLifetime()).isEqualTo(Duration.ofHours(12));
+        assertThat(accounts.signInsPerMinutePerAddress()).isEqualTo(3);
+
+        ServeCommand unlimited = new ServeCommand();
+        new picocli.CommandLine(unlimited).parseArgs("--no-rate-limits");
+        assertThat(unlimited.config().access().accounts().signInsPerMinutePerAddress()).isZero();
+
+        ServeCommand tooShort = new ServeCommand();
+        new picocli.CommandLine(tooShort).parseArgs("--session-token-ttl", "5s");
+        assertThatThrownBy(tooShort::config).hasMessageContaining("30 s to 1 day");
+        assertThatThrownBy(() -> new picocli.CommandLine(new ServeCommand()).parseArgs("--session-lifetime", "a week"))
+                .hasMessageContaining("no lifetime");
+    }
+
+    @Test
     void compressionIsAcceptedUnlessTurnedOff() {
         ServeCommand on = new ServeCommand();
         new picocli.CommandLine(on).parseArgs();

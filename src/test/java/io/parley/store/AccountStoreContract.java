@@ -1,0 +1,152 @@
+package io.parley.store;
+
+import io.parley.auth.DisplayNames;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * What every {@link AccountStore} promises, run against each implementation by a subclass that opens
+ * one on fresh data (each call within a test opens the same data).
+ */
+abstract class AccountStoreContract {
+
+    private final List<AccountStore> opened = new ArrayList<>();
+
+    protected abstract AccountStore openStore();
+
+    private AccountStore store() {
+        AccountStore s = openStore();
+        opened.add(s);
+        return s;
+    }
+
+    @AfterEach
+    void closeStores() {
+        opened.forEach(AccountStore::close);
+    }
+
+    static Account account(String id, String name) {
+        List<String> keys = DisplayNames.skeletons(name);
+        return new Account(id, name, keys.get(0), keys.get(1), "$argon2id$hash-of-" + name, List.of(), 1_795_305_600_000L);
+    }
+
+    @Test
+    void anAddedAccountIsFoundByItsFoldedSkeletonWithEverythingItHad() {
+        AccountStore s = store();
+        Account ann = new Account("account:1", "Ann", DisplayNames.skeletons("Ann").get(0),
+                DisplayNames.skeletons("Ann").get(1), "$argon2id$x", List.of("admin", "mod"), 42);
+        s.add(ann);
+
+        assertThat(s.findByKey(DisplayNames.skeletons("ANN").get(1))).isEqualTo(ann);
+        assertThat(s.findByKey(DisplayNames.skeletons("Bob").get(1))).isNull();
+        assertThat(s.list()).containsExactly(ann);
+        assertThat(s.keys()).containsExactlyInAnyOrderElementsOf(DisplayNames.skeletons("Ann"));
+    }
+
+    @Test
+    void twoAccountsWhoseNamesLookAlikeCannotExist() {
+        AccountStore s = store();
+        s.add(account("account:1", "Alice"));
+
+        // Case, a Cyrillic А, a capital I for the l: each shares a key with "Alice".
+        for (String lookalike : List.of("alice", "\u0410lice", "AIice")) {
+            assertThatThrownBy(() -> s.add(account("account:" + lookalike.hashCode(), lookalike)))
+                    .as(lookalike).isInstanceOf(AccountStore.NameTaken.class);
+        }
+        s.add(account("account:2", "Alicia"));
+        assertThat(s.list()).extracting(Account::name).containsExactly("Alice", "Alicia");
+    }
+
+    @Test
+    void passwordRolesAndRemovalChangeOnlyTheirAccount() {
+        AccountStore s = store();
+        s.add(account("account:1", "ann"));
+        s.add(account("account:2", "bob"));
+
+        assertThat(s.setPassword("account:1", "$argon2id$new")).isTrue();
+        assertThat(s.setRoles("account:2", List.of("admin"))).isTrue();
+        assertThat(s.setPassword("account:9", "$argon2id$new")).isFalse();
+
+        assertThat(s.findByKey(DisplayNames.skeletons("ann").get(1)).passwordHash()).isEqualTo("$argon2id$new");
+        assertThat(s.findByKey(DisplayNames.skeletons("ann").get(1)).roles()).isEmpty();
+        assertThat(s.findByKey(DisplayNames.skeletons("bob").get(1)).roles()).containsExactly("admin");
+
+        assertThat(s.remove("account:1")).isTrue();
+        assertThat(s.remove("account:1")).isFalse();
+        assertThat(s.list()).extracting(Account::id).containsExactly("account:2");
+        // The name is free again.
+        s.add(account("account:3", "Ann"));
+    }
+
+    @Test
+    void aSessionSignsInUntilItExpiresOrIsRevoked() {
+        AccountStore s = store();
+        s.add(account("account:1", "ann"));
+        s.addSession("h1", "account:1", 1000, 2000);
+        s.addSession("h2", "account:1", 1000, 2000);
+
+        assertThat(s.findSession("h1", 1999).id()).isEqualTo("account:1");
+        assertThat(s.findSession("h1", 2000)).as("expired").isNull();
+        assertThat(s.findSession("nope", 1500)).isNull();
+
+        s.revokeSession("h1", 1500);
+        assertThat(s.findSession("h1", 1500)).isNull();
+        assertThat(s.findSession("h2", 1500)).isNotNull();
+
+        assertThat(s.revokeSessions("account:1", 1600)).isEqualTo(1);
+        assertThat(s.findSession("h2", 1600)).isNull();
+    }
+
+    @Test
+    void removingAnAccountEndsItsSessionsAndExpiredOnesArePruned() {
+        AccountStore s = store();
+        s.add(account("account:1", "ann"));
+        s.addSession("h1", "account:1", 1000, 5000);
+        s.addSession("old", "account:1", 1000, 1500);
+
+        assertThat(s.pruneSessions(2000)).isEqualTo(1);
+        s.remove("account:1");
+        s.add(new Account("account:1", "ann", DisplayNames.skeletons("ann").get(0),
+                DisplayNames.skeletons("ann").get(1), "$argon2id$x", List.of(), 1));
+        assertThat(s.findSession("h1", 2000)).as("revoked with the account it belonged to").isNull();
+    }
+
+    @Test
+    void aSettingKeepsTheFirstValueWrittenEvenWhenManyWriteAtOnce() throws Exception {
+        List<AccountStore> nodes = List.of(store(), store(), store());
+        ExecutorService threads = Executors.newFixedThreadPool(6);
+        try {
+            List<Callable<String>> tasks = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                AccountStore node = nodes.get(i % nodes.size());
+                String value = "value-" + i;
+                tasks.add(() -> node.settingOrInit("token_secret", value));
+            }
+            List<String> seen = new ArrayList<>();
+            for (Future<String> f : threads.invokeAll(tasks)) {
+                seen.add(f.get());
+            }
+            assertThat(seen).as("every writer reads back the one value stored").containsOnly(seen.getFirst());
+            assertThat(store().settingOrInit("token_secret", "later")).isEqualTo(seen.getFirst());
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    @Test
+    void accountsSurviveReopening() {
+        store().add(account("account:1", "ann"));
+
+        assertThat(store().list()).extracting(Account::name).containsExactly("ann");
+    }
+}
