@@ -77,6 +77,17 @@ public final class ChatRules {
         return value;
     }
 
+    /** The seq of a message to act on: a positive number, required. */
+    static long messageSeq(Long value, String field) {
+        if (value == null) {
+            throw new ChatException(ErrorCode.BAD_REQUEST, field + " is required");
+        }
+        if (value < 1) {
+            throw new ChatException(ErrorCode.INVALID_SINCE, field + " must be a seq, 1 or more");
+        }
+        return value;
+    }
+
     static int limit(Integer value, int byDefault) {
         if (value == null) {
             return byDefault;

@@ -3,6 +3,7 @@ package io.parley.chat;
 import io.parley.auth.Identity;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
+import io.parley.engine.DeleteListener;
 import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
 import io.parley.engine.MembersListener;
@@ -12,6 +13,7 @@ import io.parley.engine.Refused;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
 import io.parley.engine.Subscription;
+import io.parley.engine.Tombstones;
 import io.parley.store.StoredMessage;
 
 import java.net.InetAddress;
@@ -249,6 +251,21 @@ public final class ChatSession {
         }
     }
 
+    /**
+     * Deletes a message, or (with {@code clear}) every message up to {@code seq}, as this connection's
+     * user; the room need not be joined. The listener hears on the connection's loop.
+     *
+     * @throws ChatException {@code forbidden} when the user may not moderate the room
+     */
+    public void delete(String room, Long seq, boolean clear, DeleteListener listener) {
+        requireHello();
+        if (clear) {
+            requests.clear(identity, room, seq, connection.executor(), listener);
+        } else {
+            requests.delete(identity, room, seq, connection.executor(), listener);
+        }
+    }
+
     /** One page of the members of a room this client is in; the listener hears on the connection's loop. */
     public void members(String room, Long after, Integer limit, MembersListener listener) {
         requireMember(room);
@@ -314,6 +331,12 @@ public final class ChatSession {
             case ID_REUSED -> new ChatException(ErrorCode.ID_REUSED,
                     "this id is already used for another message of yours in this room; a new message needs a new id");
         };
+    }
+
+    /** What a moderator is told when a {@code delete} found no message to delete. */
+    public static ChatException nothingToDelete(Tombstones t) {
+        return new ChatException(ErrorCode.NO_SUCH_MESSAGE, "room " + t.room() + " has no message " + t.upTo()
+                + " to delete: it was deleted already, or it is not stored");
     }
 
     private void requireHello() {

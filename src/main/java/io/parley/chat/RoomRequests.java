@@ -4,12 +4,14 @@ import io.parley.auth.Identity;
 import io.parley.auth.RegisteredNames;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
+import io.parley.engine.DeleteListener;
 import io.parley.engine.MembersListener;
 import io.parley.engine.Poll;
 import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.engine.Refused;
+import io.parley.engine.Tombstones;
 import io.parley.store.StoredMessage;
 
 import java.net.InetAddress;
@@ -40,6 +42,7 @@ public final class RoomRequests {
     private final ServerConfig config;
     private final RateLimits limits;
     private final NameClaims names;
+    private final Moderators moderators;
 
     /** Requests of a server without accounts: guests are checked against the token users seen. */
     public RoomRequests(Broker broker, ServerConfig config, RateLimits limits) {
@@ -48,10 +51,17 @@ public final class RoomRequests {
 
     /** @param registered the accounts' names, which no guest may take a look-alike of */
     public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered) {
+        this(broker, config, limits, registered, Moderators.SERVER_ADMINS);
+    }
+
+    /** @param moderators who may delete messages and clear rooms, asked once per such request */
+    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered,
+                        Moderators moderators) {
         this.broker = broker;
         this.config = config;
         this.limits = limits;
         this.names = new NameClaims(registered);
+        this.moderators = moderators;
     }
 
     /** The names guests may not look like; shared by every session and the HTTP API. */
@@ -92,6 +102,41 @@ public final class RoomRequests {
         limits.userSends(who.user());
         try {
             broker.publish(replyOn, room, id, who.user(), who.name(), text, listener);
+        } catch (Refused e) {
+            throw ChatSession.refused(e.failure());
+        }
+    }
+
+    /**
+     * Deletes message {@code seq} of {@code room}, as moderator {@code who}; the listener hears on
+     * {@code replyOn}, with no seqs in its {@link Tombstones} when there was no such message to delete.
+     *
+     * @throws ChatException {@code forbidden} when {@code who} may not moderate the room
+     */
+    public void delete(Identity who, String room, Long seq, Executor replyOn, DeleteListener listener) {
+        long target = ChatRules.messageSeq(seq, "seq");
+        tombstone(who, room, target - 1, target, replyOn, listener);
+    }
+
+    /**
+     * Clears {@code room} up to and including {@code upTo}: every message not deleted yet becomes a
+     * tombstone, as moderator {@code who}.
+     *
+     * @throws ChatException {@code forbidden} when {@code who} may not moderate the room
+     */
+    public void clear(Identity who, String room, Long upTo, Executor replyOn, DeleteListener listener) {
+        tombstone(who, room, 0, ChatRules.messageSeq(upTo, "upTo"), replyOn, listener);
+    }
+
+    private void tombstone(Identity who, String room, long after, long upTo, Executor replyOn,
+                           DeleteListener listener) {
+        ChatRules.room(room);
+        // The one permission check of a deletion, for every transport.
+        if (!moderators.mayModerate(who, room)) {
+            throw new ChatException(ErrorCode.FORBIDDEN, "only the room's moderators may delete its messages");
+        }
+        try {
+            broker.delete(replyOn, room, after, upTo, who.user(), listener);
         } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }

@@ -15,6 +15,9 @@ public interface BroadcastEncoder {
 
     byte[] presence(String room, int members, List<String> joined, List<String> left);
 
+    /** Messages a moderator deleted, for the members who may have their text on screen. */
+    byte[] tombstones(Tombstones tombstones);
+
     /**
      * A big room's presence: how many are in it, nobody named. By default a presence frame with no
      * names; the protocol marks it as a summary.

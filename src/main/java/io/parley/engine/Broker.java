@@ -82,6 +82,17 @@ public interface Broker extends AutoCloseable {
               PollListener listener);
 
     /**
+     * Deletes messages of {@code room} as moderator {@code by}: those with {@code after < seq <= upTo}
+     * that are stored and not deleted yet become tombstones (the text gone from the store), and the
+     * room's members on every node are told by a tombstone broadcast
+     * ({@link BroadcastEncoder#tombstones}), in the room's order: never before the messages it deletes.
+     * Joins, polls and history after it return the tombstones. The listener hears on {@code replyOn}.
+     *
+     * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
+     */
+    void delete(Executor replyOn, String room, long after, long upTo, String by, DeleteListener listener);
+
+    /**
      * A new asker for disk reads: one per connection, closed with it, so that its queued reads are
      * dropped and its turns never hold anyone else's reads back.
      */

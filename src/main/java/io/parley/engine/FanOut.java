@@ -80,6 +80,10 @@ final class FanOut {
             of(room).messages.add(m);
         }
 
+        void deleted(Room room, Tombstones t) {
+            of(room).deleted.add(t);
+        }
+
         void joined(Room room, String name) {
             of(room).joined.add(name);
         }
@@ -100,6 +104,10 @@ final class FanOut {
                 List<Frame> frames = new ArrayList<>(change.messages.size() + 1);
                 for (StoredMessage m : change.messages) {
                     frames.add(new Frame(m.seq(), encoder.message(m)));
+                }
+                // After the batch's messages, so a deletion never reaches a member before what it deletes.
+                for (Tombstones t : change.deleted) {
+                    frames.add(new Frame(0, encoder.tombstones(t)));
                 }
                 if (!change.joined.isEmpty() || !change.left.isEmpty()) {
                     if (room.presenceCount() > namesUpTo) {
@@ -131,6 +139,7 @@ final class FanOut {
 
     private static final class RoomChange {
         final List<StoredMessage> messages = new ArrayList<>();
+        final List<Tombstones> deleted = new ArrayList<>();
         final List<String> joined = new ArrayList<>();
         final List<String> left = new ArrayList<>();
     }

@@ -148,6 +148,8 @@ public final class LocalBroker extends SequencedBroker {
                 }
             } else if (c instanceof MembersCommand mc) {
                 members(mc, tasks);
+            } else if (c instanceof Delete d) {
+                delete(d, room(d.room()), changes, tasks);
             }
         }
         for (Room room : changes.deliver(tasks)) {
@@ -250,6 +252,13 @@ public final class LocalBroker extends SequencedBroker {
             answerResend(p, originals.get(i), tasks);
         }
         nextSeq.keySet().forEach(this::applyRetention);
+    }
+
+    /** One node: every message the store holds is in the room's order already. */
+    @Override
+    void tombstoned(Room room, Tombstones t, FanOut.Changes changes) {
+        room.tombstone(t);
+        changes.deleted(room, t);
     }
 
     /** Drops rooms nobody used for a while; at most once a second. */

@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -153,6 +154,8 @@ public final class RedisBroker extends SequencedBroker {
             switch (RoomBatchCodec.decode(payload, room)) {
                 case RoomBatchCodec.Batch b -> offer(new Arrived(room, b.messages()));
                 case RoomBatchCodec.Presence p -> offer(new Remote(room, p.joined(), p.left()));
+                case RoomBatchCodec.Deletion d -> offer(new Heard(
+                        new Tombstones(room, d.after(), d.upTo(), d.by(), d.at(), List.of())));
             }
         } catch (RoomBatchCodec.MalformedPayloadException e) {
             if (malformed.incrementAndGet() % 1000 == 1) {
@@ -212,6 +215,12 @@ public final class RedisBroker extends SequencedBroker {
                             gate(room).known = Math.max(gate(room).known, last);
                         }
                     });
+                    k.deletions().forEach((name, count) -> {
+                        Room room = rooms.get(name);
+                        if (room != null) {
+                            deletionsCounted(room, count);
+                        }
+                    });
                 }
                 case Reconcile r -> lastReconcileNanos = now - TimeUnit.MILLISECONDS.toNanos(RECONCILE_MILLIS);
                 case Remote r -> {
@@ -247,6 +256,20 @@ public final class RedisBroker extends SequencedBroker {
                 }
                 case PollCommand pc -> poll(pc, tasks, changes);
                 case MembersCommand mc -> members(mc, tasks);
+                case Delete d -> delete(d, room(d.room()), changes, tasks);
+                case Heard h -> {
+                    Room room = rooms.get(h.tombstones().room());
+                    if (room != null) {
+                        applyTombstones(room, h.tombstones(), changes);
+                    }
+                }
+                case Reread r -> {
+                    Room room = rooms.get(r.room());
+                    if (room != null) {
+                        gate(room).rereadInFlight = false;
+                        reread(room, r, changes);
+                    }
+                }
                 default -> { }
             }
         }
@@ -342,10 +365,95 @@ public final class RedisBroker extends SequencedBroker {
         gate.pending.put(m.seq(), m);
         while (!gate.pending.isEmpty() && gate.pending.firstKey() == room.lastSeq() + 1) {
             StoredMessage next = gate.pending.pollFirstEntry().getValue();
+            for (Tombstones t : gate.deletions) {
+                if (t.covers(next.seq()) && !next.deleted()) {
+                    next = next.tombstone(t.by(), t.at());
+                }
+            }
             room.append(next);
             changes.message(room, next);
         }
         gate.gapSince = gate.pending.isEmpty() ? 0 : gate.gapSince == 0 ? now : gate.gapSince;
+        for (Iterator<Tombstones> it = gate.deletions.iterator(); it.hasNext(); ) {
+            Tombstones t = it.next();
+            if (t.upTo() <= room.lastSeq()) {
+                it.remove();
+                changes.deleted(room, t);
+            }
+        }
+    }
+
+    /** Tombstones stored here: announced to the other nodes, then put in this node's order like theirs. */
+    @Override
+    void tombstoned(Room room, Tombstones t, FanOut.Changes changes) {
+        link.publish(room.name, RoomBatchCodec.encodeDeletion(nodeId, room.name, t.after(), t.upTo(), t.by(), t.at()));
+        applyTombstones(room, t, changes);
+    }
+
+    /**
+     * The order gate's side for deletions. A deletion can reach this node before a message it deletes
+     * (that message was committed through a third node, and its batch is still on its way, or lost): the
+     * text of whatever is in memory goes at once, and the deletion waits in the gate, tombstoning each
+     * message it covers as the gate hands it on, and goes out to the members once the room has reached
+     * its last seq. So a member never gets the deletion before the message, nor the message's text after it.
+     */
+    private void applyTombstones(Room room, Tombstones t, FanOut.Changes changes) {
+        room.tombstone(t);
+        if (t.upTo() <= room.lastSeq()) {
+            changes.deleted(room, t);
+        } else {
+            Gate gate = gate(room);
+            gate.deletions.add(t);
+            gate.known = Math.max(gate.known, t.upTo());
+        }
+    }
+
+    /**
+     * PostgreSQL counted {@code count} deletions in the room. The first count a node sees is where it
+     * starts; a higher one later means a deletion happened since, whose notice this node may have lost:
+     * the room's messages in memory are read again ({@link #reread}). One read of at most the room's
+     * memory per deletion per node, within a reconciliation: deletions are rare.
+     */
+    private void deletionsCounted(Room room, long count) {
+        Gate gate = gate(room);
+        if (gate.deletionsSeen < 0) {
+            gate.deletionsSeen = count;
+            return;
+        }
+        if (count <= gate.deletionsSeen || gate.rereadInFlight) {
+            return;
+        }
+        gate.rereadInFlight = true;
+        String name = room.name;
+        long from = room.lastSeq() - recentCapacity;
+        long upTo = room.lastSeq();
+        catchUpReads.execute(() -> {
+            List<StoredMessage> read;
+            try {
+                read = store.after(name, Math.max(0, from), upTo, recentCapacity);
+            } catch (StoreException ex) {
+                log.warn("reading room {} again after a deletion failed: {}", name, ex.getMessage());
+                read = null;
+            }
+            offer(new Reread(name, count, read));
+        });
+    }
+
+    /** The room's messages as PostgreSQL has them now: the tombstones this node had not heard of are applied. */
+    private void reread(Room room, Reread r, FanOut.Changes changes) {
+        if (r.messages() == null) {
+            return;
+        }
+        gate(room).deletionsSeen = Math.max(gate(room).deletionsSeen, r.count());
+        Map<Long, StoredMessage> inMemory = new HashMap<>();
+        room.newest(recentCapacity).forEach(m -> inMemory.put(m.seq(), m));
+        for (StoredMessage m : r.messages()) {
+            StoredMessage mine = inMemory.get(m.seq());
+            if (m.deleted() && mine != null && !mine.deleted()) {
+                applyTombstones(room, new Tombstones(room.name, m.seq() - 1, m.seq(), m.deletedBy(), m.deletedAt(),
+                        List.of(m.seq())), changes);
+            }
+        }
     }
 
     /**
@@ -426,13 +534,16 @@ public final class RedisBroker extends SequencedBroker {
         reconcileInFlight = true;
         catchUpReads.execute(() -> {
             Map<String, Long> lastSeqs;
+            Map<String, Long> deletions;
             try {
                 lastSeqs = postgres.lastSeqs(served);
+                deletions = postgres.deletions(served);
             } catch (StoreException e) {
                 log.warn("reconciling {} rooms with PostgreSQL failed: {}", served.size(), e.getMessage());
                 lastSeqs = Map.of();
+                deletions = Map.of();
             }
-            offer(new Known(lastSeqs));
+            offer(new Known(lastSeqs, deletions));
         });
     }
 
@@ -519,6 +630,11 @@ public final class RedisBroker extends SequencedBroker {
         /** The room's last seq as PostgreSQL last said, when above what this node has. */
         long known;
         boolean fillInFlight;
+        /** Deletions that reached past the room's last seq here: applied as the gate hands messages on. */
+        final List<Tombstones> deletions = new ArrayList<>();
+        /** The room's deletion count as PostgreSQL last said; -1 before the first reconciliation. */
+        long deletionsSeen = -1;
+        boolean rereadInFlight;
     }
 
     /** Messages another node committed, as Redis brought them. */
@@ -527,8 +643,14 @@ public final class RedisBroker extends SequencedBroker {
     /** Messages read from PostgreSQL to close a gap. */
     private record Filled(String room, List<StoredMessage> messages) implements Command { }
 
-    /** Rooms' last seqs as PostgreSQL has them. */
-    private record Known(Map<String, Long> lastSeqs) implements Command { }
+    /** Rooms' last seqs and deletion counts as PostgreSQL has them. */
+    private record Known(Map<String, Long> lastSeqs, Map<String, Long> deletions) implements Command { }
+
+    /** A deletion another node stored, as Redis brought it. */
+    private record Heard(Tombstones tombstones) implements Command { }
+
+    /** A room's newest messages read again after its deletion count rose; null messages if the read failed. */
+    private record Reread(String room, long count, List<StoredMessage> messages) implements Command { }
 
     /** Redis is back: reconcile now rather than at the next tick. */
     private record Reconcile() implements Command { }

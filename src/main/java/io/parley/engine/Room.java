@@ -157,6 +157,19 @@ final class Room {
         recent.addLast(m);
     }
 
+    /** Replaces the messages in memory that {@code t} deleted by their tombstones. */
+    void tombstone(Tombstones t) {
+        if (recent.isEmpty() || recent.getLast().seq() <= t.after() || recent.getFirst().seq() > t.upTo()) {
+            return;
+        }
+        List<StoredMessage> kept = new ArrayList<>(recent.size());
+        for (StoredMessage m : recent) {
+            kept.add(t.covers(m.seq()) && !m.deleted() ? m.tombstone(t.by(), t.at()) : m);
+        }
+        recent.clear();
+        recent.addAll(kept);
+    }
+
     /** The newest {@code n} messages, oldest first. */
     List<StoredMessage> newest(int n) {
         int skip = Math.max(0, recent.size() - n);

@@ -114,6 +114,12 @@ abstract class SequencedBroker implements Broker {
     }
 
     @Override
+    public final void delete(Executor replyOn, String room, long after, long upTo, String by,
+                             DeleteListener listener) {
+        enqueue(new Delete(replyOn, room, after, upTo, by, listener));
+    }
+
+    @Override
     public void members(String room, long after, int limit, Executor replyOn, MembersListener listener) {
         enqueue(new MembersCommand(room, after, Math.min(limit, MAX_MEMBERS_PAGE), replyOn, listener));
     }
@@ -178,6 +184,8 @@ abstract class SequencedBroker implements Broker {
                 post(pc.waiter().replyOn, () -> pc.waiter().listener.failed(Failure.SHUTTING_DOWN));
             } else if (c instanceof MembersCommand mc) {
                 post(mc.replyOn(), () -> mc.listener().failed(Failure.SHUTTING_DOWN));
+            } else if (c instanceof Delete d) {
+                post(d.replyOn(), () -> d.listener().failed(Failure.SHUTTING_DOWN));
             }
         }
         // The sequencer has stopped: its rooms are this thread's now. Nobody will answer these polls.
@@ -256,6 +264,37 @@ abstract class SequencedBroker implements Broker {
         w.listener.answered(replay);
     }
 
+    /**
+     * A moderator's deletion, after the batch's publishes (so it may delete a message of the same
+     * batch): the store turns the messages into tombstones, then {@link #tombstoned} puts them in the
+     * room's order, and the moderator hears which seqs it deleted.
+     */
+    final void delete(Delete d, Room room, FanOut.Changes changes, LoopTasks tasks) {
+        if (room == null) {
+            tasks.then(d.replyOn(), () -> d.listener().failed(Failure.STORE_UNAVAILABLE));
+            return;
+        }
+        long at = System.currentTimeMillis();
+        List<Long> seqs;
+        try {
+            seqs = store.tombstone(d.room(), d.after(), d.upTo(), d.by(), at);
+        } catch (StoreException e) {
+            log.error("deleting messages {} to {} of room {} failed", d.after() + 1, d.upTo(), d.room(), e);
+            tasks.then(d.replyOn(), () -> d.listener().failed(Failure.STORE_UNAVAILABLE));
+            return;
+        }
+        // The range told is the one deleted: a clear past the room's end must not reach later messages.
+        Tombstones t = new Tombstones(d.room(), d.after(), seqs.isEmpty() ? d.upTo() : seqs.getLast(), d.by(), at,
+                seqs);
+        if (!seqs.isEmpty()) {
+            tombstoned(room, t, changes);
+        }
+        tasks.then(d.replyOn(), () -> d.listener().deleted(t));
+    }
+
+    /** Stored tombstones, to put into the room's memory and order (and, with several nodes, to announce). */
+    abstract void tombstoned(Room room, Tombstones t, FanOut.Changes changes);
+
     /** Deletes a room's oldest messages once it holds a tenth more than it retains (in one go, not per message). */
     final void applyRetention(Room room) {
         if (retainMessages == 0 || room == null) {
@@ -281,7 +320,8 @@ abstract class SequencedBroker implements Broker {
      * new text under an old id is refused out loud rather than dropped behind the original's ack.
      */
     static void answerResend(Publish p, StoredMessage original, LoopTasks tasks) {
-        if (original.text().equals(p.text())) {
+        // A deleted original has no text to compare: the resend is still the same message, not a new one.
+        if (original.deleted() || original.text().equals(p.text())) {
             tasks.then(p.replyOn(), () -> p.listener().stored(original));
         } else {
             fail(p, Failure.ID_REUSED, tasks);
@@ -309,6 +349,9 @@ abstract class SequencedBroker implements Broker {
     record PollCommand(Waiter waiter, boolean waits) implements Command { }
 
     record CancelPoll(Waiter waiter) implements Command { }
+
+    record Delete(Executor replyOn, String room, long after, long upTo, String by, DeleteListener listener)
+            implements Command { }
 
     record MembersCommand(String room, long after, int limit, Executor replyOn, MembersListener listener)
             implements Command { }

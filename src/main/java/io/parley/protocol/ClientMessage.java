@@ -18,6 +18,8 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
         @JsonSubTypes.Type(value = ClientMessage.Members.class, name = "members"),
         @JsonSubTypes.Type(value = ClientMessage.Ping.class, name = "ping"),
         @JsonSubTypes.Type(value = ClientMessage.Refresh.class, name = "refresh"),
+        @JsonSubTypes.Type(value = ClientMessage.Delete.class, name = "delete"),
+        @JsonSubTypes.Type(value = ClientMessage.Clear.class, name = "clear"),
 })
 public sealed interface ClientMessage {
 
@@ -39,6 +41,14 @@ public sealed interface ClientMessage {
     record Members(@JsonProperty(required = true) String room, Long after, Integer limit) implements ClientMessage { }
 
     record Ping() implements ClientMessage { }
+
+    /** A moderator deletes message {@code seq} of {@code room}. */
+    record Delete(@JsonProperty(required = true) String room, @JsonProperty(required = true) Long seq)
+            implements ClientMessage { }
+
+    /** A moderator deletes every message of {@code room} up to and including {@code upTo}. */
+    record Clear(@JsonProperty(required = true) String room, @JsonProperty(required = true) Long upTo)
+            implements ClientMessage { }
 
     /** A fresh token for the same user, before the connection's runs out. */
     record Refresh(@JsonProperty(required = true) String token) implements ClientMessage { }

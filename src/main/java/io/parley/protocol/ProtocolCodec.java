@@ -20,6 +20,7 @@ import com.fasterxml.jackson.databind.type.LogicalType;
 import io.parley.chat.ChatException;
 import io.parley.chat.ErrorCode;
 import io.parley.engine.BroadcastEncoder;
+import io.parley.engine.Tombstones;
 import io.parley.store.StoredMessage;
 
 import java.util.Arrays;
@@ -131,21 +132,32 @@ public final class ProtocolCodec implements BroadcastEncoder {
 
     /** Decodes an HTTP API message body, as strictly as a WebSocket frame. */
     public Post decodePost(String body) throws BadRequest {
+        return decodeBody(body, Post.class, "send");
+    }
+
+    /** The body of {@code POST /api/rooms/{room}/clear}. */
+    public record ClearBody(@JsonProperty(required = true) Long upTo) { }
+
+    public ClearBody decodeClear(String body) throws BadRequest {
+        return decodeBody(body, ClearBody.class, "clear");
+    }
+
+    private <T> T decodeBody(String body, Class<T> type, String request) throws BadRequest {
         JsonNode tree;
         try {
             tree = mapper.readTree(body);
         } catch (JsonProcessingException e) {
-            throw new BadRequest(ErrorCode.BAD_JSON, "not valid JSON: " + e.getOriginalMessage(), "send", null);
+            throw new BadRequest(ErrorCode.BAD_JSON, "not valid JSON: " + e.getOriginalMessage(), request, null);
         }
         if (tree == null || !tree.isObject()) {
-            throw new BadRequest(ErrorCode.BAD_JSON, "the body must be one JSON object", "send", null);
+            throw new BadRequest(ErrorCode.BAD_JSON, "the body must be one JSON object", request, null);
         }
         try {
-            return mapper.treeToValue(tree, Post.class);
+            return mapper.treeToValue(tree, type);
         } catch (MismatchedInputException e) {
-            throw new BadRequest(ErrorCode.BAD_REQUEST, describe(e), "send", null);
+            throw new BadRequest(ErrorCode.BAD_REQUEST, describe(e), request, null);
         } catch (JsonProcessingException e) {
-            throw new BadRequest(ErrorCode.BAD_REQUEST, "malformed message body", "send", null);
+            throw new BadRequest(ErrorCode.BAD_REQUEST, "malformed request body", request, null);
         }
     }
 
@@ -180,6 +192,21 @@ public final class ProtocolCodec implements BroadcastEncoder {
     @Override
     public byte[] message(StoredMessage message) {
         return encode(ServerMessage.Message.of(message));
+    }
+
+    @Override
+    public byte[] tombstones(Tombstones t) {
+        return encode(deletion(t, null, null));
+    }
+
+    /**
+     * What tells of a deletion: {@code deleted} for one message, {@code cleared} for a range. With
+     * {@code ref}, the reply to the moderator, which also counts a clear's tombstones.
+     */
+    public static ServerMessage deletion(Tombstones t, Integer count, JsonNode ref) {
+        return t.single()
+                ? new ServerMessage.Deleted(t.room(), t.upTo(), t.by(), t.at(), ref)
+                : new ServerMessage.Cleared(t.room(), t.upTo(), t.by(), t.at(), count, ref);
     }
 
     @Override

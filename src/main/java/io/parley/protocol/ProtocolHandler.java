@@ -6,6 +6,7 @@ import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
 import io.parley.chat.ErrorCode;
 import io.parley.config.ServerConfig;
+import io.parley.engine.DeleteListener;
 import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
 import io.parley.engine.MembersListener;
@@ -13,6 +14,7 @@ import io.parley.engine.MembersPage;
 import io.parley.engine.PublishListener;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
+import io.parley.engine.Tombstones;
 import io.parley.store.StoreException;
 import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
@@ -159,6 +161,8 @@ public final class ProtocolHandler {
                     send(codec.error(ChatSession.refused(failure), "members", null, m.room(), ref));
                 }
             });
+            case ClientMessage.Delete d -> session.delete(d.room(), d.seq(), false, deleteReply("delete", d.room(), ref));
+            case ClientMessage.Clear c -> session.delete(c.room(), c.upTo(), true, deleteReply("clear", c.room(), ref));
             case ClientMessage.Ping ignored -> send(codec.encode(new ServerMessage.Pong(ref)));
             case ClientMessage.Refresh refresh -> {
                 Identity renewed = session.renew(renewal.verify(refresh.token()));
@@ -166,6 +170,25 @@ public final class ProtocolHandler {
                 send(codec.encode(new ServerMessage.Refreshed(renewed.validUntil().toEpochMilli(), ref)));
             }
         }
+    }
+
+    /** The answer to a moderator's {@code delete} or {@code clear}. */
+    private DeleteListener deleteReply(String type, String room, JsonNode ref) {
+        return new DeleteListener() {
+            @Override
+            public void deleted(Tombstones t) {
+                if (t.seqs().isEmpty() && type.equals("delete")) {
+                    send(codec.error(ChatSession.nothingToDelete(t), type, null, room, ref));
+                } else {
+                    send(codec.encode(ProtocolCodec.deletion(t, t.seqs().size(), ref)));
+                }
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                send(codec.error(ChatSession.refused(failure), type, null, room, ref));
+            }
+        };
     }
 
     private void send(byte[] frame) {
@@ -184,6 +207,8 @@ public final class ProtocolHandler {
             case ClientMessage.Send s -> s.room();
             case ClientMessage.History h -> h.room();
             case ClientMessage.Members list -> list.room();
+            case ClientMessage.Delete d -> d.room();
+            case ClientMessage.Clear c -> c.room();
             case ClientMessage.Hello ignored -> null;
             case ClientMessage.Ping ignored -> null;
             case ClientMessage.Refresh ignored -> null;

@@ -24,6 +24,8 @@ import java.util.List;
         @JsonSubTypes.Type(value = ServerMessage.MembersPage.class, name = "members"),
         @JsonSubTypes.Type(value = ServerMessage.Pong.class, name = "pong"),
         @JsonSubTypes.Type(value = ServerMessage.Refreshed.class, name = "refreshed"),
+        @JsonSubTypes.Type(value = ServerMessage.Deleted.class, name = "deleted"),
+        @JsonSubTypes.Type(value = ServerMessage.Cleared.class, name = "cleared"),
         @JsonSubTypes.Type(value = ServerMessage.ErrorReply.class, name = "error"),
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -46,11 +48,18 @@ public sealed interface ServerMessage {
 
     record Left(String room, JsonNode ref) implements ServerMessage { }
 
-    record Message(String room, long seq, String id, String user, String from, String text, long time)
-            implements ServerMessage {
+    /**
+     * @param text    absent when the message was deleted
+     * @param deleted who deleted it and when; absent while it is not deleted
+     */
+    record Message(String room, long seq, String id, String user, String from, String text, long time,
+                   Deletion deleted) implements ServerMessage {
 
         static Message of(StoredMessage m) {
-            return new Message(m.room(), m.seq(), m.id(), m.user(), m.from(), m.text(), m.time());
+            return m.deleted()
+                    ? new Message(m.room(), m.seq(), m.id(), m.user(), m.from(), null, m.time(),
+                            new Deletion(m.deletedBy(), m.deletedAt()))
+                    : new Message(m.room(), m.seq(), m.id(), m.user(), m.from(), m.text(), m.time(), null);
         }
 
         public static List<Message> of(List<StoredMessage> messages) {
@@ -58,7 +67,23 @@ public sealed interface ServerMessage {
         }
     }
 
+    /** A tombstone's mark: the user id of the moderator who deleted the message, and when (ms since the epoch). */
+    record Deletion(String by, long at) { }
+
     record Ack(String id, String room, long seq, long time) implements ServerMessage { }
+
+    /**
+     * Message {@code seq} was deleted: to the room's members (in the room's order, after the message),
+     * and, with {@code ref}, to the moderator who asked.
+     */
+    record Deleted(String room, long seq, String by, long at, JsonNode ref) implements ServerMessage { }
+
+    /**
+     * Every message up to {@code upTo} not deleted before was deleted. {@code count}, in the reply to the
+     * moderator only, is how many that was.
+     */
+    record Cleared(String room, long upTo, String by, long at, Integer count, JsonNode ref)
+            implements ServerMessage { }
 
     /**
      * @param summary true when the room is too big to name its joins and leaves: {@code joined} and

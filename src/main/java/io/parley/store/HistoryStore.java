@@ -9,7 +9,7 @@ import java.util.List;
  * restarted server continues each room's seq where it stopped.
  *
  * <p><b>Sides and threads.</b> The write side ({@link #loadTail}, {@link #findSent}, {@link #append},
- * {@link #prune}) is called by one thread at a time, the engine's sequencer, which decides each room's
+ * {@link #tombstone}, {@link #prune}) is called by one thread at a time, the engine's sequencer, which decides each room's
  * order: an implementation may keep one connection and prepared statements for it. The read side
  * ({@link #after}, {@link #before}, {@link #latest}) may be called from any thread that is allowed to
  * block (the engine's reader pool), concurrently with writes, and sees only committed messages.
@@ -43,6 +43,13 @@ public interface HistoryStore extends AutoCloseable {
 
     /** Stores a batch in one transaction: all of it, or (throwing) none. */
     void append(List<StoredMessage> batch);
+
+    /**
+     * Turns the room's messages with {@code after < seq <= upTo} that are not deleted yet into
+     * tombstones (text gone; {@code by} and {@code at} kept), in one transaction, and returns their seqs,
+     * ascending. A seq not stored (pruned, not sent yet) is left alone, and so is a tombstone.
+     */
+    List<Long> tombstone(String room, long after, long upTo, String by, long at);
 
     /** Deletes a room's messages up to and including {@code upTo}. */
     void prune(String room, long upTo);

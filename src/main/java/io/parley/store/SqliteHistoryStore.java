@@ -37,7 +37,7 @@ public final class SqliteHistoryStore implements HistoryStore {
     /** A reader, a checkpoint or a backup may hold the lock for a moment: wait this long rather than fail. */
     public static final Duration DEFAULT_BUSY_TIMEOUT = Duration.ofSeconds(5);
     /** The columns of a {@link StoredMessage}, in the order {@link StoredRows#row} reads them. */
-    private static final String SELECT = "SELECT room, seq, id, user, sender, text, ts ";
+    private static final String SELECT = "SELECT room, seq, id, user, sender, text, ts, deleted_by, deleted_at ";
     private static final String COLUMNS = SELECT + "FROM messages ";
     private static final String NEWEST = COLUMNS + "WHERE room = ? ORDER BY seq DESC LIMIT ?";
 
@@ -46,6 +46,8 @@ public final class SqliteHistoryStore implements HistoryStore {
     private final PreparedStatement findSent;
     private final PreparedStatement firstSeq;
     private final PreparedStatement prune;
+    private final PreparedStatement toTombstone;
+    private final PreparedStatement tombstone;
     private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READ_CONNECTIONS);
     private final List<Connection> all = new ArrayList<>();
 
@@ -67,6 +69,10 @@ public final class SqliteHistoryStore implements HistoryStore {
                 SELECT + "FROM messages INDEXED BY messages_by_id WHERE room = ? AND user = ? AND id = ?");
         firstSeq = writer.prepareStatement("SELECT MIN(seq) FROM messages WHERE room = ?");
         prune = writer.prepareStatement("DELETE FROM messages WHERE room = ? AND seq <= ?");
+        toTombstone = writer.prepareStatement(
+                "SELECT seq FROM messages WHERE room = ? AND seq > ? AND seq <= ? AND deleted_by IS NULL ORDER BY seq");
+        tombstone = writer.prepareStatement("UPDATE messages SET text = '', deleted_by = ?, deleted_at = ? "
+                + "WHERE room = ? AND seq > ? AND seq <= ? AND deleted_by IS NULL");
         for (int i = 0; i < READ_CONNECTIONS; i++) {
             Connection c = open(url, durableSync);
             try (Statement st = c.createStatement()) {
@@ -112,7 +118,8 @@ public final class SqliteHistoryStore implements HistoryStore {
     /**
      * Brings the file to the current schema; {@code PRAGMA user_version} says which steps it has had.
      * Version 1 is the first release's table; version 2 adds the sender's user id and the index that
-     * makes a resent message findable by its client id.
+     * makes a resent message findable by its client id; version 3 adds who deleted a message and when
+     * (a tombstone keeps its row, its text emptied).
      */
     private static void migrate(Connection c) throws SQLException {
         try (Statement s = c.createStatement()) {
@@ -141,6 +148,11 @@ public final class SqliteHistoryStore implements HistoryStore {
                     // the only writer, looks an id up before it stores a message.
                     s.execute("CREATE INDEX messages_by_id ON messages(room, user, id)");
                     s.execute("PRAGMA user_version = 2");
+                }
+                if (version < 3) {
+                    s.execute("ALTER TABLE messages ADD COLUMN deleted_by TEXT");
+                    s.execute("ALTER TABLE messages ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0");
+                    s.execute("PRAGMA user_version = 3");
                 }
                 c.commit();
             } catch (SQLException e) {
@@ -206,6 +218,46 @@ public final class SqliteHistoryStore implements HistoryStore {
             prune.executeUpdate();
         } catch (SQLException e) {
             throw new StoreException("deleting old messages of room " + room, e);
+        }
+    }
+
+    /**
+     * Empties the text of a room's messages in {@code (after, upTo]} not deleted before, in one
+     * transaction, and returns their seqs. Sequencer thread only: the one writer, so nothing changes
+     * between the read of the seqs and the update.
+     */
+    @Override
+    public List<Long> tombstone(String room, long after, long upTo, String by, long at) {
+        try {
+            writer.setAutoCommit(false);
+            try {
+                List<Long> seqs = new ArrayList<>();
+                toTombstone.setString(1, room);
+                toTombstone.setLong(2, after);
+                toTombstone.setLong(3, upTo);
+                try (ResultSet rs = toTombstone.executeQuery()) {
+                    while (rs.next()) {
+                        seqs.add(rs.getLong(1));
+                    }
+                }
+                if (!seqs.isEmpty()) {
+                    tombstone.setString(1, by);
+                    tombstone.setLong(2, at);
+                    tombstone.setString(3, room);
+                    tombstone.setLong(4, after);
+                    tombstone.setLong(5, upTo);
+                    tombstone.executeUpdate();
+                }
+                writer.commit();
+                return seqs;
+            } catch (SQLException e) {
+                writer.rollback();
+                throw e;
+            } finally {
+                writer.setAutoCommit(true);
+            }
+        } catch (SQLException e) {
+            throw new StoreException("deleting messages of room " + room, e);
         }
     }
 

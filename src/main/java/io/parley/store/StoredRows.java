@@ -9,8 +9,8 @@ import java.util.List;
 
 /**
  * Reading {@link StoredMessage}s out of SQL, the same for both stores: a query whose columns are a
- * message's fields in record order (room, seq, id, user, from, text, time), whatever each store
- * names them.
+ * message's fields in record order (room, seq, id, user, from, text, time, deleted by, deleted at),
+ * whatever each store names them.
  */
 final class StoredRows {
 
@@ -36,6 +36,6 @@ final class StoredRows {
     /** The current row as a message. */
     static StoredMessage row(ResultSet rs) throws SQLException {
         return new StoredMessage(rs.getString(1), rs.getLong(2), rs.getString(3), rs.getString(4),
-                rs.getString(5), rs.getString(6), rs.getLong(7));
+                rs.getString(5), rs.getString(6), rs.getLong(7), rs.getString(8), rs.getLong(9));
     }
 }

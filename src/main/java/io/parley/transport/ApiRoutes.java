@@ -21,6 +21,7 @@ import io.parley.chat.ErrorCode;
 import io.parley.chat.RateLimits;
 import io.parley.chat.RoomRequests;
 import io.parley.config.Networks;
+import io.parley.engine.DeleteListener;
 import io.parley.engine.Failure;
 import io.parley.engine.MembersListener;
 import io.parley.engine.MembersPage;
@@ -29,6 +30,7 @@ import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.engine.Replay;
+import io.parley.engine.Tombstones;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.protocol.ServerMessage;
 import io.parley.store.StoreException;
@@ -43,6 +45,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -51,7 +54,9 @@ import java.util.regex.Pattern;
  *   <li>{@code POST /api/rooms/{room}/messages}: send; answered with the {@code ack} once stored;</li>
  *   <li>{@code GET /api/rooms/{room}/messages?since=N[&wait=S]}: poll, or long-poll for up to S seconds;</li>
  *   <li>{@code GET /api/rooms/{room}/messages[?before=N]}: read older or the latest history;</li>
- *   <li>{@code GET /api/rooms/{room}/members[?after=C&limit=N]}: one page of the room's members.</li>
+ *   <li>{@code GET /api/rooms/{room}/members[?after=C&limit=N]}: one page of the room's members;</li>
+ *   <li>{@code DELETE /api/rooms/{room}/messages/{seq}}: a moderator deletes a message;</li>
+ *   <li>{@code POST /api/rooms/{room}/clear} with {@code {"upTo": N}}: a moderator clears the room up to N.</li>
  * </ul>
  * Each request is checked like a WebSocket handshake (origin, then token) and then handed to
  * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
@@ -71,6 +76,9 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final String ROOMS = "/api/rooms/";
     private static final String MESSAGES = "/messages";
     private static final String MEMBERS = "/members";
+    private static final String CLEAR = "/clear";
+    /** {@code /api/rooms/{room}/messages/{seq}}: the room is checked by the chat's rules, the seq here. */
+    private static final Pattern ONE_MESSAGE = Pattern.compile("/api/rooms/([^/]+)/messages/([^/]*)");
     private static final Pattern WHOLE_NUMBER = Pattern.compile("-?[0-9]{1,19}");
     static final String GUEST_NAME = "X-Parley-Name";
 
@@ -168,6 +176,30 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             members(request, query.parameters(), path.substring(ROOMS.length(), path.length() - MEMBERS.length()));
             return;
         }
+        Matcher oneMessage = ONE_MESSAGE.matcher(path);
+        if (oneMessage.matches()) {
+            if (!request.method().equals(HttpMethod.DELETE)) {
+                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use DELETE to delete a message");
+            }
+            String seq = oneMessage.group(2);
+            delete(request, moderator(user, request), oneMessage.group(1),
+                    number(Map.of("seq", List.of(seq)), "seq"), false);
+            return;
+        }
+        if (path.startsWith(ROOMS) && path.endsWith(CLEAR) && path.length() > ROOMS.length() + CLEAR.length()) {
+            if (!request.method().equals(HttpMethod.POST)) {
+                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use POST to clear a room");
+            }
+            ProtocolCodec.ClearBody body;
+            try {
+                body = codec.decodeClear(jsonBody(request));
+            } catch (ProtocolCodec.BadRequest e) {
+                throw new ChatException(e.code(), e.getMessage());
+            }
+            delete(request, moderator(user, request), path.substring(ROOMS.length(), path.length() - CLEAR.length()),
+                    body.upTo(), true);
+            return;
+        }
         if (!path.startsWith(ROOMS) || !path.endsWith(MESSAGES) || path.length() <= ROOMS.length() + MESSAGES.length()) {
             throw new ChatException(ErrorCode.NOT_FOUND, "no such API route: " + path);
         }
@@ -181,14 +213,56 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
     }
 
-    private void post(FullHttpRequest request, Identity user, String room, RateLimits.Connection limits) {
+    /** A JSON request body as text; anything but {@code Content-Type: application/json} is refused. */
+    private static String jsonBody(FullHttpRequest request) {
         CharSequence type = HttpUtil.getMimeType(request);
         if (type == null || !type.toString().equalsIgnoreCase("application/json")) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "the body must be Content-Type: application/json");
         }
+        return request.content().toString(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * Who asks to moderate: the token's user, or a guest, whom {@link io.parley.chat.Moderators} then
+     * refuses like any user without the right (there is no second rule here).
+     */
+    private static Identity moderator(Identity user, FullHttpRequest request) {
+        if (user != null) {
+            return user;
+        }
+        String name = guestName(request);
+        return Identity.guest(name == null ? "" : name);
+    }
+
+    /** A moderator's deletion of one message, or (clear) of every message up to {@code seq}. */
+    private void delete(FullHttpRequest request, Identity who, String room, Long seq, boolean clear) {
+        String type = clear ? "clear" : "delete";
+        DeleteListener listener = new DeleteListener() {
+            @Override
+            public void deleted(Tombstones t) {
+                if (t.seqs().isEmpty() && !clear) {
+                    answer(request, error(ChatSession.nothingToDelete(t), null, room));
+                } else {
+                    answer(request, ok(ProtocolCodec.deletion(t, t.seqs().size(), null)));
+                }
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                answer(request, error(ChatSession.refused(failure), null, room));
+            }
+        };
+        if (clear) {
+            chat.clear(who, room, seq, ctx.executor(), listener);
+        } else {
+            chat.delete(who, room, seq, ctx.executor(), listener);
+        }
+    }
+
+    private void post(FullHttpRequest request, Identity user, String room, RateLimits.Connection limits) {
         ProtocolCodec.Post body;
         try {
-            body = codec.decodePost(request.content().toString(StandardCharsets.UTF_8));
+            body = codec.decodePost(jsonBody(request));
         } catch (ProtocolCodec.BadRequest e) {
             throw new ChatException(e.code(), e.getMessage());
         }
@@ -370,7 +444,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"parley\"");
         }
         if (e.code() == ErrorCode.METHOD_NOT_ALLOWED) {
-            r.headers().set(HttpHeaderNames.ALLOW, "GET, POST");
+            r.headers().set(HttpHeaderNames.ALLOW, "GET, POST, DELETE");
         }
         return r;
     }
@@ -378,6 +452,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static String requestName(String method) {
         return switch (method) {
             case "POST" -> "send";
+            case "DELETE" -> "delete";
             case "GET", "HEAD" -> "read";
             default -> null;
         };
@@ -388,7 +463,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case UNAUTHORIZED, BAD_CREDENTIALS -> HttpResponseStatus.UNAUTHORIZED;
             case FORBIDDEN, SIGNUP_CLOSED -> HttpResponseStatus.FORBIDDEN;
             case NAME_TAKEN -> HttpResponseStatus.CONFLICT;
-            case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
+            case NOT_FOUND, NO_SUCH_MESSAGE -> HttpResponseStatus.NOT_FOUND;
             case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
             case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
             case MISDIRECTED -> HttpResponseStatus.MISDIRECTED_REQUEST;

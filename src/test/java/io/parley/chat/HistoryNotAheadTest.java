@@ -2,6 +2,7 @@ package io.parley.chat;
 
 import io.parley.config.ServerConfig;
 import io.parley.engine.BroadcastEncoder;
+import io.parley.engine.Tombstones;
 import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
 import io.parley.engine.LocalBroker;
@@ -63,6 +64,11 @@ class HistoryNotAheadTest {
             @Override
             public byte[] presence(String room, int members, List<String> joined, List<String> left) {
                 return "presence".getBytes(StandardCharsets.UTF_8);
+            }
+
+            @Override
+            public byte[] tombstones(Tombstones t) {
+                return "tombstones".getBytes(StandardCharsets.UTF_8);
             }
         };
         ServerConfig config = ServerConfig.defaults();

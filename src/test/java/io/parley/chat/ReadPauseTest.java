@@ -2,6 +2,7 @@ package io.parley.chat;
 
 import io.parley.config.ServerConfig;
 import io.parley.engine.BroadcastEncoder;
+import io.parley.engine.Tombstones;
 import io.parley.engine.Failure;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.PublishListener;
@@ -62,6 +63,11 @@ class ReadPauseTest {
 
             @Override
             public byte[] presence(String room, int members, List<String> joined, List<String> left) {
+                return new byte[0];
+            }
+
+            @Override
+            public byte[] tombstones(Tombstones t) {
                 return new byte[0];
             }
         };

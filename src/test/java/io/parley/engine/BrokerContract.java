@@ -69,6 +69,11 @@ abstract class BrokerContract {
         public byte[] presenceCount(String room, int members) {
             return ("c " + room + " " + members).getBytes(StandardCharsets.UTF_8);
         }
+
+        @Override
+        public byte[] tombstones(Tombstones t) {
+            return ("d " + t.room() + " " + t.after() + " " + t.upTo() + " " + t.by()).getBytes(StandardCharsets.UTF_8);
+        }
     };
 
     @BeforeEach
@@ -188,6 +193,84 @@ abstract class BrokerContract {
             }
         })).get();
         return outcome;
+    }
+
+    /** A moderator's deletion from the first loop; completes with what was deleted. */
+    Tombstones delete(String room, long after, long upTo, String by) throws Exception {
+        CompletableFuture<Tombstones> outcome = new CompletableFuture<>();
+        ExecutorService loop = loops.getFirst();
+        loop.submit(() -> broker.delete(loop, room, after, upTo, by, new DeleteListener() {
+            @Override
+            public void deleted(Tombstones tombstones) {
+                outcome.complete(tombstones);
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                outcome.completeExceptionally(new AssertionError("delete failed: " + failure));
+            }
+        })).get();
+        return outcome.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aDeletionReachesMembersAfterTheMessageAndEveryReadAfterItGetsTheTombstone() throws Exception {
+        Member ann = new Member(0);
+        ann.join("lobby", -1);
+        for (int i = 1; i <= 3; i++) {
+            publish("lobby", "guest:bob", "b" + i, "secret " + i);
+        }
+        Tombstones t = delete("lobby", 1, 2, "mod-1");
+        assertThat(t.seqs()).containsExactly(2L);
+        assertThat(t.single()).isTrue();
+        ann.awaitFrames(f -> f.contains("d lobby 1 2 mod-1"));
+        synchronized (ann.frames) {
+            assertThat(ann.frames.indexOf("d lobby 1 2 mod-1")).isGreaterThan(ann.frames.indexOf("m lobby 2 b2 secret 2"));
+        }
+        // A join from memory, a recovery with since, a poll and a history read: the tombstone, never the text.
+        Member late = new Member(1);
+        assertThat(late.join("lobby", -1).messages()).extracting(StoredMessage::text)
+                .containsExactly("secret 1", "", "secret 3");
+        Member recovering = new Member(1);
+        StoredMessage tombstone = recovering.join("lobby", 1).messages().getFirst();
+        assertThat(tombstone.seq()).isEqualTo(2);
+        assertThat(tombstone.deletedBy()).isEqualTo("mod-1");
+        assertThat(tombstone.deletedAt()).isEqualTo(t.at());
+        assertThat(broker.history(asker(), "lobby", -1, 0, 10).get(10, TimeUnit.SECONDS))
+                .extracting(StoredMessage::text).containsExactly("secret 1", "", "secret 3");
+        // Deleting it again finds nothing left to delete and tells nobody.
+        assertThat(delete("lobby", 1, 2, "mod-2").seqs()).isEmpty();
+        publish("lobby", "guest:bob", "b4", "after");
+        ann.awaitFrames(f -> f.contains("m lobby 4 b4 after"));
+        assertThat(ann.frames).filteredOn(f -> f.startsWith("d ")).hasSize(1);
+    }
+
+    @Test
+    void aResendOfADeletedMessageIsAnsweredWithItsTombstoneNotStoredAgain() throws Exception {
+        publish("lobby", "guest:bob", "b1", "oops");
+        delete("lobby", 0, 1, "mod-1");
+        StoredMessage resent = publish("lobby", "guest:bob", "b1", "oops");
+        assertThat(resent.seq()).isEqualTo(1);
+        assertThat(resent.deleted()).isTrue();
+        assertThat(publish("lobby", "guest:bob", "b2", "next").seq()).isEqualTo(2);
+    }
+
+    @Test
+    void clearingTombstonesEveryMessageUpToASeqAndNoLaterOne() throws Exception {
+        Member ann = new Member(0);
+        ann.join("lobby", -1);
+        for (int i = 1; i <= 4; i++) {
+            publish("lobby", "guest:bob", "b" + i, "text " + i);
+        }
+        // Past the room's end: only what is stored is cleared, and the range told ends there.
+        Tombstones t = delete("lobby", 0, 100, "mod-1");
+        assertThat(t.seqs()).containsExactly(1L, 2L, 3L, 4L);
+        assertThat(t.upTo()).isEqualTo(4);
+        ann.awaitFrames(f -> f.contains("d lobby 0 4 mod-1"));
+        publish("lobby", "guest:bob", "b5", "text 5");
+        Member late = new Member(1);
+        assertThat(late.join("lobby", -1).messages()).extracting(StoredMessage::text)
+                .containsExactly("", "", "", "", "text 5");
     }
 
     @Test

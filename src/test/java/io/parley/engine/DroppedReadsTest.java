@@ -59,6 +59,11 @@ class DroppedReadsTest {
         }
 
         @Override
+        public List<Long> tombstone(String room, long after, long upTo, String by, long at) {
+            return store.tombstone(room, after, upTo, by, at);
+        }
+
+        @Override
         public List<StoredMessage> after(String room, long since, long upTo, int limit) {
             reads.incrementAndGet();
             return store.after(room, since, upTo, limit);

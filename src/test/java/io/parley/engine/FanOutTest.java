@@ -65,6 +65,11 @@ class FanOutTest {
         public byte[] presence(String room, int members, List<String> joined, List<String> left) {
             return ("presence " + room + " " + members).getBytes(StandardCharsets.UTF_8);
         }
+
+        @Override
+        public byte[] tombstones(Tombstones t) {
+            return ("tombstones " + t.room() + " " + t.upTo()).getBytes(StandardCharsets.UTF_8);
+        }
     }
 
     static final JoinListener IGNORE_JOIN = new JoinListener() {

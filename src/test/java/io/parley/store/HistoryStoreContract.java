@@ -77,6 +77,55 @@ abstract class HistoryStoreContract {
     }
 
     @Test
+    void aDeletedMessageKeepsItsPlaceAsATombstoneWithoutItsText() {
+        HistoryStore s = store();
+        s.append(messages("lobby", 1, 5));
+        long at = 1_795_305_700_000L;
+        assertThat(s.tombstone("lobby", 1, 2, "mod-1", at)).containsExactly(2L);
+        StoredMessage tombstone = message("lobby", 2).tombstone("mod-1", at);
+        assertThat(tombstone.text()).isEmpty();
+        assertThat(s.after("lobby", 0, Long.MAX_VALUE, 10)).containsExactly(message("lobby", 1), tombstone,
+                message("lobby", 3), message("lobby", 4), message("lobby", 5));
+        assertThat(s.before("lobby", 3, 1)).containsExactly(tombstone);
+        assertThat(s.latest("lobby", 4).getFirst()).isEqualTo(tombstone);
+        assertThat(s.loadTail("lobby", 10).recent()).contains(tombstone);
+        assertThat(s.findSent("lobby", "guest:ann", "id-2")).isEqualTo(tombstone);
+        // Deleted already, or never stored: nothing to do.
+        assertThat(s.tombstone("lobby", 1, 2, "mod-2", at + 1)).isEmpty();
+        assertThat(s.tombstone("lobby", 9, 10, "mod-2", at + 1)).isEmpty();
+        assertThat(s.tombstone("other", 0, 5, "mod-2", at + 1)).isEmpty();
+    }
+
+    @Test
+    void clearingTombstonesWhatIsLeftUpToASeqAndKeepsEarlierDeletions() {
+        HistoryStore s = store();
+        s.append(messages("lobby", 1, 6));
+        s.tombstone("lobby", 2, 3, "mod-1", 1000);
+        assertThat(s.tombstone("lobby", 0, 5, "mod-2", 2000)).containsExactly(1L, 2L, 4L, 5L);
+        List<StoredMessage> all = s.after("lobby", 0, Long.MAX_VALUE, 10);
+        assertThat(all).extracting(StoredMessage::deletedBy).containsExactly("mod-2", "mod-2", "mod-1", "mod-2",
+                "mod-2", null);
+        assertThat(all.subList(0, 5)).allSatisfy(m -> assertThat(m.text()).isEmpty());
+        assertThat(all.get(5)).isEqualTo(message("lobby", 6));
+        // The room goes on where it was: a tombstone is still a seq.
+        assertThat(s.loadTail("lobby", 2)).isEqualTo(new HistoryStore.RoomTail(6, 1,
+                List.of(all.get(4), all.get(5))));
+    }
+
+    @Test
+    void aTombstoneSurvivesReopening() {
+        HistoryStore s = store();
+        s.append(messages("lobby", 1, 3));
+        s.tombstone("lobby", 0, 2, "mod-1", 1000);
+        s.close();
+        opened.remove(s);
+        HistoryStore again = store();
+        assertThat(again.after("lobby", 0, 10, 10)).extracting(StoredMessage::deleted).containsExactly(true, true,
+                false);
+        assertThat(again.after("lobby", 0, 10, 10)).extracting(StoredMessage::text).containsExactly("", "", "text 3");
+    }
+
+    @Test
     void loadTailGivesTheLastSeqTheOldestSeqAndTheRecentMessages() {
         HistoryStore s = store();
         s.append(messages("lobby", 1, 5));

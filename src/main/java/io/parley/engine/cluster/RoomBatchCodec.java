@@ -14,9 +14,9 @@ import java.util.List;
 import java.util.regex.Pattern;
 
 /**
- * The bytes one node publishes on a room's Redis channel: either a {@link Batch} of stored messages
- * (one per room per sequencer batch) or a {@link Presence} change (names that joined or left on the
- * sending node). Both carry the sender's node id.
+ * The bytes one node publishes on a room's Redis channel: a {@link Batch} of stored messages
+ * (one per room per sequencer batch), a {@link Presence} change (names that joined or left on the
+ * sending node), or a {@link Deletion} a moderator made there. Each carries the sender's node id.
  *
  * <p><b>Why binary.</b> Every payload is encoded once by the sending node and decoded once by each
  * other node, on its hot path. A hand-written length-prefixed layout needs no reflection, no field
@@ -28,12 +28,13 @@ import java.util.regex.Pattern;
  * <em>varint</em> is unsigned LEB128, at most 5 bytes):
  * <pre>
  *   byte    version (1)
- *   byte    kind: 1 = batch, 2 = presence
+ *   byte    kind: 1 = batch, 2 = presence, 3 = deletion
  *   string  node id
  *   string  room
  *   batch:    varint n (>= 1), then n times: long seq, string id, string user, string from,
  *             string text, long time            (seqs strictly ascending, all >= 1)
  *   presence: varint j, j strings (joined), varint l, l strings (left)   (j + l >= 1)
+ *   deletion: long after, long upTo, string by, long at      (0 <= after < upTo)
  * </pre>
  * Nothing may follow. The room is written once per batch: every message of a batch is of that room.
  * Strings round-trip exactly when they are valid Unicode, which Parley's rules ensure for what it
@@ -52,6 +53,7 @@ public final class RoomBatchCodec {
     private static final byte VERSION = 1;
     private static final byte KIND_BATCH = 1;
     private static final byte KIND_PRESENCE = 2;
+    private static final byte KIND_DELETION = 3;
     /** Same rule as ChatRules' room names: safe inside a Redis hash tag {@code {room}}. */
     static final Pattern ROOM = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
     /** A node id is chosen by a node; bounded so that an envelope's header stays small. */
@@ -63,7 +65,7 @@ public final class RoomBatchCodec {
     }
 
     /** What a payload decodes to. */
-    public sealed interface Payload permits Batch, Presence {
+    public sealed interface Payload permits Batch, Presence, Deletion {
         String nodeId();
 
         String room();
@@ -82,6 +84,10 @@ public final class RoomBatchCodec {
             joined = List.copyOf(joined);
             left = List.copyOf(left);
         }
+    }
+
+    /** Messages {@code after < seq <= upTo} of {@code room} deleted by {@code by} at {@code at}, on node {@code nodeId}. */
+    public record Deletion(String nodeId, String room, long after, long upTo, String by, long at) implements Payload {
     }
 
     /** Thrown by {@link #decode} for bytes that are not a payload this version wrote. */
@@ -133,6 +139,20 @@ public final class RoomBatchCodec {
         return w.bytes();
     }
 
+    /** Encodes a moderator's deletion of the messages {@code after < seq <= upTo}. */
+    public static byte[] encodeDeletion(String nodeId, String room, long after, long upTo, String by, long at) {
+        if (after < 0 || upTo <= after) {
+            throw new IllegalArgumentException("a deletion is of seqs after " + after + " up to " + upTo);
+        }
+        Writer w = new Writer(64 + by.length());
+        header(w, KIND_DELETION, nodeId, room);
+        w.longValue(after);
+        w.longValue(upTo);
+        w.string(by);
+        w.longValue(at);
+        return w.bytes();
+    }
+
     private static void header(Writer w, byte kind, String nodeId, String room) {
         if (nodeId.isEmpty() || nodeId.length() > MAX_NODE_ID) {
             throw new IllegalArgumentException("node id must be 1 to " + MAX_NODE_ID + " characters");
@@ -177,6 +197,7 @@ public final class RoomBatchCodec {
         Payload payload = switch (kind) {
             case KIND_BATCH -> batch(r, nodeId, room);
             case KIND_PRESENCE -> presence(r, nodeId, room);
+            case KIND_DELETION -> deletion(r, nodeId, room);
             default -> throw new MalformedPayloadException("unknown kind " + kind);
         };
         if (r.buffer.hasRemaining()) {
@@ -206,6 +227,17 @@ public final class RoomBatchCodec {
             messages.add(new StoredMessage(room, seq, id, user, from, text, time));
         }
         return new Batch(nodeId, room, messages);
+    }
+
+    private static Deletion deletion(Reader r, String nodeId, String room) {
+        long after = r.longValue("after");
+        long upTo = r.longValue("upTo");
+        if (after < 0 || upTo <= after) {
+            throw new MalformedPayloadException("deletion of seqs after " + after + " up to " + upTo);
+        }
+        String by = r.string("by");
+        long at = r.longValue("at");
+        return new Deletion(nodeId, room, after, upTo, by, at);
     }
 
     private static Presence presence(Reader r, String nodeId, String room) {
