@@ -409,17 +409,14 @@ public final class RedisBroker extends SequencedBroker {
     }
 
     /**
-     * PostgreSQL counted {@code count} deletions in the room. The first count a node sees is where it
-     * starts; a higher one later means a deletion happened since, whose notice this node may have lost:
-     * the room's messages in memory are read again ({@link #reread}). One read of at most the room's
-     * memory per deletion per node, within a reconciliation: deletions are rare.
+     * PostgreSQL counted {@code count} deletions in the room. A count higher than the last one this node
+     * saw means a deletion happened since, whose notice this node may have lost: the room's messages in
+     * memory are read again ({@link #reread}). The first count a node sees of a room is read against as
+     * well (a deletion may have fallen between loading the room and that count). One read of at most the
+     * room's memory per deletion per node, within a reconciliation: deletions are rare.
      */
     private void deletionsCounted(Room room, long count) {
         Gate gate = gate(room);
-        if (gate.deletionsSeen < 0) {
-            gate.deletionsSeen = count;
-            return;
-        }
         if (count <= gate.deletionsSeen || gate.rereadInFlight) {
             return;
         }
@@ -632,7 +629,7 @@ public final class RedisBroker extends SequencedBroker {
         boolean fillInFlight;
         /** Deletions that reached past the room's last seq here: applied as the gate hands messages on. */
         final List<Tombstones> deletions = new ArrayList<>();
-        /** The room's deletion count as PostgreSQL last said; -1 before the first reconciliation. */
+        /** The room's deletion count as PostgreSQL last said, once read against; -1 before. */
         long deletionsSeen = -1;
         boolean rereadInFlight;
     }

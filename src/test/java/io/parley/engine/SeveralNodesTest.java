@@ -1,6 +1,8 @@
 package io.parley.engine;
 
 import io.parley.engine.cluster.RedisAddress;
+import io.parley.engine.cluster.RedisLink;
+import io.parley.engine.cluster.RoomBatchCodec;
 import io.parley.store.PostgresHistoryStore;
 import io.parley.store.PostgresUrl;
 import io.parley.store.StoredMessage;
@@ -95,6 +97,7 @@ class SeveralNodesTest {
         final ExecutorService loop;
         final List<String> frames = Collections.synchronizedList(new ArrayList<>());
         final CompletableFuture<Integer> joined = new CompletableFuture<>();
+        final CompletableFuture<Replay> history = new CompletableFuture<>();
         Subscription subscription;
 
         Member(int node) {
@@ -117,6 +120,7 @@ class SeveralNodesTest {
 
         @Override
         public void joined(int members, Replay replay) {
+            history.complete(replay);
             joined.complete(members);
         }
 
@@ -173,6 +177,96 @@ class SeveralNodesTest {
             }
         }));
         return outcome;
+    }
+
+    private Tombstones delete(int node, String room, long after, long upTo, String by) throws Exception {
+        CompletableFuture<Tombstones> outcome = new CompletableFuture<>();
+        ExecutorService loop = loops.get(node);
+        loop.execute(() -> nodes.get(node).delete(loop, room, after, upTo, by, new DeleteListener() {
+            @Override
+            public void deleted(Tombstones tombstones) {
+                outcome.complete(tombstones);
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                outcome.completeExceptionally(new AssertionError("delete through node " + node + ": " + failure));
+            }
+        }));
+        return outcome.get(10, TimeUnit.SECONDS);
+    }
+
+    private List<StoredMessage> joinFresh(int node, String room) throws Exception {
+        return new Member(node).join(room, "late").history.get(10, TimeUnit.SECONDS).messages();
+    }
+
+    @Test
+    void aDeletionThroughOneNodeReachesEveryNodesMembersAfterTheMessage() throws Exception {
+        Member onOne = new Member(1).join("hall", "one");
+        Member onTwo = new Member(2).join("hall", "two");
+        for (int i = 1; i <= 3; i++) {
+            publish(0, "hall", "guest:ada", "a" + i, "secret " + i).get(10, TimeUnit.SECONDS);
+        }
+        onOne.awaitMessages(3);
+        onTwo.awaitMessages(3);
+        long start = System.nanoTime();
+        Tombstones t = delete(0, "hall", 1, 2, "mod-1");
+        assertThat(t.seqs()).containsExactly(2L);
+        for (Member m : List.of(onOne, onTwo)) {
+            m.await(f -> f.contains("d hall 1 2 mod-1"), "the deletion");
+            synchronized (m.frames) {
+                assertThat(m.frames.indexOf("d hall 1 2 mod-1")).isGreaterThan(m.frames.indexOf("m hall 2 a2 secret 2"));
+            }
+        }
+        System.out.printf("a deletion reached the other nodes' members after %d ms%n",
+                TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
+        // The other nodes' memory has the tombstone: a join there is answered without the text.
+        assertThat(joinFresh(2, "hall")).extracting(StoredMessage::text).containsExactly("secret 1", "", "secret 3");
+        assertThat(joinFresh(1, "hall").get(1).deletedBy()).isEqualTo("mod-1");
+    }
+
+    @Test
+    void aDeletionHeardBeforeItsMessageWaitsForItAndItsTextNeverShows() throws Exception {
+        Member onOne = new Member(1).join("hall", "one");
+        publish(0, "hall", "guest:ada", "a1", "first").get(10, TimeUnit.SECONDS);
+        onOne.awaitMessages(1);
+        // What a third node does when its batch's publish is slower than another node's deletion of it:
+        // the message committed and deleted in PostgreSQL, the deletion heard first, the batch after.
+        StoredMessage second = store.sequence(List.of(new PostgresHistoryStore.Draft("hall", "a2", "guest:ada", "ada",
+                "secret", System.currentTimeMillis()))).getFirst().message();
+        assertThat(store.tombstone("hall", 1, 2, "mod-1", 1234)).containsExactly(2L);
+        try (RedisLink third = RedisLink.connect(RedisAddress.parse(redis.url()), "third-node", new RedisLink.Listener() {
+            @Override
+            public void message(String room, byte[] payload) { }
+
+            @Override
+            public void restored() { }
+        })) {
+            third.publish("hall", RoomBatchCodec.encodeDeletion("third-node", "hall", 1, 2, "mod-1", 1234));
+            third.publish("hall", RoomBatchCodec.encodeBatch("third-node", List.of(second)));
+            onOne.await(f -> f.contains("d hall 1 2 mod-1"), "the deletion");
+        }
+        synchronized (onOne.frames) {
+            assertThat(onOne.frames).noneMatch(f -> f.contains("secret"));
+            assertThat(onOne.frames).containsSubsequence("m hall 2 a2 ", "d hall 1 2 mod-1");
+        }
+    }
+
+    @Test
+    void aDeletionWhoseNoticeWasLostReachesTheOtherNodesByTheReconciliation() throws Exception {
+        Member onOne = new Member(1).join("hall", "one");
+        publish(0, "hall", "guest:ada", "a1", "secret").get(10, TimeUnit.SECONDS);
+        publish(0, "hall", "guest:ada", "a2", "kept").get(10, TimeUnit.SECONDS);
+        onOne.awaitMessages(2);
+        // Deleted in PostgreSQL by a node that died before telling anyone.
+        long start = System.nanoTime();
+        store.tombstone("hall", 0, 1, "mod-1", 1234);
+        onOne.await(f -> f.contains("d hall 0 1 mod-1"), "the deletion");
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        System.out.printf("an unannounced deletion reached another node's members after %d ms%n", tookMillis);
+        assertThat(tookMillis).as("within the reconciliation bound (1 s) and a read, with room to spare")
+                .isLessThan(5_000);
+        assertThat(joinFresh(1, "hall")).extracting(StoredMessage::text).containsExactly("", "kept");
     }
 
     private static List<Long> oneTo(long n) {
