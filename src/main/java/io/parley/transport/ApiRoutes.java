@@ -428,7 +428,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private FullHttpResponse error(ChatException e, String id, String room) {
         String method = current == null ? null : current.method().name();
-        return error(codec, e, method == null ? null : requestName(method), id, room);
+        return error(codec, e, method == null ? null : requestName(method, current.uri()), id, room);
     }
 
     /**
@@ -449,9 +449,9 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         return r;
     }
 
-    private static String requestName(String method) {
+    private static String requestName(String method, String uri) {
         return switch (method) {
-            case "POST" -> "send";
+            case "POST" -> new QueryStringDecoder(uri).path().endsWith(CLEAR) ? "clear" : "send";
             case "DELETE" -> "delete";
             case "GET", "HEAD" -> "read";
             default -> null;

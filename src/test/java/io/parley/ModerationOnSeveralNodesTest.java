@@ -1,0 +1,107 @@
+package io.parley;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.config.ServerConfig.Access;
+import io.parley.engine.cluster.RedisAddress;
+import io.parley.store.PostgresUrl;
+import io.parley.testing.ApiClient;
+import io.parley.testing.NodeServices;
+import io.parley.testing.TestServer;
+import io.parley.testing.WsClient;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static io.parley.ModerationTest.assertTombstoned;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Deleting messages on two nodes sharing PostgreSQL and Redis, over both transports: a deletion made
+ * through one node reaches the members on the other, after the message, and every read on either node
+ * returns the tombstone, also from a node started again.
+ */
+class ModerationOnSeveralNodesTest {
+
+    private static NodeServices services;
+    @TempDir
+    Path dir;
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @BeforeAll
+    static void startServices() throws Exception {
+        services = NodeServices.start();
+    }
+
+    @AfterAll
+    static void stopServices() {
+        if (services != null) {
+            services.close();
+        }
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (AutoCloseable c : open.reversed()) {
+            c.close();
+        }
+    }
+
+    private <T extends AutoCloseable> T open(T c) {
+        open.add(c);
+        return c;
+    }
+
+    private TestServer node(String url, String name) throws Exception {
+        return TestServer.start(dir.resolve(name), c -> c.withPostgres(PostgresUrl.parse(url))
+                .withRedis(RedisAddress.parse(services.redis().url()))
+                .withAccess(Access.defaults().withTokenSecret(AccessTest.SECRET)));
+    }
+
+    @Test
+    void aDeletionThroughOneNodeReachesTheOtherNodesMembersAndReads() throws Exception {
+        String url = services.postgres().createDatabase();
+        TestServer a = open(node(url, "a"));
+        TestServer b = open(node(url, "b"));
+        WsClient onA = open(WsClient.hello(a.chatUri(), "ann"));
+        onA.join("lobby");
+        WsClient onB = open(WsClient.hello(b.chatUri(), "bea"));
+        onB.join("lobby");
+        onA.say("lobby", "a1", "first");
+        onA.say("lobby", "a2", "second");
+        onB.expect("message", m -> m.path("seq").asLong() == 2);
+
+        ApiClient apiA = open(new ApiClient(a.port()));
+        ApiClient apiB = open(new ApiClient(b.port()));
+        // A bot deletes through node A over HTTP: node B's member hears it.
+        assertThat(ModerationTest.httpDelete(apiA, "lobby", "1", "Authorization", "Bearer " + ModerationTest.ADMIN)
+                .statusCode()).isEqualTo(200);
+        assertThat(onB.expect("deleted").path("seq").asLong()).isEqualTo(1);
+        assertTombstoned(ModerationTest.polled(apiB, "lobby").get(0));
+
+        // A moderator on node B over WebSocket: node A's member hears it.
+        WsClient mod = open(ModerationTest.withToken(b, ModerationTest.ADMIN));
+        mod.send(Map.of("type", "delete", "room", "lobby", "seq", 2));
+        mod.expect("deleted");
+        assertThat(onA.expect("deleted", m -> m.path("seq").asLong() == 2).path("by").asText()).isEqualTo("u-admin");
+        WsClient late = open(WsClient.hello(a.chatUri(), "cid"));
+        JsonNode history = late.join("lobby").path("history");
+        assertTombstoned(history.get(0));
+        assertTombstoned(history.get(1));
+
+        // A node started again reads the tombstones from PostgreSQL.
+        open.remove(b);
+        b.close();
+        TestServer again = open(node(url, "b"));
+        WsClient afterRestart = open(WsClient.hello(again.chatUri(), "dee"));
+        JsonNode recovered = afterRestart.join("lobby", 0).path("history");
+        assertTombstoned(recovered.get(0));
+        assertTombstoned(recovered.get(1));
+    }
+}

@@ -1,0 +1,217 @@
+package io.parley;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.config.ServerConfig;
+import io.parley.config.ServerConfig.Access;
+import io.parley.testing.ApiClient;
+import io.parley.testing.TestServer;
+import io.parley.testing.WsClient;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Deleting and clearing messages on one node, over WebSocket and over HTTP as a bot with a token: who
+ * may, what members see, what every later read returns (the tombstone, never the text), and that it
+ * stays so across a restart. The same over two nodes is {@link ModerationOnSeveralNodesTest}.
+ */
+class ModerationTest {
+
+    static final String ADMIN = AccessTest.validToken("u-admin", "Root", "admin");
+    static final String USER = AccessTest.validToken("u-plain", "Plain", "moderator-of-nothing");
+
+    @TempDir
+    Path dir;
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (AutoCloseable c : open.reversed()) {
+            c.close();
+        }
+    }
+
+    static UnaryOperator<ServerConfig> withTokens() {
+        return c -> c.withAccess(Access.defaults().withTokenSecret(AccessTest.SECRET));
+    }
+
+    private <T extends AutoCloseable> T open(T c) {
+        open.add(c);
+        return c;
+    }
+
+    static WsClient withToken(TestServer server, String token) {
+        WsClient ws = WsClient.connect(server.chatUri(), Map.of("Authorization", "Bearer " + token));
+        ws.send(Map.of("type", "hello"));
+        ws.expect("welcome");
+        return ws;
+    }
+
+    static HttpResponse<String> httpDelete(ApiClient api, String room, String seq, String... headers) {
+        return api.send(api.request("/api/rooms/" + room + "/messages/" + seq, headers).DELETE().build());
+    }
+
+    static HttpResponse<String> httpClear(ApiClient api, String room, String body, String... headers) {
+        return api.send(api.request("/api/rooms/" + room + "/clear", headers).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
+    /** The room's messages over HTTP from the start, as a poll without waiting. */
+    static JsonNode polled(ApiClient api, String room) {
+        HttpResponse<String> r = api.get("/api/rooms/" + room + "/messages?since=0");
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return ApiClient.json(r).path("messages");
+    }
+
+    @Test
+    void aModeratorDeletesOverWebSocketAndEveryReadAfterGetsTheTombstone() throws Exception {
+        TestServer server = open(TestServer.start(dir, withTokens()));
+        WsClient ann = open(WsClient.hello(server.chatUri(), "ann"));
+        ann.join("lobby");
+        ann.say("lobby", "a1", "keep this");
+        ann.say("lobby", "a2", "rude words");
+        ann.expect("ack", m -> m.path("id").asText().equals("a2"));
+
+        WsClient mod = open(withToken(server, ADMIN));
+        mod.send(Map.of("type", "delete", "room", "lobby", "seq", 2, "ref", "d1"));
+        JsonNode reply = mod.expect("deleted", m -> m.path("ref").asText().equals("d1"));
+        assertThat(reply.path("seq").asLong()).isEqualTo(2);
+        assertThat(reply.path("by").asText()).isEqualTo("u-admin");
+
+        JsonNode event = ann.expect("deleted");
+        assertThat(event.path("room").asText()).isEqualTo("lobby");
+        assertThat(event.path("seq").asLong()).isEqualTo(2);
+        assertThat(event.path("by").asText()).isEqualTo("u-admin");
+        assertThat(event.path("at").asLong()).isEqualTo(reply.path("at").asLong());
+        assertThat(event.has("ref")).isFalse();
+
+        // A join, a recovery with since, a history page, a poll and an HTTP read: never the text.
+        WsClient bob = open(WsClient.hello(server.chatUri(), "bob"));
+        assertTombstoned(bob.join("lobby").path("history").get(1));
+        WsClient carl = open(WsClient.hello(server.chatUri(), "carl"));
+        assertTombstoned(carl.join("lobby", 1).path("history").get(0));
+        carl.send(Map.of("type", "history", "room", "lobby", "before", 3));
+        assertTombstoned(carl.expect("history").path("messages").get(1));
+        try (ApiClient api = new ApiClient(server.port())) {
+            assertTombstoned(polled(api, "lobby").get(1));
+            assertTombstoned(ApiClient.json(api.get("/api/rooms/lobby/messages")).path("messages").get(1));
+            assertThat(polled(api, "lobby").get(0).path("text").asText()).isEqualTo("keep this");
+        }
+
+        // Deleting it again: nothing is left to delete, and members hear nothing more.
+        mod.send(Map.of("type", "delete", "room", "lobby", "seq", 2, "ref", "d2"));
+        assertThat(mod.expect("error").path("code").asText()).isEqualTo("no_such_message");
+    }
+
+    @Test
+    void aBotDeletesAndClearsOverHttpWithATokenAndMembersHearIt() throws Exception {
+        TestServer server = open(TestServer.start(dir, withTokens()));
+        WsClient ann = open(WsClient.hello(server.chatUri(), "ann"));
+        ann.join("lobby");
+        try (ApiClient api = new ApiClient(server.port())) {
+            for (int i = 1; i <= 4; i++) {
+                assertThat(api.postAs("bob", "lobby", "b" + i, "spam " + i).statusCode()).isEqualTo(200);
+            }
+            String bearer = "Bearer " + ADMIN;
+            HttpResponse<String> deleted = httpDelete(api, "lobby", "3", "Authorization", bearer);
+            assertThat(deleted.statusCode()).as(deleted.body()).isEqualTo(200);
+            assertThat(ApiClient.json(deleted).path("type").asText()).isEqualTo("deleted");
+            assertThat(ann.expect("deleted").path("seq").asLong()).isEqualTo(3);
+
+            HttpResponse<String> again = httpDelete(api, "lobby", "3", "Authorization", bearer);
+            assertThat(again.statusCode()).isEqualTo(404);
+            assertThat(ApiClient.json(again).path("code").asText()).isEqualTo("no_such_message");
+            assertThat(httpDelete(api, "lobby", "99", "Authorization", bearer).statusCode()).isEqualTo(404);
+            HttpResponse<String> badSeq = httpDelete(api, "lobby", "x1", "Authorization", bearer);
+            assertThat(badSeq.statusCode()).isEqualTo(400);
+            assertThat(httpDelete(api, "lobby", "0", "Authorization", bearer).statusCode()).isEqualTo(400);
+
+            HttpResponse<String> cleared = httpClear(api, "lobby", "{\"upTo\": 2}", "Authorization", bearer);
+            assertThat(cleared.statusCode()).as(cleared.body()).isEqualTo(200);
+            JsonNode answer = ApiClient.json(cleared);
+            assertThat(answer.path("type").asText()).isEqualTo("cleared");
+            assertThat(answer.path("upTo").asLong()).isEqualTo(2);
+            assertThat(answer.path("count").asInt()).isEqualTo(2);
+            JsonNode event = ann.expect("cleared");
+            assertThat(event.path("upTo").asLong()).isEqualTo(2);
+            assertThat(event.has("count")).isFalse();
+
+            JsonNode messages = polled(api, "lobby");
+            for (int i = 0; i < 3; i++) {
+                assertTombstoned(messages.get(i));
+            }
+            assertThat(messages.get(3).path("text").asText()).isEqualTo("spam 4");
+            assertThat(httpClear(api, "lobby", "{\"upTo\": \"2\"}", "Authorization", bearer).statusCode())
+                    .isEqualTo(400);
+        }
+    }
+
+    @Test
+    void onlyModeratorsMayDeleteOnEitherTransport() throws Exception {
+        TestServer server = open(TestServer.start(dir, withTokens()));
+        WsClient ann = open(WsClient.hello(server.chatUri(), "ann"));
+        ann.join("lobby");
+        ann.say("lobby", "a1", "mine");
+        ann.expect("ack");
+
+        ann.send(Map.of("type", "delete", "room", "lobby", "seq", 1));
+        assertThat(ann.expect("error").path("code").asText()).isEqualTo("forbidden");
+        WsClient plain = open(withToken(server, USER));
+        plain.send(Map.of("type", "clear", "room", "lobby", "upTo", 1));
+        JsonNode refused = plain.expect("error");
+        assertThat(refused.path("code").asText()).isEqualTo("forbidden");
+        assertThat(refused.path("request").asText()).isEqualTo("clear");
+        try (ApiClient api = new ApiClient(server.port())) {
+            assertThat(httpDelete(api, "lobby", "1").statusCode()).isEqualTo(403);
+            assertThat(httpDelete(api, "lobby", "1", "X-Parley-Name", "ann").statusCode()).isEqualTo(403);
+            HttpResponse<String> notAdmin = httpDelete(api, "lobby", "1", "Authorization", "Bearer " + USER);
+            assertThat(notAdmin.statusCode()).isEqualTo(403);
+            assertThat(ApiClient.json(notAdmin).path("code").asText()).isEqualTo("forbidden");
+            HttpResponse<String> notAdminClear = httpClear(api, "lobby", "{\"upTo\": 1}", "Authorization",
+                    "Bearer " + USER);
+            assertThat(notAdminClear.statusCode()).isEqualTo(403);
+            assertThat(ApiClient.json(notAdminClear).path("request").asText()).isEqualTo("clear");
+            assertThat(polled(api, "lobby").get(0).path("text").asText()).isEqualTo("mine");
+        }
+    }
+
+    @Test
+    void aTombstoneStaysATombstoneAfterARestart() throws Exception {
+        try (TestServer server = TestServer.start(dir, withTokens());
+             WsClient ann = WsClient.hello(server.chatUri(), "ann");
+             ApiClient api = new ApiClient(server.port())) {
+            ann.join("lobby");
+            ann.say("lobby", "a1", "gone soon");
+            ann.say("lobby", "a2", "stays");
+            ann.expect("ack", m -> m.path("id").asText().equals("a2"));
+            assertThat(httpDelete(api, "lobby", "1", "Authorization", "Bearer " + ADMIN).statusCode()).isEqualTo(200);
+        }
+        TestServer again = open(TestServer.start(dir, withTokens()));
+        WsClient bob = open(WsClient.hello(again.chatUri(), "bob"));
+        JsonNode history = bob.join("lobby").path("history");
+        assertTombstoned(history.get(0));
+        assertThat(history.get(1).path("text").asText()).isEqualTo("stays");
+        // A resend of the deleted message after the restart is answered with its seq, not stored again.
+        WsClient ann = open(WsClient.hello(again.chatUri(), "ann"));
+        ann.join("lobby");
+        ann.say("lobby", "a1", "gone soon");
+        assertThat(ann.expect("ack").path("seq").asLong()).isEqualTo(1);
+    }
+
+    static void assertTombstoned(JsonNode message) {
+        assertThat(message.path("type").asText("message")).isEqualTo("message");
+        assertThat(message.has("text")).as("a tombstone has no text: %s", message).isFalse();
+        assertThat(message.path("deleted").path("by").asText()).isEqualTo("u-admin");
+        assertThat(message.path("deleted").path("at").asLong()).isPositive();
+    }
+}
