@@ -40,6 +40,28 @@ class RoomBatchCodecTest {
     }
 
     @Test
+    void deletionRoundTripsAndAnEmptyOrNegativeRangeIsMalformed() {
+        byte[] bytes = RoomBatchCodec.encodeDeletion("n1", "lobby", 0, 7, "account:Zoë", 1_795_305_600_000L);
+        assertThat(RoomBatchCodec.decode(bytes, "lobby"))
+                .isEqualTo(new RoomBatchCodec.Deletion("n1", "lobby", 0, 7, "account:Zoë", 1_795_305_600_000L));
+        for (int n = 0; n < bytes.length; n++) {
+            byte[] cut = Arrays.copyOf(bytes, n);
+            assertThatThrownBy(() -> RoomBatchCodec.decode(cut)).isInstanceOf(MalformedPayloadException.class);
+        }
+        // after and upTo are the two longs right after the header (version, kind, "n1", "lobby").
+        int at = 2 + 3 + 6;
+        byte[] backwards = bytes.clone();
+        backwards[at + 7] = 9;
+        assertThatThrownBy(() -> RoomBatchCodec.decode(backwards)).isInstanceOf(MalformedPayloadException.class)
+                .hasMessageContaining("deletion of seqs");
+        byte[] negative = bytes.clone();
+        negative[at] = (byte) 0x80;
+        assertThatThrownBy(() -> RoomBatchCodec.decode(negative)).isInstanceOf(MalformedPayloadException.class);
+        assertThatThrownBy(() -> RoomBatchCodec.encodeDeletion("n1", "lobby", 3, 3, "m", 0))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void aPayloadForAnotherRoomIsMalformedOnThisRoomsChannel() {
         byte[] bytes = RoomBatchCodec.encodeBatch("node-a", BATCH);
 
