@@ -82,6 +82,15 @@ public interface AccountStore extends AutoCloseable {
      */
     String settingOrInit(String name, String value);
 
+    /** Records a ban or timeout, replacing the user's earlier one of the same kind in that room. */
+    void putSanction(Sanction sanction);
+
+    /** Lifts the user's ban or timeout in the room; false if there was none. */
+    boolean removeSanction(String room, String user, String kind);
+
+    /** Every ban, and every timeout that has not ended at {@code now}: what the servers enforce. */
+    List<Sanction> sanctions(long now);
+
     @Override
     void close();
 

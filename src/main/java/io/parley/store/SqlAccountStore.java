@@ -96,6 +96,17 @@ abstract sealed class SqlAccountStore implements AccountStore permits SqliteAcco
                 s.execute("CREATE INDEX IF NOT EXISTS sessions_by_account ON sessions (account)");
                 s.execute("CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires)");
                 s.execute("CREATE TABLE IF NOT EXISTS settings (name text PRIMARY KEY, value text NOT NULL)");
+                // Moderators' bans and timeouts, per room and user: small, and read whole by every node.
+                s.execute("""
+                        CREATE TABLE IF NOT EXISTS sanctions (
+                            room    text   NOT NULL,
+                            user_id text   NOT NULL,
+                            kind    text   NOT NULL,
+                            until   bigint NOT NULL,
+                            by_user text   NOT NULL,
+                            at      bigint NOT NULL,
+                            PRIMARY KEY (room, user_id, kind)
+                        )""");
             }
             return null;
         });
@@ -207,6 +218,39 @@ abstract sealed class SqlAccountStore implements AccountStore permits SqliteAcco
                     }
                     return rs.getString(1);
                 }
+            }
+        });
+    }
+
+    @Override
+    public void putSanction(Sanction x) {
+        call("recording a " + x.kind() + " in room " + x.room(), c -> update(c,
+                "INSERT INTO sanctions(room, user_id, kind, until, by_user, at) VALUES (?, ?, ?, ?, ?, ?) "
+                        + "ON CONFLICT (room, user_id, kind) DO UPDATE SET until = excluded.until, "
+                        + "by_user = excluded.by_user, at = excluded.at",
+                x.room(), x.user(), x.kind(), x.until(), x.by(), x.at()));
+    }
+
+    @Override
+    public boolean removeSanction(String room, String user, String kind) {
+        return call("lifting a " + kind + " in room " + room, c -> update(c,
+                "DELETE FROM sanctions WHERE room = ? AND user_id = ? AND kind = ?", room, user, kind)) > 0;
+    }
+
+    @Override
+    public List<Sanction> sanctions(long now) {
+        return call("reading bans and timeouts", c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT room, user_id, kind, until, by_user, at "
+                    + "FROM sanctions WHERE kind = 'ban' OR until > ? ORDER BY room, user_id, kind")) {
+                ps.setLong(1, now);
+                List<Sanction> rows = new ArrayList<>();
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        rows.add(new Sanction(rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4),
+                                rs.getString(5), rs.getLong(6)));
+                    }
+                }
+                return rows;
             }
         });
     }

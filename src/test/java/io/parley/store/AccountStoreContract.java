@@ -41,6 +41,30 @@ abstract class AccountStoreContract {
     }
 
     @Test
+    void bansAndTimeoutsArePersistedReplacedLiftedAndExpire() {
+        AccountStore s = store();
+        Sanction ban = new Sanction("lobby", "guest:eve", Sanction.BAN, 0, "u-admin", 1000);
+        Sanction timeout = new Sanction("lobby", "account:7", Sanction.TIMEOUT, 5000, "u-admin", 1000);
+        s.putSanction(ban);
+        s.putSanction(timeout);
+        s.putSanction(new Sanction("other", "guest:eve", Sanction.TIMEOUT, 2000, "u-mod", 1000));
+        assertThat(s.sanctions(1500)).containsExactlyInAnyOrder(ban, timeout,
+                new Sanction("other", "guest:eve", Sanction.TIMEOUT, 2000, "u-mod", 1000));
+        // An ended timeout is no longer enforced; a ban has no end.
+        assertThat(s.sanctions(2000)).containsExactlyInAnyOrder(ban, timeout);
+        assertThat(s.sanctions(Long.MAX_VALUE)).containsExactly(ban);
+        // A second timeout replaces the first.
+        Sanction longer = new Sanction("lobby", "account:7", Sanction.TIMEOUT, 9000, "u-mod", 3000);
+        s.putSanction(longer);
+        assertThat(s.sanctions(1500)).contains(longer).doesNotContain(timeout);
+        assertThat(s.removeSanction("lobby", "guest:eve", Sanction.BAN)).isTrue();
+        assertThat(s.removeSanction("lobby", "guest:eve", Sanction.BAN)).isFalse();
+        // And all of it is in the database, not in the store object.
+        assertThat(store().sanctions(1500)).containsExactlyInAnyOrder(longer,
+                new Sanction("other", "guest:eve", Sanction.TIMEOUT, 2000, "u-mod", 1000));
+    }
+
+    @Test
     void anAddedAccountIsFoundByItsFoldedSkeletonWithEverythingItHad() {
         AccountStore s = store();
         Account ann = new Account("account:1", "Ann", DisplayNames.skeletons("Ann").get(0),
