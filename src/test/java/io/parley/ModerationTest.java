@@ -21,9 +21,10 @@ import java.util.function.UnaryOperator;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Deleting and clearing messages on one node, over WebSocket and over HTTP as a bot with a token: who
- * may, what members see, what every later read returns (the tombstone, never the text), and that it
- * stays so across a restart. The same over two nodes is {@link ModerationOnSeveralNodesTest}.
+ * Moderation on one node, over WebSocket and over HTTP as a bot with a token: deleting and clearing
+ * messages (what members see, what every later read returns: the tombstone, never the text), bans and
+ * timeouts (removed at once, refused on every transport); who may; and that it stays so across a
+ * restart. The same over two nodes is {@link ModerationOnSeveralNodesTest}.
  */
 class ModerationTest {
 
@@ -206,6 +207,121 @@ class ModerationTest {
         ann.join("lobby");
         ann.say("lobby", "a1", "gone soon");
         assertThat(ann.expect("ack").path("seq").asLong()).isEqualTo(1);
+    }
+
+    static HttpResponse<String> httpPost(ApiClient api, String path, String body, String... headers) {
+        return api.send(api.request(path, headers).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
+    static String errorCode(WsClient ws) {
+        return ws.expect("error").path("code").asText();
+    }
+
+    @Test
+    void aBannedMemberIsRemovedAtOnceAndCannotRejoinOrSendUntilUnbanned() throws Exception {
+        TestServer server = open(TestServer.start(dir, withTokens()));
+        WsClient ann = open(WsClient.hello(server.chatUri(), "ann"));
+        ann.join("lobby");
+        WsClient bob = open(WsClient.hello(server.chatUri(), "bob"));
+        bob.join("lobby");
+
+        WsClient mod = open(withToken(server, ADMIN));
+        mod.send(Map.of("type", "ban", "room", "lobby", "user", "guest:ann", "ref", 1));
+        JsonNode done = mod.expect("moderated");
+        assertThat(done.path("action").asText()).isEqualTo("ban");
+        assertThat(done.path("user").asText()).isEqualTo("guest:ann");
+        JsonNode removed = ann.expect("removed");
+        assertThat(removed.path("room").asText()).isEqualTo("lobby");
+        assertThat(removed.path("reason").asText()).isEqualTo("banned");
+        bob.expect("presence", p -> p.path("left").toString().contains("ann"));
+
+        ann.send(Map.of("type", "join", "room", "lobby"));
+        assertThat(errorCode(ann)).isEqualTo("banned");
+        ann.say("lobby", "a1", "let me in");
+        assertThat(errorCode(ann)).isEqualTo("not_member");
+        try (ApiClient api = new ApiClient(server.port())) {
+            HttpResponse<String> posted = api.postAs("ann", "lobby", "a2", "over http then");
+            assertThat(posted.statusCode()).isEqualTo(403);
+            assertThat(ApiClient.json(posted).path("code").asText()).isEqualTo("banned");
+            // Other rooms are not touched.
+            assertThat(api.postAs("ann", "elsewhere", "a3", "fine here").statusCode()).isEqualTo(200);
+
+            HttpResponse<String> unbanned = api.send(api.request("/api/rooms/lobby/bans/guest:ann",
+                    "Authorization", "Bearer " + ADMIN).DELETE().build());
+            assertThat(unbanned.statusCode()).as(unbanned.body()).isEqualTo(200);
+            assertThat(ApiClient.json(unbanned).path("changed").asBoolean()).isTrue();
+        }
+        assertThat(ann.join("lobby").path("room").asText()).isEqualTo("lobby");
+    }
+
+    @Test
+    void aTimedOutUserReadsButCannotSendUntilTheTimeoutEnds() throws Exception {
+        TestServer server = open(TestServer.start(dir, withTokens()));
+        WsClient ann = open(WsClient.hello(server.chatUri(), "ann"));
+        ann.join("lobby");
+        try (ApiClient api = new ApiClient(server.port())) {
+            long before = System.currentTimeMillis();
+            HttpResponse<String> timedOut = httpPost(api, "/api/rooms/lobby/timeouts",
+                    "{\"user\": \"guest:ann\", \"seconds\": 60}", "Authorization", "Bearer " + ADMIN);
+            assertThat(timedOut.statusCode()).as(timedOut.body()).isEqualTo(200);
+            long until = ApiClient.json(timedOut).path("until").asLong();
+            assertThat(until).isBetween(before + 59_000, System.currentTimeMillis() + 60_000);
+
+            ann.say("lobby", "a1", "hello?");
+            JsonNode refused = ann.expect("error");
+            assertThat(refused.path("code").asText()).isEqualTo("timed_out");
+            assertThat(refused.path("until").asLong()).isEqualTo(until);
+            assertThat(refused.path("retryAfter").asLong()).isPositive();
+            HttpResponse<String> posted = api.postAs("ann", "lobby", "a2", "and over http?");
+            assertThat(posted.statusCode()).isEqualTo(403);
+            assertThat(ApiClient.json(posted).path("until").asLong()).isEqualTo(until);
+            // She still reads the room.
+            assertThat(api.postAs("bob", "lobby", "b1", "you can read this").statusCode()).isEqualTo(200);
+            assertThat(ann.expect("message").path("text").asText()).isEqualTo("you can read this");
+
+            assertThat(httpPost(api, "/api/rooms/lobby/timeouts", "{\"user\": \"guest:ann\", \"seconds\": 0}",
+                    "Authorization", "Bearer " + ADMIN).statusCode()).isEqualTo(200);
+            assertThat(httpPost(api, "/api/rooms/lobby/timeouts", "{\"user\": \"guest:ann\", \"seconds\": -1}",
+                    "Authorization", "Bearer " + ADMIN).statusCode()).isEqualTo(400);
+        }
+        ann.say("lobby", "a3", "free again");
+        assertThat(ann.expect("ack").path("id").asText()).isEqualTo("a3");
+    }
+
+    @Test
+    void onlyModeratorsMayBanOrTimeOut() throws Exception {
+        TestServer server = open(TestServer.start(dir, withTokens()));
+        WsClient ann = open(WsClient.hello(server.chatUri(), "ann"));
+        ann.send(Map.of("type", "ban", "room", "lobby", "user", "guest:bob"));
+        assertThat(errorCode(ann)).isEqualTo("forbidden");
+        WsClient plain = open(withToken(server, USER));
+        plain.send(Map.of("type", "timeout", "room", "lobby", "user", "guest:bob", "seconds", 60));
+        assertThat(errorCode(plain)).isEqualTo("forbidden");
+        plain.send(Map.of("type", "unban", "room", "lobby", "user", "guest:bob"));
+        assertThat(errorCode(plain)).isEqualTo("forbidden");
+        try (ApiClient api = new ApiClient(server.port())) {
+            assertThat(httpPost(api, "/api/rooms/lobby/bans", "{\"user\": \"guest:bob\"}", "Authorization",
+                    "Bearer " + USER).statusCode()).isEqualTo(403);
+            assertThat(httpPost(api, "/api/rooms/lobby/timeouts", "{\"user\": \"guest:bob\", \"seconds\": 9}",
+                    "X-Parley-Name", "ann").statusCode()).isEqualTo(403);
+            assertThat(api.send(api.request("/api/rooms/lobby/bans/guest:bob").DELETE().build()).statusCode())
+                    .isEqualTo(403);
+            assertThat(api.postAs("bob", "lobby", "b1", "still here").statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aBanStaysAfterARestart() throws Exception {
+        try (TestServer server = TestServer.start(dir, withTokens());
+             ApiClient api = new ApiClient(server.port())) {
+            assertThat(httpPost(api, "/api/rooms/lobby/bans", "{\"user\": \"guest:ann\"}", "Authorization",
+                    "Bearer " + ADMIN).statusCode()).isEqualTo(200);
+        }
+        TestServer again = open(TestServer.start(dir, withTokens()));
+        WsClient ann = open(WsClient.hello(again.chatUri(), "ann"));
+        ann.send(Map.of("type", "join", "room", "lobby"));
+        assertThat(errorCode(ann)).isEqualTo("banned");
     }
 
     static void assertTombstoned(JsonNode message) {

@@ -130,6 +130,11 @@ public final class Accounts implements AutoCloseable {
     }
 
     /** The registered names guests may not look like. */
+    /** The database the accounts are in, which also keeps the rooms' bans and timeouts (chat.Sanctions). */
+    public AccountStore store() {
+        return store;
+    }
+
     public RegisteredNames names() {
         return names;
     }

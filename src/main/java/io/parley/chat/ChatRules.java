@@ -77,6 +77,18 @@ public final class ChatRules {
         return value;
     }
 
+    /** Longest user id a moderation request may name: a token's subject is bounded by its size. */
+    static final int MAX_USER_ID = 256;
+
+    /** A user id a moderator names: required, 1 to {@value #MAX_USER_ID} characters, no control characters. */
+    static String userId(String user) {
+        if (user == null || user.isEmpty() || user.length() > MAX_USER_ID
+                || user.chars().anyMatch(Character::isISOControl)) {
+            throw new ChatException(ErrorCode.BAD_REQUEST, "user must be a user id of 1-" + MAX_USER_ID + " characters");
+        }
+        return user;
+    }
+
     /** The seq of a message to act on: a positive number, required. */
     static long messageSeq(Long value, String field) {
         if (value == null) {

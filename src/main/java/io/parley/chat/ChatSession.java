@@ -21,6 +21,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 
 /**
  * One client's conversation with the chat: who it is and which rooms it is in, and the rules every
@@ -65,6 +66,7 @@ public final class ChatSession {
     /** Set by {@code hello}. */
     private Identity identity;
     private boolean closed;
+    private Removals removals;
     /** Sends handed to the engine and not yet answered. */
     private int inFlight;
     /** History requests handed to the engine and not yet answered. */
@@ -125,6 +127,9 @@ public final class ChatSession {
             requests.names().signedIn(who);
         }
         identity = who;
+        if (requests.sanctions() != null) {
+            requests.sanctions().register(who.user(), this);
+        }
         return identity;
     }
 
@@ -174,6 +179,9 @@ public final class ChatSession {
         if (joinsInFlight >= config.maxRoomsPerConnection()) {
             throw new ChatException(ErrorCode.RATE_LIMITED, "at most " + config.maxRoomsPerConnection()
                     + " joins may be unanswered on one connection; wait for their replies");
+        }
+        if (requests.banned(identity, room)) {
+            throw new ChatException(ErrorCode.BANNED, "you are banned from room " + room);
         }
         requests.names().enter(room, identity);
         TrackedJoin tracked = new TrackedJoin(room, listener);
@@ -309,12 +317,60 @@ public final class ChatSession {
         return messages.stream().filter(m -> m.seq() <= upTo).toList();
     }
 
+    /** Why a session was taken out of a room: a ban. */
+    public static final String REMOVED_BANNED = "banned";
+
+    /** Hears that the session was taken out of a room it had joined; on the connection's loop. */
+    public interface Removals {
+        void removed(String room, String reason);
+    }
+
+    /** The requests a moderator makes through this session (ban, unban, timeout). */
+    public RoomRequests requests() {
+        return requests;
+    }
+
+    /** Who this connection is, for a request that needs it: {@code hello_required} before hello. */
+    public Identity identityOrRefuse() {
+        requireHello();
+        return identity;
+    }
+
+    /** Who tells the client it was removed from a room: the protocol layer, once. */
+    public void onRemoved(Removals removals) {
+        this.removals = removals;
+    }
+
+    /** The event loop this session is confined to. */
+    Executor executor() {
+        return connection.executor();
+    }
+
+    /**
+     * Takes the session out of {@code room} (a moderator banned its user): it leaves as by {@code leave},
+     * so the others see it go, and the client is told why. On the connection's loop.
+     */
+    void removeFrom(String room, String reason) {
+        Subscription s = rooms.remove(room);
+        if (s == null || closed) {
+            return;
+        }
+        requests.names().leave(room, identity);
+        broker.unsubscribe(s);
+        if (removals != null) {
+            removals.removed(room, reason);
+        }
+    }
+
     /** The connection is gone: leave every room. */
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
+        if (identity != null && requests.sanctions() != null) {
+            requests.sanctions().unregister(identity.user(), this);
+        }
         reads.close();
         rooms.values().forEach(broker::unsubscribe);
         rooms.keySet().forEach(room -> requests.names().leave(room, identity));

@@ -30,6 +30,8 @@ public enum ErrorCode {
     FORBIDDEN("forbidden"),
     NOT_FOUND("not_found"),
     NO_SUCH_MESSAGE("no_such_message"),
+    BANNED("banned"),
+    TIMED_OUT("timed_out"),
     METHOD_NOT_ALLOWED("method_not_allowed"),
     TOO_LARGE("too_large"),
     MISDIRECTED("misdirected"),

@@ -12,6 +12,7 @@ import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.engine.Refused;
 import io.parley.engine.Tombstones;
+import io.parley.store.Sanction;
 import io.parley.store.StoredMessage;
 
 import java.net.InetAddress;
@@ -43,25 +44,30 @@ public final class RoomRequests {
     private final RateLimits limits;
     private final NameClaims names;
     private final Moderators moderators;
+    private final Sanctions sanctions;
 
-    /** Requests of a server without accounts: guests are checked against the token users seen. */
+    /**
+     * Requests of a server without accounts, bans or timeouts (engine tests): guests are checked against
+     * the token users seen; moderation requests that need the database are refused.
+     */
     public RoomRequests(Broker broker, ServerConfig config, RateLimits limits) {
-        this(broker, config, limits, new RegisteredNames());
+        this(broker, config, limits, new RegisteredNames(), Moderators.SERVER_ADMINS, null);
     }
 
-    /** @param registered the accounts' names, which no guest may take a look-alike of */
-    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered) {
-        this(broker, config, limits, registered, Moderators.SERVER_ADMINS);
-    }
-
-    /** @param moderators who may delete messages and clear rooms, asked once per such request */
+    /**
+     * @param registered the accounts' names, which no guest may take a look-alike of
+     * @param moderators who may moderate a room, asked once per moderation request
+     * @param sanctions  the bans and timeouts every join and send is checked against; null on a server
+     *                   that records none
+     */
     public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered,
-                        Moderators moderators) {
+                        Moderators moderators, Sanctions sanctions) {
         this.broker = broker;
         this.config = config;
         this.limits = limits;
         this.names = new NameClaims(registered);
         this.moderators = moderators;
+        this.sanctions = sanctions;
     }
 
     /** The names guests may not look like; shared by every session and the HTTP API. */
@@ -95,6 +101,7 @@ public final class RoomRequests {
         } else {
             names.signedIn(who);
         }
+        refuseSanctioned(who, room, System.currentTimeMillis());
         connection.send();
         if (who.guest()) {
             connection.guestSend();
@@ -130,16 +137,86 @@ public final class RoomRequests {
 
     private void tombstone(Identity who, String room, long after, long upTo, Executor replyOn,
                            DeleteListener listener) {
-        ChatRules.room(room);
-        // The one permission check of a deletion, for every transport.
-        if (!moderators.mayModerate(who, room)) {
-            throw new ChatException(ErrorCode.FORBIDDEN, "only the room's moderators may delete its messages");
-        }
+        requireModerator(who, room);
         try {
             broker.delete(replyOn, room, after, upTo, who.user(), listener);
         } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
+    }
+
+    /** The one permission check of every moderation request, for every transport. */
+    private void requireModerator(Identity who, String room) {
+        ChatRules.room(room);
+        if (!moderators.mayModerate(who, room)) {
+            throw new ChatException(ErrorCode.FORBIDDEN, "only the room's moderators may do this");
+        }
+        if (sanctions == null) {
+            throw new ChatException(ErrorCode.FORBIDDEN, "this server keeps no moderation");
+        }
+    }
+
+    /**
+     * Refuses a join or send of a user banned from the room ({@code banned}) or, for a send, timed out
+     * ({@code timed_out}, with when it ends). An in-memory lookup.
+     */
+    void refuseSanctioned(Identity who, String room, long now) {
+        if (sanctions == null) {
+            return;
+        }
+        if (sanctions.banned(room, who.user())) {
+            throw new ChatException(ErrorCode.BANNED, "you are banned from room " + room);
+        }
+        long until = sanctions.timedOutUntil(room, who.user(), now);
+        if (until > 0) {
+            throw new ChatException(ErrorCode.TIMED_OUT, "you may not send to room " + room + " until " + until,
+                    until - now, until);
+        }
+    }
+
+    /** Whether {@code who} is banned from {@code room}; in memory. */
+    boolean banned(Identity who, String room) {
+        return sanctions != null && sanctions.banned(room, who.user());
+    }
+
+    /** This node's sessions, for removing the newly banned; null on a server that records no bans. */
+    Sanctions sanctions() {
+        return sanctions;
+    }
+
+    /**
+     * Bans {@code user} from {@code room} as moderator {@code who}: recorded, and the user's sessions on
+     * every node leave the room. Completes off the event loop once the ban is in the database.
+     *
+     * @throws ChatException {@code forbidden} when {@code who} may not moderate the room
+     */
+    public CompletableFuture<Sanction> ban(Identity who, String room, String user) {
+        requireModerator(who, room);
+        ChatRules.userId(user);
+        return sanctions.put(new Sanction(room, user, Sanction.BAN, 0, who.user(), System.currentTimeMillis()));
+    }
+
+    /** Lifts a ban; completes with whether there was one. Same rules as {@link #ban}. */
+    public CompletableFuture<Boolean> unban(Identity who, String room, String user) {
+        requireModerator(who, room);
+        ChatRules.userId(user);
+        return sanctions.lift(room, user, Sanction.BAN);
+    }
+
+    /**
+     * Times {@code user} out of {@code room} for {@code seconds} (1 to two weeks; 0 lifts a timeout): the
+     * user may read but not send until then. Same rules as {@link #ban}.
+     */
+    public CompletableFuture<Sanction> timeout(Identity who, String room, String user, Long seconds) {
+        requireModerator(who, room);
+        ChatRules.userId(user);
+        if (seconds == null || seconds < 0 || seconds > Sanctions.MAX_TIMEOUT_SECONDS) {
+            throw new ChatException(ErrorCode.BAD_REQUEST, "seconds must be 0-" + Sanctions.MAX_TIMEOUT_SECONDS);
+        }
+        long now = System.currentTimeMillis();
+        Sanction timeout = new Sanction(room, user, Sanction.TIMEOUT, now + seconds * 1000, who.user(), now);
+        return seconds == 0 ? sanctions.lift(room, user, Sanction.TIMEOUT).thenApply(lifted -> timeout)
+                : sanctions.put(timeout);
     }
 
     /**

@@ -93,6 +93,22 @@ public interface Broker extends AutoCloseable {
     void delete(Executor replyOn, String room, long after, long upTo, String by, DeleteListener listener);
 
     /**
+     * Tells the other nodes sharing rooms that something about {@code room} changed in the database
+     * that they keep a copy of ({@code topic} says what, e.g. its bans), so that they read it again now
+     * rather than at their next periodic reload. Returns at once; a notice may be lost, which is what
+     * the reload is for. On one node there is nobody to tell.
+     */
+    void announce(String room, String topic);
+
+    /** Who hears the other nodes' {@link #announce}ments; called on a thread of the broker's, must not block. */
+    void onAnnouncement(Announcements listener);
+
+    /** Hears what another node {@link #announce}d. */
+    interface Announcements {
+        void heard(String room, String topic);
+    }
+
+    /**
      * A new asker for disk reads: one per connection, closed with it, so that its queued reads are
      * dropped and its turns never hold anyone else's reads back.
      */

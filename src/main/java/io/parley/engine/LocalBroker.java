@@ -254,6 +254,16 @@ public final class LocalBroker extends SequencedBroker {
         nextSeq.keySet().forEach(this::applyRetention);
     }
 
+    /** One node: nobody else keeps a copy to tell. */
+    @Override
+    public void announce(String room, String topic) {
+    }
+
+    /** One node: no other node announces anything. */
+    @Override
+    public void onAnnouncement(Announcements listener) {
+    }
+
     /** One node: every message the store holds is in the room's order already. */
     @Override
     void tombstoned(Room room, Tombstones t, FanOut.Changes changes) {

@@ -88,6 +88,7 @@ public final class RedisBroker extends SequencedBroker {
     private final RedisPresence presence;
     private final String nodeId;
     private final AtomicLong malformed = new AtomicLong();
+    private volatile Announcements announcements;
     private final ExecutorService catchUpReads;
     /** Sequencer thread only. */
     private final Map<Room, Gate> gates = new HashMap<>();
@@ -136,6 +137,16 @@ public final class RedisBroker extends SequencedBroker {
         log.info("node {} shares rooms over Redis at {}", nodeId, redis);
     }
 
+    @Override
+    public void announce(String room, String topic) {
+        link.publish(room, RoomBatchCodec.encodeNotice(nodeId, room, topic));
+    }
+
+    @Override
+    public void onAnnouncement(Announcements listener) {
+        announcements = listener;
+    }
+
     /** This node's id in Redis (presence fields, the publish envelope). */
     public String nodeId() {
         return nodeId;
@@ -154,6 +165,12 @@ public final class RedisBroker extends SequencedBroker {
             switch (RoomBatchCodec.decode(payload, room)) {
                 case RoomBatchCodec.Batch b -> offer(new Arrived(room, b.messages()));
                 case RoomBatchCodec.Presence p -> offer(new Remote(room, p.joined(), p.left()));
+                case RoomBatchCodec.Notice n -> {
+                    Announcements listener = announcements;
+                    if (listener != null) {
+                        listener.heard(room, n.topic());
+                    }
+                }
                 case RoomBatchCodec.Deletion d -> offer(new Heard(
                         new Tombstones(room, d.after(), d.upTo(), d.by(), d.at(), List.of())));
             }

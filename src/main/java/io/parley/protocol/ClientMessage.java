@@ -20,6 +20,9 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
         @JsonSubTypes.Type(value = ClientMessage.Refresh.class, name = "refresh"),
         @JsonSubTypes.Type(value = ClientMessage.Delete.class, name = "delete"),
         @JsonSubTypes.Type(value = ClientMessage.Clear.class, name = "clear"),
+        @JsonSubTypes.Type(value = ClientMessage.Ban.class, name = "ban"),
+        @JsonSubTypes.Type(value = ClientMessage.Unban.class, name = "unban"),
+        @JsonSubTypes.Type(value = ClientMessage.Timeout.class, name = "timeout"),
 })
 public sealed interface ClientMessage {
 
@@ -45,6 +48,17 @@ public sealed interface ClientMessage {
     /** A moderator deletes message {@code seq} of {@code room}. */
     record Delete(@JsonProperty(required = true) String room, @JsonProperty(required = true) Long seq)
             implements ClientMessage { }
+
+    /** A moderator bans user id {@code user} from {@code room}. */
+    record Ban(@JsonProperty(required = true) String room, @JsonProperty(required = true) String user)
+            implements ClientMessage { }
+
+    record Unban(@JsonProperty(required = true) String room, @JsonProperty(required = true) String user)
+            implements ClientMessage { }
+
+    /** A moderator stops {@code user} sending to {@code room} for {@code seconds} (0: lifts it). */
+    record Timeout(@JsonProperty(required = true) String room, @JsonProperty(required = true) String user,
+                   @JsonProperty(required = true) Long seconds) implements ClientMessage { }
 
     /** A moderator deletes every message of {@code room} up to and including {@code upTo}. */
     record Clear(@JsonProperty(required = true) String room, @JsonProperty(required = true) Long upTo)

@@ -135,6 +135,13 @@ public final class ProtocolCodec implements BroadcastEncoder {
         return decodeBody(body, Post.class, "send");
     }
 
+    /** The body of {@code POST /api/rooms/{room}/bans} and {@code .../timeouts} ({@code seconds} for a timeout). */
+    public record SanctionBody(@JsonProperty(required = true) String user, Long seconds) { }
+
+    public SanctionBody decodeSanction(String body, String request) throws BadRequest {
+        return decodeBody(body, SanctionBody.class, request);
+    }
+
     /** The body of {@code POST /api/rooms/{room}/clear}. */
     public record ClearBody(@JsonProperty(required = true) Long upTo) { }
 
@@ -186,7 +193,9 @@ public final class ProtocolCodec implements BroadcastEncoder {
 
     public byte[] error(ChatException e, String request, String id, String room, JsonNode ref) {
         Long retryAfter = e.retryAfterMillis() > 0 ? e.retryAfterMillis() : null;
-        return encode(new ServerMessage.ErrorReply(e.code().wire(), e.getMessage(), request, id, room, retryAfter, ref));
+        Long until = e.until() > 0 ? e.until() : null;
+        return encode(new ServerMessage.ErrorReply(e.code().wire(), e.getMessage(), request, id, room, retryAfter,
+                until, ref));
     }
 
     @Override

@@ -20,6 +20,7 @@ import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
 /**
@@ -46,6 +47,7 @@ public final class ProtocolHandler {
         this.session = session;
         this.out = out;
         this.renewal = renewal;
+        session.onRemoved((room, reason) -> send(codec.encode(new ServerMessage.Removed(room, reason))));
         this.limits = new ServerMessage.Limits(config.maxMessageLength(), config.maxFrameBytes(),
                 config.maxRoomsPerConnection(), config.historyOnJoin(),
                 config.admission().sendsPerSecondPerConnection(), config.admission().requestsPerSecondPerConnection());
@@ -163,6 +165,14 @@ public final class ProtocolHandler {
             });
             case ClientMessage.Delete d -> session.delete(d.room(), d.seq(), false, deleteReply("delete", d.room(), ref));
             case ClientMessage.Clear c -> session.delete(c.room(), c.upTo(), true, deleteReply("clear", c.room(), ref));
+            case ClientMessage.Ban b -> answerModeration("ban", b.room(), b.user(), session.requests()
+                    .ban(session.identityOrRefuse(), b.room(), b.user()).thenApply(x -> new Outcome(true, null)), ref);
+            case ClientMessage.Unban u -> answerModeration("unban", u.room(), u.user(), session.requests()
+                    .unban(session.identityOrRefuse(), u.room(), u.user()).thenApply(lifted -> new Outcome(lifted, null)),
+                    ref);
+            case ClientMessage.Timeout t -> answerModeration("timeout", t.room(), t.user(), session.requests()
+                    .timeout(session.identityOrRefuse(), t.room(), t.user(), t.seconds())
+                    .thenApply(x -> new Outcome(true, t.seconds() == 0 ? null : x.until())), ref);
             case ClientMessage.Ping ignored -> send(codec.encode(new ServerMessage.Pong(ref)));
             case ClientMessage.Refresh refresh -> {
                 Identity renewed = session.renew(renewal.verify(refresh.token()));
@@ -171,6 +181,27 @@ public final class ProtocolHandler {
             }
         }
     }
+
+    /** The answer to a moderator's {@code ban}, {@code unban} or {@code timeout}, once it is in the database. */
+    private void answerModeration(String action, String room, String user, CompletableFuture<Outcome> done,
+                                  JsonNode ref) {
+        done.whenCompleteAsync((outcome, error) -> {
+            if (error == null) {
+                send(codec.encode(new ServerMessage.Moderated(action, room, user, outcome.until(), outcome.changed(),
+                        ref)));
+                return;
+            }
+            Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+            log.error("{} in room {} failed", action, room, cause);
+            ChatException reply = cause instanceof StoreException
+                    ? ChatSession.refused(Failure.STORE_UNAVAILABLE)
+                    : new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
+            send(codec.error(reply, action, null, room, ref));
+        }, out.executor());
+    }
+
+    /** What a ban, unban or timeout did: whether anything changed, and a timeout's end. */
+    private record Outcome(boolean changed, Long until) { }
 
     /** The answer to a moderator's {@code delete} or {@code clear}. */
     private DeleteListener deleteReply(String type, String room, JsonNode ref) {
@@ -209,6 +240,9 @@ public final class ProtocolHandler {
             case ClientMessage.Members list -> list.room();
             case ClientMessage.Delete d -> d.room();
             case ClientMessage.Clear c -> c.room();
+            case ClientMessage.Ban b -> b.room();
+            case ClientMessage.Unban u -> u.room();
+            case ClientMessage.Timeout t -> t.room();
             case ClientMessage.Hello ignored -> null;
             case ClientMessage.Ping ignored -> null;
             case ClientMessage.Refresh ignored -> null;

@@ -26,6 +26,8 @@ import java.util.List;
         @JsonSubTypes.Type(value = ServerMessage.Refreshed.class, name = "refreshed"),
         @JsonSubTypes.Type(value = ServerMessage.Deleted.class, name = "deleted"),
         @JsonSubTypes.Type(value = ServerMessage.Cleared.class, name = "cleared"),
+        @JsonSubTypes.Type(value = ServerMessage.Moderated.class, name = "moderated"),
+        @JsonSubTypes.Type(value = ServerMessage.Removed.class, name = "removed"),
         @JsonSubTypes.Type(value = ServerMessage.ErrorReply.class, name = "error"),
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -120,6 +122,17 @@ public sealed interface ServerMessage {
         }
     }
 
+    /**
+     * The answer to a moderator's {@code ban}, {@code unban} or {@code timeout}: {@code action} is the
+     * request's type, {@code until} a timeout's end (ms since the epoch), {@code changed} false when an
+     * unban or a lifted timeout found nothing to lift.
+     */
+    record Moderated(String action, String room, String user, Long until, boolean changed, JsonNode ref)
+            implements ServerMessage { }
+
+    /** This connection was taken out of {@code room}; {@code reason} is {@code banned}. */
+    record Removed(String room, String reason) implements ServerMessage { }
+
     record Pong(JsonNode ref) implements ServerMessage { }
 
     /** @param validUntil when the connection now ends unless refreshed again, ms since the epoch */
@@ -129,8 +142,9 @@ public sealed interface ServerMessage {
      * @param request the failed request's type, when known
      * @param id      the failed {@code send}'s id
      * @param room    the room the failed request named
-     * @param retryAfter milliseconds to wait before trying again ({@code rate_limited}), else absent
+     * @param retryAfter milliseconds to wait before trying again ({@code rate_limited}, {@code timed_out}), else absent
+     * @param until      when a timeout ends, ms since the epoch ({@code timed_out}), else absent
      */
     record ErrorReply(String code, String message, String request, String id, String room, Long retryAfter,
-                      JsonNode ref) implements ServerMessage { }
+                      Long until, JsonNode ref) implements ServerMessage { }
 }

@@ -43,6 +43,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -56,7 +57,10 @@ import java.util.regex.Pattern;
  *   <li>{@code GET /api/rooms/{room}/messages[?before=N]}: read older or the latest history;</li>
  *   <li>{@code GET /api/rooms/{room}/members[?after=C&limit=N]}: one page of the room's members;</li>
  *   <li>{@code DELETE /api/rooms/{room}/messages/{seq}}: a moderator deletes a message;</li>
- *   <li>{@code POST /api/rooms/{room}/clear} with {@code {"upTo": N}}: a moderator clears the room up to N.</li>
+ *   <li>{@code POST /api/rooms/{room}/clear} with {@code {"upTo": N}}: a moderator clears the room up to N;</li>
+ *   <li>{@code POST /api/rooms/{room}/bans} with {@code {"user": ID}}, {@code DELETE /api/rooms/{room}/bans/{user}},
+ *       {@code POST /api/rooms/{room}/timeouts} with {@code {"user": ID, "seconds": N}}: a moderator bans,
+ *       unbans, times out.</li>
  * </ul>
  * Each request is checked like a WebSocket handshake (origin, then token) and then handed to
  * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
@@ -79,6 +83,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final String CLEAR = "/clear";
     /** {@code /api/rooms/{room}/messages/{seq}}: the room is checked by the chat's rules, the seq here. */
     private static final Pattern ONE_MESSAGE = Pattern.compile("/api/rooms/([^/]+)/messages/([^/]*)");
+    /** {@code /api/rooms/{room}/bans[/{user}]} and {@code /api/rooms/{room}/timeouts}. */
+    private static final Pattern SANCTIONS = Pattern.compile("/api/rooms/([^/]+)/(bans|timeouts)(?:/([^/]+))?");
     private static final Pattern WHOLE_NUMBER = Pattern.compile("-?[0-9]{1,19}");
     static final String GUEST_NAME = "X-Parley-Name";
 
@@ -176,6 +182,11 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             members(request, query.parameters(), path.substring(ROOMS.length(), path.length() - MEMBERS.length()));
             return;
         }
+        Matcher sanction = SANCTIONS.matcher(path);
+        if (sanction.matches()) {
+            sanction(request, moderator(user, request), sanction.group(1), sanction.group(2), sanction.group(3));
+            return;
+        }
         Matcher oneMessage = ONE_MESSAGE.matcher(path);
         if (oneMessage.matches()) {
             if (!request.method().equals(HttpMethod.DELETE)) {
@@ -232,6 +243,46 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
         String name = guestName(request);
         return Identity.guest(name == null ? "" : name);
+    }
+
+    /** A ban ({@code POST .../bans}), an unban ({@code DELETE .../bans/{user}}) or a timeout ({@code POST .../timeouts}). */
+    private void sanction(FullHttpRequest request, Identity who, String room, String kind, String target) {
+        boolean bans = kind.equals("bans");
+        String action;
+        String user;
+        CompletableFuture<ServerMessage.Moderated> done;
+        if (bans && target != null && request.method().equals(HttpMethod.DELETE)) {
+            action = "unban";
+            user = target;
+            done = chat.unban(who, room, user)
+                    .thenApply(lifted -> new ServerMessage.Moderated(action, room, user, null, lifted, null));
+        } else if (target == null && request.method().equals(HttpMethod.POST)) {
+            action = bans ? "ban" : "timeout";
+            ProtocolCodec.SanctionBody body;
+            try {
+                body = codec.decodeSanction(jsonBody(request), action);
+            } catch (ProtocolCodec.BadRequest e) {
+                throw new ChatException(e.code(), e.getMessage());
+            }
+            user = body.user();
+            done = bans
+                    ? chat.ban(who, room, user)
+                            .thenApply(x -> new ServerMessage.Moderated(action, room, user, null, true, null))
+                    : chat.timeout(who, room, user, body.seconds())
+                            .thenApply(x -> new ServerMessage.Moderated(action, room, user,
+                                    body.seconds() == 0 ? null : x.until(), true, null));
+        } else {
+            throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, bans
+                    ? "POST /api/rooms/{room}/bans to ban, DELETE /api/rooms/{room}/bans/{user} to unban"
+                    : "POST /api/rooms/{room}/timeouts to time out");
+        }
+        done.whenCompleteAsync((answer, failure) -> {
+            if (failure == null) {
+                answer(request, ok(answer));
+            } else {
+                answer(request, error(storeFailure(room, failure), null, room));
+            }
+        }, ctx.executor());
     }
 
     /** A moderator's deletion of one message, or (clear) of every message up to {@code seq}. */
@@ -451,8 +502,12 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private static String requestName(String method, String uri) {
         return switch (method) {
-            case "POST" -> new QueryStringDecoder(uri).path().endsWith(CLEAR) ? "clear" : "send";
-            case "DELETE" -> "delete";
+            case "POST" -> {
+                String path = new QueryStringDecoder(uri).path();
+                yield path.endsWith(CLEAR) ? "clear" : path.endsWith("/bans") ? "ban"
+                        : path.endsWith("/timeouts") ? "timeout" : "send";
+            }
+            case "DELETE" -> new QueryStringDecoder(uri).path().contains("/bans/") ? "unban" : "delete";
             case "GET", "HEAD" -> "read";
             default -> null;
         };
@@ -464,6 +519,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case FORBIDDEN, SIGNUP_CLOSED -> HttpResponseStatus.FORBIDDEN;
             case NAME_TAKEN -> HttpResponseStatus.CONFLICT;
             case NOT_FOUND, NO_SUCH_MESSAGE -> HttpResponseStatus.NOT_FOUND;
+            case BANNED, TIMED_OUT -> HttpResponseStatus.FORBIDDEN;
             case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
             case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
             case MISDIRECTED -> HttpResponseStatus.MISDIRECTED_REQUEST;

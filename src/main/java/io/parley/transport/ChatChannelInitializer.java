@@ -14,8 +14,10 @@ import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.parley.account.Accounts;
+import io.parley.chat.Moderators;
 import io.parley.chat.RateLimits;
 import io.parley.chat.RoomRequests;
+import io.parley.chat.Sanctions;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
 import io.parley.protocol.ProtocolCodec;
@@ -96,7 +98,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
 
     ChatChannelInitializer(ServerConfig config, SslContext tls, Broker broker, ProtocolCodec codec,
                            ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files,
-                           ConnectionCounts connections, FatalErrors fatal, Accounts accounts) {
+                           ConnectionCounts connections, FatalErrors fatal, Accounts accounts, Sanctions sanctions) {
         this.accounts = accounts;
         this.fatal = fatal;
         this.openChannels = openChannels;
@@ -111,7 +113,9 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.authenticator = new Authenticator(config.access());
         this.connections = connections;
         this.rateLimits = new RateLimits(config.admission(), config.access().accounts().signInsPerMinutePerAddress());
-        this.roomRequests = new RoomRequests(broker, config, rateLimits, accounts.names());
+        // Moderators.SERVER_ADMINS: the one rule of who may moderate, until rooms have roles of their own.
+        this.roomRequests = new RoomRequests(broker, config, rateLimits, accounts.names(), Moderators.SERVER_ADMINS,
+                sanctions);
         this.metrics = new ServerMetrics(broker, sockets, connections);
         this.traffic = new TrafficMeter(metrics);
         this.routes = new HttpRoutes(files, metrics, origins, config.access().metricsFrom(),

@@ -18,6 +18,7 @@ import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.parley.account.Accounts;
 import io.parley.config.ServerConfig;
+import io.parley.chat.Sanctions;
 import io.parley.engine.Broker;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.RedisBroker;
@@ -58,6 +59,7 @@ public final class ParleyServer implements AutoCloseable {
     private final HistoryStore store;
     private final Accounts accounts;
     private final Broker broker;
+    private final Sanctions sanctions;
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
     private final ChannelGroup sockets = new DefaultChannelGroup("chat-sockets", GlobalEventExecutor.INSTANCE);
@@ -102,6 +104,14 @@ public final class ParleyServer implements AutoCloseable {
             accounts.close();
             throw e;
         }
+        try {
+            sanctions = Sanctions.start(accounts.store(), broker, name);
+        } catch (RuntimeException e) {
+            broker.close();
+            store.close();
+            accounts.close();
+            throw e;
+        }
         acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
                 NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(),
@@ -113,7 +123,7 @@ public final class ParleyServer implements AutoCloseable {
             ConnectionCounts counts = new ConnectionCounts(DescriptorBudget.connections(config.admission().maxConnections()),
                     config.admission().maxConnectionsPerIp());
             ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections,
-                    files, counts, fatal, accounts);
+                    files, counts, fatal, accounts, sanctions);
             AcceptGate gate = new AcceptGate(counts, config.admission().trustedProxies(), tls != null);
             workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
             listener = new ServerBootstrap()
@@ -140,6 +150,7 @@ public final class ParleyServer implements AutoCloseable {
         } catch (Exception e) {
             closing = true;
             shutdownLoops();
+            sanctions.close();
             broker.close();
             store.close();
             accounts.close();
@@ -206,6 +217,7 @@ public final class ParleyServer implements AutoCloseable {
         closing = true;
         log.info("Parley stopping: finishing queued messages, closing {} connections", sockets.size());
         listener.close().syncUninterruptibly();
+        sanctions.close();
         broker.close();
         for (Channel channel : sockets) {
             channel.eventLoop().execute(() -> {

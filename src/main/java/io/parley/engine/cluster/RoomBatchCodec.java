@@ -16,7 +16,8 @@ import java.util.regex.Pattern;
 /**
  * The bytes one node publishes on a room's Redis channel: a {@link Batch} of stored messages
  * (one per room per sequencer batch), a {@link Presence} change (names that joined or left on the
- * sending node), or a {@link Deletion} a moderator made there. Each carries the sender's node id.
+ * sending node), a {@link Deletion} a moderator made there, or a {@link Notice} that something the
+ * nodes keep of the room changed in the database. Each carries the sender's node id.
  *
  * <p><b>Why binary.</b> Every payload is encoded once by the sending node and decoded once by each
  * other node, on its hot path. A hand-written length-prefixed layout needs no reflection, no field
@@ -28,13 +29,14 @@ import java.util.regex.Pattern;
  * <em>varint</em> is unsigned LEB128, at most 5 bytes):
  * <pre>
  *   byte    version (1)
- *   byte    kind: 1 = batch, 2 = presence, 3 = deletion
+ *   byte    kind: 1 = batch, 2 = presence, 3 = deletion, 4 = notice
  *   string  node id
  *   string  room
  *   batch:    varint n (>= 1), then n times: long seq, string id, string user, string from,
  *             string text, long time            (seqs strictly ascending, all >= 1)
  *   presence: varint j, j strings (joined), varint l, l strings (left)   (j + l >= 1)
  *   deletion: long after, long upTo, string by, long at      (0 <= after < upTo)
+ *   notice:   string topic                                   (1 to 64 characters)
  * </pre>
  * Nothing may follow. The room is written once per batch: every message of a batch is of that room.
  * Strings round-trip exactly when they are valid Unicode, which Parley's rules ensure for what it
@@ -54,6 +56,8 @@ public final class RoomBatchCodec {
     private static final byte KIND_BATCH = 1;
     private static final byte KIND_PRESENCE = 2;
     private static final byte KIND_DELETION = 3;
+    private static final byte KIND_NOTICE = 4;
+    static final int MAX_TOPIC = 64;
     /** Same rule as ChatRules' room names: safe inside a Redis hash tag {@code {room}}. */
     static final Pattern ROOM = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
     /** A node id is chosen by a node; bounded so that an envelope's header stays small. */
@@ -65,7 +69,7 @@ public final class RoomBatchCodec {
     }
 
     /** What a payload decodes to. */
-    public sealed interface Payload permits Batch, Presence, Deletion {
+    public sealed interface Payload permits Batch, Presence, Deletion, Notice {
         String nodeId();
 
         String room();
@@ -88,6 +92,10 @@ public final class RoomBatchCodec {
 
     /** Messages {@code after < seq <= upTo} of {@code room} deleted by {@code by} at {@code at}, on node {@code nodeId}. */
     public record Deletion(String nodeId, String room, long after, long upTo, String by, long at) implements Payload {
+    }
+
+    /** Something of {@code room} named by {@code topic} changed in the database, says node {@code nodeId}. */
+    public record Notice(String nodeId, String room, String topic) implements Payload {
     }
 
     /** Thrown by {@link #decode} for bytes that are not a payload this version wrote. */
@@ -153,6 +161,17 @@ public final class RoomBatchCodec {
         return w.bytes();
     }
 
+    /** Encodes a notice that {@code topic} of {@code room} changed. */
+    public static byte[] encodeNotice(String nodeId, String room, String topic) {
+        if (topic.isEmpty() || topic.length() > MAX_TOPIC) {
+            throw new IllegalArgumentException("a topic is 1 to " + MAX_TOPIC + " characters");
+        }
+        Writer w = new Writer(64 + topic.length());
+        header(w, KIND_NOTICE, nodeId, room);
+        w.string(topic);
+        return w.bytes();
+    }
+
     private static void header(Writer w, byte kind, String nodeId, String room) {
         if (nodeId.isEmpty() || nodeId.length() > MAX_NODE_ID) {
             throw new IllegalArgumentException("node id must be 1 to " + MAX_NODE_ID + " characters");
@@ -198,6 +217,7 @@ public final class RoomBatchCodec {
             case KIND_BATCH -> batch(r, nodeId, room);
             case KIND_PRESENCE -> presence(r, nodeId, room);
             case KIND_DELETION -> deletion(r, nodeId, room);
+            case KIND_NOTICE -> notice(r, nodeId, room);
             default -> throw new MalformedPayloadException("unknown kind " + kind);
         };
         if (r.buffer.hasRemaining()) {
@@ -238,6 +258,14 @@ public final class RoomBatchCodec {
         String by = r.string("by");
         long at = r.longValue("at");
         return new Deletion(nodeId, room, after, upTo, by, at);
+    }
+
+    private static Notice notice(Reader r, String nodeId, String room) {
+        String topic = r.string("topic");
+        if (topic.isEmpty() || topic.length() > MAX_TOPIC) {
+            throw new MalformedPayloadException("topic of " + topic.length() + " characters");
+        }
+        return new Notice(nodeId, room, topic);
     }
 
     private static Presence presence(Reader r, String nodeId, String room) {

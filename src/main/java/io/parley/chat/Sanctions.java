@@ -1,0 +1,167 @@
+package io.parley.chat;
+
+import io.parley.engine.Broker;
+import io.parley.store.AccountStore;
+import io.parley.store.Sanction;
+import io.parley.store.StoreException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The bans and timeouts of every room, as this node enforces them: a copy in memory of the database's
+ * ({@link AccountStore#sanctions}), so that a join or a send asks a map, never the database.
+ *
+ * <p><b>Keeping the copy.</b> A ban or timeout made here is written to the database, then the copy is
+ * read again, then the other nodes are told ({@link Broker#announce}, topic {@value #TOPIC}), which read
+ * theirs again at once. Every {@value #RELOAD_SECONDS} s each node reads it again anyway, the backstop
+ * when a notice is lost. <b>Bound:</b> a ban reaches every node within a Redis hop and one read, and
+ * at worst within {@value #RELOAD_SECONDS} s plus a read.
+ *
+ * <p><b>Removing the banned.</b> Whenever a read finds a ban the copy did not have (made here, on
+ * another node, or found by the periodic read), the user's sessions on this node leave the room at
+ * once ({@link ChatSession#removeFrom}, on the session's event loop): the others see them leave.
+ *
+ * <p><b>Threads.</b> Lookups run on event loops and read a snapshot (a volatile map, replaced whole on
+ * each read, never changed). Database work runs on one {@code parley-sanctions} thread. Sessions
+ * register at {@code hello} and leave at close, from their event loops.
+ */
+public final class Sanctions implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Sanctions.class);
+    /** How often every node reads the bans and timeouts again. */
+    public static final int RELOAD_SECONDS = 2;
+    /** The topic of the notice that tells other nodes to read again. */
+    static final String TOPIC = "sanctions";
+    /** Longest timeout a moderator may give: two weeks. */
+    public static final int MAX_TIMEOUT_SECONDS = 14 * 24 * 3600;
+
+    private final AccountStore store;
+    private final Broker broker;
+    private final ScheduledExecutorService worker;
+    /** Room, then user: the holding sanction of each kind. Replaced whole; never changed in place. */
+    private volatile Map<String, Map<String, Sanction>> bans = Map.of();
+    private volatile Map<String, Map<String, Sanction>> timeouts = Map.of();
+    /** The sessions on this node, by user id: whom to remove when a ban is found. */
+    private final Map<String, Set<ChatSession>> sessions = new ConcurrentHashMap<>();
+
+    private Sanctions(AccountStore store, Broker broker, String threadPrefix) {
+        this.store = store;
+        this.broker = broker;
+        this.worker = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, threadPrefix + "-sanctions");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * Reads the bans and timeouts once (blocking: call it at start, not on an event loop), then keeps
+     * them fresh: on other nodes' notices, and every {@value #RELOAD_SECONDS} s.
+     */
+    public static Sanctions start(AccountStore store, Broker broker, String threadPrefix) {
+        Sanctions s = new Sanctions(store, broker, threadPrefix);
+        s.reload();
+        broker.onAnnouncement((room, topic) -> {
+            if (topic.equals(TOPIC)) {
+                s.worker.execute(s::reload);
+            }
+        });
+        s.worker.scheduleWithFixedDelay(s::reload, RELOAD_SECONDS, RELOAD_SECONDS, TimeUnit.SECONDS);
+        return s;
+    }
+
+    /** Whether {@code user} is banned from {@code room}. Any thread. */
+    public boolean banned(String room, String user) {
+        Map<String, Sanction> inRoom = bans.get(room);
+        return inRoom != null && inRoom.containsKey(user);
+    }
+
+    /** When {@code user}'s timeout in {@code room} ends, if it has not at {@code now}; else 0. Any thread. */
+    public long timedOutUntil(String room, String user, long now) {
+        Map<String, Sanction> inRoom = timeouts.get(room);
+        Sanction t = inRoom == null ? null : inRoom.get(user);
+        return t != null && t.until() > now ? t.until() : 0;
+    }
+
+    /** Records {@code sanction} (a ban removes the user from the room on every node). Completes on the worker. */
+    CompletableFuture<Sanction> put(Sanction sanction) {
+        return CompletableFuture.supplyAsync(() -> {
+            store.putSanction(sanction);
+            changed(sanction.room());
+            return sanction;
+        }, worker);
+    }
+
+    /** Lifts a ban or timeout; completes with whether there was one. Completes on the worker. */
+    CompletableFuture<Boolean> lift(String room, String user, String kind) {
+        return CompletableFuture.supplyAsync(() -> {
+            boolean lifted = store.removeSanction(room, user, kind);
+            changed(room);
+            return lifted;
+        }, worker);
+    }
+
+    private void changed(String room) {
+        reload();
+        broker.announce(room, TOPIC);
+    }
+
+    /** A session of {@code user} on this node, from its hello. */
+    void register(String user, ChatSession session) {
+        sessions.computeIfAbsent(user, u -> ConcurrentHashMap.newKeySet()).add(session);
+    }
+
+    void unregister(String user, ChatSession session) {
+        sessions.computeIfPresent(user, (u, set) -> {
+            set.remove(session);
+            return set.isEmpty() ? null : set;
+        });
+    }
+
+    /** Reads every holding ban and timeout; removes the newly banned from their rooms here. Worker thread. */
+    private void reload() {
+        List<Sanction> all;
+        try {
+            all = store.sanctions(System.currentTimeMillis());
+        } catch (StoreException e) {
+            // The copy stays as it was; the next read tries again.
+            log.warn("reading bans and timeouts failed: {}", e.getMessage());
+            return;
+        }
+        Map<String, Map<String, Sanction>> newBans = new HashMap<>();
+        Map<String, Map<String, Sanction>> newTimeouts = new HashMap<>();
+        for (Sanction x : all) {
+            (x.kind().equals(Sanction.BAN) ? newBans : newTimeouts)
+                    .computeIfAbsent(x.room(), r -> new HashMap<>()).put(x.user(), x);
+        }
+        Map<String, Map<String, Sanction>> before = bans;
+        bans = newBans;
+        timeouts = newTimeouts;
+        newBans.forEach((room, users) -> users.keySet().forEach(user -> {
+            if (!before.getOrDefault(room, Map.of()).containsKey(user)) {
+                remove(room, user);
+            }
+        }));
+    }
+
+    private void remove(String room, String user) {
+        for (ChatSession session : sessions.getOrDefault(user, Set.of())) {
+            session.executor().execute(() -> session.removeFrom(room, ChatSession.REMOVED_BANNED));
+        }
+    }
+
+    @Override
+    public void close() {
+        worker.shutdownNow();
+    }
+}
