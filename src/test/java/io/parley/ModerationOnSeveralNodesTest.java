@@ -18,14 +18,16 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 import static io.parley.ModerationTest.assertTombstoned;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Deleting messages on two nodes sharing PostgreSQL and Redis, over both transports: a deletion made
- * through one node reaches the members on the other, after the message, and every read on either node
- * returns the tombstone, also from a node started again.
+ * Moderation on two nodes sharing PostgreSQL and Redis, over both transports: a deletion made through
+ * one node reaches the members on the other, after the message, and every read on either node returns
+ * the tombstone, also from a node started again; a ban made through one node removes the member from
+ * the other at once and holds on both, and so does a timeout.
  */
 class ModerationOnSeveralNodesTest {
 
@@ -103,5 +105,44 @@ class ModerationOnSeveralNodesTest {
         JsonNode recovered = afterRestart.join("lobby", 0).path("history");
         assertTombstoned(recovered.get(0));
         assertTombstoned(recovered.get(1));
+    }
+
+    @Test
+    void aBanThroughOneNodeRemovesTheMemberOnTheOtherAtOnceAndHoldsOnBoth() throws Exception {
+        String url = services.postgres().createDatabase();
+        TestServer a = open(node(url, "a"));
+        TestServer b = open(node(url, "b"));
+        WsClient annOnB = open(WsClient.hello(b.chatUri(), "ann"));
+        annOnB.join("lobby");
+        WsClient bobOnA = open(WsClient.hello(a.chatUri(), "bob"));
+        bobOnA.join("lobby");
+        ApiClient apiA = open(new ApiClient(a.port()));
+        long start = System.nanoTime();
+        assertThat(ModerationTest.httpPost(apiA, "/api/rooms/lobby/bans", "{\"user\": \"guest:ann\"}",
+                "Authorization", "Bearer " + ModerationTest.ADMIN).statusCode()).isEqualTo(200);
+        assertThat(annOnB.expect("removed").path("reason").asText()).isEqualTo("banned");
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        System.out.printf("a ban on node A removed the member on node B after %d ms%n", tookMillis);
+        // Well inside the periodic re-read (2 s): the Redis notice did it.
+        assertThat(tookMillis).isLessThan(1_500);
+        bobOnA.expect("presence", p -> p.path("left").toString().contains("ann"));
+        annOnB.send(Map.of("type", "join", "room", "lobby"));
+        assertThat(ModerationTest.errorCode(annOnB)).isEqualTo("banned");
+        WsClient annOnA = open(WsClient.hello(a.chatUri(), "ann"));
+        annOnA.send(Map.of("type", "join", "room", "lobby"));
+        assertThat(ModerationTest.errorCode(annOnA)).isEqualTo("banned");
+
+        // A timeout through node B holds on node A.
+        WsClient mod = open(ModerationTest.withToken(b, ModerationTest.ADMIN));
+        mod.send(Map.of("type", "timeout", "room", "lobby", "user", "guest:bob", "seconds", 30));
+        mod.expect("moderated");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        String answer;
+        do {
+            bobOnA.say("lobby", "b" + System.nanoTime(), "hi");
+            JsonNode reply = bobOnA.take(1, m -> m.path("type").asText().matches("ack|error")).getFirst();
+            answer = reply.path("type").asText().equals("ack") ? "ack" : reply.path("code").asText();
+        } while (!answer.equals("timed_out") && System.nanoTime() < deadline);
+        assertThat(answer).isEqualTo("timed_out");
     }
 }

@@ -69,6 +69,11 @@ public final class Sanctions implements AutoCloseable {
      * them fresh: on other nodes' notices, and every {@value #RELOAD_SECONDS} s.
      */
     public static Sanctions start(AccountStore store, Broker broker, String threadPrefix) {
+        return start(store, broker, threadPrefix, RELOAD_SECONDS);
+    }
+
+    /** As {@link #start(AccountStore, Broker, String)}, re-reading every {@code reloadSeconds}. */
+    static Sanctions start(AccountStore store, Broker broker, String threadPrefix, int reloadSeconds) {
         Sanctions s = new Sanctions(store, broker, threadPrefix);
         s.reload();
         broker.onAnnouncement((room, topic) -> {
@@ -76,7 +81,7 @@ public final class Sanctions implements AutoCloseable {
                 s.worker.execute(s::reload);
             }
         });
-        s.worker.scheduleWithFixedDelay(s::reload, RELOAD_SECONDS, RELOAD_SECONDS, TimeUnit.SECONDS);
+        s.worker.scheduleWithFixedDelay(s::reload, reloadSeconds, reloadSeconds, TimeUnit.SECONDS);
         return s;
     }
 
