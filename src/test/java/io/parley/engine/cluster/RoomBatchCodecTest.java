@@ -62,6 +62,18 @@ class RoomBatchCodecTest {
     }
 
     @Test
+    void noticeRoundTripsAndAnEmptyTopicIsMalformed() {
+        byte[] bytes = RoomBatchCodec.encodeNotice("n1", "lobby", "sanctions");
+        assertThat(RoomBatchCodec.decode(bytes, "lobby")).isEqualTo(new RoomBatchCodec.Notice("n1", "lobby", "sanctions"));
+        byte[] empty = Arrays.copyOf(bytes, bytes.length - "sanctions".length());
+        empty[empty.length - 1] = 0;
+        assertThatThrownBy(() -> RoomBatchCodec.decode(empty)).isInstanceOf(MalformedPayloadException.class)
+                .hasMessageContaining("topic");
+        assertThatThrownBy(() -> RoomBatchCodec.encodeNotice("n1", "lobby", "x".repeat(65)))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void aPayloadForAnotherRoomIsMalformedOnThisRoomsChannel() {
         byte[] bytes = RoomBatchCodec.encodeBatch("node-a", BATCH);
 
