@@ -324,6 +324,52 @@ class ModerationTest {
         assertThat(errorCode(ann)).isEqualTo("banned");
     }
 
+    @Test
+    void slowModeLetsEachUserSendOnceEveryNSecondsModeratorsExceptedAndSurvivesARestart() throws Exception {
+        try (TestServer server = TestServer.start(dir, withTokens());
+             WsClient ann = WsClient.hello(server.chatUri(), "ann");
+             WsClient mod = withToken(server, ADMIN);
+             ApiClient api = new ApiClient(server.port())) {
+            ann.join("lobby");
+            mod.join("lobby");
+            WsClient plain = open(withToken(server, USER));
+            plain.send(Map.of("type", "slow", "room", "lobby", "seconds", 30));
+            assertThat(errorCode(plain)).isEqualTo("forbidden");
+            mod.send(Map.of("type", "slow", "room", "lobby", "seconds", 30, "ref", "s"));
+            assertThat(mod.expect("moderated").path("seconds").asInt()).isEqualTo(30);
+
+            ann.say("lobby", "a1", "first");
+            ann.expect("ack");
+            ann.say("lobby", "a2", "too soon");
+            JsonNode refused = ann.expect("error");
+            assertThat(refused.path("code").asText()).isEqualTo("slow_mode");
+            assertThat(refused.path("retryAfter").asLong()).isBetween(1L, 30_000L);
+            HttpResponse<String> overHttp = api.postAs("ann", "lobby", "a3", "over http");
+            assertThat(overHttp.statusCode()).isEqualTo(429);
+            assertThat(ApiClient.json(overHttp).path("code").asText()).isEqualTo("slow_mode");
+            assertThat(overHttp.headers().firstValue("Retry-After")).isPresent();
+            // Another user has a turn of their own; a moderator is not held back.
+            assertThat(api.postAs("bob", "lobby", "b1", "mine").statusCode()).isEqualTo(200);
+            mod.say("lobby", "m1", "one");
+            mod.say("lobby", "m2", "two");
+            mod.expect("ack", m -> m.path("id").asText().equals("m2"));
+            // Other rooms are not slow.
+            assertThat(api.postAs("ann", "elsewhere", "e1", "fine").statusCode()).isEqualTo(200);
+        }
+        TestServer again = open(TestServer.start(dir, withTokens()));
+        try (ApiClient api = new ApiClient(again.port())) {
+            assertThat(api.postAs("cid", "lobby", "c1", "first").statusCode()).isEqualTo(200);
+            assertThat(api.postAs("cid", "lobby", "c2", "again").statusCode()).as("slow mode after a restart")
+                    .isEqualTo(429);
+            HttpResponse<String> off = httpPost(api, "/api/rooms/lobby/slow", "{\"seconds\": 0}", "Authorization",
+                    "Bearer " + ADMIN);
+            assertThat(off.statusCode()).as(off.body()).isEqualTo(200);
+            assertThat(api.postAs("cid", "lobby", "c3", "free").statusCode()).isEqualTo(200);
+            assertThat(httpPost(api, "/api/rooms/lobby/slow", "{\"seconds\": 3601}", "Authorization",
+                    "Bearer " + ADMIN).statusCode()).isEqualTo(400);
+        }
+    }
+
     static void assertTombstoned(JsonNode message) {
         assertThat(message.path("type").asText("message")).isEqualTo("message");
         assertThat(message.has("text")).as("a tombstone has no text: %s", message).isFalse();

@@ -32,6 +32,7 @@ public enum ErrorCode {
     NO_SUCH_MESSAGE("no_such_message"),
     BANNED("banned"),
     TIMED_OUT("timed_out"),
+    SLOW_MODE("slow_mode"),
     METHOD_NOT_ALLOWED("method_not_allowed"),
     TOO_LARGE("too_large"),
     MISDIRECTED("misdirected"),

@@ -101,12 +101,14 @@ public final class RoomRequests {
         } else {
             names.signedIn(who);
         }
-        refuseSanctioned(who, room, System.currentTimeMillis());
+        long now = System.currentTimeMillis();
+        refuseSanctioned(who, room, now);
         connection.send();
         if (who.guest()) {
             connection.guestSend();
         }
         limits.userSends(who.user());
+        slowMode(who, room, now);
         try {
             broker.publish(replyOn, room, id, who.user(), who.name(), text, listener);
         } catch (Refused e) {
@@ -172,6 +174,37 @@ public final class RoomRequests {
             throw new ChatException(ErrorCode.TIMED_OUT, "you may not send to room " + room + " until " + until,
                     until - now, until);
         }
+    }
+
+    /**
+     * Refuses a send that comes sooner after the user's last one in the room than the room's slow mode
+     * allows ({@code slow_mode}, with {@code retryAfter}); the room's moderators are exempt. In memory.
+     */
+    private void slowMode(Identity who, String room, long now) {
+        if (sanctions == null) {
+            return;
+        }
+        int seconds = sanctions.slowSeconds(room);
+        if (seconds == 0 || moderators.mayModerate(who, room)) {
+            return;
+        }
+        long wait = sanctions.slowSend(room, who.user(), seconds, now);
+        if (wait > 0) {
+            throw new ChatException(ErrorCode.SLOW_MODE, "room " + room + " is in slow mode: one message every "
+                    + seconds + " s", wait);
+        }
+    }
+
+    /** The longest slow mode: an hour between messages. */
+    public static final int MAX_SLOW_SECONDS = 3600;
+
+    /** Sets {@code room}'s slow mode to {@code seconds} (0: off), as moderator {@code who}. */
+    public CompletableFuture<Integer> slow(Identity who, String room, Long seconds) {
+        requireModerator(who, room);
+        if (seconds == null || seconds < 0 || seconds > MAX_SLOW_SECONDS) {
+            throw new ChatException(ErrorCode.BAD_REQUEST, "seconds must be 0-" + MAX_SLOW_SECONDS);
+        }
+        return sanctions.putSlowMode(room, seconds.intValue(), who.user());
     }
 
     /** Whether {@code who} is banned from {@code room}; in memory. */

@@ -18,7 +18,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The bans and timeouts of every room, as this node enforces them: a copy in memory of the database's
+ * The bans and timeouts of every room, and its slow mode, as this node enforces them: a copy in memory of the database's
  * ({@link AccountStore#sanctions}), so that a join or a send asks a map, never the database.
  *
  * <p><b>Keeping the copy.</b> A ban or timeout made here is written to the database, then the copy is
@@ -51,6 +51,10 @@ public final class Sanctions implements AutoCloseable {
     /** Room, then user: the holding sanction of each kind. Replaced whole; never changed in place. */
     private volatile Map<String, Map<String, Sanction>> bans = Map.of();
     private volatile Map<String, Map<String, Sanction>> timeouts = Map.of();
+    /** Room to its slow mode's seconds, for rooms where it is on. Replaced whole. */
+    private volatile Map<String, Integer> slowModes = Map.of();
+    /** When each (room, user) last sent in a room in slow mode, on this node: ms since the epoch. */
+    private final Map<SlowKey, Long> lastSends = new ConcurrentHashMap<>();
     /** The sessions on this node, by user id: whom to remove when a ban is found. */
     private final Map<String, Set<ChatSession>> sessions = new ConcurrentHashMap<>();
 
@@ -98,6 +102,37 @@ public final class Sanctions implements AutoCloseable {
         return t != null && t.until() > now ? t.until() : 0;
     }
 
+    /** The slow mode of {@code room}: seconds between one user's messages, 0 when off. Any thread. */
+    public int slowSeconds(String room) {
+        return slowModes.getOrDefault(room, 0);
+    }
+
+    /**
+     * A send of {@code user} to {@code room}, in slow mode of {@code seconds}, at {@code now}: 0 when it
+     * may go (and it is counted), else the ms until it may. Per node, like the other rate limits. Any thread.
+     */
+    long slowSend(String room, String user, int seconds, long now) {
+        long period = seconds * 1000L;
+        long[] wait = {0};
+        lastSends.compute(new SlowKey(room, user), (key, last) -> {
+            if (last != null && now - last < period) {
+                wait[0] = period - (now - last);
+                return last;
+            }
+            return now;
+        });
+        return wait[0];
+    }
+
+    /** Sets a room's slow mode (0: off). Completes on the worker once stored. */
+    CompletableFuture<Integer> putSlowMode(String room, int seconds, String by) {
+        return CompletableFuture.supplyAsync(() -> {
+            store.putSlowMode(room, seconds, by, System.currentTimeMillis());
+            changed(room);
+            return seconds;
+        }, worker);
+    }
+
     /** Records {@code sanction} (a ban removes the user from the room on every node). Completes on the worker. */
     CompletableFuture<Sanction> put(Sanction sanction) {
         return CompletableFuture.supplyAsync(() -> {
@@ -133,11 +168,23 @@ public final class Sanctions implements AutoCloseable {
         });
     }
 
-    /** Reads every holding ban and timeout; removes the newly banned from their rooms here. Worker thread. */
+    /** Reads every holding ban and timeout and slow mode; removes the newly banned here. Worker thread. */
     private void reload() {
-        List<Sanction> all;
         try {
-            all = store.sanctions(System.currentTimeMillis());
+            read();
+        } catch (RuntimeException e) {
+            // Not the database (read handles that): a bug. The thread must go on re-reading.
+            log.error("applying bans and timeouts failed", e);
+        }
+    }
+
+    private void read() {
+        List<Sanction> all;
+        Map<String, Integer> slow;
+        long now = System.currentTimeMillis();
+        try {
+            all = store.sanctions(now);
+            slow = store.slowModes();
         } catch (StoreException e) {
             // The copy stays as it was; the next read tries again.
             log.warn("reading bans and timeouts failed: {}", e.getMessage());
@@ -152,6 +199,9 @@ public final class Sanctions implements AutoCloseable {
         Map<String, Map<String, Sanction>> before = bans;
         bans = newBans;
         timeouts = newTimeouts;
+        slowModes = Map.copyOf(slow);
+        // A send older than its room's slow period no longer holds anyone back.
+        lastSends.entrySet().removeIf(e -> now - e.getValue() >= slowSeconds(e.getKey().room()) * 1000L);
         newBans.forEach((room, users) -> users.keySet().forEach(user -> {
             if (!before.getOrDefault(room, Map.of()).containsKey(user)) {
                 remove(room, user);
@@ -169,4 +219,6 @@ public final class Sanctions implements AutoCloseable {
     public void close() {
         worker.shutdownNow();
     }
+
+    private record SlowKey(String room, String user) { }
 }

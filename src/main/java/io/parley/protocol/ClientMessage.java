@@ -23,6 +23,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
         @JsonSubTypes.Type(value = ClientMessage.Ban.class, name = "ban"),
         @JsonSubTypes.Type(value = ClientMessage.Unban.class, name = "unban"),
         @JsonSubTypes.Type(value = ClientMessage.Timeout.class, name = "timeout"),
+        @JsonSubTypes.Type(value = ClientMessage.Slow.class, name = "slow"),
 })
 public sealed interface ClientMessage {
 
@@ -59,6 +60,10 @@ public sealed interface ClientMessage {
     /** A moderator stops {@code user} sending to {@code room} for {@code seconds} (0: lifts it). */
     record Timeout(@JsonProperty(required = true) String room, @JsonProperty(required = true) String user,
                    @JsonProperty(required = true) Long seconds) implements ClientMessage { }
+
+    /** A moderator puts {@code room} in slow mode: one message per user every {@code seconds} (0: off). */
+    record Slow(@JsonProperty(required = true) String room, @JsonProperty(required = true) Long seconds)
+            implements ClientMessage { }
 
     /** A moderator deletes every message of {@code room} up to and including {@code upTo}. */
     record Clear(@JsonProperty(required = true) String room, @JsonProperty(required = true) Long upTo)

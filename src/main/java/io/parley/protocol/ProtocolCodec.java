@@ -142,6 +142,13 @@ public final class ProtocolCodec implements BroadcastEncoder {
         return decodeBody(body, SanctionBody.class, request);
     }
 
+    /** The body of {@code POST /api/rooms/{room}/slow}. */
+    public record SlowBody(@JsonProperty(required = true) Long seconds) { }
+
+    public SlowBody decodeSlow(String body) throws BadRequest {
+        return decodeBody(body, SlowBody.class, "slow");
+    }
+
     /** The body of {@code POST /api/rooms/{room}/clear}. */
     public record ClearBody(@JsonProperty(required = true) Long upTo) { }
 

@@ -166,13 +166,16 @@ public final class ProtocolHandler {
             case ClientMessage.Delete d -> session.delete(d.room(), d.seq(), false, deleteReply("delete", d.room(), ref));
             case ClientMessage.Clear c -> session.delete(c.room(), c.upTo(), true, deleteReply("clear", c.room(), ref));
             case ClientMessage.Ban b -> answerModeration("ban", b.room(), b.user(), session.requests()
-                    .ban(session.identityOrRefuse(), b.room(), b.user()).thenApply(x -> new Outcome(true, null)), ref);
+                    .ban(session.identityOrRefuse(), b.room(), b.user()).thenApply(x -> new Outcome(true, null, null)), ref);
             case ClientMessage.Unban u -> answerModeration("unban", u.room(), u.user(), session.requests()
-                    .unban(session.identityOrRefuse(), u.room(), u.user()).thenApply(lifted -> new Outcome(lifted, null)),
+                    .unban(session.identityOrRefuse(), u.room(), u.user()).thenApply(lifted -> new Outcome(lifted, null, null)),
                     ref);
             case ClientMessage.Timeout t -> answerModeration("timeout", t.room(), t.user(), session.requests()
                     .timeout(session.identityOrRefuse(), t.room(), t.user(), t.seconds())
-                    .thenApply(x -> new Outcome(true, t.seconds() == 0 ? null : x.until())), ref);
+                    .thenApply(x -> new Outcome(true, t.seconds() == 0 ? null : x.until(), null)), ref);
+            case ClientMessage.Slow sl -> answerModeration("slow", sl.room(), null, session.requests()
+                    .slow(session.identityOrRefuse(), sl.room(), sl.seconds())
+                    .thenApply(seconds -> new Outcome(true, null, seconds)), ref);
             case ClientMessage.Ping ignored -> send(codec.encode(new ServerMessage.Pong(ref)));
             case ClientMessage.Refresh refresh -> {
                 Identity renewed = session.renew(renewal.verify(refresh.token()));
@@ -187,8 +190,8 @@ public final class ProtocolHandler {
                                   JsonNode ref) {
         done.whenCompleteAsync((outcome, error) -> {
             if (error == null) {
-                send(codec.encode(new ServerMessage.Moderated(action, room, user, outcome.until(), outcome.changed(),
-                        ref)));
+                send(codec.encode(new ServerMessage.Moderated(action, room, user, outcome.until(), outcome.seconds(),
+                        outcome.changed(), ref)));
                 return;
             }
             Throwable cause = error instanceof CompletionException ? error.getCause() : error;
@@ -200,8 +203,8 @@ public final class ProtocolHandler {
         }, out.executor());
     }
 
-    /** What a ban, unban or timeout did: whether anything changed, and a timeout's end. */
-    private record Outcome(boolean changed, Long until) { }
+    /** What a ban, unban, timeout or slow did: whether anything changed, a timeout's end, a slow mode's seconds. */
+    private record Outcome(boolean changed, Long until, Integer seconds) { }
 
     /** The answer to a moderator's {@code delete} or {@code clear}. */
     private DeleteListener deleteReply(String type, String room, JsonNode ref) {
@@ -243,6 +246,7 @@ public final class ProtocolHandler {
             case ClientMessage.Ban b -> b.room();
             case ClientMessage.Unban u -> u.room();
             case ClientMessage.Timeout t -> t.room();
+            case ClientMessage.Slow sl -> sl.room();
             case ClientMessage.Hello ignored -> null;
             case ClientMessage.Ping ignored -> null;
             case ClientMessage.Refresh ignored -> null;

@@ -123,12 +123,12 @@ public sealed interface ServerMessage {
     }
 
     /**
-     * The answer to a moderator's {@code ban}, {@code unban} or {@code timeout}: {@code action} is the
-     * request's type, {@code until} a timeout's end (ms since the epoch), {@code changed} false when an
-     * unban or a lifted timeout found nothing to lift.
+     * The answer to a moderator's {@code ban}, {@code unban}, {@code timeout} or {@code slow}: {@code action}
+     * is the request's type, {@code until} a timeout's end (ms since the epoch), {@code seconds} a slow
+     * mode's, {@code changed} false when an unban found nothing to lift.
      */
-    record Moderated(String action, String room, String user, Long until, boolean changed, JsonNode ref)
-            implements ServerMessage { }
+    record Moderated(String action, String room, String user, Long until, Integer seconds, boolean changed,
+                     JsonNode ref) implements ServerMessage { }
 
     /** This connection was taken out of {@code room}; {@code reason} is {@code banned}. */
     record Removed(String room, String reason) implements ServerMessage { }

@@ -3,6 +3,7 @@ package io.parley.store;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Accounts, their sign-in sessions, and the server's settings, kept in the history database: the
@@ -90,6 +91,12 @@ public interface AccountStore extends AutoCloseable {
 
     /** Every ban, and every timeout that has not ended at {@code now}: what the servers enforce. */
     List<Sanction> sanctions(long now);
+
+    /** Sets a room's slow mode: at most one message per user every {@code seconds} (0: off). */
+    void putSlowMode(String room, int seconds, String by, long at);
+
+    /** Every room's slow mode that is on: room to seconds. */
+    Map<String, Integer> slowModes();
 
     @Override
     void close();

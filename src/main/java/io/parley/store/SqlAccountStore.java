@@ -6,7 +6,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The SQL of {@link AccountStore}, one text for both databases: the tables use {@code text} and
@@ -106,6 +108,13 @@ abstract sealed class SqlAccountStore implements AccountStore permits SqliteAcco
                             by_user text   NOT NULL,
                             at      bigint NOT NULL,
                             PRIMARY KEY (room, user_id, kind)
+                        )""");
+                s.execute("""
+                        CREATE TABLE IF NOT EXISTS slow_modes (
+                            room    text   PRIMARY KEY,
+                            seconds bigint NOT NULL,
+                            by_user text   NOT NULL,
+                            at      bigint NOT NULL
                         )""");
             }
             return null;
@@ -252,6 +261,29 @@ abstract sealed class SqlAccountStore implements AccountStore permits SqliteAcco
                 }
                 return rows;
             }
+        });
+    }
+
+    @Override
+    public void putSlowMode(String room, int seconds, String by, long at) {
+        call("setting the slow mode of room " + room, c -> seconds == 0
+                ? update(c, "DELETE FROM slow_modes WHERE room = ?", room)
+                : update(c, "INSERT INTO slow_modes(room, seconds, by_user, at) VALUES (?, ?, ?, ?) "
+                        + "ON CONFLICT (room) DO UPDATE SET seconds = excluded.seconds, by_user = excluded.by_user, "
+                        + "at = excluded.at", room, seconds, by, at));
+    }
+
+    @Override
+    public Map<String, Integer> slowModes() {
+        return call("reading slow modes", c -> {
+            Map<String, Integer> modes = new HashMap<>();
+            try (Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT room, seconds FROM slow_modes")) {
+                while (rs.next()) {
+                    modes.put(rs.getString(1), rs.getInt(2));
+                }
+            }
+            return modes;
         });
     }
 

@@ -60,7 +60,8 @@ import java.util.regex.Pattern;
  *   <li>{@code POST /api/rooms/{room}/clear} with {@code {"upTo": N}}: a moderator clears the room up to N;</li>
  *   <li>{@code POST /api/rooms/{room}/bans} with {@code {"user": ID}}, {@code DELETE /api/rooms/{room}/bans/{user}},
  *       {@code POST /api/rooms/{room}/timeouts} with {@code {"user": ID, "seconds": N}}: a moderator bans,
- *       unbans, times out.</li>
+ *       unbans, times out;</li>
+ *   <li>{@code POST /api/rooms/{room}/slow} with {@code {"seconds": N}}: a moderator sets the room's slow mode.</li>
  * </ul>
  * Each request is checked like a WebSocket handshake (origin, then token) and then handed to
  * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
@@ -81,6 +82,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final String MESSAGES = "/messages";
     private static final String MEMBERS = "/members";
     private static final String CLEAR = "/clear";
+    private static final String SLOW = "/slow";
     /** {@code /api/rooms/{room}/messages/{seq}}: the room is checked by the chat's rules, the seq here. */
     private static final Pattern ONE_MESSAGE = Pattern.compile("/api/rooms/([^/]+)/messages/([^/]*)");
     /** {@code /api/rooms/{room}/bans[/{user}]} and {@code /api/rooms/{room}/timeouts}. */
@@ -197,6 +199,26 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
                     number(Map.of("seq", List.of(seq)), "seq"), false);
             return;
         }
+        if (path.startsWith(ROOMS) && path.endsWith(SLOW) && path.length() > ROOMS.length() + SLOW.length()) {
+            if (!request.method().equals(HttpMethod.POST)) {
+                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use POST to set a room's slow mode");
+            }
+            ProtocolCodec.SlowBody body;
+            try {
+                body = codec.decodeSlow(jsonBody(request));
+            } catch (ProtocolCodec.BadRequest e) {
+                throw new ChatException(e.code(), e.getMessage());
+            }
+            String room = path.substring(ROOMS.length(), path.length() - SLOW.length());
+            chat.slow(moderator(user, request), room, body.seconds()).whenCompleteAsync((seconds, failure) -> {
+                if (failure == null) {
+                    answer(request, ok(new ServerMessage.Moderated("slow", room, null, null, seconds, true, null)));
+                } else {
+                    answer(request, error(storeFailure(room, failure), null, room));
+                }
+            }, ctx.executor());
+            return;
+        }
         if (path.startsWith(ROOMS) && path.endsWith(CLEAR) && path.length() > ROOMS.length() + CLEAR.length()) {
             if (!request.method().equals(HttpMethod.POST)) {
                 throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use POST to clear a room");
@@ -255,7 +277,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             action = "unban";
             user = target;
             done = chat.unban(who, room, user)
-                    .thenApply(lifted -> new ServerMessage.Moderated(action, room, user, null, lifted, null));
+                    .thenApply(lifted -> new ServerMessage.Moderated(action, room, user, null, null, lifted, null));
         } else if (target == null && request.method().equals(HttpMethod.POST)) {
             action = bans ? "ban" : "timeout";
             ProtocolCodec.SanctionBody body;
@@ -267,10 +289,10 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             user = body.user();
             done = bans
                     ? chat.ban(who, room, user)
-                            .thenApply(x -> new ServerMessage.Moderated(action, room, user, null, true, null))
+                            .thenApply(x -> new ServerMessage.Moderated(action, room, user, null, null, true, null))
                     : chat.timeout(who, room, user, body.seconds())
                             .thenApply(x -> new ServerMessage.Moderated(action, room, user,
-                                    body.seconds() == 0 ? null : x.until(), true, null));
+                                    body.seconds() == 0 ? null : x.until(), null, true, null));
         } else {
             throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, bans
                     ? "POST /api/rooms/{room}/bans to ban, DELETE /api/rooms/{room}/bans/{user} to unban"
@@ -504,7 +526,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         return switch (method) {
             case "POST" -> {
                 String path = new QueryStringDecoder(uri).path();
-                yield path.endsWith(CLEAR) ? "clear" : path.endsWith("/bans") ? "ban"
+                yield path.endsWith(CLEAR) ? "clear" : path.endsWith(SLOW) ? "slow" : path.endsWith("/bans") ? "ban"
                         : path.endsWith("/timeouts") ? "timeout" : "send";
             }
             case "DELETE" -> new QueryStringDecoder(uri).path().contains("/bans/") ? "unban" : "delete";
@@ -520,6 +542,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case NAME_TAKEN -> HttpResponseStatus.CONFLICT;
             case NOT_FOUND, NO_SUCH_MESSAGE -> HttpResponseStatus.NOT_FOUND;
             case BANNED, TIMED_OUT -> HttpResponseStatus.FORBIDDEN;
+            case SLOW_MODE -> HttpResponseStatus.TOO_MANY_REQUESTS;
             case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
             case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;
             case MISDIRECTED -> HttpResponseStatus.MISDIRECTED_REQUEST;

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -62,6 +63,17 @@ abstract class AccountStoreContract {
         // And all of it is in the database, not in the store object.
         assertThat(store().sanctions(1500)).containsExactlyInAnyOrder(longer,
                 new Sanction("other", "guest:eve", Sanction.TIMEOUT, 2000, "u-mod", 1000));
+    }
+
+    @Test
+    void slowModesAreSetReplacedAndTurnedOff() {
+        AccountStore s = store();
+        s.putSlowMode("lobby", 30, "u-admin", 1000);
+        s.putSlowMode("other", 5, "u-admin", 1000);
+        s.putSlowMode("lobby", 10, "u-mod", 2000);
+        assertThat(s.slowModes()).isEqualTo(Map.of("lobby", 10, "other", 5));
+        s.putSlowMode("other", 0, "u-mod", 3000);
+        assertThat(store().slowModes()).isEqualTo(Map.of("lobby", 10));
     }
 
     @Test
