@@ -370,6 +370,68 @@ class ModerationTest {
         }
     }
 
+    @Test
+    void everyModerationActionIsInTheAuditLogWhichOnlyModeratorsRead() throws Exception {
+        TestServer server = open(TestServer.start(dir, withTokens()));
+        ApiClient api = open(new ApiClient(server.port()));
+        for (int i = 1; i <= 3; i++) {
+            assertThat(api.postAs("bob", "lobby", "b" + i, "text " + i).statusCode()).isEqualTo(200);
+        }
+        String bearer = "Bearer " + ADMIN;
+        WsClient mod = open(withToken(server, ADMIN));
+        mod.send(Map.of("type", "delete", "room", "lobby", "seq", 3));
+        mod.expect("deleted");
+        mod.send(Map.of("type", "clear", "room", "lobby", "upTo", 2));
+        mod.expect("cleared");
+        assertThat(httpPost(api, "/api/rooms/lobby/bans", "{\"user\": \"guest:bob\"}", "Authorization", bearer)
+                .statusCode()).isEqualTo(200);
+        assertThat(api.send(api.request("/api/rooms/lobby/bans/guest:bob", "Authorization", bearer).DELETE().build())
+                .statusCode()).isEqualTo(200);
+        mod.send(Map.of("type", "timeout", "room", "lobby", "user", "guest:bob", "seconds", 60));
+        mod.expect("moderated");
+        mod.send(Map.of("type", "slow", "room", "lobby", "seconds", 5));
+        mod.expect("moderated");
+
+        List<String> expected = List.of("slow", "timeout", "unban", "ban", "clear", "delete");
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        JsonNode page;
+        do {
+            mod.send(Map.of("type", "audit", "room", "lobby"));
+            page = mod.expect("audit");
+        } while (page.path("entries").size() < expected.size() && System.nanoTime() < deadline);
+        List<String> actions = new ArrayList<>();
+        page.path("entries").forEach(e -> actions.add(e.path("action").asText()));
+        assertThat(actions).isEqualTo(expected);
+        page.path("entries").forEach(e -> {
+            assertThat(e.path("by").asText()).isEqualTo("u-admin");
+            assertThat(e.path("at").asLong()).isPositive();
+        });
+        assertThat(page.path("entries").get(1).path("target").asText()).isEqualTo("guest:bob");
+        assertThat(page.path("entries").get(4).path("target").asText()).isEqualTo("1-2");
+        assertThat(page.path("entries").get(5).path("target").asText()).isEqualTo("3");
+
+        mod.send(Map.of("type", "audit", "room", "lobby", "limit", 4));
+        JsonNode first = mod.expect("audit");
+        assertThat(first.path("entries").size()).isEqualTo(4);
+        long next = first.path("next").asLong();
+        HttpResponse<String> rest = api.get("/api/rooms/lobby/audit?before=" + next + "&limit=4",
+                "Authorization", bearer);
+        assertThat(rest.statusCode()).as(rest.body()).isEqualTo(200);
+        List<String> older = new ArrayList<>();
+        ApiClient.json(rest).path("entries").forEach(e -> older.add(e.path("action").asText()));
+        assertThat(older).containsExactly("clear", "delete");
+        assertThat(ApiClient.json(rest).has("next")).isFalse();
+
+        assertThat(api.get("/api/rooms/lobby/audit").statusCode()).isEqualTo(403);
+        assertThat(api.get("/api/rooms/lobby/audit", "Authorization", "Bearer " + USER).statusCode()).isEqualTo(403);
+        WsClient plain = open(withToken(server, USER));
+        plain.send(Map.of("type", "audit", "room", "lobby"));
+        assertThat(errorCode(plain)).isEqualTo("forbidden");
+        // Another room's log is its own.
+        mod.send(Map.of("type", "audit", "room", "elsewhere"));
+        assertThat(mod.expect("audit").path("entries").size()).isZero();
+    }
+
     static void assertTombstoned(JsonNode message) {
         assertThat(message.path("type").asText("message")).isEqualTo("message");
         assertThat(message.has("text")).as("a tombstone has no text: %s", message).isFalse();

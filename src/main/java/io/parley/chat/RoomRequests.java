@@ -5,6 +5,7 @@ import io.parley.auth.RegisteredNames;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
 import io.parley.engine.DeleteListener;
+import io.parley.engine.Failure;
 import io.parley.engine.MembersListener;
 import io.parley.engine.Poll;
 import io.parley.engine.PollListener;
@@ -12,6 +13,7 @@ import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.engine.Refused;
 import io.parley.engine.Tombstones;
+import io.parley.store.AuditEntry;
 import io.parley.store.Sanction;
 import io.parley.store.StoredMessage;
 
@@ -140,8 +142,24 @@ public final class RoomRequests {
     private void tombstone(Identity who, String room, long after, long upTo, Executor replyOn,
                            DeleteListener listener) {
         requireModerator(who, room);
+        DeleteListener logged = new DeleteListener() {
+            @Override
+            public void deleted(Tombstones t) {
+                if (!t.seqs().isEmpty()) {
+                    sanctions.audit(new AuditEntry(0, room, t.at(), t.by(), t.single() ? "delete" : "clear",
+                            t.single() ? Long.toString(t.upTo()) : t.seqs().getFirst() + "-" + t.upTo(),
+                            t.single() ? "" : t.seqs().size() + " messages"));
+                }
+                listener.deleted(t);
+            }
+
+            @Override
+            public void failed(Failure failure) {
+                listener.failed(failure);
+            }
+        };
         try {
-            broker.delete(replyOn, room, after, upTo, who.user(), listener);
+            broker.delete(replyOn, room, after, upTo, who.user(), logged);
         } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
@@ -207,6 +225,26 @@ public final class RoomRequests {
         return sanctions.putSlowMode(room, seconds.intValue(), who.user());
     }
 
+    /** Audit log entries a page returns when the request names no {@code limit}, and at most. */
+    public static final int DEFAULT_AUDIT_LIMIT = 50;
+    static final int MAX_AUDIT_LIMIT = 500;
+
+    /**
+     * A page of {@code room}'s audit log, newest first: entries with ids below {@code before} (null:
+     * from the newest), at most {@code limit}. Moderators only. Completes off the event loop.
+     */
+    public CompletableFuture<List<AuditEntry>> audit(Identity who, String room, Long before, Integer limit) {
+        requireModerator(who, room);
+        if (before != null && before < 1) {
+            throw new ChatException(ErrorCode.INVALID_CURSOR, "before must be an entry's id");
+        }
+        if (limit != null && (limit < 1 || limit > MAX_AUDIT_LIMIT)) {
+            throw new ChatException(ErrorCode.INVALID_CURSOR, "limit must be 1-" + MAX_AUDIT_LIMIT);
+        }
+        return sanctions.auditLog(room, before == null ? Long.MAX_VALUE : before,
+                limit == null ? DEFAULT_AUDIT_LIMIT : limit);
+    }
+
     /** Whether {@code who} is banned from {@code room}; in memory. */
     boolean banned(Identity who, String room) {
         return sanctions != null && sanctions.banned(room, who.user());
@@ -233,7 +271,7 @@ public final class RoomRequests {
     public CompletableFuture<Boolean> unban(Identity who, String room, String user) {
         requireModerator(who, room);
         ChatRules.userId(user);
-        return sanctions.lift(room, user, Sanction.BAN);
+        return sanctions.lift(room, user, Sanction.BAN, who.user());
     }
 
     /**
@@ -248,7 +286,7 @@ public final class RoomRequests {
         }
         long now = System.currentTimeMillis();
         Sanction timeout = new Sanction(room, user, Sanction.TIMEOUT, now + seconds * 1000, who.user(), now);
-        return seconds == 0 ? sanctions.lift(room, user, Sanction.TIMEOUT).thenApply(lifted -> timeout)
+        return seconds == 0 ? sanctions.lift(room, user, Sanction.TIMEOUT, who.user()).thenApply(lifted -> timeout)
                 : sanctions.put(timeout);
     }
 

@@ -2,6 +2,7 @@ package io.parley.chat;
 
 import io.parley.engine.Broker;
 import io.parley.store.AccountStore;
+import io.parley.store.AuditEntry;
 import io.parley.store.Sanction;
 import io.parley.store.StoreException;
 import org.slf4j.Logger;
@@ -18,7 +19,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The bans and timeouts of every room, and its slow mode, as this node enforces them: a copy in memory of the database's
+ * The bans and timeouts of every room, and its slow mode, as this node enforces them, and the audit
+ * log of every moderation action: a copy in memory of the database's
  * ({@link AccountStore#sanctions}), so that a join or a send asks a map, never the database.
  *
  * <p><b>Keeping the copy.</b> A ban or timeout made here is written to the database, then the copy is
@@ -127,8 +129,10 @@ public final class Sanctions implements AutoCloseable {
     /** Sets a room's slow mode (0: off). Completes on the worker once stored. */
     CompletableFuture<Integer> putSlowMode(String room, int seconds, String by) {
         return CompletableFuture.supplyAsync(() -> {
-            store.putSlowMode(room, seconds, by, System.currentTimeMillis());
+            long at = System.currentTimeMillis();
+            store.putSlowMode(room, seconds, by, at);
             changed(room);
+            logged(new AuditEntry(0, room, at, by, "slow", "", seconds + " s"));
             return seconds;
         }, worker);
     }
@@ -138,17 +142,43 @@ public final class Sanctions implements AutoCloseable {
         return CompletableFuture.supplyAsync(() -> {
             store.putSanction(sanction);
             changed(sanction.room());
+            logged(new AuditEntry(0, sanction.room(), sanction.at(), sanction.by(), sanction.kind(), sanction.user(),
+                    sanction.kind().equals(Sanction.TIMEOUT) ? (sanction.until() - sanction.at()) / 1000 + " s" : ""));
             return sanction;
         }, worker);
     }
 
-    /** Lifts a ban or timeout; completes with whether there was one. Completes on the worker. */
-    CompletableFuture<Boolean> lift(String room, String user, String kind) {
+    /** Lifts a ban or timeout as moderator {@code by}; completes with whether there was one, on the worker. */
+    CompletableFuture<Boolean> lift(String room, String user, String kind, String by) {
         return CompletableFuture.supplyAsync(() -> {
             boolean lifted = store.removeSanction(room, user, kind);
             changed(room);
+            logged(new AuditEntry(0, room, System.currentTimeMillis(), by,
+                    kind.equals(Sanction.BAN) ? "unban" : Sanction.TIMEOUT, user, kind.equals(Sanction.BAN) ? "" : "0 s"));
             return lifted;
         }, worker);
+    }
+
+    /**
+     * Adds a moderation action to the audit log, on the worker. A log that cannot be written is logged
+     * here, not refused to the moderator: the action itself is done.
+     */
+    void audit(AuditEntry entry) {
+        worker.execute(() -> logged(entry));
+    }
+
+    private void logged(AuditEntry entry) {
+        try {
+            store.audit(entry);
+        } catch (StoreException e) {
+            log.error("the audit log missed {} of {} in room {} by {}: {}", entry.action(), entry.target(),
+                    entry.room(), entry.by(), e.getMessage());
+        }
+    }
+
+    /** A page of a room's audit log, newest first; completes on the worker. */
+    CompletableFuture<List<AuditEntry>> auditLog(String room, long before, int limit) {
+        return CompletableFuture.supplyAsync(() -> store.audit(room, before, limit), worker);
     }
 
     private void changed(String room) {

@@ -24,6 +24,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
         @JsonSubTypes.Type(value = ClientMessage.Unban.class, name = "unban"),
         @JsonSubTypes.Type(value = ClientMessage.Timeout.class, name = "timeout"),
         @JsonSubTypes.Type(value = ClientMessage.Slow.class, name = "slow"),
+        @JsonSubTypes.Type(value = ClientMessage.Audit.class, name = "audit"),
 })
 public sealed interface ClientMessage {
 
@@ -64,6 +65,9 @@ public sealed interface ClientMessage {
     /** A moderator puts {@code room} in slow mode: one message per user every {@code seconds} (0: off). */
     record Slow(@JsonProperty(required = true) String room, @JsonProperty(required = true) Long seconds)
             implements ClientMessage { }
+
+    /** A moderator reads a page of the room's audit log, newest first, before entry id {@code before}. */
+    record Audit(@JsonProperty(required = true) String room, Long before, Integer limit) implements ClientMessage { }
 
     /** A moderator deletes every message of {@code room} up to and including {@code upTo}. */
     record Clear(@JsonProperty(required = true) String room, @JsonProperty(required = true) Long upTo)

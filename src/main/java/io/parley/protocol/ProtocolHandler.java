@@ -5,6 +5,7 @@ import io.parley.auth.Identity;
 import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
 import io.parley.chat.ErrorCode;
+import io.parley.chat.RoomRequests;
 import io.parley.config.ServerConfig;
 import io.parley.engine.DeleteListener;
 import io.parley.engine.Failure;
@@ -176,6 +177,20 @@ public final class ProtocolHandler {
             case ClientMessage.Slow sl -> answerModeration("slow", sl.room(), null, session.requests()
                     .slow(session.identityOrRefuse(), sl.room(), sl.seconds())
                     .thenApply(seconds -> new Outcome(true, null, seconds)), ref);
+            case ClientMessage.Audit a -> session.requests().audit(session.identityOrRefuse(), a.room(), a.before(),
+                    a.limit()).whenCompleteAsync((entries, error) -> {
+                        if (error == null) {
+                            send(codec.encode(ServerMessage.AuditPage.of(a.room(), entries,
+                                    a.limit() == null ? RoomRequests.DEFAULT_AUDIT_LIMIT : a.limit(), ref)));
+                        } else {
+                            Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+                            log.error("audit of room {} failed", a.room(), cause);
+                            send(codec.error(cause instanceof StoreException
+                                    ? ChatSession.refused(Failure.STORE_UNAVAILABLE)
+                                    : new ChatException(ErrorCode.INTERNAL_ERROR, "internal error"), "audit", null,
+                                    a.room(), ref));
+                        }
+                    }, out.executor());
             case ClientMessage.Ping ignored -> send(codec.encode(new ServerMessage.Pong(ref)));
             case ClientMessage.Refresh refresh -> {
                 Identity renewed = session.renew(renewal.verify(refresh.token()));
@@ -247,6 +262,7 @@ public final class ProtocolHandler {
             case ClientMessage.Unban u -> u.room();
             case ClientMessage.Timeout t -> t.room();
             case ClientMessage.Slow sl -> sl.room();
+            case ClientMessage.Audit a -> a.room();
             case ClientMessage.Hello ignored -> null;
             case ClientMessage.Ping ignored -> null;
             case ClientMessage.Refresh ignored -> null;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.store.AuditEntry;
 import io.parley.store.StoredMessage;
 
 import java.util.List;
@@ -28,6 +29,7 @@ import java.util.List;
         @JsonSubTypes.Type(value = ServerMessage.Cleared.class, name = "cleared"),
         @JsonSubTypes.Type(value = ServerMessage.Moderated.class, name = "moderated"),
         @JsonSubTypes.Type(value = ServerMessage.Removed.class, name = "removed"),
+        @JsonSubTypes.Type(value = ServerMessage.AuditPage.class, name = "audit"),
         @JsonSubTypes.Type(value = ServerMessage.ErrorReply.class, name = "error"),
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -129,6 +131,18 @@ public sealed interface ServerMessage {
      */
     record Moderated(String action, String room, String user, Long until, Integer seconds, boolean changed,
                      JsonNode ref) implements ServerMessage { }
+
+    /**
+     * A page of a room's audit log, newest first.
+     *
+     * @param next the {@code before} of the next (older) page; absent when this page is the last
+     */
+    record AuditPage(String room, List<AuditEntry> entries, Long next, JsonNode ref) implements ServerMessage {
+
+        public static AuditPage of(String room, List<AuditEntry> entries, int limit, JsonNode ref) {
+            return new AuditPage(room, entries, entries.size() < limit ? null : entries.getLast().id(), ref);
+        }
+    }
 
     /** This connection was taken out of {@code room}; {@code reason} is {@code banned}. */
     record Removed(String room, String reason) implements ServerMessage { }

@@ -98,6 +98,12 @@ public interface AccountStore extends AutoCloseable {
     /** Every room's slow mode that is on: room to seconds. */
     Map<String, Integer> slowModes();
 
+    /** Appends a moderation action to the audit log (its id is the log's next). */
+    void audit(AuditEntry entry);
+
+    /** A room's audit log, newest first: up to {@code limit} entries with ids below {@code before}. */
+    List<AuditEntry> audit(String room, long before, int limit);
+
     @Override
     void close();
 

@@ -58,6 +58,11 @@ final class PostgresAccountStore extends SqlAccountStore {
     }
 
     @Override
+    String generatedKey() {
+        return "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
+    }
+
+    @Override
     void beforeMigrate(Statement s) throws SQLException {
         // Nodes starting at once: CREATE TABLE IF NOT EXISTS is not safe to run concurrently.
         s.execute("SELECT pg_advisory_xact_lock(" + MIGRATION_LOCK + ")");

@@ -36,6 +36,9 @@ abstract sealed class SqlAccountStore implements AccountStore permits SqliteAcco
     /** Whether {@code e} is a UNIQUE constraint refusing a row. */
     abstract boolean uniqueViolation(SQLException e);
 
+    /** The column definition of a key the database numbers itself, growing: the two spell it differently. */
+    abstract String generatedKey();
+
     /** Run inside the migration's transaction, before the tables are created (PostgreSQL: a lock). */
     abstract void beforeMigrate(Statement s) throws SQLException;
 
@@ -109,6 +112,10 @@ abstract sealed class SqlAccountStore implements AccountStore permits SqliteAcco
                             at      bigint NOT NULL,
                             PRIMARY KEY (room, user_id, kind)
                         )""");
+                s.execute("CREATE TABLE IF NOT EXISTS audit (id " + generatedKey() + ", room text NOT NULL, "
+                        + "at bigint NOT NULL, by_user text NOT NULL, action text NOT NULL, target text NOT NULL, "
+                        + "detail text NOT NULL)");
+                s.execute("CREATE INDEX IF NOT EXISTS audit_by_room ON audit (room, id)");
                 s.execute("""
                         CREATE TABLE IF NOT EXISTS slow_modes (
                             room    text   PRIMARY KEY,
@@ -284,6 +291,31 @@ abstract sealed class SqlAccountStore implements AccountStore permits SqliteAcco
                 }
             }
             return modes;
+        });
+    }
+
+    @Override
+    public void audit(AuditEntry e) {
+        call("logging a " + e.action() + " in room " + e.room(), c -> update(c,
+                "INSERT INTO audit(room, at, by_user, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                e.room(), e.at(), e.by(), e.action(), e.target(), e.detail()));
+    }
+
+    @Override
+    public List<AuditEntry> audit(String room, long before, int limit) {
+        return call("reading the audit log of room " + room, c -> {
+            try (PreparedStatement ps = c.prepareStatement("SELECT id, room, at, by_user, action, target, detail "
+                    + "FROM audit WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?")) {
+                bind(ps, room, before, limit);
+                List<AuditEntry> rows = new ArrayList<>();
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        rows.add(new AuditEntry(rs.getLong(1), rs.getString(2), rs.getLong(3), rs.getString(4),
+                                rs.getString(5), rs.getString(6), rs.getString(7)));
+                    }
+                }
+                return rows;
+            }
         });
     }
 

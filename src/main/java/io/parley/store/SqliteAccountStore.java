@@ -85,6 +85,12 @@ final class SqliteAccountStore extends SqlAccountStore {
     }
 
     @Override
+    String generatedKey() {
+        // The rowid: numbered past the highest in use, so a log that is only appended to grows.
+        return "INTEGER PRIMARY KEY";
+    }
+
+    @Override
     void beforeMigrate(Statement s) {
         // One process at a time already: the IMMEDIATE transaction holds the write lock.
     }

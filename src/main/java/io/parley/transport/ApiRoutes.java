@@ -61,7 +61,8 @@ import java.util.regex.Pattern;
  *   <li>{@code POST /api/rooms/{room}/bans} with {@code {"user": ID}}, {@code DELETE /api/rooms/{room}/bans/{user}},
  *       {@code POST /api/rooms/{room}/timeouts} with {@code {"user": ID, "seconds": N}}: a moderator bans,
  *       unbans, times out;</li>
- *   <li>{@code POST /api/rooms/{room}/slow} with {@code {"seconds": N}}: a moderator sets the room's slow mode.</li>
+ *   <li>{@code POST /api/rooms/{room}/slow} with {@code {"seconds": N}}: a moderator sets the room's slow mode;</li>
+ *   <li>{@code GET /api/rooms/{room}/audit[?before=ID&limit=N]}: a moderator reads the room's audit log.</li>
  * </ul>
  * Each request is checked like a WebSocket handshake (origin, then token) and then handed to
  * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
@@ -83,6 +84,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final String MEMBERS = "/members";
     private static final String CLEAR = "/clear";
     private static final String SLOW = "/slow";
+    private static final String AUDIT = "/audit";
     /** {@code /api/rooms/{room}/messages/{seq}}: the room is checked by the chat's rules, the seq here. */
     private static final Pattern ONE_MESSAGE = Pattern.compile("/api/rooms/([^/]+)/messages/([^/]*)");
     /** {@code /api/rooms/{room}/bans[/{user}]} and {@code /api/rooms/{room}/timeouts}. */
@@ -197,6 +199,24 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             String seq = oneMessage.group(2);
             delete(request, moderator(user, request), oneMessage.group(1),
                     number(Map.of("seq", List.of(seq)), "seq"), false);
+            return;
+        }
+        if (path.startsWith(ROOMS) && path.endsWith(AUDIT) && path.length() > ROOMS.length() + AUDIT.length()) {
+            if (!request.method().equals(HttpMethod.GET)) {
+                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read the audit log");
+            }
+            String room = path.substring(ROOMS.length(), path.length() - AUDIT.length());
+            Long before = cursor(query.parameters(), "before");
+            Long limit = cursor(query.parameters(), "limit");
+            Integer max = limit == null ? null : (int) Math.max(Integer.MIN_VALUE, Math.min(limit, Integer.MAX_VALUE));
+            chat.audit(moderator(user, request), room, before, max).whenCompleteAsync((entries, failure) -> {
+                if (failure == null) {
+                    answer(request, ok(ServerMessage.AuditPage.of(room, entries,
+                            max == null ? RoomRequests.DEFAULT_AUDIT_LIMIT : max, null)));
+                } else {
+                    answer(request, error(storeFailure(room, failure), null, room));
+                }
+            }, ctx.executor());
             return;
         }
         if (path.startsWith(ROOMS) && path.endsWith(SLOW) && path.length() > ROOMS.length() + SLOW.length()) {

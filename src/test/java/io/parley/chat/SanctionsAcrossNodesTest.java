@@ -95,7 +95,7 @@ class SanctionsAcrossNodesTest {
             nodes[0].put(new Sanction("lobby", "guest:bob", Sanction.TIMEOUT, now + 60_000, "u-admin", now))
                     .get(5, TimeUnit.SECONDS);
             awaitTrue(() -> nodes[1].timedOutUntil("lobby", "guest:bob", now) == now + 60_000);
-            nodes[0].lift("lobby", "guest:eve", Sanction.BAN).get(5, TimeUnit.SECONDS);
+            nodes[0].lift("lobby", "guest:eve", Sanction.BAN, "u-admin").get(5, TimeUnit.SECONDS);
             awaitTrue(() -> !nodes[1].banned("lobby", "guest:eve"));
             assertThat(nodes[0].banned("other", "guest:eve")).isFalse();
         } finally {

@@ -77,6 +77,22 @@ abstract class AccountStoreContract {
     }
 
     @Test
+    void theAuditLogPagesARoomsEntriesNewestFirst() {
+        AccountStore s = store();
+        for (int i = 1; i <= 5; i++) {
+            s.audit(new AuditEntry(0, "lobby", 1000 + i, "u-admin", "ban", "guest:u" + i, ""));
+        }
+        s.audit(new AuditEntry(0, "other", 2000, "u-mod", "slow", "", "5 s"));
+        List<AuditEntry> newest = s.audit("lobby", Long.MAX_VALUE, 3);
+        assertThat(newest).extracting(AuditEntry::target).containsExactly("guest:u5", "guest:u4", "guest:u3");
+        assertThat(newest.get(0).id()).isGreaterThan(newest.get(1).id());
+        assertThat(store().audit("lobby", newest.getLast().id(), 10)).extracting(AuditEntry::target)
+                .containsExactly("guest:u2", "guest:u1");
+        assertThat(s.audit("other", Long.MAX_VALUE, 10)).singleElement()
+                .satisfies(e -> assertThat(e.detail()).isEqualTo("5 s"));
+    }
+
+    @Test
     void anAddedAccountIsFoundByItsFoldedSkeletonWithEverythingItHad() {
         AccountStore s = store();
         Account ann = new Account("account:1", "Ann", DisplayNames.skeletons("Ann").get(0),
