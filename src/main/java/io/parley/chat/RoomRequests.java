@@ -177,8 +177,8 @@ public final class RoomRequests {
     }
 
     /**
-     * Refuses a join or send of a user banned from the room ({@code banned}) or, for a send, timed out
-     * ({@code timed_out}, with when it ends). An in-memory lookup.
+     * Refuses a send of a user banned from the room ({@code banned}) or timed out there ({@code timed_out},
+     * with when it ends); a join asks {@link #banned}. In-memory lookups.
      */
     void refuseSanctioned(Identity who, String room, long now) {
         if (sanctions == null) {

@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -241,7 +242,11 @@ public final class Sanctions implements AutoCloseable {
 
     private void remove(String room, String user) {
         for (ChatSession session : sessions.getOrDefault(user, Set.of())) {
-            session.executor().execute(() -> session.removeFrom(room, ChatSession.REMOVED_BANNED));
+            try {
+                session.executor().execute(() -> session.removeFrom(room, ChatSession.REMOVED_BANNED));
+            } catch (RejectedExecutionException e) {
+                // Its event loop is shutting down: the connection goes with it, and so does its membership.
+            }
         }
     }
 
