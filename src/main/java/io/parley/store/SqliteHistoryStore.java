@@ -46,7 +46,6 @@ public final class SqliteHistoryStore implements HistoryStore {
     private final PreparedStatement findSent;
     private final PreparedStatement firstSeq;
     private final PreparedStatement prune;
-    private final PreparedStatement toTombstone;
     private final PreparedStatement tombstone;
     private final BlockingQueue<Connection> readers = new ArrayBlockingQueue<>(READ_CONNECTIONS);
     private final List<Connection> all = new ArrayList<>();
@@ -69,10 +68,8 @@ public final class SqliteHistoryStore implements HistoryStore {
                 SELECT + "FROM messages INDEXED BY messages_by_id WHERE room = ? AND user = ? AND id = ?");
         firstSeq = writer.prepareStatement("SELECT MIN(seq) FROM messages WHERE room = ?");
         prune = writer.prepareStatement("DELETE FROM messages WHERE room = ? AND seq <= ?");
-        toTombstone = writer.prepareStatement(
-                "SELECT seq FROM messages WHERE room = ? AND seq > ? AND seq <= ? AND deleted_by IS NULL ORDER BY seq");
         tombstone = writer.prepareStatement("UPDATE messages SET text = '', deleted_by = ?, deleted_at = ? "
-                + "WHERE room = ? AND seq > ? AND seq <= ? AND deleted_by IS NULL");
+                + "WHERE room = ? AND seq > ? AND seq <= ? AND deleted_by IS NULL RETURNING seq");
         for (int i = 0; i < READ_CONNECTIONS; i++) {
             Connection c = open(url, durableSync);
             try (Statement st = c.createStatement()) {
@@ -222,40 +219,28 @@ public final class SqliteHistoryStore implements HistoryStore {
     }
 
     /**
-     * Empties the text of a room's messages in {@code (after, upTo]} not deleted before, in one
-     * transaction, and returns their seqs. Sequencer thread only: the one writer, so nothing changes
-     * between the read of the seqs and the update.
+     * Empties the text of a room's messages in {@code (after, upTo]} not deleted before and returns
+     * their seqs. Sequencer thread only. One statement, a write from its start: a read first (the seqs,
+     * then the update) would hold a snapshot that another connection's write to the file (the accounts',
+     * the audit log's) makes stale, and SQLite then refuses the upgrade to a write at once
+     * (SQLITE_BUSY_SNAPSHOT) instead of waiting its busy timeout.
      */
     @Override
     public List<Long> tombstone(String room, long after, long upTo, String by, long at) {
         try {
-            writer.setAutoCommit(false);
-            try {
-                List<Long> seqs = new ArrayList<>();
-                toTombstone.setString(1, room);
-                toTombstone.setLong(2, after);
-                toTombstone.setLong(3, upTo);
-                try (ResultSet rs = toTombstone.executeQuery()) {
-                    while (rs.next()) {
-                        seqs.add(rs.getLong(1));
-                    }
+            tombstone.setString(1, by);
+            tombstone.setLong(2, at);
+            tombstone.setString(3, room);
+            tombstone.setLong(4, after);
+            tombstone.setLong(5, upTo);
+            List<Long> seqs = new ArrayList<>();
+            try (ResultSet rs = tombstone.executeQuery()) {
+                while (rs.next()) {
+                    seqs.add(rs.getLong(1));
                 }
-                if (!seqs.isEmpty()) {
-                    tombstone.setString(1, by);
-                    tombstone.setLong(2, at);
-                    tombstone.setString(3, room);
-                    tombstone.setLong(4, after);
-                    tombstone.setLong(5, upTo);
-                    tombstone.executeUpdate();
-                }
-                writer.commit();
-                return seqs;
-            } catch (SQLException e) {
-                writer.rollback();
-                throw e;
-            } finally {
-                writer.setAutoCommit(true);
             }
+            Collections.sort(seqs);
+            return seqs;
         } catch (SQLException e) {
             throw new StoreException("deleting messages of room " + room, e);
         }
