@@ -127,7 +127,7 @@ class SeveralNodesTest {
 
         Member join(String room, String name) throws Exception {
             Broker broker = nodes.get(node);
-            loop.submit(() -> subscription = broker.subscribe(room, this, name, -1, broker.asker(), this)).get();
+            loop.submit(() -> subscription = broker.subscribe(room, this, name, name, -1, broker.asker(), this)).get();
             joined.get(10, TimeUnit.SECONDS);
             return this;
         }
@@ -248,7 +248,7 @@ class SeveralNodesTest {
         CompletableFuture<Replay> answer = new CompletableFuture<>();
         ExecutorService loop = loops.get(2);
         Broker waiting = nodes.get(2);
-        loop.submit(() -> waiting.poll(waiting.asker(), "hall", 1, 100, true, loop, new PollListener() {
+        loop.submit(() -> waiting.poll(waiting.asker(), "hall", null, null, 1, 100, true, loop, new PollListener() {
             @Override
             public void answered(Replay replay) {
                 answer.complete(replay);
