@@ -62,6 +62,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * joins and leaves on the room's channel; a room's count is this node's members plus the others', as
  * loaded with the room and kept up by their presence changes. A node that dies is swept by a live one
  * within the heartbeat's TTL plus a sweep, which announces its members' departure on every node.
+ * Leases ({@link SequencedBroker}) are per node: a lingering entry is in Redis like any member until it
+ * expires, and a user who reconnects through another node is a new entry there (its name counted twice
+ * until the old entry's grace ends); a killed node's leases are swept with its other members.
  *
  * <p><b>Faults.</b> PostgreSQL down: sends are answered {@link Failure#STORE_UNAVAILABLE} (nothing is
  * acknowledged that is not committed); members stay connected; the pool reconnects when it is back.

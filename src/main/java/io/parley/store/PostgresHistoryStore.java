@@ -409,18 +409,9 @@ public final class PostgresHistoryStore implements HistoryStore {
 
     @Override
     public List<RoomActivity> rooms(int limit) {
-        // A row at last_seq 0 has no message to show (lockRoom makes one before numbering any).
-        try (Connection c = pool.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT name, last_seq, last_time FROM rooms "
-                     + "WHERE last_seq > 0 ORDER BY last_time DESC, name LIMIT ?")) {
-            ps.setInt(1, limit);
-            List<RoomActivity> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.add(new RoomActivity(rs.getString(1), rs.getLong(2), rs.getLong(3)));
-                }
-            }
-            return out;
+        try (Connection c = pool.getConnection()) {
+            // A row at last_seq 0 has no message to show (lockRoom makes one before numbering any).
+            return StoredRows.rooms(c, "WHERE last_seq > 0", limit);
         } catch (SQLException e) {
             throw failure("listing rooms", e);
         }

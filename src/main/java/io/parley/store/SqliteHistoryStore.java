@@ -285,16 +285,8 @@ public final class SqliteHistoryStore implements HistoryStore {
     @Override
     public List<RoomActivity> rooms(int limit) {
         Connection c = reader();
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT name, last_seq, last_time FROM rooms ORDER BY last_time DESC, name LIMIT ?")) {
-            ps.setInt(1, limit);
-            List<RoomActivity> out = new ArrayList<>();
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.add(new RoomActivity(rs.getString(1), rs.getLong(2), rs.getLong(3)));
-                }
-            }
-            return out;
+        try {
+            return StoredRows.rooms(c, "", limit);
         } catch (SQLException e) {
             throw new StoreException("listing rooms", e);
         } finally {
