@@ -20,7 +20,9 @@ import java.util.concurrent.TimeUnit;
  * queue, drained by one thread, the <em>sequencer</em>. It takes whatever has queued up (up to
  * {@value #MAX_BATCH} commands) and handles it as one batch:
  * <ol>
- *   <li>subscribes: add the member; its history is fixed as the room stands before this batch;</li>
+ *   <li>subscribes: add the member; its history is fixed as the room stands before this batch. With
+ *       them, in their order, disconnects: the entry lingers, and a reconnect after it in the batch
+ *       takes it over;</li>
  *   <li>publishes: a message whose client id its user already used in the room is answered with the
  *       original (looked up in the batch, then in the store), so a resend after a lost ack stores
  *       nothing twice. The others are numbered (room's last seq + 1) and the whole batch is written to
@@ -130,14 +132,18 @@ public final class LocalBroker extends SequencedBroker {
         FanOut.Changes changes = fanOut.changes();
         expireLeases(now, changes);
 
+        // Disconnects in their order among the joins, so that a reconnect in the same batch finds the
+        // entry it takes over.
         for (Command c : batch) {
             if (c instanceof Subscribe s) {
                 subscribe(s, tasks, changes);
+            } else if (c instanceof Unsubscribe u && u.lingers()) {
+                removed(u, changes);
             }
         }
         publish(batch, tasks, changes);
         for (Command c : batch) {
-            if (c instanceof Unsubscribe u) {
+            if (c instanceof Unsubscribe u && !u.lingers()) {
                 removed(u, changes);
             } else if (c instanceof CancelPoll cp) {
                 cancelPoll(cp);

@@ -201,9 +201,13 @@ public final class RedisBroker extends SequencedBroker {
         FanOut.Changes changes = fanOut.changes();
         expireLeases(now, changes);
 
+        // Disconnects in their order among the joins, so that a reconnect in the same batch finds the
+        // entry it takes over.
         for (Command c : batch) {
             if (c instanceof Subscribe s) {
                 subscribe(s, tasks, changes);
+            } else if (c instanceof Unsubscribe u && u.lingers()) {
+                removed(u, changes);
             }
         }
         publish(batch, tasks, changes);
@@ -249,7 +253,7 @@ public final class RedisBroker extends SequencedBroker {
                         d.names().forEach(name -> changes.left(room, name));
                     }
                 }
-                case Unsubscribe u -> removed(u, changes);
+                case Unsubscribe u when !u.lingers() -> removed(u, changes);
                 case CancelPoll cp -> cancelPoll(cp);
                 case PollCommand pc -> poll(pc, tasks, changes);
                 case MembersCommand mc -> members(mc, tasks);

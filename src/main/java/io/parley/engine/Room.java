@@ -171,13 +171,13 @@ final class Room {
         Member lease;
         if (fresh) {
             lease = new Member(++lastMemberNumber, user, name);
+            lease.expiresNanos = expires;
             members.put(lease.number, lease);
             addLease(lease);
         } else {
             lease = mine.getFirst();
+            extend(lease, expires);
         }
-        lease.expiresNanos = Math.max(lease.expiresNanos, expires);
-        nextExpiry = Math.min(nextExpiry, lease.expiresNanos);
         if (waits) {
             lease.waitingPolls++;
         }
@@ -193,8 +193,7 @@ final class Room {
         for (Member lease : mine) {
             if (lease.waitingPolls > 0) {
                 lease.waitingPolls--;
-                lease.expiresNanos = Math.max(lease.expiresNanos, expires);
-                nextExpiry = Math.min(nextExpiry, lease.expiresNanos);
+                extend(lease, expires);
                 return;
             }
         }
@@ -233,6 +232,14 @@ final class Room {
         return leaseCount > 0;
     }
 
+    /** Moves a lease's expiry to {@code expires} if that is later (nanoTime: compared by difference). */
+    private void extend(Member lease, long expires) {
+        if (expires - lease.expiresNanos > 0) {
+            lease.expiresNanos = expires;
+        }
+        nextExpiry = Math.min(nextExpiry, lease.expiresNanos);
+    }
+
     private void addLease(Member lease) {
         leases.computeIfAbsent(lease.user, u -> new ArrayDeque<>()).addLast(lease);
         leaseCount++;
@@ -249,6 +256,9 @@ final class Room {
             leases.remove(user);
         }
         leaseCount--;
+        // A poll still waiting on it no longer holds it: the subscription does, and when that closes the
+        // entry lingers the grace, whatever the poll does.
+        lease.waitingPolls = 0;
         return lease;
     }
 

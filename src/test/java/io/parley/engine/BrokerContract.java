@@ -450,6 +450,35 @@ abstract class BrokerContract {
     }
 
     @Test
+    void aReconnectInTheSameBatchAsItsDisconnectTakesTheEntryOver() throws Exception {
+        restartWithGrace();
+        Member watcher = new Member(0, "watcher");
+        watcher.join("hall", -1);
+        Member ada = new Member(1, "ada", "guest:ada");
+        ada.join("hall", -1);
+        watcher.awaitFrames(f -> f.contains("p hall 2 +[ada] -[]"));
+
+        // Sends ahead keep the sequencer committing while the disconnect and the join queue up behind
+        // them, so that both come in one batch, in this order.
+        ExecutorService loop = ada.loop;
+        Member again = new Member(1, "ada", "guest:ada");
+        loop.submit(() -> {
+            for (int i = 0; i < 50; i++) {
+                broker.publish(loop, "hall", "m" + i, "guest:zed", "zed", "busy", IGNORE);
+            }
+            broker.disconnect(ada.subscription);
+            again.subscription = broker.subscribe("hall", again, again.user, again.name, -1, asker(), again);
+        }).get();
+        again.joined.get(10, TimeUnit.SECONDS);
+        assertThat(again.membersOnJoin).isEqualTo(2);
+        Member bob = new Member(0, "bob");
+        bob.join("hall", -1);
+        disconnect(bob);
+        watcher.awaitFrames(f -> f.contains("p hall 2 +[] -[bob]"));
+        assertThat(presenceOf(watcher, "ada")).containsExactly("p hall 2 +[ada] -[]");
+    }
+
+    @Test
     void aDisconnectedMemberLeavesOnceTheGracePassesAndALeaveAtOnce() throws Exception {
         restartWithGrace();
         Member watcher = new Member(0, "watcher");
@@ -496,6 +525,23 @@ abstract class BrokerContract {
         assertThat(members("hall", 0, 10).names()).containsExactly("watcher", "pat");
 
         // Then Pat stops: one left, a grace after the last poll.
+        watcher.awaitFrames(f -> f.contains("p hall 1 +[] -[pat]"));
+        assertThat(presenceOf(watcher, "pat")).containsExactly("p hall 2 +[pat] -[]", "p hall 1 +[] -[pat]");
+    }
+
+    @Test
+    void anEntryTakenOverWhileItsUsersPollStillWaitsExpiresOnceTheSubscriptionGoes() throws Exception {
+        restartWithGrace();
+        Member watcher = new Member(0, "watcher");
+        watcher.join("hall", -1);
+        CompletableFuture<Replay> waiting = poll("hall", "guest:pat", "pat", 0, true);
+        watcher.awaitFrames(f -> f.contains("p hall 2 +[pat] -[]"));
+        // The page opened a WebSocket while its last long poll was still out; the poll ends after.
+        Member pat = new Member(1, "pat", "guest:pat");
+        pat.join("hall", -1);
+        publish("hall", "guest:zed", "wake", "ends the poll");
+        waiting.get(10, TimeUnit.SECONDS);
+        disconnect(pat);
         watcher.awaitFrames(f -> f.contains("p hall 1 +[] -[pat]"));
         assertThat(presenceOf(watcher, "pat")).containsExactly("p hall 2 +[pat] -[]", "p hall 1 +[] -[pat]");
     }
