@@ -419,6 +419,13 @@ abstract class BrokerContract {
         }
     }
 
+    /** A member of "hall" who watches the others come and go. */
+    private Member watcher() throws Exception {
+        Member watcher = new Member(0, "watcher");
+        watcher.join("hall", -1);
+        return watcher;
+    }
+
     private void disconnect(Member m) throws Exception {
         m.loop.submit(() -> broker.disconnect(m.subscription)).get();
     }
@@ -426,8 +433,7 @@ abstract class BrokerContract {
     @Test
     void aReconnectWithinTheGraceTakesTheLingeringEntryOverWithoutPresence() throws Exception {
         restartWithGrace();
-        Member watcher = new Member(0, "watcher");
-        watcher.join("hall", -1);
+        Member watcher = watcher();
         Member ada = new Member(1, "ada", "guest:ada");
         ada.join("hall", -1);
         watcher.awaitFrames(f -> f.contains("p hall 2 +[ada] -[]"));
@@ -452,8 +458,7 @@ abstract class BrokerContract {
     @Test
     void aReconnectInTheSameBatchAsItsDisconnectTakesTheEntryOver() throws Exception {
         restartWithGrace();
-        Member watcher = new Member(0, "watcher");
-        watcher.join("hall", -1);
+        Member watcher = watcher();
         Member ada = new Member(1, "ada", "guest:ada");
         ada.join("hall", -1);
         watcher.awaitFrames(f -> f.contains("p hall 2 +[ada] -[]"));
@@ -481,8 +486,7 @@ abstract class BrokerContract {
     @Test
     void aDisconnectedMemberLeavesOnceTheGracePassesAndALeaveAtOnce() throws Exception {
         restartWithGrace();
-        Member watcher = new Member(0, "watcher");
-        watcher.join("hall", -1);
+        Member watcher = watcher();
         Member ada = new Member(1, "ada");
         ada.join("hall", -1);
         Member cy = new Member(1, "cy");
@@ -505,8 +509,7 @@ abstract class BrokerContract {
     @Test
     void aNamedPollerIsAMemberWhileItPollsAndSwitchingToASubscriptionAndBackDoesNotFlap() throws Exception {
         restartWithGrace();
-        Member watcher = new Member(0, "watcher");
-        watcher.join("hall", -1);
+        Member watcher = watcher();
         poll("hall", null, null, 0, false).get(10, TimeUnit.SECONDS);
         poll("hall", "guest:pat", "pat", 0, false).get(10, TimeUnit.SECONDS);
         watcher.awaitFrames(f -> f.contains("p hall 2 +[pat] -[]"));
@@ -532,8 +535,7 @@ abstract class BrokerContract {
     @Test
     void anEntryTakenOverWhileItsUsersPollStillWaitsExpiresOnceTheSubscriptionGoes() throws Exception {
         restartWithGrace();
-        Member watcher = new Member(0, "watcher");
-        watcher.join("hall", -1);
+        Member watcher = watcher();
         CompletableFuture<Replay> waiting = poll("hall", "guest:pat", "pat", 0, true);
         watcher.awaitFrames(f -> f.contains("p hall 2 +[pat] -[]"));
         // The page opened a WebSocket while its last long poll was still out; the poll ends after.
