@@ -59,7 +59,9 @@ public interface HistoryStore extends AutoCloseable {
     /**
      * The rooms with stored messages, most recently written first (ties by name), at most {@code limit}:
      * kept in a table of their own, raised by every append, so that this costs an index walk of
-     * {@code limit} rows whatever the size of the history. Blocks; read side.
+     * {@code limit} rows whatever the size of the history. Measured on 2 million messages in 2,000
+     * rooms, 100 rooms: SQLite 0.04 ms against 335 ms for a {@code GROUP BY room} over the messages,
+     * PostgreSQL 0.09 ms against 4.3 s for a {@code DISTINCT ON (room)}. Blocks; read side.
      */
     List<RoomActivity> rooms(int limit);
 
