@@ -13,6 +13,8 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -46,12 +48,35 @@ class PresenceLeaseTest {
                 && (m.path("joined").toString().contains(name) || m.path("left").toString().contains(name));
     }
 
+    private static final Pattern OPEN_WEBSOCKETS =
+            Pattern.compile("(?m)^parley_connections\\{transport=\"websocket\"[^}]*} ([0-9.]+)$");
+
+    /**
+     * Waits until the server has seen the connections close that the client dropped: a reconnect that
+     * overtakes the news of its own close is a second connection of the user, not a reconnect.
+     */
+    private static void awaitOpenWebSockets(int n) throws InterruptedException {
+        try (ApiClient api = new ApiClient(server.port())) {
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            String metrics = "";
+            while (System.nanoTime() < deadline) {
+                metrics = api.get("/metrics").body();
+                Matcher m = OPEN_WEBSOCKETS.matcher(metrics);
+                if (m.find() && Double.parseDouble(m.group(1)) == n) {
+                    return;
+                }
+                Thread.sleep(10);
+            }
+            throw new AssertionError("never " + n + " open WebSocket connections: " + metrics);
+        }
+    }
+
     private static boolean leftBy(JsonNode m, String name) {
         return m.path("type").asText().equals("presence") && m.path("left").toString().contains(name);
     }
 
     @Test
-    void aWebSocketClientReconnectingIsNoNewsAndLeavesOnceTheGracePassesAfterItReallyGoes() {
+    void aWebSocketClientReconnectingIsNoNewsAndLeavesOnceTheGracePassesAfterItReallyGoes() throws Exception {
         try (WsClient watcher = WsClient.hello(server.chatUri(), "watcher1")) {
             watcher.join("reconnects");
             WsClient ada = WsClient.hello(server.chatUri(), "ada");
@@ -60,10 +85,12 @@ class PresenceLeaseTest {
 
             // A dropped connection (no close handshake), then a clean close: both reconnect at once.
             ada.abort();
+            awaitOpenWebSockets(1);
             ada = WsClient.hello(server.chatUri(), "ada");
             JsonNode joined = ada.join("reconnects");
             assertThat(joined.get("members").asInt()).as("the count the reconnect sees").isEqualTo(2);
             ada.closeCleanly(Duration.ofSeconds(2));
+            awaitOpenWebSockets(1);
             ada = WsClient.hello(server.chatUri(), "ada");
             ada.join("reconnects");
 
