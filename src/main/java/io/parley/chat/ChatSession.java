@@ -10,6 +10,7 @@ import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.engine.Refused;
 import io.parley.engine.Replay;
+import io.parley.engine.RoomListing;
 import io.parley.engine.Subscriber;
 import io.parley.engine.Subscription;
 import io.parley.store.StoredMessage;
@@ -176,7 +177,8 @@ public final class ChatSession {
         requests.names().enter(room, identity);
         TrackedJoin tracked = new TrackedJoin(room, listener);
         try {
-            tracked.subscription = broker.subscribe(room, connection, identity.name(), after, reads, tracked);
+            tracked.subscription = broker.subscribe(room, connection, identity.user(), identity.name(), after, reads,
+                    tracked);
         } catch (Refused e) {
             requests.names().leave(room, identity);
             throw refused(e.failure());
@@ -249,6 +251,12 @@ public final class ChatSession {
         }
     }
 
+    /** The rooms list ({@link RoomRequests#rooms}); completes off the event loop. */
+    public CompletableFuture<List<RoomListing>> rooms(Integer limit) {
+        requireHello();
+        return requests.rooms(identity, reads, limit);
+    }
+
     /** One page of the members of a room this client is in; the listener hears on the connection's loop. */
     public void members(String room, Long after, Integer limit, MembersListener listener) {
         requireMember(room);
@@ -292,14 +300,17 @@ public final class ChatSession {
         return messages.stream().filter(m -> m.seq() <= upTo).toList();
     }
 
-    /** The connection is gone: leave every room. */
+    /**
+     * The connection is gone: leave every room. Its entries linger in the rooms' presence for the grace,
+     * so that the same user reconnecting (or polling) within it is no news to the room.
+     */
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
         reads.close();
-        rooms.values().forEach(broker::unsubscribe);
+        rooms.values().forEach(broker::disconnect);
         rooms.keySet().forEach(room -> requests.names().leave(room, identity));
         rooms.clear();
     }

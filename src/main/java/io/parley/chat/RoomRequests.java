@@ -10,6 +10,7 @@ import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.engine.Refused;
+import io.parley.engine.RoomListing;
 import io.parley.store.StoredMessage;
 
 import java.net.InetAddress;
@@ -35,6 +36,9 @@ public final class RoomRequests {
     private static final int DEFAULT_LIMIT = 50;
     /** Members a page lists when the request names no {@code limit}. */
     static final int DEFAULT_MEMBERS_LIMIT = 100;
+    /** Rooms a rooms list names when the request names no {@code limit}, and at most. */
+    static final int DEFAULT_ROOMS_LIMIT = 100;
+    static final int MAX_ROOMS_LIMIT = 500;
 
     private final Broker broker;
     private final ServerConfig config;
@@ -100,11 +104,16 @@ public final class RoomRequests {
     /**
      * Messages after {@code since}; with {@code waitSeconds} above 0, waits for the next one if there
      * are none yet. The caller ends a wait that runs out with {@link Poll#cancel()}. A read
-     * from disk takes {@code asker}'s turn.
+     * from disk takes {@code asker}'s turn. A named poller ({@code who} not null) is a member of the
+     * room while it keeps polling (the engine's leases); an anonymous one is nobody's presence.
      */
-    public Poll poll(ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
-                                 Executor replyOn, PollListener listener) {
+    public Poll poll(Identity who, ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
+                     Executor replyOn, PollListener listener) {
         ChatRules.room(room);
+        if (who != null && who.guest()) {
+            // Present in the room under that name: the same claims as a guest joining it.
+            names.checkGuest(who, room);
+        }
         if (since == null) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "polling needs since");
         }
@@ -114,7 +123,8 @@ public final class RoomRequests {
             throw new ChatException(ErrorCode.BAD_REQUEST, "wait must be 0-" + MAX_WAIT_SECONDS + " seconds");
         }
         try {
-            return broker.poll(asker, room, after, max, waitSeconds > 0, replyOn, listener);
+            return broker.poll(asker, room, who == null ? null : who.user(), who == null ? null : who.name(), after, max,
+                    waitSeconds > 0, replyOn, listener);
         } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
@@ -136,6 +146,26 @@ public final class RoomRequests {
         try {
             broker.members(room, after == null ? 0 : after, limit == null ? DEFAULT_MEMBERS_LIMIT : limit, replyOn,
                     listener);
+        } catch (Refused e) {
+            throw ChatSession.refused(e.failure());
+        }
+    }
+
+    /**
+     * The rooms that exist, most recently active first, at most {@code limit} (null:
+     * {@value #DEFAULT_ROOMS_LIMIT}, at most {@value #MAX_ROOMS_LIMIT}), with their member counts; the
+     * one place the list is made, for the WebSocket {@code rooms} request and {@code GET /api/rooms}
+     * alike, so that what {@code who} may see of it is decided here. Completes off the event loop, in
+     * {@code asker}'s turn; fails with {@code StoreException} or {@code Refused}.
+     *
+     * @param who the asker, or null for an anonymous HTTP request
+     */
+    public CompletableFuture<List<RoomListing>> rooms(Identity who, ReadQueue.Asker asker, Integer limit) {
+        if (limit != null && (limit < 1 || limit > MAX_ROOMS_LIMIT)) {
+            throw new ChatException(ErrorCode.INVALID_CURSOR, "limit must be 1-" + MAX_ROOMS_LIMIT);
+        }
+        try {
+            return broker.rooms(asker, limit == null ? DEFAULT_ROOMS_LIMIT : limit);
         } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }

@@ -115,6 +115,12 @@ final class ServeCommand implements Callable<Integer> {
                     + " their member count at most once a second instead.")
     int presenceNamesUpTo;
 
+    @Option(names = "--presence-grace", defaultValue = "${env:PARLEY_PRESENCE_GRACE:-10}",
+            description = "Seconds a closed connection stays in its rooms' presence before it is announced as left,"
+                    + " and a long poller after its last poll: a reconnect within it is no news. 0 turns it off"
+                    + " (env PARLEY_PRESENCE_GRACE).")
+    int presenceGraceSeconds;
+
     @Option(names = "--sqlite-busy-timeout", defaultValue = "${env:PARLEY_SQLITE_BUSY_TIMEOUT:-5000}",
             description = "Milliseconds a write to parley.db waits for a lock another process holds (a backup, a"
                     + " shell) before the message is refused with store_unavailable (env PARLEY_SQLITE_BUSY_TIMEOUT).")
@@ -235,7 +241,7 @@ final class ServeCommand implements Callable<Integer> {
                 noRateLimits ? admission.withoutRateLimits() : admission,
                 postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl),
                 redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl),
-                presenceNamesUpTo, Duration.ofMillis(sqliteBusyTimeoutMillis));
+                presenceNamesUpTo, Duration.ofMillis(sqliteBusyTimeoutMillis), Duration.ofSeconds(presenceGraceSeconds));
     }
 
     private URI publicUrl() {

@@ -16,6 +16,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
         @JsonSubTypes.Type(value = ClientMessage.Send.class, name = "send"),
         @JsonSubTypes.Type(value = ClientMessage.History.class, name = "history"),
         @JsonSubTypes.Type(value = ClientMessage.Members.class, name = "members"),
+        @JsonSubTypes.Type(value = ClientMessage.Rooms.class, name = "rooms"),
         @JsonSubTypes.Type(value = ClientMessage.Ping.class, name = "ping"),
         @JsonSubTypes.Type(value = ClientMessage.Refresh.class, name = "refresh"),
 })
@@ -37,6 +38,9 @@ public sealed interface ClientMessage {
 
     /** One page of a room's member list: those who joined after cursor {@code after} (absent: from the start). */
     record Members(@JsonProperty(required = true) String room, Long after, Integer limit) implements ClientMessage { }
+
+    /** The rooms list: the most recently active rooms, at most {@code limit} (absent: 100). */
+    record Rooms(Integer limit) implements ClientMessage { }
 
     record Ping() implements ClientMessage { }
 

@@ -11,6 +11,7 @@ import io.parley.engine.JoinListener;
 import io.parley.engine.MembersListener;
 import io.parley.engine.MembersPage;
 import io.parley.engine.PublishListener;
+import io.parley.engine.Refused;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
 import io.parley.store.StoreException;
@@ -139,15 +140,18 @@ public final class ProtocolHandler {
                         if (error == null) {
                             send(codec.encode(ServerMessage.HistoryPage.of(h.room(),
                                     session.notAheadOfLive(h.room(), messages), ref)));
-                            return;
+                        } else {
+                            send(codec.error(readFailed("history of room " + h.room(), error), "history", null,
+                                    h.room(), ref));
                         }
-                        Throwable cause = error instanceof CompletionException ? error.getCause() : error;
-                        log.error("history of room {} failed", h.room(), cause);
-                        ChatException reply = cause instanceof StoreException
-                                ? ChatSession.refused(Failure.STORE_UNAVAILABLE)
-                                : new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
-                        send(codec.error(reply, "history", null, h.room(), ref));
                     }, out.executor());
+            case ClientMessage.Rooms r -> session.rooms(r.limit()).whenCompleteAsync((rooms, error) -> {
+                if (error == null) {
+                    send(codec.encode(ServerMessage.Rooms.of(rooms, ref)));
+                } else {
+                    send(codec.error(readFailed("the rooms list", error), "rooms", null, null, ref));
+                }
+            }, out.executor());
             case ClientMessage.Members m -> session.members(m.room(), m.after(), m.limit(), new MembersListener() {
                 @Override
                 public void answered(MembersPage page) {
@@ -168,6 +172,23 @@ public final class ProtocolHandler {
         }
     }
 
+    /**
+     * What a client is told when a read off the event loop failed: the store's or the engine's refusal,
+     * or a bug (logged). The HTTP API tells its clients the same.
+     */
+    public static ChatException readFailed(String what, Throwable error) {
+        Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+        if (cause instanceof StoreException) {
+            log.error("{} failed", what, cause);
+            return ChatSession.refused(Failure.STORE_UNAVAILABLE);
+        }
+        if (cause instanceof Refused refused) {
+            return ChatSession.refused(refused.failure());
+        }
+        log.error("{} failed", what, cause);
+        return new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
+    }
+
     private void send(byte[] frame) {
         out.deliver(frame);
         out.flush();
@@ -184,6 +205,7 @@ public final class ProtocolHandler {
             case ClientMessage.Send s -> s.room();
             case ClientMessage.History h -> h.room();
             case ClientMessage.Members list -> list.room();
+            case ClientMessage.Rooms ignored -> null;
             case ClientMessage.Hello ignored -> null;
             case ClientMessage.Ping ignored -> null;
             case ClientMessage.Refresh ignored -> null;

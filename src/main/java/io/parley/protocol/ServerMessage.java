@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.engine.RoomListing;
 import io.parley.store.StoredMessage;
 
 import java.util.List;
@@ -22,6 +23,7 @@ import java.util.List;
         @JsonSubTypes.Type(value = ServerMessage.Presence.class, name = "presence"),
         @JsonSubTypes.Type(value = ServerMessage.HistoryPage.class, name = "history"),
         @JsonSubTypes.Type(value = ServerMessage.MembersPage.class, name = "members"),
+        @JsonSubTypes.Type(value = ServerMessage.Rooms.class, name = "rooms"),
         @JsonSubTypes.Type(value = ServerMessage.Pong.class, name = "pong"),
         @JsonSubTypes.Type(value = ServerMessage.Refreshed.class, name = "refreshed"),
         @JsonSubTypes.Type(value = ServerMessage.ErrorReply.class, name = "error"),
@@ -94,6 +96,26 @@ public sealed interface ServerMessage {
             return new HistoryPage(room, Message.of(messages), null, null, null, null, ref);
         }
     }
+
+    /** The rooms list, most recently active first: the answer to {@code rooms} and {@code GET /api/rooms}. */
+    record Rooms(List<RoomEntry> rooms, JsonNode ref) implements ServerMessage {
+
+        public static Rooms of(List<RoomListing> rooms, JsonNode ref) {
+            return new Rooms(rooms.stream().map(r -> new RoomEntry(r.room(), r.seq(), r.members(), r.lastTime())).toList(),
+                    ref);
+        }
+    }
+
+    /**
+     * One room of a list. Every field is always there, {@code lastTime} as null for a room without
+     * messages, so that a client reads one shape.
+     *
+     * @param seq      the room's last message's seq, 0 for none
+     * @param members  its member count, leases included
+     * @param lastTime when its last message was stored, ms since the epoch; null when it has none
+     */
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    record RoomEntry(String room, long seq, int members, Long lastTime) { }
 
     record Pong(JsonNode ref) implements ServerMessage { }
 

@@ -30,6 +30,7 @@ import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.engine.Replay;
 import io.parley.protocol.ProtocolCodec;
+import io.parley.protocol.ProtocolHandler;
 import io.parley.protocol.ServerMessage;
 import io.parley.store.StoreException;
 import io.parley.store.StoredMessage;
@@ -51,7 +52,8 @@ import java.util.regex.Pattern;
  *   <li>{@code POST /api/rooms/{room}/messages}: send; answered with the {@code ack} once stored;</li>
  *   <li>{@code GET /api/rooms/{room}/messages?since=N[&wait=S]}: poll, or long-poll for up to S seconds;</li>
  *   <li>{@code GET /api/rooms/{room}/messages[?before=N]}: read older or the latest history;</li>
- *   <li>{@code GET /api/rooms/{room}/members[?after=C&limit=N]}: one page of the room's members.</li>
+ *   <li>{@code GET /api/rooms/{room}/members[?after=C&limit=N]}: one page of the room's members;</li>
+ *   <li>{@code GET /api/rooms[?limit=N]}: the rooms list, most recently active first.</li>
  * </ul>
  * Each request is checked like a WebSocket handshake (origin, then token) and then handed to
  * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
@@ -69,6 +71,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final ThrottledLog failures = new ThrottledLog(log, "failed API requests", 10);
     static final String PREFIX = "/api/";
     private static final String ROOMS = "/api/rooms/";
+    private static final String ROOMS_LIST = "/api/rooms";
     private static final String MESSAGES = "/messages";
     private static final String MEMBERS = "/members";
     private static final Pattern WHOLE_NUMBER = Pattern.compile("-?[0-9]{1,19}");
@@ -161,6 +164,13 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         };
         QueryStringDecoder query = new QueryStringDecoder(request.uri());
         String path = query.path();
+        if (path.equals(ROOMS_LIST)) {
+            if (!request.method().equals(HttpMethod.GET)) {
+                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to list the rooms");
+            }
+            rooms(request, query.parameters(), user);
+            return;
+        }
         if (path.startsWith(ROOMS) && path.endsWith(MEMBERS) && path.length() > ROOMS.length() + MEMBERS.length()) {
             if (!request.method().equals(HttpMethod.GET)) {
                 throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read the members");
@@ -175,7 +185,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (request.method().equals(HttpMethod.POST)) {
             post(request, user, room, limits);
         } else if (request.method().equals(HttpMethod.GET)) {
-            read(request, query.parameters(), room);
+            read(request, query.parameters(), room, user);
         } else {
             throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read and POST to send");
         }
@@ -223,7 +233,32 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
     }
 
-    private void read(FullHttpRequest request, Map<String, List<String>> params, String room) {
+    /**
+     * Who a poll is from, a member of the room while it keeps polling: the token's user, or a guest that
+     * names itself with {@value #GUEST_NAME}; null (nobody's presence) for an anonymous poll.
+     */
+    private static Identity poller(FullHttpRequest request, Identity user) {
+        if (user != null) {
+            return user;
+        }
+        String name = guestName(request);
+        return name == null ? null : ChatSession.guest(name);
+    }
+
+    /** The rooms list; like reading a room, open to whoever may connect. */
+    private void rooms(FullHttpRequest request, Map<String, List<String>> params, Identity user) {
+        Long limit = cursor(params, "limit");
+        Integer max = limit == null ? null : (int) Math.max(Integer.MIN_VALUE, Math.min(limit, Integer.MAX_VALUE));
+        chat.rooms(user, reads, max).whenCompleteAsync((rooms, failure) -> {
+            if (failure == null) {
+                answer(request, ok(ServerMessage.Rooms.of(rooms, null)));
+            } else {
+                answer(request, error(ProtocolHandler.readFailed("the rooms list", failure), null, null));
+            }
+        }, ctx.executor());
+    }
+
+    private void read(FullHttpRequest request, Map<String, List<String>> params, String room, Identity user) {
         Long since = number(params, "since");
         Long before = number(params, "before");
         Long limit = number(params, "limit");
@@ -248,7 +283,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         int waitSeconds = wait == null ? 0 : (int) Math.min(wait, Integer.MAX_VALUE);
-        poll = chat.poll(reads, room, since, max, waitSeconds, ctx.executor(), new PollListener() {
+        poll = chat.poll(poller(request, user), reads, room, since, max, waitSeconds, ctx.executor(), new PollListener() {
             @Override
             public void answered(Replay replay) {
                 engineAnswered(request);

@@ -94,9 +94,10 @@ public final class ParleyServer implements AutoCloseable {
         try {
             broker = config.redis() != null
                     ? RedisBroker.start((PostgresHistoryStore) store, config.redis(), codec, config.historyOnJoin(),
-                            config.retainMessages(), config.presenceNamesUpTo(), name, fatal)
+                            config.retainMessages(), config.presenceNamesUpTo(), config.presenceGrace().toMillis(),
+                            name, fatal)
                     : new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(),
-                            config.presenceNamesUpTo(), name, fatal);
+                            config.presenceNamesUpTo(), config.presenceGrace().toMillis(), name, fatal);
         } catch (RuntimeException e) {
             store.close();
             accounts.close();

@@ -122,9 +122,11 @@ class ChatCommandTest {
         String secret = "a-token-secret-for-the-chat-command-test";
         Tokens tokens = new Tokens(secret);
         Path tokenFile = dataDir.resolve("token");
-        // No clock leeway: the connection is closed (1008) at the first token's exp unless refreshed.
+        // No clock leeway: the connection is closed (1008) at the first token's exp unless refreshed. No
+        // presence grace: a dropped attempt's Ada must be seen to leave, and the next one to join.
         try (TestServer server = TestServer.start(dataDir.resolve("server"),
-                c -> c.withAccess(Access.defaults().withTokenSecret(secret).withTokenLeeway(Duration.ZERO)));
+                c -> c.withAccess(Access.defaults().withTokenSecret(secret).withTokenLeeway(Duration.ZERO))
+                        .withPresenceGrace(Duration.ZERO));
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             bob.join("lobby");
             // The first token must outlast the child JVM's start (under a second here, over seven on a

@@ -81,6 +81,25 @@ class PostgresHistoryStoreTest extends HistoryStoreContract {
     }
 
     @Test
+    void aVersionOneDatabaseGetsItsRoomsListedAfterTheUpgrade() throws Exception {
+        try (HistoryStore s = openStore()) {
+            s.append(messages("lobby", 1, 4));
+            s.append(messages("other", 1, 7));
+        }
+        // What version 1 had: rooms without last_time.
+        try (Connection c = PostgresProcess.connect(url); Statement s = c.createStatement()) {
+            s.execute("DROP INDEX rooms_by_time");
+            s.execute("ALTER TABLE rooms DROP COLUMN last_time");
+            s.execute("UPDATE schema_version SET version = 1");
+        }
+        try (HistoryStore s = openStore()) {
+            assertThat(s.rooms(10)).containsExactly(
+                    new HistoryStore.RoomActivity("other", 7, message("other", 7).time()),
+                    new HistoryStore.RoomActivity("lobby", 4, message("lobby", 4).time()));
+        }
+    }
+
+    @Test
     void aDatabaseOfANewerSchemaIsRefusedAtStart() throws Exception {
         openStore().close();
         try (Connection c = PostgresProcess.connect(url); Statement s = c.createStatement()) {
