@@ -1,0 +1,269 @@
+package io.parley.release;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.testing.ChatProcess;
+import io.parley.testing.FreePorts;
+import io.parley.testing.ServeProcess;
+import io.parley.testing.TestCertificate;
+import io.parley.testing.WsClient;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.net.http.HttpRequest;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The release archive as an operator gets it: {@code target/parley-<version>-linux-x64.tar.gz}, made by
+ * {@code package}, unpacked with tar and run with no {@code java} anywhere on its PATH and no JAVA_HOME,
+ * so that only the archive's own jlink runtime can run it (this machine has a /usr/bin/java, which a plain
+ * PATH would find). Run by failsafe after {@code package}; the archive's location comes from pom.xml.
+ *
+ * <p>What the server does here exercises each module the runtime was given: TLS on both ends (the
+ * server's certificate is EC), JDBC and SQLite's native library (every message is stored before it is
+ * delivered), ICU (a look-alike guest name is refused), management (/metrics), JFR (a recording dumped at
+ * exit), java.net.http ({@code parley chat}), jcmd.
+ */
+class ReleaseArchiveIT {
+
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
+    /** The commands bin/parley runs besides java: everything else it does is the shell's own. */
+    private static final List<String> LAUNCHER_TOOLS = List.of("dirname", "readlink");
+
+    @TempDir
+    static Path work;
+    /** The unpacked archive's top directory, parley-<version>/. */
+    private static Path home;
+    /** A directory of links to {@link #LAUNCHER_TOOLS} only: the PATH of every process started here. */
+    private static Path tools;
+    private static Process server;
+
+    @BeforeAll
+    static void unpack() throws Exception {
+        Path archive = Path.of(System.getProperty("parley.archive", "(run by failsafe: pom.xml names the archive)"));
+        assertThat(archive).as("the release archive made by package").isRegularFile();
+        Process tar = new ProcessBuilder("tar", "xzf", archive.toString(), "-C", work.toString())
+                .redirectErrorStream(true).start();
+        String out = new String(tar.getInputStream().readAllBytes());
+        assertThat(tar.waitFor(60, TimeUnit.SECONDS) && tar.exitValue() == 0).as("tar: " + out).isTrue();
+        home = work.resolve(System.getProperty("parley.archive.directory"));
+
+        tools = Files.createDirectory(work.resolve("path"));
+        for (String tool : LAUNCHER_TOOLS) {
+            Path found = Stream.of("/usr/bin", "/bin").map(dir -> Path.of(dir, tool)).filter(Files::isExecutable)
+                    .findFirst().orElseThrow(() -> new AssertionError("no " + tool + " in /usr/bin or /bin"));
+            Files.createSymbolicLink(tools.resolve(tool), found);
+        }
+    }
+
+    @AfterAll
+    static void stopServer() {
+        if (server != null) {
+            server.destroyForcibly();
+        }
+    }
+
+    @Test
+    void servesAndChatsWithOnlyItsOwnRuntimeThenStopsOnSigterm() throws Exception {
+        TestCertificate certificate = TestCertificate.makeIn(Files.createDirectory(work.resolve("tls")));
+        assertThat(certificate).as("openssl makes the test certificate (.ci/run installs it)").isNotNull();
+        int port = FreePorts.belowEphemeralRange();
+        Path log = work.resolve("serve.log");
+        Path recording = work.resolve("parley.jfr");
+
+        // As systemd would start it: the example environment file's settings, then this test's own.
+        Map<String, String> env = environment();
+        env.putAll(settingsIn(home.resolve("etc/parley.env.example")));
+        env.put("PARLEY_HOST", "127.0.0.1");
+        env.put("PARLEY_PORT", String.valueOf(port));
+        env.put("PARLEY_DATA_DIR", work.resolve("data").toString());
+        env.put("PARLEY_TLS_CERT", certificate.cert().toString());
+        env.put("PARLEY_TLS_KEY", certificate.key().toString());
+        env.put("PARLEY_JAVA_OPTS", "-XX:StartFlightRecording=filename=" + recording + ",dumponexit=true");
+        server = start(env, log, home.resolve("bin/parley").toString(), "serve");
+
+        HttpClient https = HttpClient.newBuilder().sslContext(certificate.trusting()).build();
+        URI base = URI.create("https://127.0.0.1:" + port);
+        if (!ServeProcess.becomesHealthy(https, base.resolve("/healthz"), server, START_TIMEOUT)) {
+            throw new AssertionError("bin/parley serve from the archive did not become healthy; its output:\n"
+                    + Files.readString(log));
+        }
+        assertThat(ProcessHandle.of(server.pid()).flatMap(p -> p.info().command()).map(Path::of))
+                .as("the launcher execs the archive's own java")
+                .contains(home.resolve("runtime/bin/java").toRealPath());
+
+        URI chat = URI.create("wss://127.0.0.1:" + port + "/chat");
+        try (WsClient carol = hello(https, chat, "Carol");
+             WsClient twin = hello(https, chat, "\u0421arol")) { // Cyrillic С
+            carol.join("lobby");
+            twin.send(Map.of("type", "join", "room", "lobby"));
+            assertThat(twin.expect("error").path("code").asText()).as("ICU's look-alike check").isEqualTo("invalid_name");
+
+            Map<String, String> chatEnv = environment();
+            chatEnv.put("PARLEY_JAVA_OPTS", "-Djavax.net.ssl.trustStore="
+                    + certificate.writeTrustStore(work.resolve("trust.p12"), "changeit")
+                    + " -Djavax.net.ssl.trustStorePassword=changeit");
+            ChatProcess ada = new ChatProcess(builder(chatEnv, home.resolve("bin/parley").toString(), "chat",
+                    "--url", chat.toString(), "--room", "lobby", "--name", "ada")
+                    .redirectError(ProcessBuilder.Redirect.INHERIT).start());
+            try {
+                assertThat(ada.joinedAsSeenBy(carol, "ada", START_TIMEOUT)).as("parley chat joined").isTrue();
+                ada.type("hello from the archive");
+                JsonNode said = carol.expect("message", m -> m.path("from").asText().equals("ada"));
+                assertThat(said.path("text").asText()).isEqualTo("hello from the archive");
+                carol.say("lobby", "c1", "hi ada");
+                assertThat(ada.nextLineContaining("Carol: hi ada")).isNotNull();
+                assertThat(ada.endInputAndWait()).as("parley chat's exit code").isZero();
+            } finally {
+                ada.kill();
+            }
+        }
+
+        HttpResponse<String> metrics = https.send(HttpRequest.newBuilder(base.resolve("/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(metrics.body()).contains("process_cpu_time_seconds_total", "jvm_memory_used_bytes",
+                "parley_messages_stored_total");
+
+        String flags = run(home.resolve("runtime/bin/jcmd").toString(), String.valueOf(server.pid()), "VM.flags");
+        assertThat(flags).as("bin/parley's memory options, seen by the runtime's jcmd")
+                .contains("-XX:MaxHeapSize=1073741824", "-XX:MaxNewSize=33554432");
+
+        server.destroy(); // SIGTERM
+        assertThat(server.waitFor(30, TimeUnit.SECONDS)).as("stopped within 30 s of SIGTERM").isTrue();
+        assertThat(server.exitValue()).as("128 + SIGTERM: stopped as asked (the unit's SuccessExitStatus)").isEqualTo(143);
+        assertThat(Files.readString(log)).contains("Parley stopped").doesNotContain("Exception", "ERROR");
+        assertThat(recording).as("the flight recording dumped at exit").isNotEmptyFile();
+    }
+
+    @Test
+    void theRuntimeHoldsEveryModuleJdepsFindsInTheJarButThoseLeftOutOnPurpose() throws Exception {
+        Set<String> chosen = modules(System.getProperty("parley.runtime.modules"));
+        Set<String> leftOut = modules(System.getProperty("parley.runtime.modules.leftOut"));
+        Set<String> inRuntime = run(home.resolve("runtime/bin/java").toString(), "--list-modules").lines()
+                .map(line -> line.replaceFirst("@.*", "")).collect(Collectors.toCollection(TreeSet::new));
+        Path jdeps = Path.of(System.getProperty("java.home"), "bin", "jdeps");
+        Set<String> needed = modules(run(jdeps.toString(), "--ignore-missing-deps", "--multi-release",
+                String.valueOf(Runtime.version().feature()), "--print-module-deps",
+                home.resolve("lib/parley.jar").toString()).strip());
+
+        assertThat(needed).as("modules jdeps names that pom.xml neither links nor leaves out with a reason")
+                .isSubsetOf(union(chosen, leftOut));
+        assertThat(inRuntime).containsAll(chosen).doesNotContainAnyElementsOf(leftOut);
+    }
+
+    @Test
+    void theSystemdUnitStartsTheArchivesLauncherWithTheExampleSettings() throws Exception {
+        Path unit = home.resolve("etc/systemd/parley.service");
+        String text = Files.readString(unit);
+        assertThat(text).contains("\nExecStart=/opt/parley/bin/parley serve\n",
+                "\nEnvironmentFile=/etc/parley/parley.env\n", "\nUser=parley\n", "\nRestart=on-failure\n",
+                "\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n", "\nLimitNOFILE=65536\n");
+        // Installed as docs/OPERATIONS.md says, the archive is /opt/parley: every path under it must exist.
+        Matcher paths = Pattern.compile("/opt/parley/(\\S+)").matcher(text);
+        while (paths.find()) {
+            assertThat(home.resolve(paths.group(1))).as(paths.group()).exists();
+        }
+        assertThat(home.resolve("bin/parley")).isExecutable();
+
+        // The example's variables (set or commented out) are all settings Parley reads.
+        String operations = Files.readString(home.resolve("docs/OPERATIONS.md"));
+        Matcher variables = Pattern.compile("PARLEY_[A-Z_]+").matcher(Files.readString(home.resolve("etc/parley.env.example")));
+        while (variables.find()) {
+            assertThat(operations).as("docs/OPERATIONS.md documents " + variables.group()).contains(variables.group());
+        }
+
+        Path analyze = Path.of("/usr/bin/systemd-analyze");
+        if (Files.isExecutable(analyze)) {
+            // It checks every setting's syntax and that ExecStart is an executable file: the unpacked one.
+            Path here = Files.writeString(work.resolve("parley.service"), text.replace("/opt/parley/", home + "/"));
+            Process verify = new ProcessBuilder(analyze.toString(), "verify", here.toString())
+                    .redirectErrorStream(true).start();
+            String said = new String(verify.getInputStream().readAllBytes()).strip();
+            assertThat(verify.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(said).as("systemd-analyze verify").isEmpty();
+            assertThat(verify.exitValue()).isZero();
+        }
+    }
+
+    /** The environment of every process started here: a PATH without java, no JAVA_HOME, nothing inherited. */
+    private static Map<String, String> environment() {
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put("PATH", tools.toString());
+        env.put("HOME", work.toString());
+        env.put("LANG", "C.UTF-8");
+        return env;
+    }
+
+    /** VARIABLE=value lines of an environment file as systemd reads it, comments and blank lines skipped. */
+    private static Map<String, String> settingsIn(Path file) throws IOException {
+        Map<String, String> settings = new HashMap<>();
+        for (String line : Files.readAllLines(file)) {
+            String setting = line.strip();
+            if (!setting.isEmpty() && !setting.startsWith("#")) {
+                int eq = setting.indexOf('=');
+                settings.put(setting.substring(0, eq), setting.substring(eq + 1));
+            }
+        }
+        return settings;
+    }
+
+    private static Process start(Map<String, String> env, Path log, String... command) throws IOException {
+        return builder(env, command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    private static ProcessBuilder builder(Map<String, String> env, String... command) {
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().clear();
+        builder.environment().putAll(env);
+        return builder;
+    }
+
+    private static WsClient hello(HttpClient http, URI chat, String name) {
+        WsClient client = WsClient.connect(http, chat);
+        client.send(Map.of("type", "hello", "name", name));
+        client.expect("welcome");
+        return client;
+    }
+
+    /** Runs a command of the archive (or the JDK's jdeps) to its end; its output. */
+    private static String run(String... command) throws Exception {
+        Path out = Files.createTempFile(work, "run", ".out");
+        Process process = start(environment(), out, command);
+        assertThat(process.waitFor(30, TimeUnit.SECONDS)).as(String.join(" ", command)).isTrue();
+        String said = Files.readString(out);
+        assertThat(process.exitValue()).as(String.join(" ", command) + ": " + said).isZero();
+        return said;
+    }
+
+    private static Set<String> modules(String commaSeparated) {
+        return Arrays.stream(commaSeparated.split(",")).map(String::strip).filter(m -> !m.isEmpty())
+                .collect(Collectors.toCollection(TreeSet::new));
+    }
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> both = new TreeSet<>(a);
+        both.addAll(b);
+        return both;
+    }
+}
