@@ -123,7 +123,9 @@ class ReleaseArchiveIT {
             chatEnv.put("PARLEY_JAVA_OPTS", "-Djavax.net.ssl.trustStore="
                     + certificate.writeTrustStore(work.resolve("trust.p12"), "changeit")
                     + " -Djavax.net.ssl.trustStorePassword=changeit");
-            ChatProcess ada = new ChatProcess(builder(chatEnv, home.resolve("bin/parley").toString(), "chat",
+            // As the README has it: the launcher linked into a directory on the PATH, found through the link.
+            Path linked = Files.createSymbolicLink(tools.resolve("parley"), home.resolve("bin/parley"));
+            ChatProcess ada = new ChatProcess(builder(chatEnv, linked.toString(), "chat",
                     "--url", chat.toString(), "--room", "lobby", "--name", "ada")
                     .redirectError(ProcessBuilder.Redirect.INHERIT).start());
             try {
