@@ -8,7 +8,6 @@ import io.parley.testing.FreePorts;
 import io.parley.testing.ServeProcess;
 import io.parley.testing.TestCertificate;
 import io.parley.testing.WsClient;
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
@@ -17,9 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -27,17 +23,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The release archive as an operator gets it: {@code target/parley-<version>-linux-x64.tar.gz}, made by
- * {@code package}, unpacked with tar and run with no {@code java} anywhere on its PATH and no JAVA_HOME,
- * so that only the archive's own jlink runtime can run it (this machine has a /usr/bin/java, which a plain
- * PATH would find). Run by failsafe after {@code package}; the archive's location comes from pom.xml.
+ * The release archive as an operator gets it, unpacked and run with no java on the PATH
+ * ({@link UnpackedArchive}): served from, chatted with, stopped; its runtime's modules against jdeps; its
+ * systemd unit against its layout. Run by failsafe after {@code package}.
  *
  * <p>What the server does here exercises each module the runtime was given: TLS on both ends (the
  * server's certificate is EC), JDBC and SQLite's native library (every message is stored before it is
@@ -47,33 +41,15 @@ import org.junit.jupiter.api.io.TempDir;
 class ReleaseArchiveIT {
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
-    /** The commands bin/parley runs besides java: everything else it does is the shell's own. */
-    private static final List<String> LAUNCHER_TOOLS = List.of("dirname", "readlink");
 
     @TempDir
     static Path work;
-    /** The unpacked archive's top directory, parley-<version>/. */
-    private static Path home;
-    /** A directory of links to {@link #LAUNCHER_TOOLS} only: the PATH of every process started here. */
-    private static Path tools;
+    private static UnpackedArchive archive;
     private static Process server;
 
     @BeforeAll
     static void unpack() throws Exception {
-        Path archive = Path.of(System.getProperty("parley.archive", "(run by failsafe: pom.xml names the archive)"));
-        assertThat(archive).as("the release archive made by package").isRegularFile();
-        Process tar = new ProcessBuilder("tar", "xzf", archive.toString(), "-C", work.toString())
-                .redirectErrorStream(true).start();
-        String out = new String(tar.getInputStream().readAllBytes());
-        assertThat(tar.waitFor(60, TimeUnit.SECONDS) && tar.exitValue() == 0).as("tar: " + out).isTrue();
-        home = work.resolve(System.getProperty("parley.archive.directory"));
-
-        tools = Files.createDirectory(work.resolve("path"));
-        for (String tool : LAUNCHER_TOOLS) {
-            Path found = Stream.of("/usr/bin", "/bin").map(dir -> Path.of(dir, tool)).filter(Files::isExecutable)
-                    .findFirst().orElseThrow(() -> new AssertionError("no " + tool + " in /usr/bin or /bin"));
-            Files.createSymbolicLink(tools.resolve(tool), found);
-        }
+        archive = UnpackedArchive.into(work);
     }
 
     @AfterAll
@@ -92,15 +68,15 @@ class ReleaseArchiveIT {
         Path recording = work.resolve("parley.jfr");
 
         // As systemd would start it: the example environment file's settings, then this test's own.
-        Map<String, String> env = environment();
-        env.putAll(settingsIn(home.resolve("etc/parley.env.example")));
+        Map<String, String> env = archive.environment();
+        env.putAll(archive.settingsIn("etc/parley.env.example"));
         env.put("PARLEY_HOST", "127.0.0.1");
         env.put("PARLEY_PORT", String.valueOf(port));
         env.put("PARLEY_DATA_DIR", work.resolve("data").toString());
         env.put("PARLEY_TLS_CERT", certificate.cert().toString());
         env.put("PARLEY_TLS_KEY", certificate.key().toString());
         env.put("PARLEY_JAVA_OPTS", "-XX:StartFlightRecording=filename=" + recording + ",dumponexit=true");
-        server = start(env, log, home.resolve("bin/parley").toString(), "serve");
+        server = UnpackedArchive.start(env, log, archive.path("bin/parley").toString(), "serve");
 
         HttpClient https = HttpClient.newBuilder().sslContext(certificate.trusting()).build();
         URI base = URI.create("https://127.0.0.1:" + port);
@@ -110,7 +86,7 @@ class ReleaseArchiveIT {
         }
         assertThat(ProcessHandle.of(server.pid()).flatMap(p -> p.info().command()).map(Path::of))
                 .as("the launcher execs the archive's own java")
-                .contains(home.resolve("runtime/bin/java").toRealPath());
+                .contains(archive.path("runtime/bin/java").toRealPath());
 
         URI chat = URI.create("wss://127.0.0.1:" + port + "/chat");
         try (WsClient carol = hello(https, chat, "Carol");
@@ -119,13 +95,13 @@ class ReleaseArchiveIT {
             twin.send(Map.of("type", "join", "room", "lobby"));
             assertThat(twin.expect("error").path("code").asText()).as("ICU's look-alike check").isEqualTo("invalid_name");
 
-            Map<String, String> chatEnv = environment();
+            Map<String, String> chatEnv = archive.environment();
             chatEnv.put("PARLEY_JAVA_OPTS", "-Djavax.net.ssl.trustStore="
                     + certificate.writeTrustStore(work.resolve("trust.p12"), "changeit")
                     + " -Djavax.net.ssl.trustStorePassword=changeit");
             // As the README has it: the launcher linked into a directory on the PATH, found through the link.
-            Path linked = Files.createSymbolicLink(tools.resolve("parley"), home.resolve("bin/parley"));
-            ChatProcess ada = new ChatProcess(builder(chatEnv, linked.toString(), "chat",
+            Path linked = Files.createSymbolicLink(archive.tools().resolve("parley"), archive.path("bin/parley"));
+            ChatProcess ada = new ChatProcess(UnpackedArchive.command(chatEnv, linked.toString(), "chat",
                     "--url", chat.toString(), "--room", "lobby", "--name", "ada")
                     .redirectError(ProcessBuilder.Redirect.INHERIT).start());
             try {
@@ -147,7 +123,7 @@ class ReleaseArchiveIT {
         assertThat(metrics.body()).contains("process_cpu_time_seconds_total", "jvm_memory_used_bytes",
                 "parley_messages_stored_total");
 
-        String flags = run(home.resolve("runtime/bin/jcmd").toString(), String.valueOf(server.pid()), "VM.flags");
+        String flags = archive.run(archive.path("runtime/bin/jcmd").toString(), String.valueOf(server.pid()), "VM.flags");
         assertThat(flags).as("bin/parley's memory options, seen by the runtime's jcmd")
                 .contains("-XX:MaxHeapSize=1073741824", "-XX:MaxNewSize=33554432");
 
@@ -162,12 +138,12 @@ class ReleaseArchiveIT {
     void theRuntimeHoldsEveryModuleJdepsFindsInTheJarButThoseLeftOutOnPurpose() throws Exception {
         Set<String> chosen = modules(System.getProperty("parley.runtime.modules"));
         Set<String> leftOut = modules(System.getProperty("parley.runtime.modules.leftOut"));
-        Set<String> inRuntime = run(home.resolve("runtime/bin/java").toString(), "--list-modules").lines()
+        Set<String> inRuntime = archive.run(archive.path("runtime/bin/java").toString(), "--list-modules").lines()
                 .map(line -> line.replaceFirst("@.*", "")).collect(Collectors.toCollection(TreeSet::new));
         Path jdeps = Path.of(System.getProperty("java.home"), "bin", "jdeps");
-        Set<String> needed = modules(run(jdeps.toString(), "--ignore-missing-deps", "--multi-release",
+        Set<String> needed = modules(archive.run(jdeps.toString(), "--ignore-missing-deps", "--multi-release",
                 String.valueOf(Runtime.version().feature()), "--print-module-deps",
-                home.resolve("lib/parley.jar").toString()).strip());
+                archive.path("lib/parley.jar").toString()).strip());
 
         assertThat(needed).as("modules jdeps names that pom.xml neither links nor leaves out with a reason")
                 .isSubsetOf(union(chosen, leftOut));
@@ -176,7 +152,7 @@ class ReleaseArchiveIT {
 
     @Test
     void theSystemdUnitStartsTheArchivesLauncherWithTheExampleSettings() throws Exception {
-        Path unit = home.resolve("etc/systemd/parley.service");
+        Path unit = archive.path("etc/systemd/parley.service");
         String text = Files.readString(unit);
         assertThat(text).contains("\nExecStart=/opt/parley/bin/parley serve\n",
                 "\nEnvironmentFile=/etc/parley/parley.env\n", "\nUser=parley\n", "\nRestart=on-failure\n",
@@ -184,13 +160,13 @@ class ReleaseArchiveIT {
         // Installed as docs/OPERATIONS.md says, the archive is /opt/parley: every path under it must exist.
         Matcher paths = Pattern.compile("/opt/parley/(\\S+)").matcher(text);
         while (paths.find()) {
-            assertThat(home.resolve(paths.group(1))).as(paths.group()).exists();
+            assertThat(archive.path(paths.group(1))).as(paths.group()).exists();
         }
-        assertThat(home.resolve("bin/parley")).isExecutable();
+        assertThat(archive.path("bin/parley")).isExecutable();
 
         // The example's variables (set or commented out) are all settings Parley reads.
-        String operations = Files.readString(home.resolve("docs/OPERATIONS.md"));
-        Matcher variables = Pattern.compile("PARLEY_[A-Z_]+").matcher(Files.readString(home.resolve("etc/parley.env.example")));
+        String operations = Files.readString(archive.path("docs/OPERATIONS.md"));
+        Matcher variables = Pattern.compile("PARLEY_[A-Z_]+").matcher(Files.readString(archive.path("etc/parley.env.example")));
         while (variables.find()) {
             assertThat(operations).as("docs/OPERATIONS.md documents " + variables.group()).contains(variables.group());
         }
@@ -198,7 +174,7 @@ class ReleaseArchiveIT {
         Path analyze = Path.of("/usr/bin/systemd-analyze");
         if (Files.isExecutable(analyze)) {
             // It checks every setting's syntax and that ExecStart is an executable file: the unpacked one.
-            Path here = Files.writeString(work.resolve("parley.service"), text.replace("/opt/parley/", home + "/"));
+            Path here = Files.writeString(work.resolve("parley.service"), text.replace("/opt/parley/", archive.path("") + "/"));
             Process verify = new ProcessBuilder(analyze.toString(), "verify", here.toString())
                     .redirectErrorStream(true).start();
             String said = new String(verify.getInputStream().readAllBytes()).strip();
@@ -208,54 +184,11 @@ class ReleaseArchiveIT {
         }
     }
 
-    /** The environment of every process started here: a PATH without java, no JAVA_HOME, nothing inherited. */
-    private static Map<String, String> environment() {
-        Map<String, String> env = new LinkedHashMap<>();
-        env.put("PATH", tools.toString());
-        env.put("HOME", work.toString());
-        env.put("LANG", "C.UTF-8");
-        return env;
-    }
-
-    /** VARIABLE=value lines of an environment file as systemd reads it, comments and blank lines skipped. */
-    private static Map<String, String> settingsIn(Path file) throws IOException {
-        Map<String, String> settings = new HashMap<>();
-        for (String line : Files.readAllLines(file)) {
-            String setting = line.strip();
-            if (!setting.isEmpty() && !setting.startsWith("#")) {
-                int eq = setting.indexOf('=');
-                settings.put(setting.substring(0, eq), setting.substring(eq + 1));
-            }
-        }
-        return settings;
-    }
-
-    private static Process start(Map<String, String> env, Path log, String... command) throws IOException {
-        return builder(env, command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    }
-
-    private static ProcessBuilder builder(Map<String, String> env, String... command) {
-        ProcessBuilder builder = new ProcessBuilder(command);
-        builder.environment().clear();
-        builder.environment().putAll(env);
-        return builder;
-    }
-
     private static WsClient hello(HttpClient http, URI chat, String name) {
         WsClient client = WsClient.connect(http, chat);
         client.send(Map.of("type", "hello", "name", name));
         client.expect("welcome");
         return client;
-    }
-
-    /** Runs a command of the archive (or the JDK's jdeps) to its end; its output. */
-    private static String run(String... command) throws Exception {
-        Path out = Files.createTempFile(work, "run", ".out");
-        Process process = start(environment(), out, command);
-        assertThat(process.waitFor(30, TimeUnit.SECONDS)).as(String.join(" ", command)).isTrue();
-        String said = Files.readString(out);
-        assertThat(process.exitValue()).as(String.join(" ", command) + ": " + said).isZero();
-        return said;
     }
 
     private static Set<String> modules(String commaSeparated) {
