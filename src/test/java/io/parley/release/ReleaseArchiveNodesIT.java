@@ -47,7 +47,9 @@ class ReleaseArchiveNodesIT {
                 try (HttpClient http = HttpClient.newHttpClient()) {
                     if (!ServeProcess.becomesHealthy(http, URI.create("http://127.0.0.1:" + port + "/healthz"),
                             server, Duration.ofSeconds(30))) {
-                        throw new AssertionError("bin/parley serve did not become healthy; its output:\n"
+                        throw new AssertionError("bin/parley serve did not become healthy ("
+                                + (server.isAlive() ? "still starting" : "exited with " + server.exitValue())
+                                + "); its output:\n"
                                 + Files.readString(log));
                     }
                 }
