@@ -91,7 +91,8 @@ class ReleaseArchiveIT {
              WsClient twin = hello(https, chat, "\u0421arol")) { // Cyrillic С
             carol.join("lobby");
             twin.send(Map.of("type", "join", "room", "lobby"));
-            assertThat(twin.expect("error").path("code").asText()).as("ICU's look-alike check").isEqualTo("invalid_name");
+            assertThat(twin.expect("error").path("code").asText()).as("ICU's look-alike check")
+                    .isEqualTo("invalid_name");
 
             Map<String, String> chatEnv = archive.environment();
             chatEnv.put("PARLEY_JAVA_OPTS", "-Djavax.net.ssl.trustStore="
@@ -121,13 +122,15 @@ class ReleaseArchiveIT {
         assertThat(metrics.body()).contains("process_cpu_time_seconds_total", "jvm_memory_used_bytes",
                 "parley_messages_stored_total");
 
-        String flags = archive.run(archive.path("runtime/bin/jcmd").toString(), String.valueOf(server.pid()), "VM.flags");
+        String flags = archive.run(archive.path("runtime/bin/jcmd").toString(), String.valueOf(server.pid()),
+                "VM.flags");
         assertThat(flags).as("bin/parley's memory options, seen by the runtime's jcmd")
                 .contains("-XX:MaxHeapSize=1073741824", "-XX:MaxNewSize=33554432");
 
         server.destroy(); // SIGTERM
         assertThat(server.waitFor(30, TimeUnit.SECONDS)).as("stopped within 30 s of SIGTERM").isTrue();
-        assertThat(server.exitValue()).as("128 + SIGTERM: stopped as asked (the unit's SuccessExitStatus)").isEqualTo(143);
+        assertThat(server.exitValue()).as("128 + SIGTERM: stopped as asked (the unit's SuccessExitStatus)")
+                .isEqualTo(143);
         assertThat(Files.readString(log)).contains("Parley stopped").doesNotContain("Exception", "ERROR");
         assertThat(recording).as("the flight recording dumped at exit").isNotEmptyFile();
     }
@@ -148,7 +151,8 @@ class ReleaseArchiveIT {
 
         // The example's variables (set or commented out) are all settings Parley reads.
         String operations = Files.readString(archive.path("docs/OPERATIONS.md"));
-        Matcher variables = Pattern.compile("PARLEY_[A-Z_]+").matcher(Files.readString(archive.path("etc/parley.env.example")));
+        Matcher variables = Pattern.compile("PARLEY_[A-Z_]+")
+                .matcher(Files.readString(archive.path("etc/parley.env.example")));
         while (variables.find()) {
             assertThat(operations).as("docs/OPERATIONS.md documents " + variables.group()).contains(variables.group());
         }
@@ -156,7 +160,8 @@ class ReleaseArchiveIT {
         Path analyze = Path.of("/usr/bin/systemd-analyze");
         if (Files.isExecutable(analyze)) {
             // It checks every setting's syntax and that ExecStart is an executable file: the unpacked one.
-            Path here = Files.writeString(work.resolve("parley.service"), text.replace("/opt/parley/", archive.path("") + "/"));
+            Path here = Files.writeString(work.resolve("parley.service"),
+                    text.replace("/opt/parley/", archive.path("") + "/"));
             Process verify = new ProcessBuilder(analyze.toString(), "verify", here.toString())
                     .redirectErrorStream(true).start();
             String said = new String(verify.getInputStream().readAllBytes()).strip();

@@ -36,7 +36,8 @@ final class UnpackedArchive {
     /** Unpacks the archive into {@code work}, beside a directory of links to the launcher's tools. */
     static UnpackedArchive into(Path work) throws Exception {
         Path archive = Path.of(System.getProperty("parley.archive", "(run by failsafe: pom.xml names the archive)"));
-        assertThat(archive).as("the release archive made by package (not made with -Dparley.archive.skip)").isRegularFile();
+        assertThat(archive).as("the release archive made by package (not with -Dparley.archive.skip)")
+                .isRegularFile();
         Process tar = new ProcessBuilder("tar", "xzf", archive.toString(), "-C", work.toString())
                 .redirectErrorStream(true).start();
         String out = new String(tar.getInputStream().readAllBytes());
