@@ -49,7 +49,6 @@ export class Room {
     this.fetching = false; // a request made on an earlier connection will never be answered
     this.fetchingOlder = false;
     if (Number.isFinite(reply.firstSeq)) this.firstStored = reply.firstSeq;
-    if (this.first === null && reply.history.length === 0 && this.last >= reply.seq) this.atStart = reply.seq === 0;
     for (const message of reply.history) this.accept(message);
   }
 
@@ -106,11 +105,17 @@ export class Room {
     this.show(message);
   }
 
+  // Whether there may be messages before the oldest shown.
+  get olderLeft() {
+    return !(this.atStart || this.first === null || this.first <= 1
+      || (this.firstStored !== null && this.first <= this.firstStored));
+  }
+
   // The `history` request for the page before the oldest shown, or null if there is none to ask
   // for (one in flight, nothing shown yet, or the start reached).
   olderRequest(limit = 50) {
-    if (this.fetchingOlder || this.atStart || this.first === null) return null;
-    if (this.first <= 1 || (this.firstStored !== null && this.first <= this.firstStored)) {
+    if (this.fetchingOlder || this.first === null) return null;
+    if (!this.olderLeft) {
       this.atStart = true;
       return null;
     }
