@@ -791,6 +791,8 @@ window.visualViewport?.addEventListener('resize', () => {
 });
 
 async function boot() {
+  // On a phone the member list starts folded: the messages need the room.
+  if (window.matchMedia('(max-width: 40rem)').matches) $('members-box').open = false;
   if (state.tokens.token) {
     showTokenName();
   } else {

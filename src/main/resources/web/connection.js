@@ -107,7 +107,8 @@ export class Connection {
   }
 
   #setTransport(name) {
-    if (name !== this.conn.transport) console.info(`parley: transport ${this.conn.transport} -> ${name}`);
+    if (name === this.conn.transport) return;
+    console.info(`parley: transport ${this.conn.transport} -> ${name}`);
     this.conn.transport = name;
     this.h.transport(name);
   }
