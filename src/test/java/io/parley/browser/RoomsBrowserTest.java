@@ -37,12 +37,18 @@ class RoomsBrowserTest {
         return page.rooms().stream().filter(r -> r.room().equals(room)).findFirst().orElse(null);
     }
 
-    @Test
-    void twoRoomsOnOnePageCountWhatIsUnreadInTheOneNotShown() throws Exception {
-        TestServer server = start(c -> c);
+    /** Ada's page, in the lobby and then in dev, on one connection. */
+    private ChatPage inLobbyAndDev(TestServer server) throws Exception {
         ChatPage ada = pages.open(server.httpUri("/"));
         ada.join("ada", "lobby");
         ada.joinAnother("dev");
+        return ada;
+    }
+
+    @Test
+    void twoRoomsOnOnePageCountWhatIsUnreadInTheOneNotShown() throws Exception {
+        TestServer server = start(c -> c);
+        ChatPage ada = inLobbyAndDev(server);
         assertThat(ada.joinFormShown()).as("the join form gave way after joining").isFalse();
         assertThat(ada.rooms()).extracting(RoomEntry::room, RoomEntry::joined, RoomEntry::active)
                 .startsWith(org.assertj.core.groups.Tuple.tuple("lobby", true, false),
@@ -73,9 +79,7 @@ class RoomsBrowserTest {
     @Test
     void aReloadJoinsTheSameRoomsAgainWithoutAClick() throws Exception {
         TestServer server = start(c -> c);
-        ChatPage ada = pages.open(server.httpUri("/"));
-        ada.join("ada", "lobby");
-        ada.joinAnother("dev");
+        ChatPage ada = inLobbyAndDev(server);
         ada.show("lobby");
         ada.reload();
         ada.awaitConnected();
