@@ -30,8 +30,7 @@ class MessagesBrowserTest {
     @Test
     void linksAreClickableForHttpAndHttpsOnly() throws Exception {
         TestServer server = pages.closedAfter(TestServer.start(dir));
-        ChatPage ada = pages.open(server.httpUri("/"));
-        ada.join("ada", "lobby");
+        ChatPage ada = pages.joined(server.httpUri("/"), "ada", "lobby");
         String text = "see https://example.org/a?b=1, javascript:alert(1) data:text/html,x and (http://x.test/y).";
         try (WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             bob.join("lobby");
@@ -48,8 +47,7 @@ class MessagesBrowserTest {
     @Test
     void messagesOfADayFollowTheirDaySeparatorAndShowTheFullDateOnHover() throws Exception {
         TestServer server = pages.closedAfter(TestServer.start(dir));
-        ChatPage ada = pages.open(server.httpUri("/"));
-        ada.join("ada", "lobby");
+        ChatPage ada = pages.joined(server.httpUri("/"), "ada", "lobby");
         ada.say("first");
         ada.say("second");
         ada.awaitText("second");
@@ -60,8 +58,7 @@ class MessagesBrowserTest {
     @Test
     void shiftEnterStartsANewLineAndEnterSends() throws Exception {
         TestServer server = pages.closedAfter(TestServer.start(dir));
-        ChatPage ada = pages.open(server.httpUri("/"));
-        ada.join("ada", "lobby");
+        ChatPage ada = pages.joined(server.httpUri("/"), "ada", "lobby");
         ada.type("line one", Keys.chord(Keys.SHIFT, Keys.ENTER), "line two");
         assertThat(ada.draft()).isEqualTo("line one\nline two");
         ada.type(Keys.ENTER);
@@ -74,8 +71,7 @@ class MessagesBrowserTest {
         // At most 10 characters: ten emoji are 20 UTF-16 units, and the server takes them.
         TestServer server = pages.closedAfter(TestServer.start(dir, c -> c.withLimits(c.maxFrameBytes(), 10,
                 c.outboundBufferBytes())));
-        ChatPage ada = pages.open(server.httpUri("/"));
-        ada.join("ada", "lobby");
+        ChatPage ada = pages.joined(server.httpUri("/"), "ada", "lobby");
         String ten = "😀".repeat(10);
         ada.script("const t = document.getElementById('text'); t.value = '" + ten + "';"
                 + "t.dispatchEvent(new Event('input'));");

@@ -31,6 +31,13 @@ final class Pages implements BeforeEachCallback, AfterEachCallback {
         return page;
     }
 
+    /** A page at {@code url} that has joined {@code room} as the guest {@code name}, caught up. */
+    ChatPage joined(URI url, String name, String room) throws IOException {
+        ChatPage page = open(url);
+        page.join(name, room);
+        return page;
+    }
+
     <T extends AutoCloseable> T closedAfter(T resource) {
         closeAfter.add(resource);
         return resource;
