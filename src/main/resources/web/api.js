@@ -22,8 +22,7 @@ export class ApiError extends Error {
 }
 
 export class Api {
-  // A `token` makes the requests a user's; without one, `name` names the guest who sends (guests
-  // read without a name).
+  // A `token` makes the requests a user's; without one, `name` names the guest who sends and polls.
   constructor(name, token) {
     this.name = name;
     this.token = token;
@@ -37,7 +36,9 @@ export class Api {
     if (waitSeconds > 0) query.set('wait', waitSeconds);
     const timeout = AbortSignal.timeout(waitSeconds * 1000 + SLACK_MS);
     const path = messages(room);
+    // Named, a poller is a member of the room it polls (docs/PROTOCOL.md, presence leases).
     return this.#call(query.size > 0 ? `${path}?${query}` : path, {
+      headers: this.#guestName(),
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
   }
@@ -48,19 +49,29 @@ export class Api {
   }
 
   send(room, id, text) {
-    // Header values are Latin-1 at best: the protocol carries the name percent-encoded UTF-8.
-    const guest = this.token ? {} : { 'X-Parley-Name': encodeURIComponent(this.name) };
     return this.#call(messages(room), {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...guest },
+      headers: { 'Content-Type': 'application/json', ...this.#guestName() },
       body: JSON.stringify({ id, text }),
       signal: AbortSignal.timeout(SLACK_MS),
     });
   }
 
+  // One page of a room's members: { members, names, next }.
+  members(room, after, limit) {
+    const query = new URLSearchParams({ limit });
+    if (after) query.set('after', after);
+    return this.#call(`/api/rooms/${encodeURIComponent(room)}/members?${query}`, { signal: AbortSignal.timeout(SLACK_MS) });
+  }
+
   // The rooms that exist, most recently active first.
   rooms(limit) {
     return this.#call(`/api/rooms?limit=${limit}`, { signal: AbortSignal.timeout(SLACK_MS) });
+  }
+
+  // Header values are Latin-1 at best: the protocol carries the name percent-encoded UTF-8.
+  #guestName() {
+    return this.token || !this.name ? {} : { 'X-Parley-Name': encodeURIComponent(this.name) };
   }
 
   async #call(url, init) {

@@ -45,6 +45,8 @@ const OLDER_PAGE = 50;
 const ROOM_LIST_LIMIT = 100;
 const ROOM_LIST_EVERY_MS = 60_000;
 const RATE_RETRY_MS = 2_000;
+const MEMBERS_OVER_HTTP_EVERY_MS = 15_000;
+const MEMBERS_FIRST_MS = 1_000; // after the first polls, which make a named poller a member
 const LINES_KEPT = 5_000; // per room; older lines are dropped from memory (and page back again)
 const embedded = window.parent !== window;
 
@@ -76,6 +78,7 @@ const state = {
   me: { name: '', user: null }, // `user`: the `welcome`'s, or, while polling, the token's `sub` or `guest:<name>`
   limits: { maxLength: 2000 },
   listTimer: null,
+  membersTimer: null, // while polling: reads the shown room's members over HTTP
 };
 if (state.tokens.token) state.tokens.source = 'address';
 
@@ -231,6 +234,7 @@ function showRoom(name) {
   saveRooms();
   drawRoomList();
   drawActiveRoom();
+  if (state.connection.transport === 'longpoll') membersOverHttp(name);
 }
 
 function leaveRoom(name) {
@@ -281,6 +285,43 @@ function polled(name, reply) {
   if (!rs.synced && rs.room.caughtUp) ready(name);
 }
 
+// The HTTP API reports no presence as it happens: while polling, the shown room's member list is
+// read every few seconds instead, and replaced silently (no joined/left lines, which only the
+// WebSocket can time).
+function pollMembers(polling) {
+  clearInterval(state.membersTimer);
+  if (!polling) return;
+  const read = () => {
+    if (state.rooms.list.active !== null) membersOverHttp(state.rooms.list.active);
+  };
+  setTimeout(read, MEMBERS_FIRST_MS);
+  state.membersTimer = setInterval(read, MEMBERS_OVER_HTTP_EVERY_MS);
+}
+
+async function membersOverHttp(name) {
+  const rs = roomState(name);
+  const names = [];
+  let members = null;
+  try {
+    let after = null;
+    do {
+      const page = await api.members(name, after, 1000);
+      names.push(...(Array.isArray(page.names) ? page.names : []));
+      members = page.members;
+      after = Number.isFinite(page.next) ? page.next : null;
+    } while (after !== null);
+  } catch {
+    return; // the next poll asks again later
+  }
+  if (state.rooms.byName.get(name) !== rs || state.connection.transport !== 'longpoll') return;
+  rs.presence.reset(names);
+  rs.members = members;
+  if (isActive(name)) {
+    view.members(members);
+    view.memberNames(rs.presence.list());
+  }
+}
+
 // A `joined` or a poll reply may say that some of what we missed is gone (retention).
 function noteRecovery(reply) {
   if (reply.recovered === false) view.notice('Some older messages are no longer stored on the server; they are missing here.');
@@ -293,8 +334,8 @@ function transportChanged(name) {
   // its id, once it has.
   for (const rs of state.rooms.byName.values()) rs.synced = false;
   state.outbox.requeueInFlight();
+  pollMembers(name === 'longpoll');
   if (name === 'longpoll') {
-    view.members(null); // the API does not report presence
     state.me.user = state.tokens.token ? tokens.claim(state.tokens.token, 'sub') || null : `guest:${state.me.name}`;
   }
 }
@@ -651,6 +692,7 @@ function stop(status, code = null) {
   connection.stop(code);
   clearTimeout(state.outboxTimer);
   clearInterval(state.listTimer);
+  pollMembers(false);
   if (code === null) {
     // The user left every room: a reload starts at the form, and nothing unsent goes out later.
     for (const name of [...state.rooms.list.joined]) state.rooms.list.leave(name);
