@@ -79,6 +79,7 @@ const state = {
   limits: { maxLength: 2000 },
   listTimer: null,
   membersTimer: null, // while polling: reads the shown room's members over HTTP
+  followNewest: true, // the newest message is in view: keep it there when the page shrinks
 };
 if (state.tokens.token) state.tokens.source = 'address';
 
@@ -161,7 +162,10 @@ function shown(name, message) {
     rs.room.atStart = false;
     rs.room.first = rs.lines.find((l) => l.kind === 'message')?.msg.seq ?? rs.room.first;
   }
-  if (isActive(name)) view.appendLine(line, previous?.msg.time ?? null, ours);
+  if (isActive(name)) {
+    view.appendLine(line, previous?.msg.time ?? null, ours);
+    if (previous === undefined) view.olderState(olderState(rs)); // the first message: is there more before it?
+  }
   if (state.outbox.settle(name, rs.room.last, ours ? [message.id] : [])) {
     outboxChanged();
     pump(name); // its ack may never find it now: the next goes out on seeing the message
@@ -822,14 +826,13 @@ document.addEventListener('visibilitychange', () => {
 
 // Phones: when the on-screen keyboard opens, the visual viewport shrinks; the page is fitted to it
 // and, if the newest message was in view, it stays in view.
-let followNewest = true;
 $('messages').addEventListener('scroll', () => {
   const list = $('messages');
-  followNewest = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  state.followNewest = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
 });
 window.visualViewport?.addEventListener('resize', () => {
   document.documentElement.style.setProperty('--viewport-height', `${window.visualViewport.height}px`);
-  if (followNewest) view.toBottom();
+  if (state.followNewest) view.toBottom();
 });
 
 async function boot() {
