@@ -8,6 +8,7 @@
 //   rooms.js       the rooms joined, the one shown, unread counts, the server's room list
 //   format.js      code points, links, days
 //   tokens.js      where the token comes from and what it says
+//   session.js     keeping the token fresh: the signed-in session's, or the framing site's
 //   api.js         the HTTP API
 //   view.js        everything drawn, through DOM nodes and textContent only
 //
@@ -17,27 +18,24 @@
 // flight per room (outbox.js says why).
 //
 // Tokens. A token in the page's address (#token=… or ?token=…) makes us a user instead of a guest;
-// without one, a page in a frame asks its parent (postMessage, below), and every page asks the
+// without one, a page in a frame asks its parent (postMessage, session.js), and every page asks the
 // server for its signed-in session's token (POST /api/session/token: 200 signed in, 401 a guest who
 // may sign in, 404 a server without accounts). A token goes on the WebSocket URL as ?token=
 // (browsers cannot set headers on a WebSocket) and in an Authorization header to the API.
 //
-// Fresh tokens. A connection opened with a token ends (1008) when the token expires. A signed-in
-// page fetches a new session token at three quarters of the token's life and sends it as `refresh`
-// (no reconnect). A site that shows this page in a frame (it must be an --allowed-origin) can hand
-// it a token at any time: frame.contentWindow.postMessage({ type: 'parley:token', token },
-// parleyOrigin). The page asks for one by posting { type: 'parley:token-needed', validUntil } to its
-// parent when three quarters of the connection's time are gone, again if the connection ends with
-// 1008, and once at the start when it has no token. A guest page that has joined is not turned into
-// a user's.
+// Fresh tokens. A connection opened with a token ends (1008) when the token expires; session.js
+// keeps the token fresh (a signed-in session's, or a framing site's: frame.contentWindow.postMessage(
+// { type: 'parley:token', token }, parleyOrigin)), and each fresh one goes to the server as `refresh`
+// (no reconnect) and serves every later reconnect and API request.
 
-import { Api, ApiError, sessionToken, signOut } from './api.js';
+import { Api, ApiError, signOut } from './api.js';
 import { Connection, STOP_ON, connectionState } from './connection.js';
 import { codePoints } from './format.js';
 import { Outbox } from './outbox.js';
 import { Presence } from './presence.js';
 import { Room } from './room.js';
 import { RoomList } from './rooms.js';
+import { TokenKeeper } from './session.js';
 import * as tokens from './tokens.js';
 import * as view from './view.js';
 
@@ -98,7 +96,7 @@ const connection = new Connection(state.connection, {
   rooms: () => state.rooms.list.joined,
   since: (room) => roomState(room).room.last,
   caughtUp: (room) => roomState(room).room.caughtUp,
-  tokenExpired,
+  tokenExpired: () => keeper.expired(),
   stopped: (code) => stop(`stopped: ${code}`, code),
   api,
 });
@@ -446,7 +444,7 @@ function handle(msg) {
   const known = typeof msg.room === 'string' && state.rooms.byName.has(msg.room);
   switch (msg.type) {
     case 'welcome':
-      planFrameTokenRequest(msg.validUntil);
+      keeper.connectionLasts(msg.validUntil);
       state.limits.maxLength = msg.limits?.maxMessageLength ?? state.limits.maxLength;
       countText();
       state.me.name = msg.name;
@@ -500,7 +498,7 @@ function handle(msg) {
       break;
     case 'refreshed':
       console.info(`parley: token refreshed until ${new Date(msg.validUntil).toISOString()}`);
-      planFrameTokenRequest(msg.validUntil);
+      keeper.connectionLasts(msg.validUntil);
       break;
     case 'error':
       onError(msg);
@@ -606,61 +604,19 @@ async function askForRoomListOverHttp() {
   }
 }
 
-// ---- tokens
+// ---- tokens (session.js keeps them fresh)
 
-function useToken(fresh, source, validUntil = null) {
-  const t = state.tokens;
-  if (fresh === t.token) return;
-  if (!t.token && state.connection.wanted) return; // a guest page that has joined stays a guest's
-  const first = !t.token;
-  t.token = fresh;
-  t.source = source;
-  api.token = fresh;
-  if (first) showTokenName();
-  if (state.connection.transport === 'websocket') connection.send({ type: 'refresh', token: fresh });
-  if (source === 'session') planSessionRefresh(validUntil);
-  drawAccount();
-  if (!state.connection.wanted && state.connection.stoppedFor === 'unauthorized') start(); // stopped for want of it
-}
-
-// Asks the embedding page for a fresh token; the message says nothing secret, so any parent may hear it.
-function askForToken(validUntil) {
-  if (embedded) window.parent.postMessage({ type: 'parley:token-needed', validUntil: validUntil ?? null }, '*');
-}
-
-function planFrameTokenRequest(validUntil) {
-  if (!embedded || state.tokens.source === 'session') return;
-  clearTimeout(state.tokens.timer);
-  const delay = tokens.refreshDelay(validUntil, Date.now());
-  if (delay !== null) state.tokens.timer = setTimeout(() => askForToken(validUntil), delay);
-}
-
-function planSessionRefresh(validUntil) {
-  clearTimeout(state.tokens.timer);
-  state.tokens.validUntil = validUntil;
-  const delay = tokens.refreshDelay(validUntil, Date.now());
-  if (delay !== null) state.tokens.timer = setTimeout(refreshSession, delay);
-}
-
-async function refreshSession() {
-  try {
-    const session = await sessionToken();
-    useToken(session.token, 'session', session.validUntil);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) view.notice('Your session has ended; sign in again to go on as yourself.');
-    else state.tokens.timer = setTimeout(refreshSession, RATE_RETRY_MS * 5);
-  }
-}
-
-function tokenExpired() {
-  if (state.tokens.source === 'session') refreshSession();
-  else askForToken(null);
-}
-
-window.addEventListener('message', (event) => {
-  if (!embedded || event.source !== window.parent) return;
-  const data = event.data;
-  if (data?.type === 'parley:token' && typeof data.token === 'string' && data.token !== '') useToken(data.token, 'frame');
+const keeper = new TokenKeeper(state.tokens, embedded, {
+  mayTake: () => !state.connection.wanted, // a guest page that has joined stays a guest's
+  changed: (first) => {
+    const fresh = state.tokens.token;
+    api.token = fresh;
+    if (first) showTokenName();
+    if (state.connection.transport === 'websocket') connection.send({ type: 'refresh', token: fresh });
+    drawAccount();
+    if (!state.connection.wanted && state.connection.stoppedFor === 'unauthorized') start(); // stopped for want of it
+  },
+  ended: () => view.notice('Your session has ended; sign in again to go on as yourself.'),
 });
 
 // With a token the server takes the name from it; the field only shows it.
@@ -842,15 +798,7 @@ async function boot() {
     showTokenName();
   } else {
     nameInput.value = recall('name') ?? '';
-    askForToken(null); // a parent that signs its users in can answer before they join
-    try {
-      const session = await sessionToken();
-      state.tokens.accounts = true;
-      useToken(session.token, 'session', session.validUntil);
-    } catch (error) {
-      // 401: a guest on a server with accounts; 404 (or anything else): a server without them.
-      state.tokens.accounts = error instanceof ApiError && error.status === 401;
-    }
+    await keeper.start();
   }
   drawAccount();
   roomInput.value = state.rooms.list.active ?? recall('room') ?? 'lobby';
