@@ -15,6 +15,7 @@ import java.util.function.UnaryOperator;
 import java.util.stream.LongStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 
 /**
  * Several rooms in one page (issue 11, "The browser client"): joined at once on one connection,
@@ -51,8 +52,8 @@ class RoomsBrowserTest {
         ChatPage ada = inLobbyAndDev(server);
         assertThat(ada.joinFormShown()).as("the join form gave way after joining").isFalse();
         assertThat(ada.rooms()).extracting(RoomEntry::room, RoomEntry::joined, RoomEntry::active)
-                .startsWith(org.assertj.core.groups.Tuple.tuple("lobby", true, false),
-                        org.assertj.core.groups.Tuple.tuple("dev", true, true));
+                .startsWith(tuple("lobby", true, false),
+                        tuple("dev", true, true));
         try (WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             bob.join("lobby");
             bob.join("dev");
@@ -85,8 +86,8 @@ class RoomsBrowserTest {
         ada.awaitConnected();
         assertThat(ada.joinFormShown()).isFalse();
         assertThat(ada.rooms()).extracting(RoomEntry::room, RoomEntry::joined, RoomEntry::active)
-                .startsWith(org.assertj.core.groups.Tuple.tuple("lobby", true, true),
-                        org.assertj.core.groups.Tuple.tuple("dev", true, false));
+                .startsWith(tuple("lobby", true, true),
+                        tuple("dev", true, false));
         try (WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             bob.join("dev");
             bob.say("dev", "d1", "after the reload");
