@@ -22,8 +22,9 @@ import java.util.concurrent.Executor;
  * API makes them one at a time; a WebSocket {@link ChatSession} posts and reads through here too, after
  * its own checks (said hello, is a member), so the rules (rooms, ids, text, rates, idempotency by id)
  * and their error codes are the same on both.
- * Reading needs no membership: the HTTP API has no {@code join}, and a room's messages are readable by
- * whoever may connect, as they are over WebSocket.
+ * Reading needs no membership (the HTTP API has no {@code join}), only what {@link RoomAccess} asks of
+ * joining: a public room's messages are readable by whoever may connect, a private room's by its members.
+ * {@code who} is null for an anonymous HTTP reader.
  *
  * <p>Threads: any event loop; stateless, never blocks.
  */
@@ -40,18 +41,24 @@ public final class RoomRequests {
     private final ServerConfig config;
     private final RateLimits limits;
     private final NameClaims names;
+    private final RoomAccess access;
 
-    /** Requests of a server without accounts: guests are checked against the token users seen. */
-    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits) {
-        this(broker, config, limits, new RegisteredNames());
-    }
-
-    /** @param registered the accounts' names, which no guest may take a look-alike of */
-    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered) {
+    /**
+     * @param registered the accounts' names, which no guest may take a look-alike of
+     * @param access     who may read and write which room
+     */
+    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered,
+                        RoomAccess access) {
         this.broker = broker;
         this.config = config;
         this.limits = limits;
         this.names = new NameClaims(registered);
+        this.access = access;
+    }
+
+    /** Who may do what in which room; shared by every session and the HTTP API. */
+    public RoomAccess access() {
+        return access;
     }
 
     /** The names guests may not look like; shared by every session and the HTTP API. */
@@ -78,6 +85,7 @@ public final class RoomRequests {
         ChatRules.room(room);
         ChatRules.id(id);
         ChatRules.text(text, config.maxMessageLength());
+        access.checkWrite(who, room);
         // Checked at every send, not only at hello or join: the HTTP API has neither, and a signed-in
         // user may have shown up under that name since.
         if (who.guest()) {
@@ -102,9 +110,10 @@ public final class RoomRequests {
      * are none yet. The caller ends a wait that runs out with {@link Poll#cancel()}. A read
      * from disk takes {@code asker}'s turn.
      */
-    public Poll poll(ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
-                                 Executor replyOn, PollListener listener) {
+    public Poll poll(Identity who, ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
+                     Executor replyOn, PollListener listener) {
         ChatRules.room(room);
+        access.checkRead(who, room);
         if (since == null) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "polling needs since");
         }
@@ -125,8 +134,10 @@ public final class RoomRequests {
      * start), at most {@code limit} (null: {@value #DEFAULT_MEMBERS_LIMIT}); the listener hears on
      * {@code replyOn}. Like reading a room, it needs no membership here: the session checks that.
      */
-    public void members(String room, Long after, Integer limit, Executor replyOn, MembersListener listener) {
+    public void members(Identity who, String room, Long after, Integer limit, Executor replyOn,
+                        MembersListener listener) {
         ChatRules.room(room);
+        access.checkRead(who, room);
         if (after != null && after < 0) {
             throw new ChatException(ErrorCode.INVALID_CURSOR, "after must be a cursor from a members page");
         }
@@ -146,9 +157,10 @@ public final class RoomRequests {
      * with neither, the latest. Completes off the event loop, in {@code asker}'s turn; never, if the asker
      * closes first.
      */
-    public CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, Long before, Long since,
-                                                          Integer limit) {
+    public CompletableFuture<List<StoredMessage>> history(Identity who, ReadQueue.Asker asker, String room, Long before,
+                                                          Long since, Integer limit) {
         ChatRules.room(room);
+        access.checkRead(who, room);
         long beforeSeq = ChatRules.seq(before, "before");
         long sinceSeq = ChatRules.seq(since, "since");
         int max = ChatRules.limit(limit, DEFAULT_LIMIT);

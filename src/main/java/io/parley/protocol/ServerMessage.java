@@ -4,9 +4,11 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.store.RoomRecord;
 import io.parley.store.StoredMessage;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the server sends, one record per {@code type} of docs/PROTOCOL.md. {@code ref} echoes the
@@ -25,6 +27,9 @@ import java.util.List;
         @JsonSubTypes.Type(value = ServerMessage.Pong.class, name = "pong"),
         @JsonSubTypes.Type(value = ServerMessage.Refreshed.class, name = "refreshed"),
         @JsonSubTypes.Type(value = ServerMessage.ErrorReply.class, name = "error"),
+        @JsonSubTypes.Type(value = ServerMessage.RoomInfo.class, name = "room"),
+        @JsonSubTypes.Type(value = ServerMessage.RoomList.class, name = "rooms"),
+        @JsonSubTypes.Type(value = ServerMessage.Removed.class, name = "removed"),
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public sealed interface ServerMessage {
@@ -108,4 +113,28 @@ public sealed interface ServerMessage {
      */
     record ErrorReply(String code, String message, String request, String id, String room, Long retryAfter,
                       JsonNode ref) implements ServerMessage { }
+
+    /**
+     * A room's record: the answer to {@code create}, {@code room_settings}, {@code set}, {@code grant} and
+     * {@code revoke}, over WebSocket and HTTP.
+     *
+     * @param roles user id to room role; only to those who may moderate the room, else absent
+     */
+    record RoomInfo(String room, String kind, String write, String createdBy, long createdAt,
+                    Map<String, String> roles, JsonNode ref) implements ServerMessage {
+
+        public static RoomInfo of(RoomRecord r, JsonNode ref) {
+            return new RoomInfo(r.name(), r.kind(), r.write(), r.createdBy(), r.createdAt(),
+                    r.roles().isEmpty() ? null : r.roles(), ref);
+        }
+    }
+
+    /** The rooms with records the client may see. */
+    record RoomList(List<Listed> rooms, JsonNode ref) implements ServerMessage { }
+
+    /** @param role the asker's role in the room; absent when it has none */
+    record Listed(String room, String kind, String write, String role) { }
+
+    /** The server took this connection out of a room. @param reason {@code access_revoked} */
+    record Removed(String room, String reason) implements ServerMessage { }
 }
