@@ -7,7 +7,7 @@ import java.util.List;
  * SQLite file {@code parley.db}, or the PostgreSQL of {@code --postgres-url}, which every node shares).
  * Got from {@link AccountStore#rooms()}, on the same connections.
  *
- * <p><b>Tables.</b> {@code rooms(name, kind, write_policy, created_by, created_at)} and
+ * <p><b>Tables.</b> {@code room_records(name, kind, write_policy, created_by, created_at)} (the history has a {@code rooms} table of its own in PostgreSQL) and
  * {@code room_roles(room, user_id, role)}, one role per user and room (a grant replaces the one before).
  *
  * <p><b>Threads.</b> Every method blocks on the database: call from a worker thread, never an event

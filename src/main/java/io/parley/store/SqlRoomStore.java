@@ -22,7 +22,7 @@ final class SqlRoomStore implements RoomStore {
 
     static final String[] TABLES = {
             """
-            CREATE TABLE IF NOT EXISTS rooms (
+            CREATE TABLE IF NOT EXISTS room_records (
                 name         text   PRIMARY KEY,
                 kind         text   NOT NULL,
                 write_policy text   NOT NULL,
@@ -47,7 +47,7 @@ final class SqlRoomStore implements RoomStore {
     @Override
     public boolean create(RoomRecord r) {
         return db.transaction("creating room " + r.name(), c -> {
-            int added = update(c, "INSERT INTO rooms(name, kind, write_policy, created_by, created_at) VALUES (?, ?, ?, ?, ?)"
+            int added = update(c, "INSERT INTO room_records(name, kind, write_policy, created_by, created_at) VALUES (?, ?, ?, ?, ?)"
                     + " ON CONFLICT (name) DO NOTHING", r.name(), r.kind(), r.write(), r.createdBy(), r.createdAt());
             if (added == 0) {
                 return false;
@@ -65,7 +65,7 @@ final class SqlRoomStore implements RoomStore {
     @Override
     public boolean setSettings(String room, String kind, String write) {
         return db.call("changing room " + room,
-                c -> update(c, "UPDATE rooms SET kind = ?, write_policy = ? WHERE name = ?", kind, write, room)) > 0;
+                c -> update(c, "UPDATE room_records SET kind = ?, write_policy = ? WHERE name = ?", kind, write, room)) > 0;
     }
 
     @Override
@@ -114,7 +114,7 @@ final class SqlRoomStore implements RoomStore {
         }
         List<RoomRecord> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(
-                "SELECT name, kind, write_policy, created_by, created_at FROM rooms" + where + " ORDER BY name")) {
+                "SELECT name, kind, write_policy, created_by, created_at FROM room_records" + where + " ORDER BY name")) {
             if (only != null) {
                 ps.setString(1, only);
             }
@@ -130,7 +130,7 @@ final class SqlRoomStore implements RoomStore {
     }
 
     private static boolean exists(Connection c, String room) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM rooms WHERE name = ?")) {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM room_records WHERE name = ?")) {
             ps.setString(1, room);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next();
