@@ -54,6 +54,26 @@ final class RoomCommand implements Runnable {
         String token;
     }
 
+    /** A room's settings; what is not given is the default (create) or stays (set). */
+    static final class Settings {
+        @Option(names = "--kind", description = "public (the default of a new room) or private.")
+        String kind;
+
+        @Option(names = "--write", description = "Who may write in a public room: everyone (the default of a new"
+                + " room), signed_in or members.")
+        String write;
+
+        ObjectNode into(ObjectNode json) {
+            if (kind != null) {
+                json.put("kind", kind);
+            }
+            if (write != null) {
+                json.put("write", write);
+            }
+            return json;
+        }
+    }
+
     /** One request to the server, its answer printed. */
     abstract static class Call implements Callable<Integer> {
         @Spec
@@ -99,8 +119,10 @@ final class RoomCommand implements Runnable {
             return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
         }
 
-        static HttpRequest.BodyPublisher body(ObjectNode json) {
-            return HttpRequest.BodyPublishers.ofString(json.toString());
+        /** A request with a JSON body. */
+        static HttpRequest.Builder json(String uri, String method, ObjectNode body) {
+            return HttpRequest.newBuilder(URI.create(uri)).header("Content-Type", "application/json")
+                    .method(method, HttpRequest.BodyPublishers.ofString(body.toString()));
         }
     }
 
@@ -128,22 +150,12 @@ final class RoomCommand implements Runnable {
         @Parameters(index = "0", paramLabel = "ROOM")
         String room;
 
-        @Option(names = "--kind", description = "public (default) or private.")
-        String kind;
-
-        @Option(names = "--write", description = "Who may write in a public room: everyone (default), signed_in, members.")
-        String write;
+        @Mixin
+        Settings settings;
 
         @Override
         HttpRequest.Builder request(String base) {
-            ObjectNode json = JSON.createObjectNode().put("room", room);
-            if (kind != null) {
-                json.put("kind", kind);
-            }
-            if (write != null) {
-                json.put("write", write);
-            }
-            return HttpRequest.newBuilder(URI.create(base)).header("Content-Type", "application/json").POST(body(json));
+            return json(base, "POST", settings.into(JSON.createObjectNode().put("room", room)));
         }
     }
 
@@ -152,23 +164,12 @@ final class RoomCommand implements Runnable {
         @Parameters(index = "0", paramLabel = "ROOM")
         String room;
 
-        @Option(names = "--kind", description = "public or private.")
-        String kind;
-
-        @Option(names = "--write", description = "everyone, signed_in or members.")
-        String write;
+        @Mixin
+        Settings settings;
 
         @Override
         HttpRequest.Builder request(String base) {
-            ObjectNode json = JSON.createObjectNode();
-            if (kind != null) {
-                json.put("kind", kind);
-            }
-            if (write != null) {
-                json.put("write", write);
-            }
-            return HttpRequest.newBuilder(URI.create(base + "/" + segment(room)))
-                    .header("Content-Type", "application/json").method("PATCH", body(json));
+            return json(base + "/" + segment(room), "PATCH", settings.into(JSON.createObjectNode()));
         }
     }
 
@@ -185,9 +186,8 @@ final class RoomCommand implements Runnable {
 
         @Override
         HttpRequest.Builder request(String base) {
-            return HttpRequest.newBuilder(URI.create(base + "/" + segment(room) + "/roles/" + segment(user)))
-                    .header("Content-Type", "application/json")
-                    .POST(body(JSON.createObjectNode().put("role", role)));
+            return json(base + "/" + segment(room) + "/roles/" + segment(user), "POST",
+                    JSON.createObjectNode().put("role", role));
         }
     }
 

@@ -59,7 +59,6 @@ public final class RoomNotices implements AutoCloseable {
      * Blocks until subscribed; throws if Redis cannot be reached.
      */
     public static RoomNotices connect(RedisAddress address, Consumer<String> changed) {
-        SocketOptions socket = SocketOptions.builder().connectTimeout(RedisAddress.CONNECT_TIMEOUT).keepAlive(true).build();
         AbstractRedisClient client = null;
         try {
             StatefulRedisPubSubConnection<String, String> pubsub;
@@ -67,23 +66,17 @@ public final class RoomNotices implements AutoCloseable {
             if (address.cluster()) {
                 RedisClusterClient c = RedisClusterClient.create(address.uris());
                 client = c;
-                c.setOptions(ClusterClientOptions.builder()
-                        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-                        .requestQueueSize(QUEUE_LIMIT)
-                        .timeoutOptions(TimeoutOptions.enabled(RedisLink.COMMAND_TIMEOUT))
-                        .socketOptions(socket)
-                        .build());
+                ClusterClientOptions.Builder options = ClusterClientOptions.builder();
+                bounded(options);
+                c.setOptions(options.build());
                 pubsub = c.connectPubSub(StringCodec.UTF8);
                 commands = c.connect(StringCodec.UTF8).async();
             } else {
                 RedisClient c = RedisClient.create(address.uris().getFirst());
                 client = c;
-                c.setOptions(ClientOptions.builder()
-                        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-                        .requestQueueSize(QUEUE_LIMIT)
-                        .timeoutOptions(TimeoutOptions.enabled(RedisLink.COMMAND_TIMEOUT))
-                        .socketOptions(socket)
-                        .build());
+                ClientOptions.Builder options = ClientOptions.builder();
+                bounded(options);
+                c.setOptions(options.build());
                 pubsub = c.connectPubSub(StringCodec.UTF8);
                 commands = c.connect(StringCodec.UTF8).async();
             }
@@ -104,6 +97,17 @@ public final class RoomNotices implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /**
+     * Never blocking, bounded: commands are refused at once while Redis is down, at most
+     * {@value #QUEUE_LIMIT} wait, each times out. (A cluster's builder is a plain one too.)
+     */
+    private static void bounded(ClientOptions.Builder options) {
+        options.disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS);
+        options.requestQueueSize(QUEUE_LIMIT);
+        options.timeoutOptions(TimeoutOptions.enabled(RedisLink.COMMAND_TIMEOUT));
+        options.socketOptions(SocketOptions.builder().connectTimeout(RedisAddress.CONNECT_TIMEOUT).keepAlive(true).build());
     }
 
     /** Tells every node that {@code room}'s record changed. Never blocks, never throws. */
