@@ -97,4 +97,19 @@ class RoomCommandTest {
         assertThat(exists.err()).startsWith("room_exists: ");
         assertThat(room("not-a-token", "list").err()).startsWith("unauthorized: ");
     }
+
+    @Test
+    void aTokenMintedWithARoomLetsItsUserIntoThatPrivateRoom() {
+        room(admin, "create", "staff", "--kind", "private");
+        StringWriter out = new StringWriter();
+        int exit = new CommandLine(new ParleyCommand()).setOut(new PrintWriter(out)).execute("token", "--user", "dan",
+                "--name", "dan", "--room", "staff=member", "--secret", SECRET);
+        assertThat(exit).isZero();
+        try (WsClient dan = WsClient.connect(server.chatUri(), java.util.Map.of("Authorization", "Bearer "
+                + out.toString().strip()))) {
+            dan.send(java.util.Map.of("type", "hello"));
+            dan.expect("welcome");
+            assertThat(dan.join("staff").path("room").asText()).isEqualTo("staff");
+        }
+    }
 }
