@@ -242,6 +242,19 @@ class RoomPolicyTest {
     }
 
     @Test
+    void aRefreshedTokenThatNoLongerGrantsTheRoomTakesTheConnectionOut() {
+        String room = room();
+        create(as(server, token("ada", "admin")), room, "private", "everyone");
+        WsClient dan = as(server, token("dan", List.of(), Map.of(room, "member")));
+        dan.join(room);
+        dan.send(Map.of("type", "refresh", "token", token("dan")));
+        List<JsonNode> replies = dan.take(2, m -> m.path("type").asText().matches("refreshed|removed|error"));
+        assertThat(replies).extracting(m -> m.path("type").asText()).containsExactlyInAnyOrder("refreshed", "removed");
+        assertThat(replies).anyMatch(m -> m.path("room").asText().equals(room));
+        assertError(ask(dan, Map.of("type", "join", "room", room)), "not_found");
+    }
+
+    @Test
     void ownersAndAdminsChangeEverythingModeratorsOnlyMembersAndOthersNothing() {
         String room = room();
         WsClient owner = as(server, token("olga"));
