@@ -203,18 +203,26 @@ public final class ChatSession {
             throw new ChatException(ErrorCode.RATE_LIMITED, "at most " + config.maxRoomsPerConnection()
                     + " joins may be unanswered on one connection; wait for their replies");
         }
-        access.checkRead(identity, room);
-        requests.names().enter(room, identity);
+        // An occupant before the check: a change applied after it re-checks this session, one applied
+        // before it is what it sees.
+        access.enter(room, occupant);
+        try {
+            access.checkRead(identity, room);
+            requests.names().enter(room, identity);
+        } catch (ChatException e) {
+            access.exit(room, occupant);
+            throw e;
+        }
         TrackedJoin tracked = new TrackedJoin(room, listener);
         try {
             tracked.subscription = broker.subscribe(room, connection, identity.name(), after, reads, tracked);
         } catch (Refused e) {
             requests.names().leave(room, identity);
+            access.exit(room, occupant);
             throw refused(e.failure());
         }
         joinsInFlight++;
         rooms.put(room, tracked.subscription);
-        access.enter(room, occupant);
     }
 
     /** Forgets a join that failed, unless the room was left and joined again meanwhile. */
