@@ -100,9 +100,10 @@ class RoomsListTest {
                 assertThat(ApiClient.json(r).get("code").asText()).as(limit).isEqualTo("invalid_cursor");
             }
             assertThat(api.get("/api/rooms?limit=500").statusCode()).isEqualTo(200);
-            HttpResponse<String> post = api.send(api.request("/api/rooms").POST(
+            HttpResponse<String> put = api.send(api.request("/api/rooms").PUT(
                     java.net.http.HttpRequest.BodyPublishers.ofString("{}")).build());
-            assertThat(post.statusCode()).isEqualTo(405);
+            assertThat(put.statusCode()).as("POST creates a room (RoomPolicyTest); other methods are refused")
+                    .isEqualTo(405);
 
             early.send(Map.of("type", "rooms"));
             assertThat(early.expect("error").get("code").asText()).isEqualTo("hello_required");

@@ -72,6 +72,27 @@ public final class ChatSession {
     private int joinsInFlight;
     /** This connection's turn at the disk; closed with it. */
     private final ReadQueue.Asker reads;
+    /** Who may do what in which room; this session is its occupant in the rooms it is in. */
+    private final RoomAccess access;
+    private final RoomAccess.Occupant occupant = new RoomAccess.Occupant() {
+        @Override
+        public java.util.concurrent.Executor executor() {
+            return connection.executor();
+        }
+
+        @Override
+        public void recheck(String room) {
+            ChatSession.this.recheck(room);
+        }
+    };
+    /** Told when this session is taken out of a room it may no longer read. */
+    private Removals removals = (room, reason) -> { };
+
+    /** Hears that the server took this connection out of a room; on the connection's event loop. */
+    public interface Removals {
+        /** @param reason why, a stable code: {@code access_revoked} */
+        void removed(String room, String reason);
+    }
 
     /**
      * @param authenticated the user a token proved at the handshake, or null for a guest
@@ -89,6 +110,12 @@ public final class ChatSession {
         this.authenticated = authenticated;
         this.connectionLimits = requests.forConnection(client);
         this.reads = requests.asker();
+        this.access = requests.access();
+    }
+
+    /** Who hears of this session's removals from rooms (the protocol layer); set once, before hello. */
+    public void onRemoved(Removals listener) {
+        this.removals = listener;
     }
 
     public String id() {
@@ -141,9 +168,12 @@ public final class ChatSession {
             throw new ChatException(ErrorCode.FORBIDDEN, "the token is for another user than this connection's ("
                     + authenticated.user() + "); reconnect to change users");
         }
-        authenticated = new Identity(authenticated.user(), authenticated.name(), renewed.roles(), renewed.validUntil());
+        authenticated = new Identity(authenticated.user(), authenticated.name(), renewed.roles(), renewed.validUntil(),
+                renewed.rooms());
         if (identity != null) {
             identity = authenticated;
+            // The new token may grant fewer rooms than the old.
+            List.copyOf(rooms.keySet()).forEach(this::recheck);
         }
         return authenticated;
     }
@@ -174,13 +204,23 @@ public final class ChatSession {
             throw new ChatException(ErrorCode.RATE_LIMITED, "at most " + config.maxRoomsPerConnection()
                     + " joins may be unanswered on one connection; wait for their replies");
         }
-        requests.names().enter(room, identity);
+        // An occupant before the check: a change applied after it re-checks this session, one applied
+        // before it is what it sees.
+        access.enter(room, occupant);
+        try {
+            access.checkRead(identity, room);
+            requests.names().enter(room, identity);
+        } catch (ChatException e) {
+            access.exit(room, occupant);
+            throw e;
+        }
         TrackedJoin tracked = new TrackedJoin(room, listener);
         try {
             tracked.subscription = broker.subscribe(room, connection, identity.user(), identity.name(), after, reads,
                     tracked);
         } catch (Refused e) {
             requests.names().leave(room, identity);
+            access.exit(room, occupant);
             throw refused(e.failure());
         }
         joinsInFlight++;
@@ -209,6 +249,7 @@ public final class ChatSession {
             joinsInFlight--;
             if (rooms.remove(room, subscription)) {
                 requests.names().leave(room, identity);
+                access.exit(room, occupant);
             }
             listener.failed(failure);
         }
@@ -221,7 +262,27 @@ public final class ChatSession {
             throw notMember(room);
         }
         requests.names().leave(room, identity);
+        access.exit(room, occupant);
         broker.unsubscribe(s);
+    }
+
+    /**
+     * The rules of a room this session is in changed (a role revoked, a room made private): if they no
+     * longer let it read the room, it leaves, and the client hears {@code removed}. On the event loop.
+     */
+    void recheck(String room) {
+        if (closed || identity == null || !rooms.containsKey(room)) {
+            return;
+        }
+        try {
+            access.checkRead(identity, room);
+        } catch (ChatException e) {
+            Subscription s = rooms.remove(room);
+            requests.names().leave(room, identity);
+            access.exit(room, occupant);
+            broker.unsubscribe(s);
+            removals.removed(room, "access_revoked");
+        }
     }
 
     public void send(String room, String messageId, String text, PublishListener listener) {
@@ -252,7 +313,7 @@ public final class ChatSession {
     }
 
     /** The rooms list ({@link RoomRequests#rooms}); completes off the event loop. */
-    public CompletableFuture<List<RoomListing>> rooms(Integer limit) {
+    public CompletableFuture<List<RoomRequests.ListedRoom>> rooms(Integer limit) {
         requireHello();
         return requests.rooms(identity, reads, limit);
     }
@@ -260,7 +321,7 @@ public final class ChatSession {
     /** One page of the members of a room this client is in; the listener hears on the connection's loop. */
     public void members(String room, Long after, Integer limit, MembersListener listener) {
         requireMember(room);
-        requests.members(room, after, limit, connection.executor(), listener);
+        requests.members(identity, room, after, limit, connection.executor(), listener);
     }
 
     /**
@@ -276,7 +337,7 @@ public final class ChatSession {
             throw new ChatException(ErrorCode.RATE_LIMITED, "at most " + MAX_HISTORY_IN_FLIGHT
                     + " history requests may be unanswered on one connection; wait for a reply");
         }
-        CompletableFuture<List<StoredMessage>> read = requests.history(reads, room, before, since, limit);
+        CompletableFuture<List<StoredMessage>> read = requests.history(identity, reads, room, before, since, limit);
         historyInFlight++;
         // Registered before the caller's reply: it is posted to the loop first, so the count is down
         // before the reply can leave (its flush is a task of its own, after this one).
@@ -311,7 +372,10 @@ public final class ChatSession {
         closed = true;
         reads.close();
         rooms.values().forEach(broker::disconnect);
-        rooms.keySet().forEach(room -> requests.names().leave(room, identity));
+        rooms.keySet().forEach(room -> {
+            requests.names().leave(room, identity);
+            access.exit(room, occupant);
+        });
         rooms.clear();
     }
 
@@ -327,7 +391,13 @@ public final class ChatSession {
         };
     }
 
-    private void requireHello() {
+    /** Who may do what in which room: the room requests of this session go there. */
+    public RoomAccess access() {
+        return access;
+    }
+
+    /** @throws ChatException {@code hello_required} before hello */
+    public void requireHello() {
         if (identity == null) {
             throw new ChatException(ErrorCode.HELLO_REQUIRED, "say hello first");
         }

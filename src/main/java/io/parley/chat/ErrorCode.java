@@ -29,6 +29,7 @@ public enum ErrorCode {
     WEAK_PASSWORD("weak_password"),
     FORBIDDEN("forbidden"),
     NOT_FOUND("not_found"),
+    ROOM_EXISTS("room_exists"),
     METHOD_NOT_ALLOWED("method_not_allowed"),
     TOO_LARGE("too_large"),
     MISDIRECTED("misdirected"),

@@ -15,6 +15,9 @@ import io.parley.store.StoredMessage;
 
 import java.net.InetAddress;
 import java.util.List;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
@@ -23,8 +26,9 @@ import java.util.concurrent.Executor;
  * API makes them one at a time; a WebSocket {@link ChatSession} posts and reads through here too, after
  * its own checks (said hello, is a member), so the rules (rooms, ids, text, rates, idempotency by id)
  * and their error codes are the same on both.
- * Reading needs no membership: the HTTP API has no {@code join}, and a room's messages are readable by
- * whoever may connect, as they are over WebSocket.
+ * Reading needs no membership (the HTTP API has no {@code join}), only what {@link RoomAccess} asks of
+ * joining: a public room's messages are readable by whoever may connect, a private room's by its members.
+ * {@code who} is null for an anonymous HTTP reader.
  *
  * <p>Threads: any event loop; stateless, never blocks.
  */
@@ -44,18 +48,24 @@ public final class RoomRequests {
     private final ServerConfig config;
     private final RateLimits limits;
     private final NameClaims names;
+    private final RoomAccess access;
 
-    /** Requests of a server without accounts: guests are checked against the token users seen. */
-    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits) {
-        this(broker, config, limits, new RegisteredNames());
-    }
-
-    /** @param registered the accounts' names, which no guest may take a look-alike of */
-    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered) {
+    /**
+     * @param registered the accounts' names, which no guest may take a look-alike of
+     * @param access     who may read and write which room
+     */
+    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered,
+                        RoomAccess access) {
         this.broker = broker;
         this.config = config;
         this.limits = limits;
         this.names = new NameClaims(registered);
+        this.access = access;
+    }
+
+    /** Who may do what in which room; shared by every session and the HTTP API. */
+    public RoomAccess access() {
+        return access;
     }
 
     /** The names guests may not look like; shared by every session and the HTTP API. */
@@ -82,6 +92,7 @@ public final class RoomRequests {
         ChatRules.room(room);
         ChatRules.id(id);
         ChatRules.text(text, config.maxMessageLength());
+        access.checkWrite(who, room);
         // Checked at every send, not only at hello or join: the HTTP API has neither, and a signed-in
         // user may have shown up under that name since.
         if (who.guest()) {
@@ -110,6 +121,7 @@ public final class RoomRequests {
     public Poll poll(Identity who, ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
                      Executor replyOn, PollListener listener) {
         ChatRules.room(room);
+        access.checkRead(who, room);
         if (who != null && who.guest()) {
             // Present in the room under that name: the same claims as a guest joining it.
             names.checkGuest(who, room);
@@ -135,8 +147,10 @@ public final class RoomRequests {
      * start), at most {@code limit} (null: {@value #DEFAULT_MEMBERS_LIMIT}); the listener hears on
      * {@code replyOn}. Like reading a room, it needs no membership here: the session checks that.
      */
-    public void members(String room, Long after, Integer limit, Executor replyOn, MembersListener listener) {
+    public void members(Identity who, String room, Long after, Integer limit, Executor replyOn,
+                        MembersListener listener) {
         ChatRules.room(room);
+        access.checkRead(who, room);
         if (after != null && after < 0) {
             throw new ChatException(ErrorCode.INVALID_CURSOR, "after must be a cursor from a members page");
         }
@@ -160,25 +174,59 @@ public final class RoomRequests {
      *
      * @param who the asker, or null for an anonymous HTTP request
      */
-    public CompletableFuture<List<RoomListing>> rooms(Identity who, ReadQueue.Asker asker, Integer limit) {
+    public CompletableFuture<List<ListedRoom>> rooms(Identity who, ReadQueue.Asker asker, Integer limit) {
         if (limit != null && (limit < 1 || limit > MAX_ROOMS_LIMIT)) {
             throw new ChatException(ErrorCode.INVALID_CURSOR, "limit must be 1-" + MAX_ROOMS_LIMIT);
         }
+        int max = limit == null ? DEFAULT_ROOMS_LIMIT : limit;
         try {
-            return broker.rooms(asker, limit == null ? DEFAULT_ROOMS_LIMIT : limit);
+            return broker.rooms(asker, max).thenApply(active -> visibleRooms(who, active, max));
         } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
     }
 
     /**
+     * The one place a rooms list is made: the active rooms {@code who} may see (a private room only to
+     * its people and admins, never its name to anyone else), each with its settings and {@code who}'s
+     * role where it has a record; then the rooms with records {@code who} may see that have had no
+     * message yet (a private room just made), up to {@code max}.
+     */
+    private List<ListedRoom> visibleRooms(Identity who, List<RoomListing> active, int max) {
+        List<ListedRoom> out = new ArrayList<>();
+        Set<String> listed = new HashSet<>();
+        for (RoomListing r : active) {
+            if (access.mayRead(who, r.room())) {
+                out.add(new ListedRoom(r, access.listed(who, r.room())));
+                listed.add(r.room());
+            }
+        }
+        for (RoomAccess.Listed l : access.visible(who)) {
+            if (out.size() >= max) {
+                break;
+            }
+            if (listed.add(l.room().name())) {
+                out.add(new ListedRoom(new RoomListing(l.room().name(), 0, 0, null), l));
+            }
+        }
+        return out.size() > max ? out.subList(0, max) : out;
+    }
+
+    /**
+     * A room in a rooms list: its activity, and its record with the asker's role (null: a room nobody
+     * created, public, everyone writes).
+     */
+    public record ListedRoom(RoomListing activity, RoomAccess.Listed settings) { }
+
+    /**
      * Stored messages: with {@code since}, those after it; with {@code before}, those just before it;
      * with neither, the latest. Completes off the event loop, in {@code asker}'s turn; never, if the asker
      * closes first.
      */
-    public CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, Long before, Long since,
-                                                          Integer limit) {
+    public CompletableFuture<List<StoredMessage>> history(Identity who, ReadQueue.Asker asker, String room, Long before,
+                                                          Long since, Integer limit) {
         ChatRules.room(room);
+        access.checkRead(who, room);
         long beforeSeq = ChatRules.seq(before, "before");
         long sinceSeq = ChatRules.seq(since, "since");
         int max = ChatRules.limit(limit, DEFAULT_LIMIT);

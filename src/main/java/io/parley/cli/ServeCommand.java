@@ -177,6 +177,15 @@ final class ServeCommand implements Callable<Integer> {
                     + " offer it. --no-compression sends every frame uncompressed.")
     boolean compression;
 
+    /** What a join to a room nobody created does. */
+    enum RoomsOnJoin { create, refuse }
+
+    @Option(names = "--rooms-on-join", defaultValue = "${env:PARLEY_ROOMS_ON_JOIN:-create}",
+            description = "What a join to a room nobody created does: 'create' makes it a public room, and lets"
+                    + " signed-in users create rooms; 'refuse' answers not_found, and only admins create rooms"
+                    + " (env PARLEY_ROOMS_ON_JOIN).")
+    RoomsOnJoin roomsOnJoin;
+
     @Option(names = "--max-connections", defaultValue = "${env:PARLEY_MAX_CONNECTIONS:-20000}",
             description = "Open connections in total; more are answered 503 and closed as they are accepted."
                     + " Lowered at start, with a warning, to what the open file limit (ulimit -n) leaves.")
@@ -237,7 +246,7 @@ final class ServeCommand implements Callable<Integer> {
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,
                         Networks.parse("metrics network", metricsFrom), publicUrl(), compression,
                         Duration.ofSeconds(tokenLeewaySeconds), new ServerConfig.Accounts(openSignup, sessionTokenTtl,
-                        sessionLifetime, noRateLimits ? 0 : signInsPerMinute)),
+                        sessionLifetime, noRateLimits ? 0 : signInsPerMinute), roomsOnJoin == RoomsOnJoin.create),
                 noRateLimits ? admission.withoutRateLimits() : admission,
                 postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl),
                 redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl),

@@ -266,9 +266,13 @@ public record ServerConfig(
      *                     issuer and the server that differ; a connection ends this long after its
      *                     token's expiry unless refreshed. Whole seconds, as a token's times are
      * @param accounts     Parley's own accounts: sign-up, sessions and the tokens they get
+     * @param createRoomsOnJoin true ({@code --rooms-on-join create}): a join to a room nobody created makes a
+     *                     public room, and signed-in users may create rooms; false ({@code refuse}): such a
+     *                     room is {@code not_found}, and only server admins create rooms
      */
     public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom,
-                         URI publicUrl, boolean compression, Duration tokenLeeway, Accounts accounts) {
+                         URI publicUrl, boolean compression, Duration tokenLeeway, Accounts accounts,
+                         boolean createRoomsOnJoin) {
 
         /** Clocks of the issuer and the server may differ a little; machines that sync time, by less. */
         public static final Duration DEFAULT_TOKEN_LEEWAY = Duration.ofSeconds(5);
@@ -299,40 +303,46 @@ public record ServerConfig(
         }
 
         public static Access defaults() {
-            return new Access(true, null, true, Networks.LOOPBACK, null, true, DEFAULT_TOKEN_LEEWAY, Accounts.defaults());
+            return new Access(true, null, true, Networks.LOOPBACK, null, true, DEFAULT_TOKEN_LEEWAY, Accounts.defaults(),
+                    true);
         }
 
         public Access withTokenSecret(String secret) {
-            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway, accounts);
+            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withGuests(boolean allowed) {
-            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway, accounts);
+            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withWebSocket(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression, tokenLeeway, accounts);
+            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withMetricsFrom(Networks networks) {
-            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression, tokenLeeway, accounts);
+            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withPublicUrl(URI url) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression, tokenLeeway, accounts);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withTokenLeeway(Duration leeway) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, leeway, accounts);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, leeway, accounts, createRoomsOnJoin);
         }
 
         public Access withCompression(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled, tokenLeeway, accounts);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withAccounts(Accounts newAccounts) {
             return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway,
-                    newAccounts);
+                    newAccounts, createRoomsOnJoin);
+        }
+
+        public Access withRoomsOnJoin(boolean create) {
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway,
+                    accounts, create);
         }
 
         @Override
@@ -340,7 +350,7 @@ public record ServerConfig(
             // Never print the secret.
             return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
                     + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", publicUrl=" + publicUrl
-                    + ", compression=" + compression + ", tokenLeeway=" + tokenLeeway + ", accounts=" + accounts + "]";
+                    + ", compression=" + compression + ", tokenLeeway=" + tokenLeeway + ", accounts=" + accounts + ", createRoomsOnJoin=" + createRoomsOnJoin + "]";
         }
     }
 

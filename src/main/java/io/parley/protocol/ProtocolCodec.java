@@ -131,21 +131,35 @@ public final class ProtocolCodec implements BroadcastEncoder {
 
     /** Decodes an HTTP API message body, as strictly as a WebSocket frame. */
     public Post decodePost(String body) throws BadRequest {
+        return decodeBody(body, Post.class, "send");
+    }
+
+    /**
+     * The body of {@code POST /api/rooms} ({@code room} required there) and {@code PATCH /api/rooms/{room}}
+     * (where {@code room} is the path's); absent settings take their defaults, or keep their values.
+     */
+    public record RoomBody(String room, String kind, String write) { }
+
+    /** The body of {@code POST /api/rooms/{room}/roles/{user}}. */
+    public record RoleBody(@JsonProperty(required = true) String role) { }
+
+    /** Decodes an HTTP API body of {@code type} for the request named {@code request}, as strictly as a frame. */
+    public <T> T decodeBody(String body, Class<T> type, String request) throws BadRequest {
         JsonNode tree;
         try {
             tree = mapper.readTree(body);
         } catch (JsonProcessingException e) {
-            throw new BadRequest(ErrorCode.BAD_JSON, "not valid JSON: " + e.getOriginalMessage(), "send", null);
+            throw new BadRequest(ErrorCode.BAD_JSON, "not valid JSON: " + e.getOriginalMessage(), request, null);
         }
         if (tree == null || !tree.isObject()) {
-            throw new BadRequest(ErrorCode.BAD_JSON, "the body must be one JSON object", "send", null);
+            throw new BadRequest(ErrorCode.BAD_JSON, "the body must be one JSON object", request, null);
         }
         try {
-            return mapper.treeToValue(tree, Post.class);
+            return mapper.treeToValue(tree, type);
         } catch (MismatchedInputException e) {
-            throw new BadRequest(ErrorCode.BAD_REQUEST, describe(e), "send", null);
+            throw new BadRequest(ErrorCode.BAD_REQUEST, describe(e), request, null);
         } catch (JsonProcessingException e) {
-            throw new BadRequest(ErrorCode.BAD_REQUEST, "malformed message body", "send", null);
+            throw new BadRequest(ErrorCode.BAD_REQUEST, "malformed " + request + " body", request, null);
         }
     }
 

@@ -5,6 +5,7 @@ import io.parley.auth.Identity;
 import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
 import io.parley.chat.ErrorCode;
+import io.parley.chat.RoomAccess;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Failure;
 import io.parley.engine.JoinListener;
@@ -14,11 +15,14 @@ import io.parley.engine.PublishListener;
 import io.parley.engine.Refused;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
+import io.parley.store.RoomRecord;
 import io.parley.store.StoreException;
 import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
 /**
@@ -45,6 +49,7 @@ public final class ProtocolHandler {
         this.session = session;
         this.out = out;
         this.renewal = renewal;
+        session.onRemoved((room, reason) -> send(codec.encode(new ServerMessage.Removed(room, reason))));
         this.limits = new ServerMessage.Limits(config.maxMessageLength(), config.maxFrameBytes(),
                 config.maxRoomsPerConnection(), config.historyOnJoin(),
                 config.admission().sendsPerSecondPerConnection(), config.admission().requestsPerSecondPerConnection());
@@ -169,6 +174,16 @@ public final class ProtocolHandler {
                 renewal.expireAt(renewed.validUntil());
                 send(codec.encode(new ServerMessage.Refreshed(renewed.validUntil().toEpochMilli(), ref)));
             }
+            case ClientMessage.RoomSettings r -> send(codec.encode(ServerMessage.RoomInfo.of(
+                    access().settings(session.identity(), r.room()), ref)));
+            case ClientMessage.Create c -> answer(access().create(session.identity(), c.room(), c.kind(), c.write()),
+                    "create", c.room(), ref);
+            case ClientMessage.SetRoom c -> answer(access().set(session.identity(), c.room(), c.kind(), c.write()),
+                    "set", c.room(), ref);
+            case ClientMessage.Grant g -> answer(access().grant(session.identity(), g.room(), g.user(), g.role()),
+                    "grant", g.room(), ref);
+            case ClientMessage.Revoke r -> answer(access().revoke(session.identity(), r.room(), r.user()),
+                    "revoke", r.room(), ref);
         }
     }
 
@@ -187,6 +202,22 @@ public final class ProtocolHandler {
         }
         log.error("{} failed", what, cause);
         return new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
+    }
+
+    private RoomAccess access() {
+        session.requireHello();
+        return session.access();
+    }
+
+    /** Answers a room change once the database took it, on the connection's loop. */
+    private void answer(CompletableFuture<RoomRecord> change, String type, String room, JsonNode ref) {
+        change.whenCompleteAsync((record, failure) -> {
+            if (failure == null) {
+                send(codec.encode(ServerMessage.RoomInfo.of(record, ref)));
+            } else {
+                send(codec.error(RoomAccess.failure(failure), type, null, room, ref));
+            }
+        }, out.executor());
     }
 
     private void send(byte[] frame) {
@@ -209,6 +240,11 @@ public final class ProtocolHandler {
             case ClientMessage.Hello ignored -> null;
             case ClientMessage.Ping ignored -> null;
             case ClientMessage.Refresh ignored -> null;
+            case ClientMessage.Create c -> c.room();
+            case ClientMessage.RoomSettings r -> r.room();
+            case ClientMessage.SetRoom r -> r.room();
+            case ClientMessage.Grant g -> g.room();
+            case ClientMessage.Revoke r -> r.room();
         };
     }
 }

@@ -13,7 +13,7 @@ import java.util.List;
  * both look-alike keys are UNIQUE, so two accounts whose names look alike cannot exist, whichever node
  * or process adds them. {@code sessions(id_hash, account, created, expires, revoked)}: a session is
  * known by the SHA-256 of its cookie value, so a copy of the database does not sign anyone in.
- * {@code settings(name, value)}: the generated token secret.
+ * {@code settings(name, value)}: the generated token secret. The rooms' tables are {@link #rooms()}'s.
  *
  * <p><b>Threads.</b> Every method blocks on the database: call from a worker thread, never an event
  * loop. Implementations are safe to call from several threads at once.
@@ -81,6 +81,9 @@ public interface AccountStore extends AutoCloseable {
      * first writer's, when two nodes start at once).
      */
     String settingOrInit(String name, String value);
+
+    /** The rooms created explicitly and their roles, in the same database and on the same connections. */
+    RoomStore rooms();
 
     @Override
     void close();

@@ -19,6 +19,7 @@ import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
 import io.parley.chat.ErrorCode;
 import io.parley.chat.RateLimits;
+import io.parley.chat.RoomAccess;
 import io.parley.chat.RoomRequests;
 import io.parley.config.Networks;
 import io.parley.engine.Failure;
@@ -32,6 +33,7 @@ import io.parley.engine.Replay;
 import io.parley.protocol.ProtocolCodec;
 import io.parley.protocol.ProtocolHandler;
 import io.parley.protocol.ServerMessage;
+import io.parley.store.RoomRecord;
 import io.parley.store.StoreException;
 import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
@@ -42,6 +44,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
@@ -54,6 +57,9 @@ import java.util.regex.Pattern;
  *   <li>{@code GET /api/rooms/{room}/messages[?before=N]}: read older or the latest history;</li>
  *   <li>{@code GET /api/rooms/{room}/members[?after=C&limit=N]}: one page of the room's members;</li>
  *   <li>{@code GET /api/rooms[?limit=N]}: the rooms list, most recently active first.</li>
+ *   <li>{@code GET /api/rooms}, {@code POST /api/rooms}: the rooms the caller may see; create one;</li>
+ *   <li>{@code GET/PATCH /api/rooms/{room}}: a room's settings;</li>
+ *   <li>{@code POST/DELETE /api/rooms/{room}/roles/{user}}: grant or revoke a room role.</li>
  * </ul>
  * Each request is checked like a WebSocket handshake (origin, then token) and then handed to
  * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
@@ -74,6 +80,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final String ROOMS_LIST = "/api/rooms";
     private static final String MESSAGES = "/messages";
     private static final String MEMBERS = "/members";
+    private static final String ROLES = "/roles/";
     private static final Pattern WHOLE_NUMBER = Pattern.compile("-?[0-9]{1,19}");
     static final String GUEST_NAME = "X-Parley-Name";
 
@@ -164,31 +171,103 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         };
         QueryStringDecoder query = new QueryStringDecoder(request.uri());
         String path = query.path();
+        HttpMethod method = request.method();
         if (path.equals(ROOMS_LIST)) {
-            if (!request.method().equals(HttpMethod.GET)) {
-                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to list the rooms");
+            if (method.equals(HttpMethod.GET)) {
+                rooms(request, query.parameters(), user);
+            } else if (method.equals(HttpMethod.POST)) {
+                ProtocolCodec.RoomBody body = body(request, ProtocolCodec.RoomBody.class, "create");
+                if (body.room() == null) {
+                    throw new ChatException(ErrorCode.BAD_REQUEST, "missing field 'room'");
+                }
+                changed(request, chat.access().create(user, body.room(), body.kind(), body.write()), body.room());
+            } else {
+                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to list rooms and POST to create one");
             }
-            rooms(request, query.parameters(), user);
             return;
         }
         if (path.startsWith(ROOMS) && path.endsWith(MEMBERS) && path.length() > ROOMS.length() + MEMBERS.length()) {
-            if (!request.method().equals(HttpMethod.GET)) {
+            if (!method.equals(HttpMethod.GET)) {
                 throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read the members");
             }
-            members(request, query.parameters(), path.substring(ROOMS.length(), path.length() - MEMBERS.length()));
+            members(request, query.parameters(), reader(request, user),
+                    path.substring(ROOMS.length(), path.length() - MEMBERS.length()));
+            return;
+        }
+        if (path.startsWith(ROOMS) && path.indexOf(ROLES, ROOMS.length()) > ROOMS.length()) {
+            int at = path.indexOf(ROLES, ROOMS.length());
+            roles(request, user, path.substring(ROOMS.length(), at), path.substring(at + ROLES.length()));
+            return;
+        }
+        if (path.startsWith(ROOMS) && path.length() > ROOMS.length() && path.indexOf('/', ROOMS.length()) < 0) {
+            String room = path.substring(ROOMS.length());
+            if (method.equals(HttpMethod.GET)) {
+                answer(request, ok(ServerMessage.RoomInfo.of(chat.access().settings(reader(request, user), room), null)));
+            } else if (method.equals(HttpMethod.PATCH)) {
+                ProtocolCodec.RoomBody body = body(request, ProtocolCodec.RoomBody.class, "set");
+                changed(request, chat.access().set(user, room, body.kind(), body.write()), room);
+            } else {
+                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read a room's settings and PATCH to change them");
+            }
             return;
         }
         if (!path.startsWith(ROOMS) || !path.endsWith(MESSAGES) || path.length() <= ROOMS.length() + MESSAGES.length()) {
             throw new ChatException(ErrorCode.NOT_FOUND, "no such API route: " + path);
         }
         String room = path.substring(ROOMS.length(), path.length() - MESSAGES.length());
-        if (request.method().equals(HttpMethod.POST)) {
+        if (method.equals(HttpMethod.POST)) {
             post(request, user, room, limits);
-        } else if (request.method().equals(HttpMethod.GET)) {
-            read(request, query.parameters(), room, user);
+        } else if (method.equals(HttpMethod.GET)) {
+            read(request, query.parameters(), reader(request, user), room);
         } else {
             throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read and POST to send");
         }
+    }
+
+    /**
+     * Who reads: the token's user, or a guest named by {@code X-Parley-Name}, or (without either) null,
+     * an anonymous reader, which public rooms let in and private rooms do not.
+     */
+    private static Identity reader(FullHttpRequest request, Identity user) {
+        if (user != null) {
+            return user;
+        }
+        String name = guestName(request);
+        return name == null ? null : ChatSession.guest(name);
+    }
+
+    /** {@code POST} (grant, with {@code {"role": ...}}) or {@code DELETE} (revoke) {@code /api/rooms/{room}/roles/{user}}. */
+    private void roles(FullHttpRequest request, Identity user, String room, String target) {
+        if (target.isEmpty() || target.indexOf('/') >= 0) {
+            throw new ChatException(ErrorCode.NOT_FOUND, "no such API route");
+        }
+        if (request.method().equals(HttpMethod.POST)) {
+            ProtocolCodec.RoleBody body = body(request, ProtocolCodec.RoleBody.class, "grant");
+            changed(request, chat.access().grant(user, room, target, body.role()), room);
+        } else if (request.method().equals(HttpMethod.DELETE)) {
+            changed(request, chat.access().revoke(user, room, target), room);
+        } else {
+            throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use POST to grant a role and DELETE to revoke it");
+        }
+    }
+
+    private <T> T body(FullHttpRequest request, Class<T> type, String name) {
+        CharSequence mime = HttpUtil.getMimeType(request);
+        if (mime == null || !mime.toString().equalsIgnoreCase("application/json")) {
+            throw new ChatException(ErrorCode.BAD_REQUEST, "the body must be Content-Type: application/json");
+        }
+        try {
+            return codec.decodeBody(request.content().toString(StandardCharsets.UTF_8), type, name);
+        } catch (ProtocolCodec.BadRequest e) {
+            throw new ChatException(e.code(), e.getMessage());
+        }
+    }
+
+    /** Answers a room change when the database took it, on this connection's loop. */
+    private void changed(FullHttpRequest request, CompletableFuture<RoomRecord> change, String room) {
+        change.whenCompleteAsync((record, failure) -> answer(request, failure == null
+                ? ok(ServerMessage.RoomInfo.of(record, null))
+                : error(RoomAccess.failure(failure), null, room)), ctx.executor());
     }
 
     private void post(FullHttpRequest request, Identity user, String room, RateLimits.Connection limits) {
@@ -233,18 +312,6 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
     }
 
-    /**
-     * Who a poll is from, a member of the room while it keeps polling: the token's user, or a guest that
-     * names itself with {@value #GUEST_NAME}; null (nobody's presence) for an anonymous poll.
-     */
-    private static Identity poller(FullHttpRequest request, Identity user) {
-        if (user != null) {
-            return user;
-        }
-        String name = guestName(request);
-        return name == null ? null : ChatSession.guest(name);
-    }
-
     /** The rooms list; like reading a room, open to whoever may connect. */
     private void rooms(FullHttpRequest request, Map<String, List<String>> params, Identity user) {
         Long limit = cursor(params, "limit");
@@ -258,7 +325,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         }, ctx.executor());
     }
 
-    private void read(FullHttpRequest request, Map<String, List<String>> params, String room, Identity user) {
+    private void read(FullHttpRequest request, Map<String, List<String>> params, Identity who, String room) {
         Long since = number(params, "since");
         Long before = number(params, "before");
         Long limit = number(params, "limit");
@@ -271,7 +338,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             if (wait != null) {
                 throw new ChatException(ErrorCode.BAD_REQUEST, "wait needs since");
             }
-            chat.history(reads, room, before, null, max).whenCompleteAsync((messages, failure) -> {
+            chat.history(who, reads, room, before, null, max).whenCompleteAsync((messages, failure) -> {
                 if (failure == null) {
                     long seq = messages.isEmpty() ? (before == null ? 0 : before - 1) : messages.getLast().seq();
                     answer(request, ok(new ServerMessage.HistoryPage(room, ServerMessage.Message.of(messages),
@@ -283,7 +350,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         int waitSeconds = wait == null ? 0 : (int) Math.min(wait, Integer.MAX_VALUE);
-        poll = chat.poll(poller(request, user), reads, room, since, max, waitSeconds, ctx.executor(), new PollListener() {
+        poll = chat.poll(who, reads, room, since, max, waitSeconds, ctx.executor(), new PollListener() {
             @Override
             public void answered(Replay replay) {
                 engineAnswered(request);
@@ -302,11 +369,11 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     /** A page of the room's members; like reading its messages, open to whoever may connect. */
-    private void members(FullHttpRequest request, Map<String, List<String>> params, String room) {
+    private void members(FullHttpRequest request, Map<String, List<String>> params, Identity who, String room) {
         Long after = cursor(params, "after");
         Long limit = cursor(params, "limit");
         Integer max = limit == null ? null : (int) Math.max(Integer.MIN_VALUE, Math.min(limit, Integer.MAX_VALUE));
-        chat.members(room, after, max, ctx.executor(), new MembersListener() {
+        chat.members(who, room, after, max, ctx.executor(), new MembersListener() {
             @Override
             public void answered(MembersPage page) {
                 answer(request, ok(ServerMessage.MembersPage.of(room, page, null)));
@@ -405,7 +472,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"parley\"");
         }
         if (e.code() == ErrorCode.METHOD_NOT_ALLOWED) {
-            r.headers().set(HttpHeaderNames.ALLOW, "GET, POST");
+            r.headers().set(HttpHeaderNames.ALLOW, "GET, POST, PATCH, DELETE");
         }
         return r;
     }
@@ -413,6 +480,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static String requestName(String method) {
         return switch (method) {
             case "POST" -> "send";
+            case "PATCH" -> "set";
+            case "DELETE" -> "revoke";
             case "GET", "HEAD" -> "read";
             default -> null;
         };
@@ -422,7 +491,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         return switch (code) {
             case UNAUTHORIZED, BAD_CREDENTIALS -> HttpResponseStatus.UNAUTHORIZED;
             case FORBIDDEN, SIGNUP_CLOSED -> HttpResponseStatus.FORBIDDEN;
-            case NAME_TAKEN -> HttpResponseStatus.CONFLICT;
+            case NAME_TAKEN, ROOM_EXISTS -> HttpResponseStatus.CONFLICT;
             case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
             case METHOD_NOT_ALLOWED -> HttpResponseStatus.METHOD_NOT_ALLOWED;
             case TOO_LARGE -> HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE;

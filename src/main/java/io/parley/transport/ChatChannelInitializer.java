@@ -14,6 +14,7 @@ import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.parley.account.Accounts;
+import io.parley.chat.RoomAccess;
 import io.parley.chat.RateLimits;
 import io.parley.chat.RoomRequests;
 import io.parley.config.ServerConfig;
@@ -96,7 +97,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
 
     ChatChannelInitializer(ServerConfig config, SslContext tls, Broker broker, ProtocolCodec codec,
                            ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files,
-                           ConnectionCounts connections, FatalErrors fatal, Accounts accounts) {
+                           ConnectionCounts connections, FatalErrors fatal, Accounts accounts, RoomAccess rooms) {
         this.accounts = accounts;
         this.fatal = fatal;
         this.openChannels = openChannels;
@@ -111,7 +112,7 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.authenticator = new Authenticator(config.access());
         this.connections = connections;
         this.rateLimits = new RateLimits(config.admission(), config.access().accounts().signInsPerMinutePerAddress());
-        this.roomRequests = new RoomRequests(broker, config, rateLimits, accounts.names());
+        this.roomRequests = new RoomRequests(broker, config, rateLimits, accounts.names(), rooms);
         this.metrics = new ServerMetrics(broker, sockets, connections);
         this.traffic = new TrafficMeter(metrics);
         this.routes = new HttpRoutes(files, metrics, origins, config.access().metricsFrom(),

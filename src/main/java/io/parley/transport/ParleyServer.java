@@ -17,6 +17,8 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.parley.account.Accounts;
+import io.parley.chat.RoomAccess;
+import io.parley.engine.cluster.RoomNotices;
 import io.parley.config.ServerConfig;
 import io.parley.engine.Broker;
 import io.parley.engine.LocalBroker;
@@ -57,6 +59,10 @@ public final class ParleyServer implements AutoCloseable {
     private final String name;
     private final HistoryStore store;
     private final Accounts accounts;
+    /** Who may do what in which room; closed with the accounts, whose database holds the rooms. */
+    private RoomAccess rooms;
+    /** Room changes announced to and heard from the other nodes; null on a single node. */
+    private RoomNotices notices;
     private final Broker broker;
     private final EventLoopGroup acceptor;
     private final EventLoopGroup workers;
@@ -76,6 +82,19 @@ public final class ParleyServer implements AutoCloseable {
         ServerConfig config = given.access().tokenSecret() != null ? given
                 : given.withAccess(given.access().withTokenSecret(accounts.tokenSecret()));
         this.config = config;
+        try {
+            rooms = new RoomAccess(accounts.rooms(), config.access().createRoomsOnJoin(), name);
+            notices = config.redis() != null ? RoomNotices.connect(config.redis(), rooms::noticed) : null;
+            if (notices != null) {
+                rooms.announceWith(notices::publish);
+            }
+        } catch (RuntimeException e) {
+            if (rooms != null) {
+                rooms.close();
+            }
+            accounts.close();
+            throw e;
+        }
         SslContext tls;
         StaticFiles files;
         try {
@@ -87,7 +106,7 @@ public final class ParleyServer implements AutoCloseable {
                     ? PostgresHistoryStore.open(config.postgres())
                     : HistoryStore.openSqlite(config.dataDir(), config.durableSync(), config.sqliteBusyTimeout());
         } catch (Exception | Error e) {
-            accounts.close();
+            closeAccounts();
             throw e;
         }
         ProtocolCodec codec = new ProtocolCodec();
@@ -100,7 +119,7 @@ public final class ParleyServer implements AutoCloseable {
                             config.presenceNamesUpTo(), config.presenceGrace().toMillis(), name, fatal);
         } catch (RuntimeException e) {
             store.close();
-            accounts.close();
+            closeAccounts();
             throw e;
         }
         acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
@@ -114,7 +133,7 @@ public final class ParleyServer implements AutoCloseable {
             ConnectionCounts counts = new ConnectionCounts(DescriptorBudget.connections(config.admission().maxConnections()),
                     config.admission().maxConnectionsPerIp());
             ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections,
-                    files, counts, fatal, accounts);
+                    files, counts, fatal, accounts, rooms);
             AcceptGate gate = new AcceptGate(counts, config.admission().trustedProxies(), tls != null);
             workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
             listener = new ServerBootstrap()
@@ -143,7 +162,7 @@ public final class ParleyServer implements AutoCloseable {
             shutdownLoops();
             broker.close();
             store.close();
-            accounts.close();
+            closeAccounts();
             throw e;
         }
         log.info("Parley listening on {}://{}:{}/ (history in {}{})", config.tls() ? "https" : "http", config.host(),
@@ -229,11 +248,20 @@ public final class ParleyServer implements AutoCloseable {
             log.warn("closing the store failed", e);
         }
         try {
-            accounts.close();
+            closeAccounts();
         } catch (Exception e) {
             log.warn("closing the accounts failed", e);
         }
         log.info("Parley stopped");
+    }
+
+    /** The rooms' notices, their cache and the accounts' database, in that order. */
+    private void closeAccounts() {
+        if (notices != null) {
+            notices.close();
+        }
+        rooms.close();
+        accounts.close();
     }
 
     private void shutdownLoops() {
