@@ -34,8 +34,12 @@ class SignedInChatBrowserTest {
     @RegisterExtension
     final Pages pages = new Pages();
 
-    /** A server that takes sign-ups (also {@link TokenRefreshBrowserTest}'s), its accounts' settings and the rest as {@code more} makes them. */
-    static TestServer start(Pages pages, Path dir, UnaryOperator<Accounts> accounts, UnaryOperator<ServerConfig> more) throws Exception {
+    /**
+     * A server that takes sign-ups (also {@link TokenRefreshBrowserTest}'s), its accounts' settings and
+     * the rest as {@code more} makes them.
+     */
+    static TestServer start(Pages pages, Path dir, UnaryOperator<Accounts> accounts, UnaryOperator<ServerConfig> more)
+            throws Exception {
         return pages.closedAfter(TestServer.start(dir, c -> more.apply(c.withAccess(c.access().withAccounts(
                 accounts.apply(c.access().accounts().withOpenSignup(true)))))));
     }
