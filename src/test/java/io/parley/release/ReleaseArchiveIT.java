@@ -157,7 +157,8 @@ class ReleaseArchiveIT {
             HttpClient http = HttpClient.newHttpClient();
             URI base = URI.create("http://127.0.0.1:" + port);
             if (!ServeProcess.becomesHealthy(http, base.resolve("/healthz"), accountsServer, START_TIMEOUT)) {
-                throw new AssertionError("bin/parley serve did not become healthy; its output:\n" + Files.readString(log));
+                throw new AssertionError("bin/parley serve did not become healthy; its output:\n"
+                        + Files.readString(log));
             }
 
             Process add = UnpackedArchive.command(env, archive.path("bin/parley").toString(), "user", "add", "Grace")
