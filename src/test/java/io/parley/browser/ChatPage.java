@@ -7,6 +7,8 @@ import org.openqa.selenium.OutputType;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.TimeoutException;
 import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.logging.LogType;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
@@ -19,6 +21,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -58,16 +61,7 @@ final class ChatPage implements AutoCloseable {
     }
 
     static ChatPage open(URI url) throws IOException {
-        Path profile = Files.createTempDirectory("parley-chromium-");
-        ChatPage page;
-        try {
-            page = new ChatPage(profile, Chromium.start(profile));
-        } catch (RuntimeException e) {
-            delete(profile);
-            throw e;
-        }
-        page.driver.get(url.toString());
-        return page;
+        return open(url, List.of(), null);
     }
 
     /**
@@ -332,10 +326,15 @@ final class ChatPage implements AutoCloseable {
     }
 
     void await(String what, Predicate<WebDriver> condition) {
+        await(what, WAIT, condition);
+    }
+
+    /** As {@link #await(String, Predicate)}, for a condition that takes longer than the usual wait. */
+    void await(String what, Duration wait, Predicate<WebDriver> condition) {
         try {
-            new WebDriverWait(driver, WAIT, Duration.ofMillis(50)).until(condition::test);
+            new WebDriverWait(driver, wait, Duration.ofMillis(50)).until(condition::test);
         } catch (TimeoutException e) {
-            throw new AssertionError("waited " + WAIT.toSeconds() + " s for " + what + "; the page shows status '"
+            throw new AssertionError("waited " + wait.toSeconds() + " s for " + what + "; the page shows status '"
                     + status() + "', transport '" + transport() + "', messages " + messages()
                     + "; its console:\n" + console(), e);
         }
@@ -377,15 +376,71 @@ final class ChatPage implements AutoCloseable {
      * {@link Chromium#trusting} for a page served with a test's own certificate.
      */
     static ChatPage open(URI url, List<String> chromiumArguments) throws IOException {
+        return open(url, chromiumArguments, null);
+    }
+
+    /**
+     * As {@link #open(URI, List)}, with {@code beforeEachDocument} (if not null) run in every document
+     * the browser loads before the page's own scripts: {@link #FORCE_LONG_POLLING}, {@link #COUNT_WEBSOCKETS}.
+     */
+    static ChatPage open(URI url, List<String> chromiumArguments, String beforeEachDocument) throws IOException {
         Path profile = Files.createTempDirectory("parley-chromium-");
         ChatPage page;
         try {
-            page = new ChatPage(profile, Chromium.start(profile, chromiumArguments));
+            ChromeDriver driver = Chromium.start(profile, chromiumArguments);
+            page = new ChatPage(profile, driver);
+            if (beforeEachDocument != null) {
+                driver.executeCdpCommand("Page.addScriptToEvaluateOnNewDocument", Map.of("source", beforeEachDocument));
+            }
         } catch (RuntimeException e) {
             delete(profile);
             throw e;
         }
         page.driver.get(url.toString());
         return page;
+    }
+
+    /**
+     * A browser whose WebSockets all fail to open (they ask for a path the server answers 404): the page
+     * falls back to long polling, as behind a proxy that does not pass the upgrade on, and its tries at
+     * moving back fail too, while other pages of the same server stay on WebSocket.
+     */
+    static final String FORCE_LONG_POLLING = """
+            const RealWebSocket = window.WebSocket;
+            window.WebSocket = class extends RealWebSocket {
+              constructor(url, protocols) { super(String(url).replace('/chat', '/no-websocket-here'), protocols); }
+            };""";
+
+    /** Counts the WebSockets the page opens, in {@code window.parleyTestSockets} (see {@link #webSocketsOpened}). */
+    static final String COUNT_WEBSOCKETS = """
+            window.parleyTestSockets = 0;
+            const CountedWebSocket = window.WebSocket;
+            window.WebSocket = class extends CountedWebSocket {
+              constructor(url, protocols) { super(url, protocols); window.parleyTestSockets += 1; }
+            };""";
+
+    /** How many WebSockets this document has opened, for a page opened with {@link #COUNT_WEBSOCKETS}. */
+    long webSocketsOpened() {
+        return ((Number) script("return window.parleyTestSockets;")).longValue();
+    }
+
+    /**
+     * On the sign-in page (/signin): signs up with a new account and waits until the main page it goes on
+     * to shows that account's name.
+     */
+    void signUp(String name, String password) {
+        await("the sign-up form", d -> d.findElement(By.id("signup-form")).isDisplayed());
+        WebElement form = driver.findElement(By.id("signup-form"));
+        form.findElement(By.name("name")).sendKeys(name);
+        form.findElement(By.name("password")).sendKeys(password);
+        form.findElement(By.tagName("button")).click();
+        await("the main page, signed in as " + name, d -> URI.create(d.getCurrentUrl()).getPath().equals("/")
+                && d.findElement(By.id("account-name")).getText().equals(name));
+    }
+
+    /** Clicks "Sign out" and waits until the reloaded page offers "Sign in". */
+    void signOut() {
+        driver.findElement(By.id("sign-out")).click();
+        await("the page signed out, offering 'Sign in'", d -> account().signIn());
     }
 }

@@ -31,6 +31,13 @@ final class Pages implements BeforeEachCallback, AfterEachCallback {
         return page;
     }
 
+    /** A page at {@code url} with a script run before each document's own ({@link ChatPage#FORCE_LONG_POLLING}). */
+    ChatPage open(URI url, String beforeEachDocument) throws IOException {
+        ChatPage page = ChatPage.open(url, List.of(), beforeEachDocument);
+        open.add(page);
+        return page;
+    }
+
     /** A page at {@code url} that has joined {@code room} as the guest {@code name}, caught up. */
     ChatPage joined(URI url, String name, String room) throws IOException {
         ChatPage page = open(url);

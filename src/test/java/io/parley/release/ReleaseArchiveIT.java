@@ -9,9 +9,11 @@ import io.parley.testing.ServeProcess;
 import io.parley.testing.TestCertificate;
 import io.parley.testing.WsClient;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
 import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -133,6 +135,80 @@ class ReleaseArchiveIT {
                 .isEqualTo(143);
         assertThat(Files.readString(log)).contains("Parley stopped").doesNotContain("Exception", "ERROR");
         assertThat(recording).as("the flight recording dumped at exit").isNotEmptyFile();
+    }
+
+    /**
+     * Accounts through the archive's own runtime: {@code bin/parley user add} hashes the password read from
+     * standard input with Argon2id (Bouncy Castle, a jar beside the jlink runtime, not a module of it) and
+     * writes the account into the database of a server that is running; the server then signs that account
+     * in over HTTP, and the token it hands out chats as the account's user id.
+     */
+    @Test
+    void aUserAddedWithTheArchivesLauncherSignsInToItsRunningServerAndChats() throws Exception {
+        int port = FreePorts.belowEphemeralRange();
+        Path data = work.resolve("accounts-data");
+        Path log = work.resolve("accounts-serve.log");
+        Map<String, String> env = archive.environment();
+        env.put("PARLEY_HOST", "127.0.0.1");
+        env.put("PARLEY_PORT", String.valueOf(port));
+        env.put("PARLEY_DATA_DIR", data.toString());
+        Process accountsServer = UnpackedArchive.start(env, log, archive.path("bin/parley").toString(), "serve");
+        try {
+            HttpClient http = HttpClient.newHttpClient();
+            URI base = URI.create("http://127.0.0.1:" + port);
+            if (!ServeProcess.becomesHealthy(http, base.resolve("/healthz"), accountsServer, START_TIMEOUT)) {
+                throw new AssertionError("bin/parley serve did not become healthy; its output:\n"
+                        + Files.readString(log));
+            }
+
+            Process add = UnpackedArchive.command(env, archive.path("bin/parley").toString(), "user", "add", "Grace")
+                    .redirectErrorStream(true).start();
+            try (var stdin = add.getOutputStream()) {
+                stdin.write("correct horse battery\n".getBytes(StandardCharsets.UTF_8));
+            }
+            String added = new String(add.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(add.waitFor(60, TimeUnit.SECONDS)).as("parley user add ended").isTrue();
+            assertThat(add.exitValue()).as("parley user add: " + added).isZero();
+            Matcher id = Pattern.compile("added Grace \\((\\S+)\\)").matcher(added);
+            assertThat(id.find()).as("parley user add names the account's id: " + added).isTrue();
+
+            HttpResponse<String> wrong = http.send(signIn(base, "Grace", "wrong horse battery"),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(wrong.statusCode()).as("a wrong password: %s", wrong.body()).isEqualTo(401);
+            HttpResponse<String> signedIn = http.send(signIn(base, "grace", "correct horse battery"),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(signedIn.statusCode()).as("POST /api/session: %s", signedIn.body()).isEqualTo(200);
+            JsonNode session = WsClient.JSON.readTree(signedIn.body());
+            assertThat(session.path("user").asText()).as("the session's user").isEqualTo(id.group(1));
+            assertThat(session.path("name").asText()).isEqualTo("Grace");
+
+            URI chat = URI.create("ws://127.0.0.1:" + port + "/chat?token="
+                    + URLEncoder.encode(session.path("token").asText(), StandardCharsets.UTF_8));
+            try (WsClient grace = WsClient.connect(http, chat)) {
+                grace.send(Map.of("type", "hello"));
+                JsonNode welcome = grace.expect("welcome");
+                assertThat(welcome.path("user").asText()).isEqualTo(id.group(1));
+                assertThat(welcome.path("guest").asBoolean()).isFalse();
+                grace.join("lobby");
+                grace.say("lobby", "g1", "signed in from the archive");
+                JsonNode said = grace.expect("message", m -> m.path("id").asText().equals("g1"));
+                assertThat(said.path("user").asText()).as("stored under the account's id").isEqualTo(id.group(1));
+                assertThat(said.path("from").asText()).isEqualTo("Grace");
+            }
+        } finally {
+            accountsServer.destroy();
+            if (!accountsServer.waitFor(30, TimeUnit.SECONDS)) {
+                accountsServer.destroyForcibly();
+            }
+        }
+        assertThat(Files.readString(log)).doesNotContain("Exception", "ERROR");
+    }
+
+    private static HttpRequest signIn(URI base, String name, String password) {
+        return HttpRequest.newBuilder(base.resolve("/api/session")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(WsClient.JSON.createObjectNode()
+                        .put("name", name).put("password", password).toString()))
+                .build();
     }
 
     @Test
