@@ -1,465 +1,124 @@
-// Parley's browser client: one nickname, one room, over a WebSocket speaking docs/PROTOCOL.md or,
-// where something refuses WebSocket, over the HTTP API by long polling.
+// Parley's browser client: one name, any number of rooms, on one connection (connection.js). This
+// file holds the page's one state object and wires the modules together; each module says what it
+// does at its head:
+//   connection.js  WebSocket or long polling, reconnects and backoff
+//   room.js        one room's message order: dedupe, gaps, catching up, paging back
+//   outbox.js      what the user wrote and the server has not stored yet: ordered, never dropped
+//   presence.js    who is in a room, counted per name
+//   rooms.js       the rooms joined, the one shown, unread counts, the server's room list
+//   format.js      code points, links, days
+//   tokens.js      where the token comes from and what it says
+//   session.js     keeping the token fresh: the signed-in session's, or the framing site's
+//   api.js         the HTTP API
+//   view.js        everything drawn, through DOM nodes and textContent only
 //
-// State per room lives in a Room (room.js): the last seq shown, messages waiting behind a gap,
-// and whether a `history` request is in flight. Every message, whether from `joined.history`, a
-// `history` reply, a poll reply or live, goes through room.accept(), which drops seqs already
-// shown (dedupe) and holds back any that arrive after a gap until it is filled. So the list in the
-// page is only ever appended to, in seq order, each message exactly once.
+// Every message, whether from `joined.history`, a `history` reply, a poll reply or live, goes
+// through its Room's accept(), which shows each seq once and in order. A room is `synced` once it
+// has caught up on the current transport; only then does the outbox send into it, one message in
+// flight per room (outbox.js says why).
 //
-// Transports. connect() opens a WebSocket. If it closes without ever opening, one plain poll of the
-// HTTP API tells why: if the server answers, it is up and something on the way (a proxy, a
-// firewall, the server's --no-websocket) refuses the upgrade, so we stay on long polling: GET
-// /api/rooms/{room}/messages?since=N&wait=25 in a loop, sends as POSTs. While polling, a WebSocket
-// is tried again after 30 s (doubling up to 5 min); once it has re-joined with `since`, polling
-// stops. If the poll fails too, the server is down. A dropped connection (a socket that closes
-// after opening, a poll that fails) is reopened, WebSocket first, after an exponential, jittered
-// delay; it re-joins with `since` = the last seq shown, so it receives exactly what it missed.
+// Tokens. A token in the page's address (#token=… or ?token=…) makes us a user instead of a guest;
+// without one, a page in a frame asks its parent (postMessage, session.js), and every page asks the
+// server for its signed-in session's token (POST /api/session/token: 200 signed in, 401 a guest who
+// may sign in, 404 a server without accounts). A token goes on the WebSocket URL as ?token=
+// (browsers cannot set headers on a WebSocket) and in an Authorization header to the API.
 //
-// Sends. A send stays in `outgoing` until its ack or its own message arrives. Whenever a
-// transport has caught up with the room, everything still in `outgoing` is sent again with the
-// same id: the server stores an id once per (room, user) and answers a repeat with the first ack,
-// so a send that did arrive before a drop or a switch is not stored twice.
-//
-// A token in the page's address (#token=… or ?token=…) makes us a user instead of a guest: it
-// goes on the WebSocket URL as ?token= (browsers cannot set headers on a WebSocket) and in an
-// Authorization header to the API.
-//
-// Fresh tokens. A connection opened with a token ends (1008) when the token expires. A site that
-// shows this page in a frame (it must be an --allowed-origin) can hand it a token at any time:
-// frame.contentWindow.postMessage({ type: 'parley:token', token }, parleyOrigin). The page asks for
-// one by posting { type: 'parley:token-needed', validUntil } to its parent when three quarters of the
-// connection's time are gone, again if the connection ends with 1008, and once at the start when it
-// has no token. A fresh token goes to the server as `refresh` (no reconnect), and serves every later
-// reconnect and API request. So the parent may also give the first token this way instead of in the
-// address; a guest page that has joined is not turned into a user's.
-//
-// What the page shows is drawn by view.js, through textContent only.
+// Fresh tokens. A connection opened with a token ends (1008) when the token expires; session.js
+// keeps the token fresh (a signed-in session's, or a framing site's: frame.contentWindow.postMessage(
+// { type: 'parley:token', token }, parleyOrigin)), and each fresh one goes to the server as `refresh`
+// (no reconnect) and serves every later reconnect and API request.
 
-import { Api, ApiError } from './api.js';
+import { Api, ApiError, signOut } from './api.js';
+import { Connection, STOP_ON, connectionState } from './connection.js';
+import { codePoints } from './format.js';
+import { Outbox } from './outbox.js';
+import { Presence } from './presence.js';
 import { Room } from './room.js';
+import { RoomList } from './rooms.js';
+import { TokenKeeper } from './session.js';
+import * as tokens from './tokens.js';
 import * as view from './view.js';
 
-const PING_EVERY_MS = 20_000; // the server closes a connection silent for 60 s
-const RETRY_FIRST_MS = 500;
-const RETRY_MAX_MS = 15_000;
-const STABLE_AFTER_MS = 10_000; // a connection that lived this long resets the backoff
-const POLL_WAIT_S = 25; // below the 30 s the API allows, and below most proxies' idle timeouts
-const UPGRADE_FIRST_MS = 30_000;
-const UPGRADE_MAX_MS = 300_000;
-const SEND_RETRY_MS = 2_000;
-const STOP_ON = new Set(['invalid_name', 'invalid_room', 'unauthorized', 'forbidden']); // retrying cannot help
-const RETRY_SEND_ON = new Set(['rate_limited', 'overloaded', 'store_unavailable']);
+const OLDER_PAGE = 50;
+const ROOM_LIST_LIMIT = 100;
+const ROOM_LIST_EVERY_MS = 60_000;
+const RATE_RETRY_MS = 2_000;
+const MEMBERS_OVER_HTTP_EVERY_MS = 15_000;
+const MEMBERS_FIRST_MS = 1_000; // after the first polls, which make a named poller a member
+const LINES_KEPT = 5_000; // per room; older lines are dropped from memory (and page back again)
+const embedded = window.parent !== window;
 
 const $ = (id) => document.getElementById(id);
-const joinForm = $('join-form');
 const nameInput = $('name');
 const roomInput = $('room');
-const connectButton = $('connect');
-const leaveButton = $('leave');
-const sendForm = $('send-form');
 const textInput = $('text');
-const sendButton = $('send');
 
-let token = pageToken();
-const embedded = window.parent !== window;
-let nickname = '';
-let me = null; // our user id: the `welcome`'s `user`, or, while polling, the token's `sub` or `guest:<name>`
-let room = null; // null once the user leaves, so that late replies and timers are ignored
-let api = null;
-let transport = 'none'; // the one that delivers: 'websocket', 'longpoll' or 'none' while connecting
-let ws = null; // the socket we listen to: the connection, or a retry of WebSocket while polling
-let poll = null; // the AbortController of the running long-poll loop
-let connectedAt = null;
-let attempt = 0;
-let upgradeAttempt = 0;
-let synced = false;
-let pingTimer;
-let retryTimer;
-let upgradeTimer;
-let countdownTimer;
-let tokenTimer;
-let stoppedFor = null; // the error code that stopped the page, if one did
-let maxLength = 2000;
-let sent = 0;
-const outgoing = new Map(); // id -> text of our sends not yet acknowledged
 // crypto.randomUUID needs a secure context; a random prefix and a counter work over plain http too.
-const clientId = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+const pagePrefix = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
 
-function pageToken() {
-  return new URLSearchParams(location.hash.slice(1)).get('token') ?? new URLSearchParams(location.search).get('token');
-}
+// The page's whole state. Timers live beside what they serve (connection.timers, tokens.timer,
+// outbox timer) so that leaving clears them in one place.
+const state = {
+  connection: connectionState(),
+  outbox: new Outbox(pagePrefix, load(sessionStorage, 'outbox')),
+  outboxTimer: null,
+  rooms: {
+    list: new RoomList(load(localStorage, 'rooms')),
+    byName: new Map(), // room -> { room: Room, presence, lines, members, synced, counting, listing }
+  },
+  tokens: {
+    token: tokens.fromAddress(location.hash, location.search),
+    source: null, // 'address', 'frame' or 'session'
+    validUntil: null,
+    timer: null,
+    accounts: false, // the server has accounts (POST /api/session/token answered 401 or 200)
+  },
+  me: { name: '', user: null }, // `user`: the `welcome`'s, or, while polling, the token's `sub` or `guest:<name>`
+  limits: { maxLength: 2000 },
+  listTimer: null,
+  membersTimer: null, // while polling: reads the shown room's members over HTTP
+  followNewest: true, // the newest message is in view: keep it there when the page shrinks
+};
+if (state.tokens.token) state.tokens.source = 'address';
 
-// A claim of the token, to show its name in the form or know our user id while polling; the server
-// checks the token, we only read it.
-function tokenClaim(claim) {
-  try {
-    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-    const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
-    return JSON.parse(new TextDecoder().decode(bytes))[claim] ?? '';
-  } catch {
-    return '';
-  }
-}
-
-function tokenName() {
-  return tokenClaim('name');
-}
-
-function setTransport(name) {
-  if (name !== transport) console.info(`parley: transport ${transport} -> ${name}`);
-  transport = name;
-  view.transport(name);
-}
-
-// Ours by user id only: a guest may take our name (or one that looks like it), never our id; and a
-// message with the id of one of our sends is ours only if it is from us.
-function showMessage(message) {
-  const ours = me !== null && message.user === me;
-  if (ours) outgoing.delete(message.id);
-  view.message(message, ours);
-}
-
-// A `joined` or a poll reply may say that some of what we missed is gone (retention).
-function noteRecovery(reply) {
-  if (reply.recovered === false) view.notice('Some older messages are no longer stored on the server; they are missing here.');
-}
-
-function send(request) {
-  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(request));
-}
-
-function setReady(ready) {
-  synced = ready;
-  sendButton.disabled = !ready;
-  if (ready) view.status('connected', 'connected');
-}
-
-// The transport has caught up with the room: open it for sending, and send again what is pending.
-function caughtUp() {
-  setReady(true);
-  for (const id of outgoing.keys()) deliver(id);
-}
-
-// Asks for the next page of missing messages, or, once there is none, opens the room for sending.
-function fill() {
-  const request = room.nextFetch();
-  if (request) {
-    send(request);
-  } else if (!synced && room.caughtUp) {
-    caughtUp();
-  }
-}
-
-// Sends one of `outgoing` over whichever transport delivers now; caughtUp() calls again for the rest.
-function deliver(id) {
-  const text = outgoing.get(id);
-  if (text === undefined || !synced) return;
-  if (transport === 'websocket') {
-    send({ type: 'send', room: room.name, id, text });
-  } else if (transport === 'longpoll') {
-    const current = room;
-    api.send(id, text).then(acknowledged, (error) => {
-      if (room === current) sendFailed(id, error);
-    });
-  }
-}
-
-function acknowledged(ack) {
-  outgoing.delete(ack.id);
-}
-
-function sendFailed(id, error) {
-  if (!(error instanceof ApiError) || error.status >= 500 || RETRY_SEND_ON.has(error.code)) {
-    retrySend(id, error.retryAfterMs ?? SEND_RETRY_MS, error.code);
-  } else {
-    refuseSend(id, error);
-  }
-}
-
-function retrySend(id, delay, code) {
-  if (code === 'rate_limited') view.notice(`Sending too fast; trying again in ${Math.ceil(delay / 1000)} s.`);
-  setTimeout(() => deliver(id), delay);
-}
-
-// The server said no to this message: give its text back rather than lose it.
-function refuseSend(id, error) {
-  view.notice(`${error.code}: ${error.message}`);
-  if (textInput.value === '') textInput.value = outgoing.get(id) ?? '';
-  outgoing.delete(id);
-  if (STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`, error.code);
-}
-
-// Asks the embedding page for a fresh token; the message says nothing secret, so any parent may hear it.
-function askForToken(validUntil) {
-  if (embedded) window.parent.postMessage({ type: 'parley:token-needed', validUntil: validUntil ?? null }, '*');
-}
-
-// Plans the next ask: when three quarters of the time until `validUntil` are gone.
-function planTokenRequest(validUntil) {
-  clearTimeout(tokenTimer);
-  if (!embedded || !validUntil) return;
-  tokenTimer = setTimeout(() => askForToken(validUntil), Math.max(1000, (validUntil - Date.now()) * 0.75));
-}
-
-// A token from the embedding page.
-function useToken(fresh) {
-  if (fresh === token || (!token && room !== null)) return;
-  const first = !token;
-  token = fresh;
-  if (api) api.token = fresh;
-  if (first) showTokenName();
-  if (transport === 'websocket') send({ type: 'refresh', token: fresh });
-  if (room === null && stoppedFor === 'unauthorized') joinForm.requestSubmit(); // stopped for want of it
-}
-
-window.addEventListener('message', (event) => {
-  if (!embedded || event.source !== window.parent) return;
-  const data = event.data;
-  if (data?.type === 'parley:token' && typeof data.token === 'string' && data.token !== '') useToken(data.token);
+const api = new Api('', state.tokens.token);
+const connection = new Connection(state.connection, {
+  url: () => {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const query = state.tokens.token ? `?token=${encodeURIComponent(state.tokens.token)}` : '';
+    return `${scheme}://${location.host}/chat${query}`;
+  },
+  opened: () => connection.send(state.tokens.token ? { type: 'hello' } : { type: 'hello', name: state.me.name }),
+  message: handle,
+  transport: transportChanged,
+  status: view.status,
+  polled,
+  rooms: () => state.rooms.list.joined,
+  since: (room) => roomState(room).room.last,
+  caughtUp: (room) => roomState(room).room.caughtUp,
+  tokenExpired: () => keeper.expired(),
+  stopped: (code) => stop(`stopped: ${code}`, code),
+  api,
 });
 
-// `left` and `pong` need no action; the protocol lets servers add message types, so others are ignored.
-function handle(msg) {
-  switch (msg.type) {
-    case 'welcome':
-      planTokenRequest(msg.validUntil);
-      maxLength = msg.limits?.maxMessageLength ?? maxLength;
-      textInput.maxLength = maxLength;
-      nickname = msg.name;
-      me = msg.user;
-      if (transport !== 'longpoll') view.status(`joining ${room.name}…`, 'connecting');
-      send(room.joinRequest());
-      break;
-    case 'joined':
-      if (transport === 'longpoll') stopPolling(); // a retried WebSocket got through: switch to it
-      setTransport('websocket');
-      setReady(false);
-      connectedAt ??= Date.now();
-      view.members(msg.members);
-      noteRecovery(msg);
-      room.joined(msg);
-      fill();
-      break;
-    case 'message':
-      room.accept(msg);
-      fill();
-      break;
-    case 'history':
-      noteRecovery(msg);
-      room.history(msg);
-      fill();
-      break;
-    case 'presence':
-      view.members(msg.members);
-      view.presence(msg.joined, 'joined');
-      view.presence(msg.left, 'left');
-      break;
-    case 'ack':
-      acknowledged(msg);
-      break;
-    case 'refreshed':
-      console.info(`parley: token refreshed until ${new Date(msg.validUntil).toISOString()}`);
-      planTokenRequest(msg.validUntil);
-      break;
-    case 'error':
-      onError(msg);
-      break;
-  }
-}
+// ---- storage: refused storage (blocked cookies, some private modes) only makes the page forget
 
-function onError(error) {
-  if (error.code === 'shutting_down') return; // the close that follows triggers the reconnect
-  if (error.request === 'refresh') {
-    // The connection goes on with the token it has, until that one expires.
-    view.notice(`The new token was refused (${error.code}: ${error.message}).`);
-    return;
-  }
-  if (error.request === 'send' && outgoing.has(error.id)) {
-    if (RETRY_SEND_ON.has(error.code)) retrySend(error.id, error.retryAfter ?? SEND_RETRY_MS, error.code);
-    else refuseSend(error.id, error);
-    return;
-  }
-  if (error.code === 'rate_limited' && (error.request === 'join' || error.request === 'history')) {
-    const socket = ws;
-    setTimeout(() => {
-      if (ws !== socket) return; // that connection is gone; the next one asks anew
-      if (error.request === 'join') send(room.joinRequest());
-      else room.fetchRefused();
-      fill();
-    }, error.retryAfter ?? SEND_RETRY_MS);
-    return;
-  }
-  view.notice(`${error.code}: ${error.message}`);
-  if (error.request === 'history') {
-    room.skipGap();
-    fill();
-  }
-  if (STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`, error.code);
-}
-
-function connect() {
-  clearInterval(countdownTimer);
-  view.status('connecting…', 'connecting');
-  setTransport('none');
-  setReady(false);
-  connectedAt = null;
-  openSocket();
-}
-
-// Opens a WebSocket: the connection itself, or, while polling, a try at moving back to WebSocket.
-function openSocket() {
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const query = token ? `?token=${encodeURIComponent(token)}` : '';
-  const socket = new WebSocket(`${scheme}://${location.host}/chat${query}`, 'parley.v1');
-  let opened = false;
-  ws = socket;
-  socket.addEventListener('open', () => {
-    if (socket !== ws) return;
-    opened = true;
-    send(nickname ? { type: 'hello', name: nickname } : { type: 'hello' });
-    pingTimer = setInterval(() => send({ type: 'ping' }), PING_EVERY_MS);
-  });
-  socket.addEventListener('message', (event) => {
-    let msg;
-    try {
-      msg = JSON.parse(event.data);
-    } catch {
-      return; // the protocol sends JSON only; a broken frame carries nothing we could show
-    }
-    if (socket === ws) handle(msg);
-  });
-  // A failed socket always fires `close` after `error`, so `close` alone drives what comes next.
-  socket.addEventListener('close', (event) => {
-    if (socket !== ws) return;
-    ws = null;
-    clearInterval(pingTimer);
-    if (event.code === 1008) askForToken(null); // the token ran out: the reconnect needs a fresh one
-    if (transport === 'longpoll') scheduleUpgrade();
-    else if (opened) dropped();
-    else probeHttp();
-  });
-}
-
-// The WebSocket never opened: is the server down, or is only WebSocket refused?
-async function probeHttp() {
-  console.info('parley: the WebSocket did not open; asking the HTTP API');
-  const current = room;
+function load(storage, key) {
   try {
-    const reply = await api.read(room.last, 0);
-    if (room === current) startPolling(reply);
-  } catch (error) {
-    if (room !== current) return;
-    if (error instanceof ApiError && STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`, error.code);
-    else dropped();
+    return JSON.parse(storage.getItem(`parley.${key}`) ?? 'null');
+  } catch {
+    return null;
   }
 }
 
-async function startPolling(first) {
-  const controller = new AbortController();
-  poll = controller;
-  setTransport('longpoll');
-  connectedAt = Date.now();
-  view.members(null); // the API does not report presence
-  upgradeAttempt = 0;
-  scheduleUpgrade();
-  let reply = first;
+function save(storage, key, value) {
   try {
-    while (poll === controller) {
-      polled(reply);
-      reply = await nextPoll(controller.signal);
-    }
-  } catch (error) {
-    if (poll !== controller) return; // stopped on purpose: switched to WebSocket, or left
-    if (error instanceof ApiError && STOP_ON.has(error.code)) disconnect(`stopped: ${error.code}`, error.code);
-    else dropped();
+    storage.setItem(`parley.${key}`, typeof value === 'string' ? value : JSON.stringify(value));
+  } catch {
+    // see load()
   }
 }
 
-// The next poll: waiting for news once caught up, at once while there is more to fetch.
-async function nextPoll(signal) {
-  for (;;) {
-    try {
-      return await api.read(room.last, room.caughtUp ? POLL_WAIT_S : 0, signal);
-    } catch (error) {
-      if (!(error instanceof ApiError && error.code === 'rate_limited')) throw error;
-      await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs ?? SEND_RETRY_MS));
-    }
-  }
-}
-
-function polled(reply) {
-  const messages = reply.messages ?? [];
-  noteRecovery(reply);
-  room.joined({ ...reply, seq: reply.seq ?? messages.at(-1)?.seq ?? room.last ?? 0, history: messages });
-  if (!synced && room.caughtUp) caughtUp();
-}
-
-function stopPolling() {
-  const controller = poll;
-  poll = null;
-  controller?.abort();
-  clearTimeout(upgradeTimer);
-}
-
-function scheduleUpgrade() {
-  clearTimeout(upgradeTimer);
-  const delay = Math.min(UPGRADE_MAX_MS, UPGRADE_FIRST_MS * 2 ** upgradeAttempt);
-  upgradeAttempt += 1;
-  upgradeTimer = setTimeout(() => {
-    if (transport === 'longpoll' && !ws) openSocket();
-  }, delay);
-}
-
-// The connection dropped (or never came): start again, WebSocket first, after a backoff delay.
-function dropped() {
-  stopPolling();
-  const socket = ws;
-  ws = null;
-  socket?.close();
-  clearInterval(pingTimer);
-  setTransport('none');
-  setReady(false);
-  if (connectedAt !== null && Date.now() - connectedAt > STABLE_AFTER_MS) attempt = 0;
-  const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
-  attempt += 1;
-  console.info(`parley: no connection; trying again in ${Math.round(delay)} ms`);
-  const due = Date.now() + delay;
-  const tick = () => view.status(`reconnecting in ${Math.ceil((due - Date.now()) / 1000)}s`, 'reconnecting');
-  tick();
-  countdownTimer = setInterval(tick, 1000);
-  retryTimer = setTimeout(connect, delay);
-}
-
-function disconnect(status, code = null) {
-  stoppedFor = code;
-  clearTimeout(retryTimer);
-  clearTimeout(tokenTimer);
-  clearInterval(countdownTimer);
-  clearInterval(pingTimer);
-  stopPolling();
-  if (ws) {
-    send({ type: 'leave', room: room.name });
-    const socket = ws;
-    ws = null;
-    socket.close(1000);
-  }
-  room = null;
-  setTransport('none');
-  setReady(false);
-  setConnectedForm(false);
-  view.status(status, 'idle');
-}
-
-function setConnectedForm(connected) {
-  nameInput.disabled = connected;
-  roomInput.disabled = connected;
-  connectButton.hidden = connected;
-  leaveButton.hidden = !connected;
-  textInput.disabled = !connected;
-}
-
-// Storage can be refused (blocked cookies, some private modes): the page then works, it just forgets.
 function recall(key) {
   try {
     return localStorage.getItem(`parley.${key}`);
@@ -468,65 +127,695 @@ function recall(key) {
   }
 }
 
-function remember(key, value) {
-  try {
-    localStorage.setItem(`parley.${key}`, value);
-  } catch {
-    // see recall()
+function saveRooms() {
+  save(localStorage, 'rooms', state.rooms.list.saved());
+}
+
+// ---- rooms
+
+function roomState(name) {
+  let rs = state.rooms.byName.get(name);
+  if (!rs) {
+    rs = { room: null, presence: new Presence(), lines: [], members: null, synced: false, counting: false };
+    rs.room = new Room(name, (message) => shown(name, message));
+    state.rooms.byName.set(name, rs);
+  }
+  return rs;
+}
+
+function isActive(name) {
+  return state.rooms.list.active === name;
+}
+
+// Ours by user id only: a guest may take our name (or one that looks like it), never our id; and a
+// message with the id of one of our sends is ours only if it is from us.
+function shown(name, message) {
+  const rs = roomState(name);
+  const ours = state.me.user !== null && message.user === state.me.user;
+  const previous = rs.lines.findLast((line) => line.kind === 'message');
+  const line = { kind: 'message', msg: message, ours };
+  rs.lines.push(line);
+  if (rs.lines.length > LINES_KEPT) {
+    rs.lines.splice(0, rs.lines.length - LINES_KEPT);
+    rs.room.atStart = false;
+    rs.room.first = rs.lines.find((l) => l.kind === 'message')?.msg.seq ?? rs.room.first;
+  }
+  if (isActive(name)) {
+    view.appendLine(line, previous?.msg.time ?? null, ours);
+    if (previous === undefined) view.olderState(olderState(rs)); // the first message: is there more before it?
+  }
+  if (state.outbox.settle(name, rs.room.last, ours ? [message.id] : [])) {
+    outboxChanged();
+    pump(name); // its ack may never find it now: the next goes out on seeing the message
+  }
+  if (rs.counting) {
+    state.rooms.list.arrived(name, { ours, seen: document.visibilityState === 'visible' });
+    drawRoomList();
   }
 }
 
+function presenceLine(name, text) {
+  const rs = roomState(name);
+  const line = { kind: 'presence', text };
+  rs.lines.push(line);
+  if (isActive(name)) view.appendLine(line, null);
+}
+
+function drawRoomList() {
+  const list = state.rooms.list;
+  view.rooms(list.entries());
+  view.unreadTotal([...list.unread.values()].reduce((a, b) => a + b, 0));
+}
+
+function drawActiveRoom(keepPlace = false) {
+  const name = state.rooms.list.active;
+  const rs = name === null ? null : roomState(name);
+  view.showRoom(name, rs?.lines ?? [], olderState(rs), keepPlace);
+  view.members(rs?.members ?? null);
+  view.memberNames(rs?.presence.list() ?? []);
+  drawOutbox();
+  drawSendButton();
+}
+
+function olderState(rs) {
+  if (!rs || rs.room.first === null) return 'none';
+  if (!rs.room.olderLeft) return 'start';
+  return rs.room.fetchingOlder ? 'loading' : 'more';
+}
+
+function drawSendButton() {
+  view.sendEnabled(state.connection.wanted && state.rooms.list.active !== null);
+}
+
+// The status line says `connected` once every room has caught up on the current transport.
+function drawStatus() {
+  if (!state.connection.wanted || state.connection.transport === 'none') return;
+  const behind = state.rooms.list.joined.filter((name) => !roomState(name).synced);
+  if (behind.length === 0) view.status('connected', 'connected');
+  else view.status(`joining ${behind.join(', ')}…`, 'connecting');
+}
+
+// Joins a room (or shows it, if already in): over the WebSocket at once, while polling with its own
+// loop, and otherwise when the connection comes.
+function joinRoom(name) {
+  const fresh = state.rooms.list.join(name);
+  saveRooms();
+  roomState(name);
+  if (fresh) {
+    if (state.connection.transport === 'websocket') connection.send(roomState(name).room.joinRequest());
+    else connection.pollRoom(name);
+  }
+  drawRoomList();
+  drawActiveRoom();
+  drawStatus();
+  if (!state.connection.wanted) connection.connect();
+}
+
+function showRoom(name) {
+  state.rooms.list.show(name);
+  saveRooms();
+  drawRoomList();
+  drawActiveRoom();
+  if (state.connection.transport === 'longpoll') membersOverHttp(name);
+}
+
+function leaveRoom(name) {
+  if (state.connection.transport === 'websocket') connection.send({ type: 'leave', room: name });
+  connection.unpollRoom(name);
+  state.rooms.list.leave(name);
+  state.rooms.byName.delete(name);
+  state.outbox.forget(name);
+  saveOutbox();
+  saveRooms();
+  if (state.rooms.list.joined.length === 0) {
+    stop('disconnected');
+    return;
+  }
+  drawRoomList();
+  drawActiveRoom();
+  drawStatus();
+}
+
+// ---- catching up
+
+// Asks for the next page of missing messages, or, once there is none, opens the room for sending.
+function fill(name) {
+  const rs = roomState(name);
+  const request = rs.room.nextFetch();
+  if (request) connection.send(request);
+  else if (!rs.synced && rs.room.caughtUp) ready(name);
+}
+
+// The room has caught up on the current transport: what arrives from now on is news (unread), and
+// the outbox may send into it.
+function ready(name) {
+  const rs = roomState(name);
+  rs.synced = true;
+  rs.counting = true;
+  if (state.outbox.settle(name, rs.room.last)) outboxChanged();
+  drawStatus();
+  pump(name);
+}
+
+function polled(name, reply) {
+  if (!state.rooms.byName.has(name)) return;
+  const rs = roomState(name);
+  const messages = reply.messages ?? [];
+  noteRecovery(reply);
+  rs.room.joined({ ...reply, seq: reply.seq ?? messages.at(-1)?.seq ?? rs.room.last ?? 0, history: messages });
+  if (isActive(name)) view.olderState(olderState(rs));
+  if (!rs.synced && rs.room.caughtUp) ready(name);
+}
+
+// The HTTP API reports no presence as it happens: while polling, the shown room's member list is
+// read every few seconds instead, and replaced silently (no joined/left lines, which only the
+// WebSocket can time).
+function pollMembers(polling) {
+  clearInterval(state.membersTimer);
+  if (!polling) return;
+  const read = () => {
+    if (state.rooms.list.active !== null) membersOverHttp(state.rooms.list.active);
+  };
+  setTimeout(read, MEMBERS_FIRST_MS);
+  state.membersTimer = setInterval(read, MEMBERS_OVER_HTTP_EVERY_MS);
+}
+
+async function membersOverHttp(name) {
+  const rs = roomState(name);
+  const names = [];
+  let members = null;
+  try {
+    let after = null;
+    do {
+      const page = await api.members(name, after, 1000);
+      names.push(...(Array.isArray(page.names) ? page.names : []));
+      members = page.members;
+      after = Number.isFinite(page.next) ? page.next : null;
+    } while (after !== null);
+  } catch {
+    return; // the next poll asks again later
+  }
+  if (state.rooms.byName.get(name) !== rs || state.connection.transport !== 'longpoll') return;
+  rs.presence.reset(names);
+  rs.members = members;
+  if (isActive(name)) {
+    view.members(members);
+    view.memberNames(rs.presence.list());
+  }
+}
+
+// A `joined` or a poll reply may say that some of what we missed is gone (retention).
+function noteRecovery(reply) {
+  if (reply.recovered === false) view.notice('Some older messages are no longer stored on the server; they are missing here.');
+}
+
+function transportChanged(name) {
+  view.transport(name);
+  // Each room catches up on the new transport before sending on it (a room not yet joined on a
+  // WebSocket would refuse a send), and whatever was in flight on the old one is sent again, with
+  // its id, once it has.
+  for (const rs of state.rooms.byName.values()) rs.synced = false;
+  state.outbox.requeueInFlight();
+  pollMembers(name === 'longpoll');
+  if (name === 'longpoll') {
+    state.me.user = state.tokens.token ? tokens.claim(state.tokens.token, 'sub') || null : `guest:${state.me.name}`;
+  }
+}
+
+// ---- paging back
+
+function older() {
+  const name = state.rooms.list.active;
+  if (name === null) return;
+  const rs = roomState(name);
+  const request = rs.room.olderRequest(OLDER_PAGE);
+  if (!request) return;
+  view.olderState('loading');
+  if (state.connection.transport === 'websocket') {
+    if (!connection.send({ ...request, ref: 'older' })) rs.room.olderRefused();
+  } else {
+    api.older(name, request.before, OLDER_PAGE).then((reply) => gotOlder(name, reply), () => {
+      rs.room.olderRefused();
+      if (isActive(name)) view.olderState(olderState(rs));
+    });
+  }
+}
+
+function gotOlder(name, reply) {
+  const rs = state.rooms.byName.get(name);
+  if (!rs) return;
+  const messages = rs.room.older(reply, OLDER_PAGE);
+  const lines = messages.map((msg) => ({ kind: 'message', msg, ours: state.me.user !== null && msg.user === state.me.user }));
+  rs.lines.unshift(...lines);
+  if (isActive(name)) drawActiveRoom(true);
+}
+
+// ---- the outbox
+
+function outboxChanged() {
+  saveOutbox();
+  drawOutbox();
+}
+
+function saveOutbox() {
+  save(sessionStorage, 'outbox', state.outbox);
+}
+
+function drawOutbox() {
+  const name = state.rooms.list.active;
+  view.outbox(name === null ? [] : state.outbox.pending(name));
+}
+
+// Sends the next message of each room that may send now, and plans a wake-up for the next one due.
+function pumpAll() {
+  for (const name of state.outbox.rooms()) pump(name);
+}
+
+function pump(name) {
+  const rs = state.rooms.byName.get(name);
+  if (!rs || !rs.synced) return;
+  const now = Date.now();
+  const entry = state.outbox.next(name, now);
+  if (entry) {
+    const { transport } = state.connection;
+    if (transport === 'websocket') {
+      if (connection.send({ type: 'send', room: name, id: entry.id, text: entry.text })) state.outbox.sending(entry.id);
+    } else if (transport === 'longpoll') {
+      state.outbox.sending(entry.id);
+      api.send(name, entry.id, entry.text).then((ack) => acknowledged(ack), (error) => {
+        if (error instanceof ApiError && error.status < 500) refused(entry.id, error.code, error.message, error.retryAfterMs);
+        else refused(entry.id, 'network', String(error), RATE_RETRY_MS);
+      });
+    }
+    outboxChanged();
+  }
+  planPump(now);
+}
+
+function planPump(now) {
+  clearTimeout(state.outboxTimer);
+  const due = state.outbox.nextDue(now);
+  if (due !== null) state.outboxTimer = setTimeout(pumpAll, due - now);
+}
+
+function acknowledged(ack) {
+  const entry = state.outbox.acked(ack.id, ack.seq);
+  if (!entry) return; // already settled by its own message, which sent the next
+  const rs = state.rooms.byName.get(entry.room);
+  if (rs) state.outbox.settle(entry.room, rs.room.last);
+  outboxChanged();
+  pump(entry.room);
+}
+
+function refused(id, code, message, retryAfterMs) {
+  const entry = state.outbox.refused(id, code, message, retryAfterMs ?? RATE_RETRY_MS, Date.now());
+  if (!entry) return;
+  if (code === 'rate_limited') console.info(`parley: sending too fast; next try in ${retryAfterMs} ms`);
+  else if (entry.state === 'failed') view.notice(`Not sent: ${code}: ${message}`);
+  outboxChanged();
+  pump(entry.room);
+  if (STOP_ON.has(code)) stop(`stopped: ${code}`, code);
+}
+
+// ---- the protocol
+
+// `left` and `pong` need no action; the protocol lets servers add message types, so others are ignored.
+function handle(msg) {
+  const known = typeof msg.room === 'string' && state.rooms.byName.has(msg.room);
+  switch (msg.type) {
+    case 'welcome':
+      keeper.connectionLasts(msg.validUntil);
+      state.limits.maxLength = msg.limits?.maxMessageLength ?? state.limits.maxLength;
+      countText();
+      state.me.name = msg.name;
+      state.me.user = msg.user;
+      for (const name of state.rooms.list.joined) connection.send(roomState(name).room.joinRequest());
+      askForRoomList();
+      break;
+    case 'joined': {
+      if (!known) break;
+      connection.webSocketJoined();
+      const rs = roomState(msg.room);
+      rs.synced = false;
+      rs.members = msg.members;
+      noteRecovery(msg);
+      rs.room.joined(msg);
+      rs.presence.beginListing();
+      connection.send({ type: 'members', room: msg.room, limit: 1000 });
+      if (isActive(msg.room)) drawActiveRoom();
+      drawStatus();
+      fill(msg.room);
+      break;
+    }
+    case 'message':
+      if (!known) break;
+      roomState(msg.room).room.accept(msg);
+      fill(msg.room);
+      break;
+    case 'history':
+      if (!known) break;
+      if (msg.ref === 'older') {
+        gotOlder(msg.room, msg);
+      } else {
+        noteRecovery(msg);
+        roomState(msg.room).room.history(msg);
+        fill(msg.room);
+      }
+      break;
+    case 'members':
+      if (!known) break;
+      members(msg);
+      break;
+    case 'presence':
+      if (known) presence(msg);
+      break;
+    case 'rooms':
+      state.rooms.list.listing(msg.rooms);
+      drawRoomList();
+      break;
+    case 'ack':
+      acknowledged(msg);
+      break;
+    case 'refreshed':
+      console.info(`parley: token refreshed until ${new Date(msg.validUntil).toISOString()}`);
+      keeper.connectionLasts(msg.validUntil);
+      break;
+    case 'error':
+      onError(msg);
+      break;
+  }
+}
+
+function members(msg) {
+  const rs = roomState(msg.room);
+  rs.members = msg.members;
+  const last = !Number.isFinite(msg.next);
+  rs.presence.page(Array.isArray(msg.names) ? msg.names : [], last);
+  if (!last) connection.send({ type: 'members', room: msg.room, after: msg.next, limit: 1000 });
+  if (isActive(msg.room)) {
+    view.members(rs.members);
+    view.memberNames(rs.presence.list());
+  }
+}
+
+function presence(msg) {
+  const rs = roomState(msg.room);
+  rs.members = msg.members;
+  const { appeared, gone } = rs.presence.change(msg.joined ?? [], msg.left ?? []);
+  if (appeared.length > 0) presenceLine(msg.room, `${appeared.join(', ')} joined`);
+  if (gone.length > 0) presenceLine(msg.room, `${gone.join(', ')} left`);
+  if (isActive(msg.room)) {
+    view.members(rs.members);
+    view.memberNames(rs.presence.list());
+  }
+}
+
+function onError(error) {
+  if (error.code === 'shutting_down') return; // the close that follows triggers the reconnect
+  if (error.ref === 'rooms') {
+    askForRoomListOverHttp(); // a server without the WebSocket `rooms` request
+    return;
+  }
+  if (error.request === 'refresh') {
+    // The connection goes on with the token it has, until that one expires.
+    view.notice(`The new token was refused (${error.code}: ${error.message}).`);
+    return;
+  }
+  if (error.request === 'send' && state.outbox.get(error.id)) {
+    refused(error.id, error.code, error.message, error.retryAfter);
+    return;
+  }
+  const known = typeof error.room === 'string' && state.rooms.byName.has(error.room);
+  if (error.request === 'history' && error.ref === 'older' && known) {
+    const rs = roomState(error.room);
+    rs.room.olderRefused();
+    if (error.code !== 'rate_limited') rs.room.atStart = true;
+    if (isActive(error.room)) view.olderState(olderState(rs));
+    return;
+  }
+  if (error.code === 'rate_limited' && known && (error.request === 'join' || error.request === 'history' || error.request === 'members')) {
+    const socket = state.connection.ws;
+    setTimeout(() => {
+      if (state.connection.ws !== socket || !state.rooms.byName.has(error.room)) return; // gone: the next one asks anew
+      const rs = roomState(error.room);
+      if (error.request === 'join') connection.send(rs.room.joinRequest());
+      else if (error.request === 'members') connection.send({ type: 'members', room: error.room, limit: 1000 });
+      else rs.room.fetchRefused();
+      fill(error.room);
+    }, error.retryAfter ?? RATE_RETRY_MS);
+    return;
+  }
+  if (STOP_ON.has(error.code)) {
+    view.notice(`${error.code}: ${error.message}`);
+    stop(`stopped: ${error.code}`, error.code);
+    return;
+  }
+  if (error.request === 'join' && known) {
+    // This room cannot be joined (a bad name, too many rooms): the others go on.
+    view.notice(`${error.room}: ${error.code}: ${error.message}`);
+    leaveRoom(error.room);
+    return;
+  }
+  view.notice(`${error.code}: ${error.message}`);
+  if (error.request === 'history' && known) {
+    roomState(error.room).room.skipGap();
+    fill(error.room);
+  }
+}
+
+// ---- the room list
+
+function askForRoomList() {
+  clearInterval(state.listTimer);
+  const ask = () => {
+    if (!connection.send({ type: 'rooms', limit: ROOM_LIST_LIMIT, ref: 'rooms' })) askForRoomListOverHttp();
+  };
+  ask();
+  state.listTimer = setInterval(ask, ROOM_LIST_EVERY_MS);
+}
+
+async function askForRoomListOverHttp() {
+  try {
+    const reply = await api.rooms(ROOM_LIST_LIMIT);
+    state.rooms.list.listing(reply.rooms);
+    drawRoomList();
+  } catch {
+    clearInterval(state.listTimer); // a server without a room list: the page lists the rooms joined
+  }
+}
+
+// ---- tokens (session.js keeps them fresh)
+
+const keeper = new TokenKeeper(state.tokens, embedded, {
+  mayTake: () => !state.connection.wanted, // a guest page that has joined stays a guest's
+  changed: (first) => {
+    const fresh = state.tokens.token;
+    api.token = fresh;
+    if (first) showTokenName();
+    if (state.connection.transport === 'websocket') connection.send({ type: 'refresh', token: fresh });
+    drawAccount();
+    if (!state.connection.wanted && state.connection.stoppedFor === 'unauthorized') start(); // stopped for want of it
+  },
+  ended: () => view.notice('Your session has ended; sign in again to go on as yourself.'),
+});
+
 // With a token the server takes the name from it; the field only shows it.
 function showTokenName() {
-  nameInput.value = tokenName();
+  nameInput.value = tokens.claim(state.tokens.token, 'name');
   nameInput.readOnly = true;
   nameInput.required = false;
   nameInput.setCustomValidity('');
 }
 
-if (token) showTokenName();
-else nameInput.value = recall('name') ?? '';
-if (!token) askForToken(null); // a parent that signs its users in can answer before they join
-roomInput.value = recall('room') ?? 'lobby';
-nameInput.addEventListener('input', () => nameInput.setCustomValidity(''));
+function drawAccount() {
+  const t = state.tokens;
+  view.account({
+    name: t.token ? tokens.claim(t.token, 'name') : '',
+    signedIn: t.source === 'session',
+    offerSignIn: !t.token && t.accounts && !embedded,
+  });
+}
 
-joinForm.addEventListener('submit', (event) => {
+// ---- joining, leaving, sending
+
+function start() {
+  state.connection.stoppedFor = null;
+  connection.connect();
+  view.joinedForm(true);
+  drawRoomList();
+  drawActiveRoom();
+  textInput.focus({ preventScroll: true });
+}
+
+function stop(status, code = null) {
+  for (const name of state.rooms.list.joined) if (state.connection.transport === 'websocket') connection.send({ type: 'leave', room: name });
+  connection.stop(code);
+  clearTimeout(state.outboxTimer);
+  clearInterval(state.listTimer);
+  pollMembers(false);
+  if (code === null) {
+    // The user left every room: a reload starts at the form, and nothing unsent goes out later.
+    for (const name of [...state.rooms.list.joined]) state.rooms.list.leave(name);
+    state.rooms.byName.clear();
+    state.outbox = new Outbox(pagePrefix);
+    saveOutbox();
+    saveRooms();
+  }
+  view.joinedForm(false);
+  drawRoomList();
+  drawActiveRoom();
+  view.status(status, 'idle');
+}
+
+// A name the server would take: it counts characters, not UTF-16 units, and refuses invisible ones
+// (its full rules are in docs/PROTOCOL.md; this catches the common cases before connecting).
+function validName(name) {
+  return !(name === '' || codePoints(name) > 32 || /\p{Cc}|[\u202A-\u202E\u2066-\u2069]|[^\S ]| {2}/u.test(name));
+}
+
+$('join-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const name = nameInput.value.trim();
-  // The server counts characters, not UTF-16 units, and refuses invisible ones (its full rules are in
-  // docs/PROTOCOL.md; this catches the common cases before connecting).
-  if (!token && (name === '' || [...name].length > 32 || /\p{Cc}|[\u202A-\u202E\u2066-\u2069]|[^\S ]| {2}/u.test(name))) {
+  if (!state.tokens.token && !validName(name)) {
     nameInput.setCustomValidity('1 to 32 characters, no invisible characters, one space between words.');
     nameInput.reportValidity();
     return;
   }
-  nickname = name;
-  me = token ? tokenClaim('sub') || null : `guest:${name}`;
-  if (!token) remember('name', name);
-  remember('room', roomInput.value);
-  room = new Room(roomInput.value, showMessage);
-  api = new Api(room.name, name, token);
-  outgoing.clear();
-  view.room(room.name);
-  attempt = 0;
-  setConnectedForm(true);
-  connect();
-  textInput.focus();
+  state.me.name = name;
+  api.name = name;
+  state.me.user = state.tokens.token ? tokens.claim(state.tokens.token, 'sub') || null : `guest:${name}`;
+  if (!state.tokens.token) save(localStorage, 'name', name);
+  save(localStorage, 'room', roomInput.value);
+  state.rooms.list.join(roomInput.value);
+  saveRooms();
+  roomState(roomInput.value);
+  start();
 });
 
-leaveButton.addEventListener('click', () => disconnect('disconnected'));
+$('add-room').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $('new-room');
+  joinRoom(input.value);
+  input.value = '';
+});
 
-sendForm.addEventListener('submit', (event) => {
+$('rooms').addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-action]');
+  const name = button?.closest('li[data-room]')?.dataset.room;
+  if (!name) return;
+  if (button.dataset.action === 'leave') leaveRoom(name);
+  else if (button.dataset.action === 'show') showRoom(name);
+  else if (state.connection.wanted) joinRoom(name);
+  else {
+    roomInput.value = name; // not connected yet: the form still needs a name
+    roomInput.focus();
+  }
+});
+
+$('leave').addEventListener('click', () => stop('disconnected'));
+
+$('sign-out').addEventListener('click', async () => {
+  try {
+    await signOut();
+  } catch {
+    // Signed out or not, the page forgets the token; a reload shows what the server thinks.
+  }
+  stop('signed out');
+  location.reload();
+});
+
+$('outbox').addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-action]');
+  const id = button?.closest('li[data-id]')?.dataset.id;
+  if (!id) return;
+  const entry = state.outbox.get(id);
+  if (button.dataset.action === 'retry') state.outbox.retry(id);
+  else state.outbox.discard(id);
+  outboxChanged();
+  if (entry) pump(entry.room);
+});
+
+$('messages').addEventListener('click', (event) => {
+  if (event.target.closest('button[data-action="older"]')) older();
+});
+$('messages').addEventListener('scroll', () => {
+  if (view.nearTop()) older();
+});
+
+function countText() {
+  view.counter(codePoints(textInput.value), state.limits.maxLength);
+}
+
+textInput.addEventListener('input', countText);
+// Enter sends, Shift+Enter starts a new line; neither while an input method is composing.
+textInput.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $('send-form').requestSubmit();
+  }
+});
+
+$('send-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const text = textInput.value;
-  if (sendButton.disabled || text.trim() === '') return;
-  if (text.length > maxLength) {
-    view.notice(`Messages are limited to ${maxLength} characters.`);
+  const name = state.rooms.list.active;
+  if ($('send').disabled || name === null || text.trim() === '') return;
+  if (codePoints(text) > state.limits.maxLength) {
+    view.notice(`Messages are limited to ${state.limits.maxLength} characters.`);
     return;
   }
-  sent += 1;
-  const id = `${clientId}-${sent}`;
-  outgoing.set(id, text);
-  deliver(id);
+  state.outbox.add(name, text);
+  outboxChanged();
+  pump(name);
   textInput.value = '';
+  countText();
+  view.toBottom();
 });
+
+// ---- the page itself
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState !== 'visible') return;
+  state.rooms.list.seen();
+  drawRoomList();
+});
+
+// Phones: when the on-screen keyboard opens, the visual viewport shrinks; the page is fitted to it
+// and, if the newest message was in view, it stays in view.
+$('messages').addEventListener('scroll', () => {
+  const list = $('messages');
+  state.followNewest = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+});
+window.visualViewport?.addEventListener('resize', () => {
+  document.documentElement.style.setProperty('--viewport-height', `${window.visualViewport.height}px`);
+  if (state.followNewest) view.toBottom();
+});
+
+async function boot() {
+  // On a phone the member list starts folded: the messages need the room.
+  if (window.matchMedia('(max-width: 40rem)').matches) $('members-box').open = false;
+  if (state.tokens.token) {
+    showTokenName();
+  } else {
+    nameInput.value = recall('name') ?? '';
+    await keeper.start();
+  }
+  drawAccount();
+  roomInput.value = state.rooms.list.active ?? recall('room') ?? 'lobby';
+  nameInput.addEventListener('input', () => nameInput.setCustomValidity(''));
+  drawRoomList();
+  // The rooms of the last visit are joined again without a click, as the same user.
+  const name = state.tokens.token ? tokens.claim(state.tokens.token, 'name') : recall('name');
+  if (state.connection.wanted) return; // joined by hand while the session was asked for
+  if (state.rooms.list.joined.length > 0 && (state.tokens.token || validName(name ?? ''))) {
+    state.me.name = name;
+    api.name = name;
+    state.me.user = state.tokens.token ? tokens.claim(state.tokens.token, 'sub') || null : `guest:${name}`;
+    for (const room of state.rooms.list.joined) roomState(room);
+    start();
+  } else {
+    askForRoomListOverHttp();
+  }
+}
+
+boot();

@@ -12,6 +12,11 @@
 // through joined() (a poll reply is a `joined` without members), so a switch between them shows
 // nothing twice. A reply with `recovered: false` says retention removed some of what we missed:
 // the Room then stops waiting for the seqs before `firstSeq`.
+//
+// Older messages. A Room also remembers the oldest seq it shows (`first`) and pages back before
+// it on request (olderRequest(), then older() with the reply) until the room's start or the oldest
+// message the server still stores. What older() returns goes above what is shown; everything after
+// `first` stays only ever appended.
 
 export class Room {
   constructor(name, show) {
@@ -21,6 +26,10 @@ export class Room {
     this.target = 0;
     this.pending = new Map();
     this.fetching = false;
+    this.first = null; // the oldest seq shown
+    this.firstStored = null; // the oldest seq the server still stores (`firstSeq`)
+    this.fetchingOlder = false;
+    this.atStart = false; // nothing older is left to page back to
   }
 
   joinRequest() {
@@ -38,6 +47,8 @@ export class Room {
     }
     this.target = Math.max(this.target, reply.seq);
     this.fetching = false; // a request made on an earlier connection will never be answered
+    this.fetchingOlder = false;
+    if (Number.isFinite(reply.firstSeq)) this.firstStored = reply.firstSeq;
     for (const message of reply.history) this.accept(message);
   }
 
@@ -61,7 +72,7 @@ export class Room {
   skipGap() {
     this.fetching = false;
     for (const seq of [...this.pending.keys()].sort((a, b) => a - b)) {
-      this.show(this.pending.get(seq));
+      this.#show(this.pending.get(seq));
       this.last = seq;
     }
     this.pending.clear();
@@ -74,7 +85,7 @@ export class Room {
     if (firstSeq - 1 <= this.last) return;
     for (const seq of [...this.pending.keys()].sort((a, b) => a - b)) {
       if (seq >= firstSeq) break;
-      this.show(this.pending.get(seq));
+      this.#show(this.pending.get(seq));
       this.pending.delete(seq);
     }
     this.last = firstSeq - 1;
@@ -85,8 +96,49 @@ export class Room {
     for (let next; (next = this.pending.get(this.last + 1)); ) {
       this.pending.delete(next.seq);
       this.last = next.seq;
-      this.show(next);
+      this.#show(next);
     }
+  }
+
+  #show(message) {
+    if (this.first === null || message.seq < this.first) this.first = message.seq;
+    this.show(message);
+  }
+
+  // Whether there may be messages before the oldest shown.
+  get olderLeft() {
+    return !(this.atStart || this.first === null || this.first <= 1
+      || (this.firstStored !== null && this.first <= this.firstStored));
+  }
+
+  // The `history` request for the page before the oldest shown, or null if there is none to ask
+  // for (one in flight, nothing shown yet, or the start reached).
+  olderRequest(limit = 50) {
+    if (this.fetchingOlder || this.first === null) return null;
+    if (!this.olderLeft) {
+      this.atStart = true;
+      return null;
+    }
+    this.fetchingOlder = true;
+    return { type: 'history', room: this.name, before: this.first, limit };
+  }
+
+  // A reply to olderRequest(): the messages before `first`, oldest first, to show above the rest.
+  older(reply, limit = 50) {
+    this.fetchingOlder = false;
+    const messages = (reply.messages ?? []).filter((m) => this.first === null || m.seq < this.first)
+      .sort((a, b) => a.seq - b.seq);
+    if (Number.isFinite(reply.firstSeq)) this.firstStored = reply.firstSeq;
+    if (messages.length > 0) this.first = messages[0].seq;
+    if (messages.length < limit || this.first <= 1 || (this.firstStored !== null && this.first <= this.firstStored)) {
+      this.atStart = true;
+    }
+    return messages;
+  }
+
+  // The reply to olderRequest() will not come (refused, or the connection dropped).
+  olderRefused() {
+    this.fetchingOlder = false;
   }
 
   // The `history` request in flight was refused for now (rate_limited): nextFetch() may ask again.

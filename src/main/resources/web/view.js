@@ -1,7 +1,10 @@
-// What the page shows: status, transport, notices, the room's title and members, and the message
-// list. app.js decides what to show; this module is the only one that touches those elements.
+// What the page shows: status, transport, account, notices, the room list, the shown room's
+// messages, members and unsent messages, the length counter. app.js decides what to show; this
+// module is the only one that touches those elements, and it keeps no state of its own beyond them.
 //
-// Names and texts from the network reach the page through textContent only, never as markup.
+// Names and texts from the network reach the page through textContent and DOM nodes only, never as
+// markup. Links (format.js: http and https only) become <a> elements built here, opening in a new
+// tab with rel="noopener noreferrer" so the linked page gets neither this window nor its address.
 //
 // Who a message is from: the sender's `user` id tells, not its name. Guests (`guest:` ids, a prefix no
 // token may use) get a visible "guest" badge, so that a guest named like a signed-in user does not
@@ -10,16 +13,24 @@
 // "abcexe.png". Isolating the element (unicode-bidi: isolate or plaintext, <bdi>) would keep the
 // reordering from leaking out, but not stop it inside, so the characters themselves go.
 
+import { clock, dayKey, dayLabel, pieces } from './format.js';
+
 const NOTICE_MS = 8_000;
 const TRANSPORT_TEXT = { websocket: 'WebSocket', longpoll: 'long polling', none: '' };
+const AT_BOTTOM_PX = 40;
+const STATE_TEXT = { queued: 'sending…', sending: 'sending…', sent: 'sent', failed: 'not sent' };
 
 const $ = (id) => document.getElementById(id);
 const statusLine = $('status');
 const transportLine = $('transport');
 const roomTitle = $('room-title');
 const membersLine = $('members');
+const memberList = $('member-list');
 const list = $('messages');
+const outboxList = $('outbox');
 const noticeLine = $('notice');
+const roomList = $('rooms');
+const counterLine = $('counter');
 let noticeTimer;
 
 const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
@@ -27,14 +38,13 @@ const GUEST_PREFIX = 'guest:';
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
-  node.className = className;
+  if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
 }
 
-// An element showing `text` with each bidirectional control replaced by a visible, inert marker.
-function shown(tag, className, value) {
-  const node = element(tag, className);
+// Appends `value` to `node` with each bidirectional control replaced by a visible, inert marker.
+function appendShown(node, value) {
   const text = String(value ?? '');
   let from = 0;
   for (const match of text.matchAll(BIDI_CONTROLS)) {
@@ -49,17 +59,33 @@ function shown(tag, className, value) {
   return node;
 }
 
-function clock(ms) {
-  const date = new Date(ms);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+function shown(tag, className, value) {
+  return appendShown(element(tag, className), value);
 }
 
-// Appends a line and keeps the view at the bottom if it was there (or if asked to).
-function append(node, follow = false) {
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  list.append(node);
-  if (atBottom || follow) list.scrollTop = list.scrollHeight;
+// A message's text, its links made clickable.
+function messageText(text) {
+  const node = element('span', 'text');
+  for (const piece of pieces(String(text ?? ''))) {
+    if (piece.href === undefined) {
+      appendShown(node, piece.text);
+    } else {
+      const link = element('a', 'link', piece.text);
+      link.href = piece.href;
+      link.target = '_blank';
+      link.rel = 'noopener noreferrer';
+      node.append(link);
+    }
+  }
+  return node;
+}
+
+function atBottom() {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < AT_BOTTOM_PX;
+}
+
+export function toBottom() {
+  list.scrollTop = list.scrollHeight;
 }
 
 export function status(text, state) {
@@ -80,20 +106,64 @@ export function notice(text) {
   noticeTimer = setTimeout(() => { noticeLine.hidden = true; }, NOTICE_MS);
 }
 
-// An empty list for a newly joined room.
-export function room(name) {
-  list.replaceChildren();
-  roomTitle.textContent = name;
-  membersLine.textContent = '';
+// Who this page is: { name, signedIn (a session of this server), guestWithAccounts (offer sign-in) }.
+export function account({ name, signedIn, offerSignIn }) {
+  $('account-name').textContent = name ?? '';
+  $('sign-in').hidden = !offerSignIn;
+  $('sign-out').hidden = !signedIn;
 }
 
-// A member count, or null when the transport does not report one (the HTTP API).
-export function members(count) {
-  membersLine.textContent = count === null ? '' : count === 1 ? '1 member' : `${count} members`;
+// Before joining the form asks for a name and a room; after, it gets out of the way (phones have
+// no room to spare) and the room list takes further joins.
+export function joinedForm(joined) {
+  $('join-form').hidden = joined;
+  $('add-room').hidden = !joined;
+  $('leave').hidden = !joined;
+  $('text').disabled = !joined;
+  document.body.dataset.joined = joined;
 }
 
-// `ours`: sent by this page's own user, as app.js decides from the user id.
-export function message(msg, ours) {
+export function sendEnabled(enabled) {
+  $('send').disabled = !enabled;
+}
+
+// The room list: entries from RoomList.entries().
+export function rooms(entries) {
+  roomList.replaceChildren(...entries.map((entry) => {
+    const item = element('li', entry.joined ? 'room joined' : 'room');
+    item.dataset.room = entry.room;
+    if (entry.active) item.setAttribute('aria-current', 'true');
+    const open = element('button', 'open');
+    open.type = 'button';
+    open.dataset.action = entry.joined ? 'show' : 'join';
+    open.append(element('span', 'name', entry.room));
+    if (entry.unread > 0) open.append(element('span', 'unread', String(entry.unread)));
+    open.title = entry.members === null ? entry.room : `${entry.room}: ${entry.members} connected`;
+    item.append(open);
+    if (entry.joined) {
+      const leave = element('button', 'leave-room', '×');
+      leave.type = 'button';
+      leave.dataset.action = 'leave';
+      leave.title = `Leave ${entry.room}`;
+      leave.setAttribute('aria-label', `Leave ${entry.room}`);
+      item.append(leave);
+    }
+    return item;
+  }));
+}
+
+// The document title carries the unread count, for a tab in the background.
+export function unreadTotal(count) {
+  document.title = count > 0 ? `(${count}) Parley` : 'Parley';
+}
+
+function dayLine(time) {
+  const item = element('li', 'day', dayLabel(time));
+  item.dataset.day = dayKey(time);
+  return item;
+}
+
+function messageLine(msg, ours) {
   const guest = typeof msg.user === 'string' && msg.user.startsWith(GUEST_PREFIX);
   const item = element('li', `message${ours ? ' mine' : ''}${guest ? ' guest' : ''}`);
   item.dataset.seq = msg.seq;
@@ -104,11 +174,111 @@ export function message(msg, ours) {
   if (guest) who.append(element('span', 'badge', 'guest'));
   const time = element('time', 'time', clock(msg.time));
   time.dateTime = new Date(msg.time).toISOString();
-  time.title = new Date(msg.time).toLocaleString();
-  item.append(who, time, shown('span', 'text', msg.text));
-  append(item, ours);
+  time.title = new Date(msg.time).toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+  item.append(who, time, messageText(msg.text));
+  return item;
 }
 
-export function presence(names, verb) {
-  if (names && names.length > 0) append(shown('li', 'presence', `${names.join(', ')} ${verb}`));
+// The elements of one line (a day separator first when its day differs from `previousTime`'s).
+function lineNodes(line, previousTime) {
+  if (line.kind === 'presence') return [shown('li', 'presence', line.text)];
+  const nodes = [];
+  if (previousTime === null || dayKey(previousTime) !== dayKey(line.msg.time)) nodes.push(dayLine(line.msg.time));
+  nodes.push(messageLine(line.msg, line.ours));
+  return nodes;
+}
+
+// Shows a room from scratch: its lines and, at the top, how to page back (`older`: 'more',
+// 'loading' or 'start'). With `keepPlace`, what was in view stays in view (older lines came in
+// above); otherwise the newest line is shown.
+export function showRoom(name, lines, older, keepPlace = false) {
+  const fromBottom = list.scrollHeight - list.scrollTop;
+  roomTitle.textContent = name ?? '';
+  const nodes = [olderLine(older)];
+  let previousTime = null;
+  for (const line of lines) {
+    nodes.push(...lineNodes(line, previousTime));
+    if (line.kind === 'message') previousTime = line.msg.time;
+  }
+  list.replaceChildren(...nodes);
+  if (keepPlace) list.scrollTop = list.scrollHeight - fromBottom;
+  else toBottom();
+}
+
+function olderLine(older) {
+  const item = element('li', 'older');
+  item.id = 'older';
+  item.dataset.state = older;
+  if (older === 'more') {
+    const button = element('button', 'link', 'Show older messages');
+    button.type = 'button';
+    button.dataset.action = 'older';
+    item.append(button);
+  } else {
+    item.textContent = older === 'loading' ? 'Loading older messages…' : older === 'start' ? 'The start of the room' : '';
+  }
+  return item;
+}
+
+export function olderState(older) {
+  list.querySelector('#older')?.replaceWith(olderLine(older));
+}
+
+// Appends a line of the shown room; keeps the view at the bottom if it was there (or if asked to).
+export function appendLine(line, previousTime, follow = false) {
+  const bottom = atBottom();
+  list.append(...lineNodes(line, previousTime));
+  if (bottom || follow) toBottom();
+}
+
+export function nearTop() {
+  return list.scrollTop < 80;
+}
+
+// The connections in the shown room, or null when the transport does not report them.
+export function members(count) {
+  membersLine.textContent = count === null || count === undefined ? '' : `(${count})`;
+}
+
+// [{ name, connections }] as Presence.list() gives them.
+export function memberNames(names) {
+  memberList.replaceChildren(...names.map(({ name, connections }) => {
+    const item = shown('li', 'member', name);
+    if (connections > 1) {
+      const times = element('span', 'connections', `×${connections}`);
+      times.title = `${connections} connections`;
+      item.append(times);
+    }
+    return item;
+  }));
+}
+
+// The shown room's messages not yet stored, with their state; a failed one offers retry and discard.
+export function outbox(entries) {
+  const bottom = atBottom();
+  outboxList.replaceChildren(...entries.map((entry) => {
+    const item = element('li', 'outgoing');
+    item.dataset.id = entry.id;
+    item.dataset.state = entry.state;
+    item.append(shown('span', 'text', entry.text));
+    const state = element('span', 'send-state', STATE_TEXT[entry.state]);
+    if (entry.error) state.title = `${entry.error.code}: ${entry.error.message}`;
+    item.append(state);
+    if (entry.state === 'failed') {
+      for (const [action, label] of [['retry', 'Retry'], ['discard', 'Discard']]) {
+        const button = element('button', `link ${action}`, label);
+        button.type = 'button';
+        button.dataset.action = action;
+        item.append(button);
+      }
+    }
+    return item;
+  }));
+  if (bottom) toBottom();
+}
+
+// `used` of `max` code points, as the server counts them; marked when over.
+export function counter(used, max) {
+  counterLine.textContent = used > 0 ? `${used}/${max}` : '';
+  counterLine.dataset.over = used > max;
 }

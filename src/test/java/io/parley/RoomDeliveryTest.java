@@ -130,7 +130,9 @@ class RoomDeliveryTest {
 
     @Test
     void joinedCarriesRecentHistoryAndMemberCountAndPresenceIsAnnounced() throws Exception {
-        try (TestServer server = TestServer.start(dir, TestServer.UNTHROTTLED);
+        // A closed connection's left comes after the presence grace (PresenceLeaseTest): a short one here.
+        try (TestServer server = TestServer.start(dir,
+                c -> TestServer.UNTHROTTLED.apply(c).withPresenceGrace(java.time.Duration.ofMillis(200)));
              WsClient ada = WsClient.hello(server.chatUri(), "ada")) {
             ada.join("lobby");
             for (int i = 1; i <= 3; i++) {

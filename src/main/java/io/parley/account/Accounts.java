@@ -10,6 +10,7 @@ import io.parley.chat.ErrorCode;
 import io.parley.config.ServerConfig;
 import io.parley.store.Account;
 import io.parley.store.AccountStore;
+import io.parley.store.RoomStore;
 import io.parley.store.StoreException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -127,6 +128,11 @@ public final class Accounts implements AutoCloseable {
     /** The secret tokens are signed and checked with: the configured one, or the one kept in the database. */
     public String tokenSecret() {
         return tokenSecret;
+    }
+
+    /** The rooms created explicitly, in the accounts' database. */
+    public RoomStore rooms() {
+        return store.rooms();
     }
 
     /** The registered names guests may not look like. */

@@ -9,11 +9,15 @@ import com.auth0.jwt.exceptions.SignatureVerificationException;
 import com.auth0.jwt.exceptions.TokenExpiredException;
 import com.auth0.jwt.interfaces.Claim;
 import com.auth0.jwt.interfaces.DecodedJWT;
+import io.parley.store.RoomRecord;
 
 import java.time.DateTimeException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * Signed tokens: JWTs with HMAC-SHA256 over a secret the server and the token issuer share. The
@@ -27,6 +31,11 @@ public final class Tokens {
 
     private static final String NAME_CLAIM = "name";
     private static final String ROLES_CLAIM = "roles";
+    private static final String ROOMS_CLAIM = "rooms";
+    /** Rooms one token may grant: a token travels in every request and a query string, so it stays small. */
+    static final int MAX_ROOMS_CLAIMED = 100;
+    /** ChatRules' room names; repeated here since auth sits below chat. */
+    private static final Pattern ROOM_NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
     /** Clocks of the issuer and the server may differ a little; machines that sync time, by less. */
     private static final Duration DEFAULT_LEEWAY = Duration.ofSeconds(5);
     private static final int MAX_USER_LENGTH = 64;
@@ -66,7 +75,13 @@ public final class Tokens {
 
     /** A token for {@code user}, valid for {@code ttl}. */
     public String mint(String user, String name, List<String> roles, Duration ttl) {
+        return mint(user, name, roles, Map.of(), ttl);
+    }
+
+    /** A token for {@code user} that also grants room roles ({@code rooms}: room name to role), valid for {@code ttl}. */
+    public String mint(String user, String name, List<String> roles, Map<String, String> rooms, Duration ttl) {
         Identity checked = checked(user, name, roles);
+        checkedRooms(rooms);
         Instant now = Instant.now();
         if (ttl.compareTo(Duration.between(now, LATEST_EXPIRY)) > 0) {
             throw new InvalidTokenException("a token may not be valid past " + LATEST_EXPIRY);
@@ -75,6 +90,7 @@ public final class Tokens {
                 .withSubject(checked.user())
                 .withClaim(NAME_CLAIM, checked.name())
                 .withClaim(ROLES_CLAIM, checked.roles())
+                .withClaim(ROOMS_CLAIM, rooms.isEmpty() ? null : Map.<String, Object>copyOf(rooms))
                 .withIssuedAt(now)
                 .withExpiresAt(now.plus(ttl))
                 .sign(algorithm);
@@ -118,7 +134,41 @@ public final class Tokens {
         }
         Identity who = checked(jwt.getSubject(), jwt.getClaim(NAME_CLAIM).asString(), roleList);
         return new Identity(who.user(), who.name(), who.roles(),
-                expires.plusSeconds(leewaySeconds));
+                expires.plusSeconds(leewaySeconds), rooms(jwt.getClaim(ROOMS_CLAIM)));
+    }
+
+    /** The {@code rooms} claim: an object of room name to room role, at most {@value #MAX_ROOMS_CLAIMED} of them. */
+    private static Map<String, String> rooms(Claim claim) {
+        if (claim.isMissing() || claim.isNull()) {
+            return Map.of();
+        }
+        Map<String, Object> raw;
+        try {
+            raw = claim.asMap();
+        } catch (JWTDecodeException e) {
+            raw = null;
+        }
+        if (raw == null) {
+            throw new InvalidTokenException("the token's rooms are not an object of room names to roles");
+        }
+        Map<String, String> rooms = new HashMap<>();
+        raw.forEach((room, role) -> rooms.put(room, role instanceof String s ? s : null));
+        return checkedRooms(rooms);
+    }
+
+    private static Map<String, String> checkedRooms(Map<String, String> rooms) {
+        if (rooms.size() > MAX_ROOMS_CLAIMED) {
+            throw new InvalidTokenException("the token's rooms name more than " + MAX_ROOMS_CLAIMED + " rooms");
+        }
+        rooms.forEach((room, role) -> {
+            if (room == null || !ROOM_NAME.matcher(room).matches()) {
+                throw new InvalidTokenException("the token's rooms name something that is not a room name");
+            }
+            if (!RoomRecord.isRole(role)) {
+                throw new InvalidTokenException("the token's role in room " + room + " must be member, moderator or owner");
+            }
+        });
+        return Map.copyOf(rooms);
     }
 
     private static Identity checked(String user, String name, List<String> roles) {

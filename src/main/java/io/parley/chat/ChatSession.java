@@ -11,6 +11,7 @@ import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.engine.Refused;
 import io.parley.engine.Replay;
+import io.parley.engine.RoomListing;
 import io.parley.engine.Subscriber;
 import io.parley.engine.Subscription;
 import io.parley.engine.Tombstones;
@@ -66,7 +67,6 @@ public final class ChatSession {
     /** Set by {@code hello}. */
     private Identity identity;
     private boolean closed;
-    private Removals removals;
     /** Sends handed to the engine and not yet answered. */
     private int inFlight;
     /** History requests handed to the engine and not yet answered. */
@@ -75,6 +75,32 @@ public final class ChatSession {
     private int joinsInFlight;
     /** This connection's turn at the disk; closed with it. */
     private final ReadQueue.Asker reads;
+    /** Who may do what in which room; this session is its occupant in the rooms it is in. */
+    private final RoomAccess access;
+    private final RoomAccess.Occupant occupant = new RoomAccess.Occupant() {
+        @Override
+        public java.util.concurrent.Executor executor() {
+            return connection.executor();
+        }
+
+        @Override
+        public void recheck(String room) {
+            ChatSession.this.recheck(room);
+        }
+    };
+    /** Told when this session is taken out of a room it may no longer read. */
+    private Removals removals = (room, reason) -> { };
+
+    /** Why a session was taken out of a room: its access to the room was revoked (a role, a private room). */
+    public static final String REMOVED_ACCESS_REVOKED = "access_revoked";
+    /** Why a session was taken out of a room: a moderator banned its user. */
+    public static final String REMOVED_BANNED = "banned";
+
+    /** Hears that the server took this connection out of a room; on the connection's event loop. */
+    public interface Removals {
+        /** @param reason why, a stable code: {@value #REMOVED_ACCESS_REVOKED} or {@value #REMOVED_BANNED} */
+        void removed(String room, String reason);
+    }
 
     /**
      * @param authenticated the user a token proved at the handshake, or null for a guest
@@ -92,6 +118,12 @@ public final class ChatSession {
         this.authenticated = authenticated;
         this.connectionLimits = requests.forConnection(client);
         this.reads = requests.asker();
+        this.access = requests.access();
+    }
+
+    /** Who hears of this session's removals from rooms (the protocol layer); set once, before hello. */
+    public void onRemoved(Removals listener) {
+        this.removals = listener;
     }
 
     public String id() {
@@ -147,9 +179,12 @@ public final class ChatSession {
             throw new ChatException(ErrorCode.FORBIDDEN, "the token is for another user than this connection's ("
                     + authenticated.user() + "); reconnect to change users");
         }
-        authenticated = new Identity(authenticated.user(), authenticated.name(), renewed.roles(), renewed.validUntil());
+        authenticated = new Identity(authenticated.user(), authenticated.name(), renewed.roles(), renewed.validUntil(),
+                renewed.rooms());
         if (identity != null) {
             identity = authenticated;
+            // The new token may grant fewer rooms than the old.
+            List.copyOf(rooms.keySet()).forEach(this::recheck);
         }
         return authenticated;
     }
@@ -180,15 +215,26 @@ public final class ChatSession {
             throw new ChatException(ErrorCode.RATE_LIMITED, "at most " + config.maxRoomsPerConnection()
                     + " joins may be unanswered on one connection; wait for their replies");
         }
-        if (requests.banned(identity, room)) {
-            throw new ChatException(ErrorCode.BANNED, "you are banned from room " + room);
+        // An occupant before the check: a change applied after it re-checks this session, one applied
+        // before it is what it sees. A private room is not_found before a ban is named.
+        access.enter(room, occupant);
+        try {
+            access.checkRead(identity, room);
+            if (requests.banned(identity, room)) {
+                throw new ChatException(ErrorCode.BANNED, "you are banned from room " + room);
+            }
+            requests.names().enter(room, identity);
+        } catch (ChatException e) {
+            access.exit(room, occupant);
+            throw e;
         }
-        requests.names().enter(room, identity);
         TrackedJoin tracked = new TrackedJoin(room, listener);
         try {
-            tracked.subscription = broker.subscribe(room, connection, identity.name(), after, reads, tracked);
+            tracked.subscription = broker.subscribe(room, connection, identity.user(), identity.name(), after, reads,
+                    tracked);
         } catch (Refused e) {
             requests.names().leave(room, identity);
+            access.exit(room, occupant);
             throw refused(e.failure());
         }
         joinsInFlight++;
@@ -217,6 +263,7 @@ public final class ChatSession {
             joinsInFlight--;
             if (rooms.remove(room, subscription)) {
                 requests.names().leave(room, identity);
+                access.exit(room, occupant);
             }
             listener.failed(failure);
         }
@@ -229,7 +276,23 @@ public final class ChatSession {
             throw notMember(room);
         }
         requests.names().leave(room, identity);
+        access.exit(room, occupant);
         broker.unsubscribe(s);
+    }
+
+    /**
+     * The rules of a room this session is in changed (a role revoked, a room made private): if they no
+     * longer let it read the room, it leaves, and the client hears {@code removed}. On the event loop.
+     */
+    void recheck(String room) {
+        if (closed || identity == null || !rooms.containsKey(room)) {
+            return;
+        }
+        try {
+            access.checkRead(identity, room);
+        } catch (ChatException e) {
+            takeOut(room, REMOVED_ACCESS_REVOKED);
+        }
     }
 
     public void send(String room, String messageId, String text, PublishListener listener) {
@@ -274,10 +337,16 @@ public final class ChatSession {
         }
     }
 
+    /** The rooms list ({@link RoomRequests#rooms}); completes off the event loop. */
+    public CompletableFuture<List<RoomRequests.ListedRoom>> rooms(Integer limit) {
+        requireHello();
+        return requests.rooms(identity, reads, limit);
+    }
+
     /** One page of the members of a room this client is in; the listener hears on the connection's loop. */
     public void members(String room, Long after, Integer limit, MembersListener listener) {
         requireMember(room);
-        requests.members(room, after, limit, connection.executor(), listener);
+        requests.members(identity, room, after, limit, connection.executor(), listener);
     }
 
     /**
@@ -293,7 +362,7 @@ public final class ChatSession {
             throw new ChatException(ErrorCode.RATE_LIMITED, "at most " + MAX_HISTORY_IN_FLIGHT
                     + " history requests may be unanswered on one connection; wait for a reply");
         }
-        CompletableFuture<List<StoredMessage>> read = requests.history(reads, room, before, since, limit);
+        CompletableFuture<List<StoredMessage>> read = requests.history(identity, reads, room, before, since, limit);
         historyInFlight++;
         // Registered before the caller's reply: it is posted to the loop first, so the count is down
         // before the reply can leave (its flush is a task of its own, after this one).
@@ -317,15 +386,7 @@ public final class ChatSession {
         return messages.stream().filter(m -> m.seq() <= upTo).toList();
     }
 
-    /** Why a session was taken out of a room: a ban. */
-    public static final String REMOVED_BANNED = "banned";
-
-    /** Hears that the session was taken out of a room it had joined; on the connection's loop. */
-    public interface Removals {
-        void removed(String room, String reason);
-    }
-
-    /** The requests a moderator makes through this session (ban, unban, timeout). */
+    /** The moderation requests a moderator makes through this session (ban, unban, timeout). */
     public RoomRequests requests() {
         return requests;
     }
@@ -334,11 +395,6 @@ public final class ChatSession {
     public Identity identityOrRefuse() {
         requireHello();
         return identity;
-    }
-
-    /** Who tells the client it was removed from a room: the protocol layer, once. */
-    public void onRemoved(Removals removals) {
-        this.removals = removals;
     }
 
     /** The event loop this session is confined to. */
@@ -351,18 +407,25 @@ public final class ChatSession {
      * so the others see it go, and the client is told why. On the connection's loop.
      */
     void removeFrom(String room, String reason) {
-        Subscription s = rooms.remove(room);
-        if (s == null || closed) {
+        if (closed || !rooms.containsKey(room)) {
             return;
         }
-        requests.names().leave(room, identity);
-        broker.unsubscribe(s);
-        if (removals != null) {
-            removals.removed(room, reason);
-        }
+        takeOut(room, reason);
     }
 
-    /** The connection is gone: leave every room. */
+    /** Leaves {@code room} as by {@code leave} and tells the client {@code removed} with {@code reason}. */
+    private void takeOut(String room, String reason) {
+        Subscription s = rooms.remove(room);
+        requests.names().leave(room, identity);
+        access.exit(room, occupant);
+        broker.unsubscribe(s);
+        removals.removed(room, reason);
+    }
+
+    /**
+     * The connection is gone: leave every room. Its entries linger in the rooms' presence for the grace,
+     * so that the same user reconnecting (or polling) within it is no news to the room.
+     */
     public void close() {
         if (closed) {
             return;
@@ -372,8 +435,11 @@ public final class ChatSession {
             requests.sanctions().unregister(identity.user(), this);
         }
         reads.close();
-        rooms.values().forEach(broker::unsubscribe);
-        rooms.keySet().forEach(room -> requests.names().leave(room, identity));
+        rooms.values().forEach(broker::disconnect);
+        rooms.keySet().forEach(room -> {
+            requests.names().leave(room, identity);
+            access.exit(room, occupant);
+        });
         rooms.clear();
     }
 
@@ -395,7 +461,13 @@ public final class ChatSession {
                 + " to delete: it was deleted already, or it is not stored");
     }
 
-    private void requireHello() {
+    /** Who may do what in which room: the room requests of this session go there. */
+    public RoomAccess access() {
+        return access;
+    }
+
+    /** @throws ChatException {@code hello_required} before hello */
+    public void requireHello() {
         if (identity == null) {
             throw new ChatException(ErrorCode.HELLO_REQUIRED, "say hello first");
         }

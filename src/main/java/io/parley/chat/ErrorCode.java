@@ -33,6 +33,7 @@ public enum ErrorCode {
     BANNED("banned"),
     TIMED_OUT("timed_out"),
     SLOW_MODE("slow_mode"),
+    ROOM_EXISTS("room_exists"),
     METHOD_NOT_ALLOWED("method_not_allowed"),
     TOO_LARGE("too_large"),
     MISDIRECTED("misdirected"),

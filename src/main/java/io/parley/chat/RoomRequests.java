@@ -12,6 +12,7 @@ import io.parley.engine.PollListener;
 import io.parley.engine.PublishListener;
 import io.parley.engine.ReadQueue;
 import io.parley.engine.Refused;
+import io.parley.engine.RoomListing;
 import io.parley.engine.Tombstones;
 import io.parley.store.AuditEntry;
 import io.parley.store.Sanction;
@@ -19,6 +20,9 @@ import io.parley.store.StoredMessage;
 
 import java.net.InetAddress;
 import java.util.List;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
@@ -27,8 +31,9 @@ import java.util.concurrent.Executor;
  * API makes them one at a time; a WebSocket {@link ChatSession} posts and reads through here too, after
  * its own checks (said hello, is a member), so the rules (rooms, ids, text, rates, idempotency by id)
  * and their error codes are the same on both.
- * Reading needs no membership: the HTTP API has no {@code join}, and a room's messages are readable by
- * whoever may connect, as they are over WebSocket.
+ * Reading needs no membership (the HTTP API has no {@code join}), only what {@link RoomAccess} asks of
+ * joining: a public room's messages are readable by whoever may connect, a private room's by its members.
+ * {@code who} is null for an anonymous HTTP reader.
  *
  * <p>Threads: any event loop; stateless, never blocks.
  */
@@ -40,36 +45,51 @@ public final class RoomRequests {
     private static final int DEFAULT_LIMIT = 50;
     /** Members a page lists when the request names no {@code limit}. */
     static final int DEFAULT_MEMBERS_LIMIT = 100;
+    /** Rooms a rooms list names when the request names no {@code limit}, and at most. */
+    static final int DEFAULT_ROOMS_LIMIT = 100;
+    static final int MAX_ROOMS_LIMIT = 500;
 
     private final Broker broker;
     private final ServerConfig config;
     private final RateLimits limits;
     private final NameClaims names;
+    private final RoomAccess access;
     private final Moderators moderators;
     private final Sanctions sanctions;
 
     /**
-     * Requests of a server without accounts, bans or timeouts (engine tests): guests are checked against
-     * the token users seen; moderation requests that need the database are refused.
+     * Requests of a server that records no bans or timeouts (engine tests): moderation requests that
+     * need the database are refused; who may moderate is {@code access}'s rule.
+     *
+     * @param registered the accounts' names, which no guest may take a look-alike of
+     * @param access     who may read and write which room
      */
-    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits) {
-        this(broker, config, limits, new RegisteredNames(), Moderators.SERVER_ADMINS, null);
+    public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered,
+                        RoomAccess access) {
+        this(broker, config, limits, registered, access, access::mayModerate, null);
     }
 
     /**
      * @param registered the accounts' names, which no guest may take a look-alike of
+     * @param access     who may read and write which room
      * @param moderators who may moderate a room, asked once per moderation request
      * @param sanctions  the bans and timeouts every join and send is checked against; null on a server
      *                   that records none
      */
     public RoomRequests(Broker broker, ServerConfig config, RateLimits limits, RegisteredNames registered,
-                        Moderators moderators, Sanctions sanctions) {
+                        RoomAccess access, Moderators moderators, Sanctions sanctions) {
         this.broker = broker;
         this.config = config;
         this.limits = limits;
         this.names = new NameClaims(registered);
+        this.access = access;
         this.moderators = moderators;
         this.sanctions = sanctions;
+    }
+
+    /** Who may do what in which room; shared by every session and the HTTP API. */
+    public RoomAccess access() {
+        return access;
     }
 
     /** The names guests may not look like; shared by every session and the HTTP API. */
@@ -96,6 +116,7 @@ public final class RoomRequests {
         ChatRules.room(room);
         ChatRules.id(id);
         ChatRules.text(text, config.maxMessageLength());
+        access.checkWrite(who, room);
         // Checked at every send, not only at hello or join: the HTTP API has neither, and a signed-in
         // user may have shown up under that name since.
         if (who.guest()) {
@@ -168,6 +189,9 @@ public final class RoomRequests {
     /** The one permission check of every moderation request, for every transport. */
     private void requireModerator(Identity who, String room) {
         ChatRules.room(room);
+        // A private room is not_found to whoever may not see it, moderation requests included; its
+        // moderators are its members, so they pass.
+        access.checkRead(who, room);
         if (!moderators.mayModerate(who, room)) {
             throw new ChatException(ErrorCode.FORBIDDEN, "only the room's moderators may do this");
         }
@@ -293,11 +317,17 @@ public final class RoomRequests {
     /**
      * Messages after {@code since}; with {@code waitSeconds} above 0, waits for the next one if there
      * are none yet. The caller ends a wait that runs out with {@link Poll#cancel()}. A read
-     * from disk takes {@code asker}'s turn.
+     * from disk takes {@code asker}'s turn. A named poller ({@code who} not null) is a member of the
+     * room while it keeps polling (the engine's leases); an anonymous one is nobody's presence.
      */
-    public Poll poll(ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
-                                 Executor replyOn, PollListener listener) {
+    public Poll poll(Identity who, ReadQueue.Asker asker, String room, Long since, Integer limit, int waitSeconds,
+                     Executor replyOn, PollListener listener) {
         ChatRules.room(room);
+        access.checkRead(who, room);
+        if (who != null && who.guest()) {
+            // Present in the room under that name: the same claims as a guest joining it.
+            names.checkGuest(who, room);
+        }
         if (since == null) {
             throw new ChatException(ErrorCode.BAD_REQUEST, "polling needs since");
         }
@@ -307,7 +337,8 @@ public final class RoomRequests {
             throw new ChatException(ErrorCode.BAD_REQUEST, "wait must be 0-" + MAX_WAIT_SECONDS + " seconds");
         }
         try {
-            return broker.poll(asker, room, after, max, waitSeconds > 0, replyOn, listener);
+            return broker.poll(asker, room, who == null ? null : who.user(), who == null ? null : who.name(), after, max,
+                    waitSeconds > 0, replyOn, listener);
         } catch (Refused e) {
             throw ChatSession.refused(e.failure());
         }
@@ -318,8 +349,10 @@ public final class RoomRequests {
      * start), at most {@code limit} (null: {@value #DEFAULT_MEMBERS_LIMIT}); the listener hears on
      * {@code replyOn}. Like reading a room, it needs no membership here: the session checks that.
      */
-    public void members(String room, Long after, Integer limit, Executor replyOn, MembersListener listener) {
+    public void members(Identity who, String room, Long after, Integer limit, Executor replyOn,
+                        MembersListener listener) {
         ChatRules.room(room);
+        access.checkRead(who, room);
         if (after != null && after < 0) {
             throw new ChatException(ErrorCode.INVALID_CURSOR, "after must be a cursor from a members page");
         }
@@ -335,13 +368,67 @@ public final class RoomRequests {
     }
 
     /**
+     * The rooms that exist, most recently active first, at most {@code limit} (null:
+     * {@value #DEFAULT_ROOMS_LIMIT}, at most {@value #MAX_ROOMS_LIMIT}), with their member counts; the
+     * one place the list is made, for the WebSocket {@code rooms} request and {@code GET /api/rooms}
+     * alike, so that what {@code who} may see of it is decided here. Completes off the event loop, in
+     * {@code asker}'s turn; fails with {@code StoreException} or {@code Refused}.
+     *
+     * @param who the asker, or null for an anonymous HTTP request
+     */
+    public CompletableFuture<List<ListedRoom>> rooms(Identity who, ReadQueue.Asker asker, Integer limit) {
+        if (limit != null && (limit < 1 || limit > MAX_ROOMS_LIMIT)) {
+            throw new ChatException(ErrorCode.INVALID_CURSOR, "limit must be 1-" + MAX_ROOMS_LIMIT);
+        }
+        int max = limit == null ? DEFAULT_ROOMS_LIMIT : limit;
+        try {
+            return broker.rooms(asker, max).thenApply(active -> visibleRooms(who, active, max));
+        } catch (Refused e) {
+            throw ChatSession.refused(e.failure());
+        }
+    }
+
+    /**
+     * The one place a rooms list is made: the active rooms {@code who} may see (a private room only to
+     * its people and admins, never its name to anyone else), each with its settings and {@code who}'s
+     * role where it has a record; then the rooms with records {@code who} may see that have had no
+     * message yet (a private room just made), up to {@code max}.
+     */
+    private List<ListedRoom> visibleRooms(Identity who, List<RoomListing> active, int max) {
+        List<ListedRoom> out = new ArrayList<>();
+        Set<String> listed = new HashSet<>();
+        for (RoomListing r : active) {
+            if (access.mayRead(who, r.room())) {
+                out.add(new ListedRoom(r, access.listed(who, r.room())));
+                listed.add(r.room());
+            }
+        }
+        for (RoomAccess.Listed l : access.visible(who)) {
+            if (out.size() >= max) {
+                break;
+            }
+            if (listed.add(l.room().name())) {
+                out.add(new ListedRoom(new RoomListing(l.room().name(), 0, 0, null), l));
+            }
+        }
+        return out.size() > max ? out.subList(0, max) : out;
+    }
+
+    /**
+     * A room in a rooms list: its activity, and its record with the asker's role (null: a room nobody
+     * created, public, everyone writes).
+     */
+    public record ListedRoom(RoomListing activity, RoomAccess.Listed settings) { }
+
+    /**
      * Stored messages: with {@code since}, those after it; with {@code before}, those just before it;
      * with neither, the latest. Completes off the event loop, in {@code asker}'s turn; never, if the asker
      * closes first.
      */
-    public CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, Long before, Long since,
-                                                          Integer limit) {
+    public CompletableFuture<List<StoredMessage>> history(Identity who, ReadQueue.Asker asker, String room, Long before,
+                                                          Long since, Integer limit) {
         ChatRules.room(room);
+        access.checkRead(who, room);
         long beforeSeq = ChatRules.seq(before, "before");
         long sinceSeq = ChatRules.seq(since, "since");
         int max = ChatRules.limit(limit, DEFAULT_LIMIT);

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = ParleyCommand.Version.class,
         description = "Parley: a real-time group chat server over WebSocket.",
-        subcommands = {ServeCommand.class, ChatCommand.class, BenchCommand.class, TokenCommand.class, UserCommand.class,
+        subcommands = {ServeCommand.class, ChatCommand.class, BenchCommand.class, TokenCommand.class, UserCommand.class, RoomCommand.class,
                 CommandLine.HelpCommand.class})
 public final class ParleyCommand implements Runnable {
 

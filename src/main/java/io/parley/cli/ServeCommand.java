@@ -115,6 +115,12 @@ final class ServeCommand implements Callable<Integer> {
                     + " their member count at most once a second instead.")
     int presenceNamesUpTo;
 
+    @Option(names = "--presence-grace", defaultValue = "${env:PARLEY_PRESENCE_GRACE:-10}",
+            description = "Seconds a closed connection stays in its rooms' presence before it is announced as left,"
+                    + " and a long poller after its last poll: a reconnect within it is no news. 0 turns it off"
+                    + " (env PARLEY_PRESENCE_GRACE).")
+    int presenceGraceSeconds;
+
     @Option(names = "--sqlite-busy-timeout", defaultValue = "${env:PARLEY_SQLITE_BUSY_TIMEOUT:-5000}",
             description = "Milliseconds a write to parley.db waits for a lock another process holds (a backup, a"
                     + " shell) before the message is refused with store_unavailable (env PARLEY_SQLITE_BUSY_TIMEOUT).")
@@ -170,6 +176,15 @@ final class ServeCommand implements Callable<Integer> {
             description = "Accept a WebSocket client's offer of permessage-deflate (env PARLEY_COMPRESSION); browsers"
                     + " offer it. --no-compression sends every frame uncompressed.")
     boolean compression;
+
+    /** What a join to a room nobody created does. */
+    enum RoomsOnJoin { create, refuse }
+
+    @Option(names = "--rooms-on-join", defaultValue = "${env:PARLEY_ROOMS_ON_JOIN:-create}",
+            description = "What a join to a room nobody created does: 'create' makes it a public room, and lets"
+                    + " signed-in users create rooms; 'refuse' answers not_found, and only admins create rooms"
+                    + " (env PARLEY_ROOMS_ON_JOIN).")
+    RoomsOnJoin roomsOnJoin;
 
     @Option(names = "--max-connections", defaultValue = "${env:PARLEY_MAX_CONNECTIONS:-20000}",
             description = "Open connections in total; more are answered 503 and closed as they are accepted."
@@ -231,11 +246,11 @@ final class ServeCommand implements Callable<Integer> {
                 outboundBufferBytes, durableSync, retainMessages, new ServerConfig.Access(guests, secret, webSocket,
                         Networks.parse("metrics network", metricsFrom), publicUrl(), compression,
                         Duration.ofSeconds(tokenLeewaySeconds), new ServerConfig.Accounts(openSignup, sessionTokenTtl,
-                        sessionLifetime, noRateLimits ? 0 : signInsPerMinute)),
+                        sessionLifetime, noRateLimits ? 0 : signInsPerMinute), roomsOnJoin == RoomsOnJoin.create),
                 noRateLimits ? admission.withoutRateLimits() : admission,
                 postgresUrl == null || postgresUrl.isBlank() ? null : PostgresUrl.parse(postgresUrl),
                 redisUrl == null || redisUrl.isBlank() ? null : RedisAddress.parse(redisUrl),
-                presenceNamesUpTo, Duration.ofMillis(sqliteBusyTimeoutMillis));
+                presenceNamesUpTo, Duration.ofMillis(sqliteBusyTimeoutMillis), Duration.ofSeconds(presenceGraceSeconds));
     }
 
     private URI publicUrl() {

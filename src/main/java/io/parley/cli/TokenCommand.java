@@ -12,7 +12,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -39,6 +41,10 @@ final class TokenCommand implements Callable<Integer> {
     @Option(names = "--roles", split = ",", paramLabel = "ROLE", description = "Roles, comma-separated.")
     List<String> roles = new ArrayList<>();
 
+    @Option(names = "--room", paramLabel = "ROOM=ROLE",
+            description = "A room the token grants, and the role in it (member, moderator, owner); repeatable.")
+    Map<String, String> rooms = new LinkedHashMap<>();
+
     @Option(names = "--secret", defaultValue = "${env:PARLEY_TOKEN_SECRET}", paramLabel = "SECRET",
             description = "The server's token secret, at least 32 bytes (default: env PARLEY_TOKEN_SECRET).")
     String secret;
@@ -55,7 +61,7 @@ final class TokenCommand implements Callable<Integer> {
         }
         Duration validity = parse(ttl);
         try {
-            spec.commandLine().getOut().println(new Tokens(secret).mint(user, name, roles, validity));
+            spec.commandLine().getOut().println(new Tokens(secret).mint(user, name, roles, rooms, validity));
         } catch (Tokens.InvalidTokenException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -46,6 +46,9 @@ import java.util.Objects;
  * @param sqliteBusyTimeout    how long a write to the SQLite file waits for a lock another process
  *                             holds (a backup, an operator's shell) before the message is refused
  *                             with {@code store_unavailable}
+ * @param presenceGrace        how long a closed connection's member entries linger before their
+ *                             {@code left}, and a long poller's after its last poll; a reconnect of the
+ *                             same user within it is no news to the room. Zero turns leases off
  */
 public record ServerConfig(
         String host,
@@ -68,7 +71,8 @@ public record ServerConfig(
         PostgresUrl postgres,
         RedisAddress redis,
         int presenceNamesUpTo,
-        Duration sqliteBusyTimeout) {
+        Duration sqliteBusyTimeout,
+        Duration presenceGrace) {
 
     public static final String DEFAULT_HOST = "127.0.0.1";
     public static final int DEFAULT_PORT = 8080;
@@ -78,6 +82,11 @@ public record ServerConfig(
     public static final int DEFAULT_PRESENCE_NAMES_UP_TO = 1000;
     /** Long enough for a checkpoint or a backup's read to finish; short enough that a sender hears back. */
     public static final Duration DEFAULT_SQLITE_BUSY_TIMEOUT = Duration.ofSeconds(5);
+    /**
+     * Longer than a page reload or a network switch takes a browser (1-3 s), short enough that someone
+     * who really left is seen to leave soon after.
+     */
+    public static final Duration DEFAULT_PRESENCE_GRACE = Duration.ofSeconds(10);
 
     public ServerConfig {
         Objects.requireNonNull(host, "host");
@@ -104,6 +113,10 @@ public record ServerConfig(
         Objects.requireNonNull(access, "access");
         Objects.requireNonNull(admission, "admission");
         Objects.requireNonNull(sqliteBusyTimeout, "sqliteBusyTimeout");
+        Objects.requireNonNull(presenceGrace, "presenceGrace");
+        if (presenceGrace.isNegative()) {
+            throw new IllegalArgumentException("presenceGrace must not be negative, was " + presenceGrace);
+        }
         if (sqliteBusyTimeout.isNegative() || sqliteBusyTimeout.toMillis() > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("sqliteBusyTimeout must be 0 to " + Integer.MAX_VALUE
                     + " ms, was " + sqliteBusyTimeout);
@@ -126,7 +139,7 @@ public record ServerConfig(
         return new ServerConfig(DEFAULT_HOST, DEFAULT_PORT, Path.of("data"), List.of(), null, null,
                 64 * 1024, 2000, 50, 100, Duration.ofSeconds(20), Duration.ofSeconds(60),
                 4L * 1024 * 1024, false, 0, Access.defaults(), Admission.defaults(), null, null,
-                DEFAULT_PRESENCE_NAMES_UP_TO, DEFAULT_SQLITE_BUSY_TIMEOUT);
+                DEFAULT_PRESENCE_NAMES_UP_TO, DEFAULT_SQLITE_BUSY_TIMEOUT, DEFAULT_PRESENCE_GRACE);
     }
 
     public boolean tls() {
@@ -137,70 +150,70 @@ public record ServerConfig(
         return new ServerConfig(host, newPort, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
-                presenceNamesUpTo, sqliteBusyTimeout);
+                presenceNamesUpTo, sqliteBusyTimeout, presenceGrace);
     }
 
     public ServerConfig withDataDir(Path newDataDir) {
         return new ServerConfig(host, port, newDataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
-                presenceNamesUpTo, sqliteBusyTimeout);
+                presenceNamesUpTo, sqliteBusyTimeout, presenceGrace);
     }
 
     public ServerConfig withAllowedOrigins(List<String> origins) {
         return new ServerConfig(host, port, dataDir, origins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
-                presenceNamesUpTo, sqliteBusyTimeout);
+                presenceNamesUpTo, sqliteBusyTimeout, presenceGrace);
     }
 
     public ServerConfig withTls(Path cert, Path key) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, cert, key, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
-                presenceNamesUpTo, sqliteBusyTimeout);
+                presenceNamesUpTo, sqliteBusyTimeout, presenceGrace);
     }
 
     public ServerConfig withLimits(int newMaxFrameBytes, int newMaxMessageLength, long newOutboundBufferBytes) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, newMaxFrameBytes,
                 newMaxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 newOutboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
-                presenceNamesUpTo, sqliteBusyTimeout);
+                presenceNamesUpTo, sqliteBusyTimeout, presenceGrace);
     }
 
     public ServerConfig withKeepAlive(Duration newPingInterval, Duration newIdleTimeout) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, newPingInterval, newIdleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
-                presenceNamesUpTo, sqliteBusyTimeout);
+                presenceNamesUpTo, sqliteBusyTimeout, presenceGrace);
     }
 
     public ServerConfig withRetention(long newRetainMessages) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, newRetainMessages, access, admission, postgres, redis,
-                presenceNamesUpTo, sqliteBusyTimeout);
+                presenceNamesUpTo, sqliteBusyTimeout, presenceGrace);
     }
 
     public ServerConfig withAccess(Access newAccess) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, newAccess, admission, postgres, redis,
-                presenceNamesUpTo, sqliteBusyTimeout);
+                presenceNamesUpTo, sqliteBusyTimeout, presenceGrace);
     }
 
     public ServerConfig withAdmission(Admission newAdmission) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, access, newAdmission, postgres, redis, presenceNamesUpTo,
-                sqliteBusyTimeout);
+                sqliteBusyTimeout, presenceGrace);
     }
 
     /** Rooms above {@code n} members hear counts instead of names of who joined and left. */
     public ServerConfig withPresenceNamesUpTo(int n) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
-                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, n, sqliteBusyTimeout);
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis, n, sqliteBusyTimeout, presenceGrace);
     }
 
     /** Rooms shared with other nodes over this Redis; null: a single node. */
@@ -208,7 +221,7 @@ public record ServerConfig(
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, newRedis,
-                presenceNamesUpTo, sqliteBusyTimeout);
+                presenceNamesUpTo, sqliteBusyTimeout, presenceGrace);
     }
 
     /** History in this PostgreSQL database instead of SQLite; null goes back to SQLite. */
@@ -216,14 +229,22 @@ public record ServerConfig(
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, access, admission, newPostgres, redis,
-                presenceNamesUpTo, sqliteBusyTimeout);
+                presenceNamesUpTo, sqliteBusyTimeout, presenceGrace);
+    }
+
+    /** How long a closed connection's (or a long poller's) member entries linger; zero for not at all. */
+    public ServerConfig withPresenceGrace(Duration grace) {
+        return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
+                maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
+                outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
+                presenceNamesUpTo, sqliteBusyTimeout, grace);
     }
 
     public ServerConfig withSqliteBusyTimeout(Duration timeout) {
         return new ServerConfig(host, port, dataDir, allowedOrigins, tlsCert, tlsKey, maxFrameBytes,
                 maxMessageLength, historyOnJoin, maxRoomsPerConnection, pingInterval, idleTimeout,
                 outboundBufferBytes, durableSync, retainMessages, access, admission, postgres, redis,
-                presenceNamesUpTo, timeout);
+                presenceNamesUpTo, timeout, presenceGrace);
     }
 
     /**
@@ -245,9 +266,13 @@ public record ServerConfig(
      *                     issuer and the server that differ; a connection ends this long after its
      *                     token's expiry unless refreshed. Whole seconds, as a token's times are
      * @param accounts     Parley's own accounts: sign-up, sessions and the tokens they get
+     * @param createRoomsOnJoin true ({@code --rooms-on-join create}): a join to a room nobody created makes a
+     *                     public room, and signed-in users may create rooms; false ({@code refuse}): such a
+     *                     room is {@code not_found}, and only server admins create rooms
      */
     public record Access(boolean allowGuests, String tokenSecret, boolean webSocket, Networks metricsFrom,
-                         URI publicUrl, boolean compression, Duration tokenLeeway, Accounts accounts) {
+                         URI publicUrl, boolean compression, Duration tokenLeeway, Accounts accounts,
+                         boolean createRoomsOnJoin) {
 
         /** Clocks of the issuer and the server may differ a little; machines that sync time, by less. */
         public static final Duration DEFAULT_TOKEN_LEEWAY = Duration.ofSeconds(5);
@@ -278,40 +303,46 @@ public record ServerConfig(
         }
 
         public static Access defaults() {
-            return new Access(true, null, true, Networks.LOOPBACK, null, true, DEFAULT_TOKEN_LEEWAY, Accounts.defaults());
+            return new Access(true, null, true, Networks.LOOPBACK, null, true, DEFAULT_TOKEN_LEEWAY, Accounts.defaults(),
+                    true);
         }
 
         public Access withTokenSecret(String secret) {
-            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway, accounts);
+            return new Access(allowGuests, secret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withGuests(boolean allowed) {
-            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway, accounts);
+            return new Access(allowed, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withWebSocket(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression, tokenLeeway, accounts);
+            return new Access(allowGuests, tokenSecret, enabled, metricsFrom, publicUrl, compression, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withMetricsFrom(Networks networks) {
-            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression, tokenLeeway, accounts);
+            return new Access(allowGuests, tokenSecret, webSocket, networks, publicUrl, compression, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withPublicUrl(URI url) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression, tokenLeeway, accounts);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, url, compression, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withTokenLeeway(Duration leeway) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, leeway, accounts);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, leeway, accounts, createRoomsOnJoin);
         }
 
         public Access withCompression(boolean enabled) {
-            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled, tokenLeeway, accounts);
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, enabled, tokenLeeway, accounts, createRoomsOnJoin);
         }
 
         public Access withAccounts(Accounts newAccounts) {
             return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway,
-                    newAccounts);
+                    newAccounts, createRoomsOnJoin);
+        }
+
+        public Access withRoomsOnJoin(boolean create) {
+            return new Access(allowGuests, tokenSecret, webSocket, metricsFrom, publicUrl, compression, tokenLeeway,
+                    accounts, create);
         }
 
         @Override
@@ -319,7 +350,7 @@ public record ServerConfig(
             // Never print the secret.
             return "Access[allowGuests=" + allowGuests + ", tokens=" + (tokenSecret != null)
                     + ", webSocket=" + webSocket + ", metricsFrom=" + metricsFrom + ", publicUrl=" + publicUrl
-                    + ", compression=" + compression + ", tokenLeeway=" + tokenLeeway + ", accounts=" + accounts + "]";
+                    + ", compression=" + compression + ", tokenLeeway=" + tokenLeeway + ", accounts=" + accounts + ", createRoomsOnJoin=" + createRoomsOnJoin + "]";
         }
     }
 

@@ -35,6 +35,14 @@ import java.util.concurrent.Executor;
  *       member count. In a room of more members than the broker's names threshold, they are not named:
  *       a count ({@link BroadcastEncoder#presenceCount}) reaches the members instead, at most once a
  *       second, and within about a second of the last change.</li>
+ *   <li><b>Leases.</b> With a presence grace (not 0), a subscription whose connection closed
+ *       ({@link #disconnect}) stays a member for the grace before its {@code left}; a subscribe by the
+ *       same user in that time takes its entry over with no presence change and the count unchanged. A
+ *       named poll makes its user a member of the room (a {@code joined}) unless already one, renewed by
+ *       each poll and lingering the grace after the last poll ends. {@link #unsubscribe} leaves at once.
+ *       Across nodes a lease is the node's own: a user who comes back through another node is a new
+ *       member there, and the old entry leaves when its grace ends (counts converge, nothing lingers
+ *       past the grace, a dead node's entries go with its other members).</li>
  *   <li><b>Member listing.</b> {@link #members} pages through a room's members in join order; a cursor
  *       stays valid while others join and leave, and every member present from the first page to the
  *       last is listed exactly once.</li>
@@ -52,15 +60,23 @@ public interface Broker extends AutoCloseable {
      * Joins {@code subscriber} to {@code room}. The listener hears the outcome on the subscriber's
      * executor; live frames follow only after it.
      *
+     * @param user  who: a lingering entry of the same user id in the room is taken over silently
+     * @param name  what presence calls the member
      * @param since -1 for the newest messages, else the last seq the client saw
      * @param asker whose turn a read from disk takes, if the join needs one: the connection's
      * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
      */
-    Subscription subscribe(String room, Subscriber subscriber, String name, long since, ReadQueue.Asker asker,
-                           JoinListener listener);
+    Subscription subscribe(String room, Subscriber subscriber, String user, String name, long since,
+                           ReadQueue.Asker asker, JoinListener listener);
 
-    /** Leaves the room: no frame of it reaches the subscriber after this call. Subscriber's executor. */
+    /** Leaves the room at once: no frame of it reaches the subscriber after this call. Subscriber's executor. */
     void unsubscribe(Subscription subscription);
+
+    /**
+     * The subscriber's connection closed: as {@link #unsubscribe}, except that its entry lingers in the
+     * room's presence for the grace, so that a quick reconnect of the same user changes nothing.
+     */
+    void disconnect(Subscription subscription);
 
     /**
      * Stores and broadcasts a message, unless {@code user} already sent {@code id} to this room: then
@@ -76,10 +92,24 @@ public interface Broker extends AutoCloseable {
      * else as soon as one is stored, if {@code wait} is true. The listener hears on {@code replyOn}. A
      * waiting poll ends only by an answer or by {@link Poll#cancel()}: its caller keeps the clock.
      *
+     * @param user the poller's user id, a member of the room by its lease (see the contract); null for
+     *             an anonymous poll, which is nobody's presence
+     * @param name what presence calls a named poller
      * @throws Refused at once, when the engine is full or stopping (the listener is then not called)
      */
-    Poll poll(ReadQueue.Asker asker, String room, long since, int limit, boolean wait, Executor replyOn,
-              PollListener listener);
+    Poll poll(ReadQueue.Asker asker, String room, String user, String name, long since, int limit, boolean wait,
+              Executor replyOn, PollListener listener);
+
+    /**
+     * The rooms that exist, most recently active first, at most {@code limit}: those with stored
+     * messages (read from the store in {@code asker}'s turn) merged with those that have members, each
+     * with its member count as this node knows it (on several nodes, the cluster's where known). A room
+     * without messages has no last time and comes after those with one. The future completes off the
+     * caller's thread; it fails with the store's exception, or {@link Refused}.
+     *
+     * @throws Refused at once, when the engine is stopping, or overloaded
+     */
+    CompletableFuture<List<RoomListing>> rooms(ReadQueue.Asker asker, int limit);
 
     /**
      * Deletes messages of {@code room} as moderator {@code by}: those with {@code after < seq <= upTo}

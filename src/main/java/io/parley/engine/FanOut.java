@@ -124,7 +124,7 @@ final class FanOut {
                     Frame[] framesArray = frames.toArray(Frame[]::new);
                     room.membersByExecutor().forEach((executor, members) -> tasks.deliver(executor, members, framesArray));
                 }
-                deliveries.add((long) change.messages.size() * room.memberCount());
+                deliveries.add((long) change.messages.size() * room.liveCount());
                 if (!change.messages.isEmpty()) {
                     withMessages.add(room);
                 }

@@ -20,7 +20,9 @@ import java.util.concurrent.TimeUnit;
  * queue, drained by one thread, the <em>sequencer</em>. It takes whatever has queued up (up to
  * {@value #MAX_BATCH} commands) and handles it as one batch:
  * <ol>
- *   <li>subscribes: add the member; its history is fixed as the room stands before this batch;</li>
+ *   <li>subscribes: add the member; its history is fixed as the room stands before this batch. With
+ *       them, in their order, disconnects: the entry lingers, and a reconnect after it in the batch
+ *       takes it over;</li>
  *   <li>publishes: a message whose client id its user already used in the room is answered with the
  *       original (looked up in the batch, then in the store), so a resend after a lost ack stores
  *       nothing twice. The others are numbered (room's last seq + 1) and the whole batch is written to
@@ -101,62 +103,70 @@ public final class LocalBroker extends SequencedBroker {
     public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
                        int presenceNamesUpTo, String threadPrefix,
                        Thread.UncaughtExceptionHandler essentialThreadDied) {
-        super(store, encoder, historyOnJoin, retainMessages, presenceNamesUpTo, threadPrefix, essentialThreadDied);
+        this(store, encoder, historyOnJoin, retainMessages, presenceNamesUpTo, 0, threadPrefix, essentialThreadDied);
+    }
+
+    /**
+     * @param presenceGraceMillis how long a disconnected member lingers in its rooms before its
+     *                     {@code left}, and a named long poller after its last poll; 0 turns leases off
+     */
+    public LocalBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
+                       int presenceNamesUpTo, long presenceGraceMillis, String threadPrefix,
+                       Thread.UncaughtExceptionHandler essentialThreadDied) {
+        super(store, encoder, historyOnJoin, retainMessages, presenceNamesUpTo, presenceGraceMillis, threadPrefix,
+                essentialThreadDied);
         startSequencer();
     }
 
     @Override
     void turn(List<Command> batch, long now) {
         forgetIdleRooms(now);
-        if (!batch.isEmpty()) {
-            process(batch);
-        } else if (fanOut.countsOwed()) {
-            // The 50 ms wake-up is the big rooms' clock: no timer thread, no task per room.
-            LoopTasks tasks = new LoopTasks(essentialThreadDied);
-            fanOut.sendDueCounts(now, tasks);
-            tasks.post();
+        // The 50 ms wake-up is the clock of big rooms' counts and of leases: no timer thread, no task per room.
+        if (!batch.isEmpty() || fanOut.countsOwed() || !leased.isEmpty()) {
+            process(batch, now);
         }
     }
 
-    private void process(List<Command> batch) {
+    private void process(List<Command> batch, long now) {
         LoopTasks tasks = new LoopTasks(essentialThreadDied);
         FanOut.Changes changes = fanOut.changes();
+        expireLeases(now, changes);
 
+        // Disconnects in their order among the joins, so that a reconnect in the same batch finds the
+        // entry it takes over.
         for (Command c : batch) {
             if (c instanceof Subscribe s) {
                 subscribe(s, tasks, changes);
+            } else if (c instanceof Unsubscribe u && u.lingers()) {
+                removed(u, changes);
             }
         }
         publish(batch, tasks, changes);
         for (Command c : batch) {
-            if (c instanceof Unsubscribe u) {
-                Room room = rooms.get(u.subscription().room);
-                if (room != null && room.remove(u.subscription())) {
-                    changes.left(room, u.subscription().name);
-                }
+            if (c instanceof Unsubscribe u && !u.lingers()) {
+                removed(u, changes);
             } else if (c instanceof CancelPoll cp) {
-                Room room = rooms.get(cp.waiter().room);
-                if (room != null) {
-                    room.waiters().remove(cp.waiter());
-                }
+                cancelPoll(cp);
             } else if (c instanceof PollCommand pc) {
                 Room room = room(pc.waiter().room);
                 if (room == null) {
                     tasks.then(pc.waiter().replyOn, () -> pc.waiter().listener.failed(Failure.STORE_UNAVAILABLE));
                 } else {
-                    poll(room, pc, tasks);
+                    poll(room, pc, tasks, changes);
                 }
             } else if (c instanceof MembersCommand mc) {
                 members(mc, tasks);
             } else if (c instanceof Delete d) {
                 delete(d, room(d.room()), changes, tasks);
+            } else if (c instanceof RoomsCommand rc) {
+                listRooms(rc);
             }
         }
         for (Room room : changes.deliver(tasks)) {
             answerWaiters(room, tasks);
         }
         if (fanOut.countsOwed()) {
-            fanOut.sendDueCounts(System.nanoTime(), tasks);
+            fanOut.sendDueCounts(now, tasks);
         }
         tasks.post();
     }
@@ -169,8 +179,7 @@ public final class LocalBroker extends SequencedBroker {
             tasks.then(loop, () -> s.fail(Failure.STORE_UNAVAILABLE));
             return;
         }
-        room.add(s);
-        changes.joined(room, s.name);
+        added(room, s, changes);
         int members = room.memberCount();
         long since = cmd.since();
         if (since < 0) {

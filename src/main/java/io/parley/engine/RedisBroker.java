@@ -21,6 +21,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -60,6 +63,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * joins and leaves on the room's channel; a room's count is this node's members plus the others', as
  * loaded with the room and kept up by their presence changes. A node that dies is swept by a live one
  * within the heartbeat's TTL plus a sweep, which announces its members' departure on every node.
+ * Leases ({@link SequencedBroker}) are per node: a lingering entry is in Redis like any member until it
+ * expires, and a user who reconnects through another node is a new entry there (its name counted twice
+ * until the old entry's grace ends); a killed node's leases are swept with its other members.
  *
  * <p><b>Faults.</b> PostgreSQL down: sends are answered {@link Failure#STORE_UNAVAILABLE} (nothing is
  * acknowledged that is not committed); members stay connected; the pool reconnects when it is back.
@@ -92,6 +98,9 @@ public final class RedisBroker extends SequencedBroker {
     private final ExecutorService catchUpReads;
     /** Sequencer thread only. */
     private final Map<Room, Gate> gates = new HashMap<>();
+    /** This batch's joins and leaves of this node's entries, announced to the others at its end. Sequencer only. */
+    private final Map<Room, List<String>> joinedHere = new LinkedHashMap<>();
+    private final Map<Room, List<String>> leftHere = new LinkedHashMap<>();
     private long lastSweepNanos = System.nanoTime();
     private long lastReconcileNanos = System.nanoTime();
     private boolean reconcileInFlight;
@@ -105,14 +114,24 @@ public final class RedisBroker extends SequencedBroker {
     public static RedisBroker start(PostgresHistoryStore store, RedisAddress redis, BroadcastEncoder encoder,
                                     int historyOnJoin, long retainMessages, int presenceNamesUpTo, String threadPrefix,
                                     Thread.UncaughtExceptionHandler essentialThreadDied) {
-        return new RedisBroker(store, redis, encoder, historyOnJoin, retainMessages, presenceNamesUpTo, threadPrefix,
+        return start(store, redis, encoder, historyOnJoin, retainMessages, presenceNamesUpTo, 0, threadPrefix,
                 essentialThreadDied);
     }
 
+    /** @param presenceGraceMillis as {@link LocalBroker}'s: how long a member's entry lingers; 0 for none */
+    public static RedisBroker start(PostgresHistoryStore store, RedisAddress redis, BroadcastEncoder encoder,
+                                    int historyOnJoin, long retainMessages, int presenceNamesUpTo,
+                                    long presenceGraceMillis, String threadPrefix,
+                                    Thread.UncaughtExceptionHandler essentialThreadDied) {
+        return new RedisBroker(store, redis, encoder, historyOnJoin, retainMessages, presenceNamesUpTo,
+                presenceGraceMillis, threadPrefix, essentialThreadDied);
+    }
+
     private RedisBroker(PostgresHistoryStore store, RedisAddress redis, BroadcastEncoder encoder, int historyOnJoin,
-                        long retainMessages, int presenceNamesUpTo, String threadPrefix,
+                        long retainMessages, int presenceNamesUpTo, long presenceGraceMillis, String threadPrefix,
                         Thread.UncaughtExceptionHandler essentialThreadDied) {
-        super(store, encoder, historyOnJoin, retainMessages, presenceNamesUpTo, threadPrefix, essentialThreadDied);
+        super(store, encoder, historyOnJoin, retainMessages, presenceNamesUpTo, presenceGraceMillis, threadPrefix,
+                essentialThreadDied);
         this.postgres = store;
         this.nodeId = UUID.randomUUID().toString().substring(0, 13);
         this.catchUpReads = Executors.newSingleThreadExecutor(r -> {
@@ -200,12 +219,15 @@ public final class RedisBroker extends SequencedBroker {
     private void process(List<Command> batch, long now) {
         LoopTasks tasks = new LoopTasks(essentialThreadDied);
         FanOut.Changes changes = fanOut.changes();
-        Map<Room, List<String>> joined = new LinkedHashMap<>();
-        Map<Room, List<String>> left = new LinkedHashMap<>();
+        expireLeases(now, changes);
 
+        // Disconnects in their order among the joins, so that a reconnect in the same batch finds the
+        // entry it takes over.
         for (Command c : batch) {
             if (c instanceof Subscribe s) {
-                subscribe(s, tasks, changes, joined);
+                subscribe(s, tasks, changes);
+            } else if (c instanceof Unsubscribe u && u.lingers()) {
+                removed(u, changes);
             }
         }
         publish(batch, tasks, changes);
@@ -257,20 +279,8 @@ public final class RedisBroker extends SequencedBroker {
                         d.names().forEach(name -> changes.left(room, name));
                     }
                 }
-                case Unsubscribe u -> {
-                    Room room = rooms.get(u.subscription().room);
-                    if (room != null && room.remove(u.subscription())) {
-                        changes.left(room, u.subscription().name);
-                        left.computeIfAbsent(room, x -> new ArrayList<>()).add(u.subscription().name);
-                        presence.leave(room.name, u.subscription().name);
-                    }
-                }
-                case CancelPoll cp -> {
-                    Room room = rooms.get(cp.waiter().room);
-                    if (room != null) {
-                        room.waiters().remove(cp.waiter());
-                    }
-                }
+                case Unsubscribe u when !u.lingers() -> removed(u, changes);
+                case CancelPoll cp -> cancelPoll(cp);
                 case PollCommand pc -> poll(pc, tasks, changes);
                 case MembersCommand mc -> members(mc, tasks);
                 case Delete d -> delete(d, room(d.room()), changes, tasks);
@@ -287,12 +297,13 @@ public final class RedisBroker extends SequencedBroker {
                         reread(room, r, changes);
                     }
                 }
+                case RoomsCommand rc -> listRooms(rc);
                 default -> { }
             }
         }
         fillGaps(now);
         reconcile(now);
-        announce(joined, left);
+        announce();
         for (Room room : changes.deliver(tasks)) {
             answerWaiters(room, tasks);
         }
@@ -302,7 +313,7 @@ public final class RedisBroker extends SequencedBroker {
         tasks.post();
     }
 
-    private void subscribe(Subscribe cmd, LoopTasks tasks, FanOut.Changes changes, Map<Room, List<String>> joined) {
+    private void subscribe(Subscribe cmd, LoopTasks tasks, FanOut.Changes changes) {
         Subscription s = cmd.subscription();
         Executor loop = s.subscriber.executor();
         Room room = room(s.room);
@@ -311,10 +322,7 @@ public final class RedisBroker extends SequencedBroker {
             return;
         }
         catchUp(room, cmd.since(), changes);
-        room.add(s);
-        changes.joined(room, s.name);
-        joined.computeIfAbsent(room, x -> new ArrayList<>()).add(s.name);
-        presence.join(room.name, s.name);
+        added(room, s, changes);
         int members = room.presenceCount();
         if (cmd.since() < 0) {
             List<StoredMessage> history = Replays.newestWithinBudget(room.newest(historyOnJoin));
@@ -561,14 +569,43 @@ public final class RedisBroker extends SequencedBroker {
         });
     }
 
+    /** This node's entry appeared: counted in Redis, and announced to the other nodes after the batch. */
+    @Override
+    void entryJoined(Room room, String name, FanOut.Changes changes) {
+        super.entryJoined(room, name, changes);
+        joinedHere.computeIfAbsent(room, x -> new ArrayList<>()).add(name);
+        presence.join(room.name, name);
+    }
+
+    @Override
+    void entryLeft(Room room, String name, FanOut.Changes changes) {
+        super.entryLeft(room, name, changes);
+        leftHere.computeIfAbsent(room, x -> new ArrayList<>()).add(name);
+        presence.leave(room.name, name);
+    }
+
     /** Tells the other nodes who joined and left here in this batch, one payload per room. */
-    private void announce(Map<Room, List<String>> joined, Map<Room, List<String>> left) {
-        Set<Room> changed = new HashSet<>(joined.keySet());
-        changed.addAll(left.keySet());
+    private void announce() {
+        Set<Room> changed = new HashSet<>(joinedHere.keySet());
+        changed.addAll(leftHere.keySet());
         for (Room room : changed) {
             link.publish(room.name, RoomBatchCodec.encodePresence(nodeId, room.name,
-                    joined.getOrDefault(room, List.of()), left.getOrDefault(room, List.of())));
+                    joinedHere.getOrDefault(room, List.of()), leftHere.getOrDefault(room, List.of())));
         }
+        joinedHere.clear();
+        leftHere.clear();
+    }
+
+    /** The cluster's counts of rooms this node does not serve: one GET each, pipelined; 0 if Redis fails. */
+    @Override
+    CompletionStage<Map<String, Integer>> membersElsewhere(List<String> names) {
+        Map<String, Integer> counts = new ConcurrentHashMap<>();
+        CompletableFuture<?>[] each = names.stream()
+                .map(name -> presence.count(name).toCompletableFuture()
+                        .thenAccept(n -> counts.put(name, (int) Math.min(n, Integer.MAX_VALUE)))
+                        .exceptionally(e -> null))
+                .toArray(CompletableFuture[]::new);
+        return CompletableFuture.allOf(each).thenApply(v -> counts);
     }
 
     private void poll(PollCommand cmd, LoopTasks tasks, FanOut.Changes changes) {
@@ -579,7 +616,7 @@ public final class RedisBroker extends SequencedBroker {
             return;
         }
         catchUp(room, w.since, changes);
-        poll(room, cmd, tasks);
+        poll(room, cmd, tasks, changes);
     }
 
     private void forgetIdleRooms(long now) {

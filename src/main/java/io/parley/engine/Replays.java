@@ -14,6 +14,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Replays: the stored messages a join with {@code since}, a poll or a history request is answered
@@ -79,12 +80,22 @@ final class Replays {
     /** See {@link Broker#history}. */
     CompletableFuture<List<StoredMessage>> history(ReadQueue.Asker asker, String room, long before, long since,
                                                    int limit) {
-        CompletableFuture<List<StoredMessage>> result = new CompletableFuture<>();
+        return inTurn(asker, () -> read(room, before, since, limit));
+    }
+
+    /** The store's part of a rooms list ({@link Broker#rooms}), in {@code asker}'s turn. */
+    CompletableFuture<List<HistoryStore.RoomActivity>> rooms(ReadQueue.Asker asker, int limit) {
+        return inTurn(asker, () -> store.rooms(limit));
+    }
+
+    /** Runs a read on a reader thread in {@code asker}'s turn. */
+    private <T> CompletableFuture<T> inTurn(ReadQueue.Asker asker, Supplier<T> read) {
+        CompletableFuture<T> result = new CompletableFuture<>();
         reads.submit(asker, () -> {
             // A StoreException fails the future; an Error (out of memory) goes on to the reader
             // thread's handler, which ends the process.
             try {
-                result.complete(read(room, before, since, limit));
+                result.complete(read.get());
             } catch (RuntimeException e) {
                 result.completeExceptionally(e);
             }

@@ -5,6 +5,7 @@ import io.parley.store.StoredMessage;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -22,6 +23,12 @@ import java.util.concurrent.Executor;
  * members are kept in that order, which is what a paged {@link Broker#members} listing walks. A cursor
  * is the last number a page showed, so members who join or leave between pages never make the next
  * page skip or repeat anyone who stayed.
+ *
+ * <p><b>Leases.</b> A member entry is either a live {@link Subscription} or a lease: the entry of a
+ * connection that closed, lingering for the presence grace, or of a named long poller, renewed by each
+ * poll. Both count and are listed like a live member; only live ones are handed frames. A subscription
+ * of the same user takes a lease over in place (same number, no presence change), which is how a
+ * reconnect, or a switch from long polling to WebSocket, does not flap joined/left.
  */
 final class Room {
 
@@ -34,7 +41,14 @@ final class Room {
     private final ArrayDeque<StoredMessage> recent;
     private final int capacity;
     /** Join number -> member. A tree, so a page starts at its cursor in O(log n), not by walking to it. */
-    private final TreeMap<Long, Subscription> members = new TreeMap<>();
+    private final TreeMap<Long, Member> members = new TreeMap<>();
+    /** User id -> that user's leases here, oldest first: what a reconnect or a poll finds. */
+    private final Map<String, ArrayDeque<Member>> leases = new HashMap<>();
+    /** User id -> that user's live subscriptions here: a poll of a user already present changes nothing. */
+    private final Map<String, Integer> live = new HashMap<>();
+    private int leaseCount;
+    /** The earliest a lease here may expire (nanoTime); a turn before it need not look. */
+    private long nextExpiry = Long.MAX_VALUE;
     private long lastMemberNumber;
     private Map<Executor, Subscription[]> byExecutor = Map.of();
     private boolean membersChanged;
@@ -69,7 +83,7 @@ final class Room {
         lastUsedNanos = nanos;
     }
 
-    /** No members, no waiting polls, and untouched since {@code cutoffNanos}: memory can forget it. */
+    /** No members (nor leases), no waiting polls, and untouched since {@code cutoffNanos}: memory can forget it. */
     boolean idleSince(long cutoffNanos) {
         return members.isEmpty() && waiters.isEmpty() && lastUsedNanos - cutoffNanos < 0;
     }
@@ -78,9 +92,14 @@ final class Room {
         return waiters;
     }
 
-    /** Members on this node. */
+    /** Members on this node, leases included. */
     int memberCount() {
         return members.size();
+    }
+
+    /** Members on this node that are handed frames: the live ones, without leases. */
+    int liveCount() {
+        return members.size() - leaseCount;
     }
 
     /** Members on other nodes, as last heard (0 on a single node). */
@@ -97,28 +116,162 @@ final class Room {
         return members.size() + remoteMembers;
     }
 
-    void add(Subscription s) {
-        s.memberNumber = ++lastMemberNumber;
-        members.put(s.memberNumber, s);
+    /**
+     * Adds a live member. Returns false when it took over a lease of the same user (nothing to
+     * announce: the room's presence is unchanged), true when it is a new member.
+     */
+    boolean add(Subscription s) {
+        live.merge(s.user, 1, Integer::sum);
         membersChanged = true;
+        Member lease = takeLease(s.user);
+        if (lease != null) {
+            lease.subscription = s;
+            s.memberNumber = lease.number;
+            return false;
+        }
+        s.memberNumber = ++lastMemberNumber;
+        Member m = new Member(s.memberNumber, s.user, s.name);
+        m.subscription = s;
+        members.put(m.number, m);
+        return true;
     }
 
-    boolean remove(Subscription s) {
-        boolean removed = members.remove(s.memberNumber, s);
-        membersChanged |= removed;
-        return removed;
+    /**
+     * Removes a live member, or, with {@code lingerUntil} not 0 (nanoTime), turns its entry into a
+     * lease that expires then. Returns true when the member is gone now (announce {@code left}).
+     */
+    boolean remove(Subscription s, long lingerUntil) {
+        Member m = members.get(s.memberNumber);
+        if (m == null || m.subscription != s) {
+            return false;
+        }
+        membersChanged = true;
+        live.computeIfPresent(s.user, (u, n) -> n > 1 ? n - 1 : null);
+        m.subscription = null;
+        if (lingerUntil == 0) {
+            members.remove(m.number);
+            return true;
+        }
+        m.expiresNanos = lingerUntil;
+        addLease(m);
+        return false;
+    }
+
+    /**
+     * A poll by a named user: renews the user's lease here (or makes one, returning true: announce
+     * {@code joined}), unless the user is here live already. A waiting poll holds the lease until
+     * {@link #pollEnded}; one answered at once leaves it to expire at {@code expires}.
+     */
+    boolean polled(String user, String name, long expires, boolean waits) {
+        if (live.containsKey(user)) {
+            return false;
+        }
+        ArrayDeque<Member> mine = leases.get(user);
+        boolean fresh = mine == null;
+        Member lease;
+        if (fresh) {
+            lease = new Member(++lastMemberNumber, user, name);
+            lease.expiresNanos = expires;
+            members.put(lease.number, lease);
+            addLease(lease);
+        } else {
+            lease = mine.getFirst();
+            extend(lease, expires);
+        }
+        if (waits) {
+            lease.waitingPolls++;
+        }
+        return fresh;
+    }
+
+    /** A waiting poll of {@code user} was answered or given up: its lease runs until {@code expires}. */
+    void pollEnded(String user, long expires) {
+        ArrayDeque<Member> mine = leases.get(user);
+        if (mine == null) {
+            return;
+        }
+        for (Member lease : mine) {
+            if (lease.waitingPolls > 0) {
+                lease.waitingPolls--;
+                extend(lease, expires);
+                return;
+            }
+        }
+    }
+
+    /** Removes the leases expired at {@code now}; returns their names (to announce {@code left}). */
+    List<String> expire(long now) {
+        if (leaseCount == 0 || now - nextExpiry < 0) {
+            return List.of();
+        }
+        List<String> gone = new ArrayList<>();
+        long next = Long.MAX_VALUE;
+        for (Iterator<ArrayDeque<Member>> users = leases.values().iterator(); users.hasNext(); ) {
+            ArrayDeque<Member> mine = users.next();
+            for (Iterator<Member> it = mine.iterator(); it.hasNext(); ) {
+                Member lease = it.next();
+                if (lease.waitingPolls == 0 && now - lease.expiresNanos >= 0) {
+                    it.remove();
+                    leaseCount--;
+                    members.remove(lease.number);
+                    gone.add(lease.name);
+                } else if (lease.waitingPolls == 0) {
+                    next = Math.min(next, lease.expiresNanos);
+                }
+            }
+            if (mine.isEmpty()) {
+                users.remove();
+            }
+        }
+        // A lease held by a waiting poll is looked at again once the poll ends (pollEnded lowers this).
+        nextExpiry = next;
+        return gone;
+    }
+
+    boolean hasLeases() {
+        return leaseCount > 0;
+    }
+
+    /** Moves a lease's expiry to {@code expires} if that is later (nanoTime: compared by difference). */
+    private void extend(Member lease, long expires) {
+        if (expires - lease.expiresNanos > 0) {
+            lease.expiresNanos = expires;
+        }
+        nextExpiry = Math.min(nextExpiry, lease.expiresNanos);
+    }
+
+    private void addLease(Member lease) {
+        leases.computeIfAbsent(lease.user, u -> new ArrayDeque<>()).addLast(lease);
+        leaseCount++;
+        nextExpiry = Math.min(nextExpiry, lease.expiresNanos);
+    }
+
+    private Member takeLease(String user) {
+        ArrayDeque<Member> mine = leases.get(user);
+        if (mine == null) {
+            return null;
+        }
+        Member lease = mine.removeFirst();
+        if (mine.isEmpty()) {
+            leases.remove(user);
+        }
+        leaseCount--;
+        // A poll still waiting on it no longer holds it: the subscription does, and when that closes the
+        // entry lingers the grace, whatever the poll does.
+        lease.waitingPolls = 0;
+        return lease;
     }
 
     /** Up to {@code limit} members who joined after member number {@code after}, in join order. */
     MembersPage page(long after, int limit) {
         List<String> names = new ArrayList<>(Math.min(limit, members.size()));
         long last = after;
-        for (Subscription s : members.tailMap(after, false).values()) {
+        for (Member m : members.tailMap(after, false).values()) {
             if (names.size() == limit) {
                 return new MembersPage(members.size(), names, last);
             }
-            names.add(s.name);
-            last = s.memberNumber;
+            names.add(m.name);
+            last = m.number;
         }
         return new MembersPage(members.size(), names, -1);
     }
@@ -201,8 +354,11 @@ final class Room {
     Map<Executor, Subscription[]> membersByExecutor() {
         if (membersChanged) {
             Map<Executor, List<Subscription>> groups = new HashMap<>();
-            for (Subscription s : members.values()) {
-                groups.computeIfAbsent(s.subscriber.executor(), e -> new ArrayList<>()).add(s);
+            for (Member m : members.values()) {
+                Subscription s = m.subscription;
+                if (s != null) {
+                    groups.computeIfAbsent(s.subscriber.executor(), e -> new ArrayList<>()).add(s);
+                }
             }
             Map<Executor, Subscription[]> arrays = new HashMap<>();
             groups.forEach((e, list) -> arrays.put(e, list.toArray(Subscription[]::new)));
@@ -210,5 +366,24 @@ final class Room {
             membersChanged = false;
         }
         return byExecutor;
+    }
+
+    /**
+     * One entry of the room's presence: live while {@link #subscription} is set, else a lease that
+     * expires at {@link #expiresNanos} unless polls still wait on it.
+     */
+    private static final class Member {
+        final long number;
+        final String user;
+        final String name;
+        Subscription subscription;
+        long expiresNanos;
+        int waitingPolls;
+
+        Member(long number, String user, String name) {
+            this.number = number;
+            this.user = user;
+            this.name = name;
+        }
     }
 }

@@ -7,11 +7,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -23,6 +29,11 @@ import java.util.concurrent.atomic.LongAdder;
  * batch that do not depend on where the order comes from (answering polls, retention, member pages).
  * {@link LocalBroker} and {@link RedisBroker} differ in how a batch is sequenced and stored, which is
  * {@link #turn}.
+ *
+ * <p><b>Presence leases.</b> With a grace above 0, a disconnected subscription's entry lingers in its
+ * room for the grace, and a named poll keeps a lease renewed by each poll ({@link Room}); a turn (at
+ * least every 50 ms) expires what is due and announces it {@code left}. No timer thread: the rooms with
+ * leases are a set the turn walks, each skipped until its earliest expiry.
  *
  * <p>Threads: the request methods run on callers' event loops and only enqueue; {@link #turn} and
  * everything it calls run on the sequencer thread, which alone touches {@link #rooms}.
@@ -47,6 +58,10 @@ abstract class SequencedBroker implements Broker {
     final Thread.UncaughtExceptionHandler essentialThreadDied;
     /** The rooms this node serves. Sequencer thread only. */
     final Map<String, Room> rooms = new HashMap<>();
+    /** Rooms holding leases, which a turn expires. Sequencer thread only. */
+    final Set<Room> leased = new LinkedHashSet<>();
+    /** How long a disconnected member lingers, and a poller after its last poll; 0: leases are off. */
+    final long graceNanos;
     private final Thread sequencer;
     volatile boolean accepting = true;
     volatile boolean running = true;
@@ -55,12 +70,20 @@ abstract class SequencedBroker implements Broker {
      * @param retainMessages    messages kept per room, 0 for all; when not 0 it must exceed what a room
      *                          holds in memory, so memory never holds a deleted message
      * @param presenceNamesUpTo the largest room whose joins and leaves are named in presence frames
+     * @param presenceGraceMillis how long a disconnected member's entry lingers, and a long poller's
+     *                          after its last poll; 0 turns leases off (a close leaves at once, polls are
+     *                          nobody's presence)
      */
     SequencedBroker(HistoryStore store, BroadcastEncoder encoder, int historyOnJoin, long retainMessages,
-                    int presenceNamesUpTo, String threadPrefix, Thread.UncaughtExceptionHandler essentialThreadDied) {
+                    int presenceNamesUpTo, long presenceGraceMillis, String threadPrefix,
+                    Thread.UncaughtExceptionHandler essentialThreadDied) {
         if (presenceNamesUpTo < 0) {
             throw new IllegalArgumentException("presenceNamesUpTo must not be negative");
         }
+        if (presenceGraceMillis < 0) {
+            throw new IllegalArgumentException("presenceGraceMillis must not be negative");
+        }
+        this.graceNanos = TimeUnit.MILLISECONDS.toNanos(presenceGraceMillis);
         this.store = store;
         this.historyOnJoin = historyOnJoin;
         this.retainMessages = retainMessages;
@@ -83,9 +106,9 @@ abstract class SequencedBroker implements Broker {
     }
 
     @Override
-    public final Subscription subscribe(String room, Subscriber subscriber, String name, long since,
+    public final Subscription subscribe(String room, Subscriber subscriber, String user, String name, long since,
                                         ReadQueue.Asker asker, JoinListener listener) {
-        Subscription s = new Subscription(room, subscriber, name, listener, this);
+        Subscription s = new Subscription(room, subscriber, user, name, listener, this);
         enqueue(new Subscribe(s, since, asker));
         return s;
     }
@@ -94,7 +117,13 @@ abstract class SequencedBroker implements Broker {
     public final void unsubscribe(Subscription s) {
         s.close();
         // Never refused, even when full or stopping: otherwise the room would keep a dead member.
-        inbox.add(new Unsubscribe(s));
+        inbox.add(new Unsubscribe(s, false));
+    }
+
+    @Override
+    public final void disconnect(Subscription s) {
+        s.close();
+        inbox.add(new Unsubscribe(s, true));
     }
 
     @Override
@@ -104,10 +133,10 @@ abstract class SequencedBroker implements Broker {
     }
 
     @Override
-    public final Poll poll(ReadQueue.Asker asker, String room, long since, int limit, boolean wait,
-                           Executor replyOn, PollListener listener) {
+    public final Poll poll(ReadQueue.Asker asker, String room, String user, String name, long since, int limit,
+                           boolean wait, Executor replyOn, PollListener listener) {
         // Cancelling is never refused, like unsubscribe: a room must not keep a dead waiter.
-        Waiter w = new Waiter(asker, room, since, Math.min(limit, Replays.MAX_REPLAY), replyOn, listener,
+        Waiter w = new Waiter(asker, room, user, name, since, Math.min(limit, Replays.MAX_REPLAY), replyOn, listener,
                 waiter -> inbox.add(new CancelPoll(waiter)));
         enqueue(new PollCommand(w, wait));
         return w;
@@ -148,6 +177,27 @@ abstract class SequencedBroker implements Broker {
         return replays.history(asker, room, before, since, limit);
     }
 
+    @Override
+    public final CompletableFuture<List<RoomListing>> rooms(ReadQueue.Asker asker, int limit) {
+        if (!accepting) {
+            throw new Refused(Failure.SHUTTING_DOWN);
+        }
+        CompletableFuture<List<RoomListing>> answer = new CompletableFuture<>();
+        // The store's part on a reader thread, in the asker's turn; the live counts on the sequencer.
+        replays.rooms(asker, limit).whenComplete((stored, failure) -> {
+            if (failure != null) {
+                answer.completeExceptionally(failure);
+                return;
+            }
+            try {
+                enqueue(new RoomsCommand(stored, limit, answer));
+            } catch (Refused e) {
+                answer.completeExceptionally(e);
+            }
+        });
+        return answer;
+    }
+
     final void enqueue(Command c) {
         if (!accepting) {
             throw new Refused(Failure.SHUTTING_DOWN);
@@ -186,6 +236,8 @@ abstract class SequencedBroker implements Broker {
                 post(mc.replyOn(), () -> mc.listener().failed(Failure.SHUTTING_DOWN));
             } else if (c instanceof Delete d) {
                 post(d.replyOn(), () -> d.listener().failed(Failure.SHUTTING_DOWN));
+            } else if (c instanceof RoomsCommand rc) {
+                rc.answer().completeExceptionally(new Refused(Failure.SHUTTING_DOWN));
             }
         }
         // The sequencer has stopped: its rooms are this thread's now. Nobody will answer these polls.
@@ -238,11 +290,23 @@ abstract class SequencedBroker implements Broker {
         tasks.then(mc.replyOn(), () -> mc.listener().answered(page));
     }
 
-    /** Leaves a poll waiting in {@code room}, or answers it at once when there is something to answer. */
-    final void poll(Room room, PollCommand cmd, LoopTasks tasks) {
+    /**
+     * Leaves a poll waiting in {@code room}, or answers it at once when there is something to answer.
+     * A named poller is a member of the room by its lease.
+     */
+    final void poll(Room room, PollCommand cmd, LoopTasks tasks, FanOut.Changes changes) {
         Waiter w = cmd.waiter();
         // A client ahead of the room (its data was lost or it asks another server) must not wait forever.
-        if (room.lastSeq() != w.since || !cmd.waits()) {
+        boolean waits = room.lastSeq() == w.since && cmd.waits();
+        if (leases() && w.user != null) {
+            if (room.polled(w.user, w.name, graceDeadline(), waits)) {
+                entryJoined(room, w.name, changes);
+            }
+            if (room.hasLeases()) {
+                leased.add(room);
+            }
+        }
+        if (!waits) {
             replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
                     w.listener::failed);
         } else {
@@ -253,10 +317,131 @@ abstract class SequencedBroker implements Broker {
     /** The room got messages: every poll waiting there is answered with them. */
     final void answerWaiters(Room room, LoopTasks tasks) {
         for (Waiter w : room.waiters()) {
+            pollEnded(room, w);
             replays.after(room, w.asker, w.since, w.limit, w.replyOn, tasks, replay -> answer(w, replay),
                     w.listener::failed);
         }
         room.waiters().clear();
+    }
+
+    /** A poll gave up waiting (its caller's clock ran out, or its connection closed). */
+    final void cancelPoll(CancelPoll cp) {
+        Room room = rooms.get(cp.waiter().room);
+        if (room != null && room.waiters().remove(cp.waiter())) {
+            pollEnded(room, cp.waiter());
+        }
+    }
+
+    private void pollEnded(Room room, Waiter w) {
+        if (leases() && w.user != null) {
+            room.pollEnded(w.user, graceDeadline());
+        }
+    }
+
+    /** Adds a subscription to its room: a member that joined, or one that took a lease over unseen. */
+    final void added(Room room, Subscription s, FanOut.Changes changes) {
+        if (room.add(s)) {
+            entryJoined(room, s.name, changes);
+        }
+    }
+
+    /** Takes a subscription out of its room: gone at once, or lingering for the grace when it disconnected. */
+    final void removed(Unsubscribe u, FanOut.Changes changes) {
+        Subscription s = u.subscription();
+        Room room = rooms.get(s.room);
+        if (room == null) {
+            return;
+        }
+        if (room.remove(s, u.lingers() && leases() ? graceDeadline() : 0)) {
+            entryLeft(room, s.name, changes);
+        } else if (room.hasLeases()) {
+            leased.add(room);
+        }
+    }
+
+    /** Announces {@code left} for every lease whose time is up: each turn, batch or not. */
+    final void expireLeases(long now, FanOut.Changes changes) {
+        for (Iterator<Room> it = leased.iterator(); it.hasNext(); ) {
+            Room room = it.next();
+            for (String name : room.expire(now)) {
+                entryLeft(room, name, changes);
+            }
+            if (!room.hasLeases()) {
+                it.remove();
+            }
+        }
+    }
+
+    final boolean leases() {
+        return graceNanos > 0;
+    }
+
+    /** A lease's expiry from now (nanoTime); never 0, which means "no lingering" to {@link Room#remove}. */
+    private long graceDeadline() {
+        long deadline = System.nanoTime() + graceNanos;
+        return deadline == 0 ? 1 : deadline;
+    }
+
+    /** A member entry of this node appeared in the room: announce it. RedisBroker also tells Redis. */
+    void entryJoined(Room room, String name, FanOut.Changes changes) {
+        changes.joined(room, name);
+    }
+
+    /** A member entry of this node is gone from the room: announce it. RedisBroker also tells Redis. */
+    void entryLeft(Room room, String name, FanOut.Changes changes) {
+        changes.left(room, name);
+    }
+
+    /**
+     * Answers a rooms list: the store's rooms (read before this turn) with the live counts of the rooms
+     * this node has in memory, and the rooms that have members but no message yet.
+     */
+    final void listRooms(RoomsCommand rc) {
+        Map<String, RoomListing> listed = new LinkedHashMap<>();
+        List<String> elsewhere = new ArrayList<>();
+        for (HistoryStore.RoomActivity a : rc.stored()) {
+            Room room = rooms.get(a.room());
+            if (room == null) {
+                listed.put(a.room(), new RoomListing(a.room(), a.lastSeq(), 0, a.lastTime()));
+                elsewhere.add(a.room());
+            } else {
+                Long time = lastTime(room);
+                listed.put(a.room(), new RoomListing(a.room(), Math.max(a.lastSeq(), room.lastSeq()),
+                        room.presenceCount(), time == null ? a.lastTime() : Math.max(time, a.lastTime())));
+            }
+        }
+        for (Room room : rooms.values()) {
+            if (!listed.containsKey(room.name) && room.presenceCount() > 0) {
+                listed.put(room.name, new RoomListing(room.name, room.lastSeq(), room.presenceCount(), lastTime(room)));
+            }
+        }
+        membersElsewhere(elsewhere).whenComplete((counts, failure) -> {
+            Map<String, Integer> known = failure == null ? counts : Map.of();
+            List<RoomListing> out = new ArrayList<>(listed.size());
+            for (RoomListing r : listed.values()) {
+                Integer n = known.get(r.room());
+                out.add(n == null ? r : new RoomListing(r.room(), r.seq(), n, r.lastTime()));
+            }
+            out.sort(MOST_RECENT_FIRST);
+            rc.answer().complete(List.copyOf(out.subList(0, Math.min(rc.limit(), out.size()))));
+        });
+    }
+
+    private static final Comparator<RoomListing> MOST_RECENT_FIRST =
+            Comparator.comparing(RoomListing::lastTime, Comparator.nullsLast(Comparator.reverseOrder()))
+                    .thenComparing(RoomListing::room);
+
+    private static Long lastTime(Room room) {
+        List<StoredMessage> newest = room.newest(1);
+        return newest.isEmpty() ? null : newest.getFirst().time();
+    }
+
+    /**
+     * Member counts of rooms this node does not hold in memory. One node: nobody is in them. Several:
+     * what the cluster's presence says. May complete on another thread; never fails the list.
+     */
+    CompletionStage<Map<String, Integer>> membersElsewhere(List<String> rooms) {
+        return CompletableFuture.completedFuture(Map.of());
     }
 
     private void answer(Waiter w, Replay replay) {
@@ -341,7 +526,8 @@ abstract class SequencedBroker implements Broker {
 
     record Subscribe(Subscription subscription, long since, ReadQueue.Asker asker) implements Command { }
 
-    record Unsubscribe(Subscription subscription) implements Command { }
+    /** @param lingers the connection closed: the entry lingers for the grace rather than leaving at once */
+    record Unsubscribe(Subscription subscription, boolean lingers) implements Command { }
 
     record Publish(Executor replyOn, String room, String id, String user, String from, String text,
                    PublishListener listener) implements Command { }
@@ -354,5 +540,9 @@ abstract class SequencedBroker implements Broker {
             implements Command { }
 
     record MembersCommand(String room, long after, int limit, Executor replyOn, MembersListener listener)
+            implements Command { }
+
+    /** A rooms list: the store's part already read, to be merged with the live counts. */
+    record RoomsCommand(List<HistoryStore.RoomActivity> stored, int limit, CompletableFuture<List<RoomListing>> answer)
             implements Command { }
 }

@@ -27,6 +27,8 @@ public final class Subscription {
 
     final String room;
     final Subscriber subscriber;
+    /** Who: the user id a reconnect is recognised by (a lingering entry of it is taken over). */
+    final String user;
     final String name;
     private final JoinListener listener;
     private final Broker broker;
@@ -38,9 +40,10 @@ public final class Subscription {
     private long lastSeq;
     private List<Frame> backlog;
 
-    Subscription(String room, Subscriber subscriber, String name, JoinListener listener, Broker broker) {
+    Subscription(String room, Subscriber subscriber, String user, String name, JoinListener listener, Broker broker) {
         this.room = room;
         this.subscriber = subscriber;
+        this.user = user;
         this.name = name;
         this.listener = listener;
         this.broker = broker;

@@ -11,16 +11,21 @@ import java.util.function.Consumer;
 final class Waiter implements Poll {
     final ReadQueue.Asker asker;
     final String room;
+    /** The named poller's user id and name, a member of the room while it polls; null when anonymous. */
+    final String user;
+    final String name;
     final long since;
     final int limit;
     final Executor replyOn;
     final PollListener listener;
     private final Consumer<Waiter> onCancel;
 
-    Waiter(ReadQueue.Asker asker, String room, long since, int limit, Executor replyOn, PollListener listener,
-           Consumer<Waiter> onCancel) {
+    Waiter(ReadQueue.Asker asker, String room, String user, String name, long since, int limit, Executor replyOn,
+           PollListener listener, Consumer<Waiter> onCancel) {
         this.asker = asker;
         this.room = room;
+        this.user = user;
+        this.name = name;
         this.since = since;
         this.limit = limit;
         this.replyOn = replyOn;

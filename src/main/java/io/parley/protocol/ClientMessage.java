@@ -16,6 +16,7 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
         @JsonSubTypes.Type(value = ClientMessage.Send.class, name = "send"),
         @JsonSubTypes.Type(value = ClientMessage.History.class, name = "history"),
         @JsonSubTypes.Type(value = ClientMessage.Members.class, name = "members"),
+        @JsonSubTypes.Type(value = ClientMessage.Rooms.class, name = "rooms"),
         @JsonSubTypes.Type(value = ClientMessage.Ping.class, name = "ping"),
         @JsonSubTypes.Type(value = ClientMessage.Refresh.class, name = "refresh"),
         @JsonSubTypes.Type(value = ClientMessage.Delete.class, name = "delete"),
@@ -25,6 +26,11 @@ import com.fasterxml.jackson.annotation.JsonTypeInfo;
         @JsonSubTypes.Type(value = ClientMessage.Timeout.class, name = "timeout"),
         @JsonSubTypes.Type(value = ClientMessage.Slow.class, name = "slow"),
         @JsonSubTypes.Type(value = ClientMessage.Audit.class, name = "audit"),
+        @JsonSubTypes.Type(value = ClientMessage.Create.class, name = "create"),
+        @JsonSubTypes.Type(value = ClientMessage.RoomSettings.class, name = "room_settings"),
+        @JsonSubTypes.Type(value = ClientMessage.SetRoom.class, name = "set"),
+        @JsonSubTypes.Type(value = ClientMessage.Grant.class, name = "grant"),
+        @JsonSubTypes.Type(value = ClientMessage.Revoke.class, name = "revoke"),
 })
 public sealed interface ClientMessage {
 
@@ -44,6 +50,9 @@ public sealed interface ClientMessage {
 
     /** One page of a room's member list: those who joined after cursor {@code after} (absent: from the start). */
     record Members(@JsonProperty(required = true) String room, Long after, Integer limit) implements ClientMessage { }
+
+    /** The rooms list: the most recently active rooms, at most {@code limit} (absent: 100). */
+    record Rooms(Integer limit) implements ClientMessage { }
 
     record Ping() implements ClientMessage { }
 
@@ -75,4 +84,18 @@ public sealed interface ClientMessage {
 
     /** A fresh token for the same user, before the connection's runs out. */
     record Refresh(@JsonProperty(required = true) String token) implements ClientMessage { }
+
+    /** A new room; {@code kind} defaults to public, {@code write} to everyone. */
+    record Create(@JsonProperty(required = true) String room, String kind, String write) implements ClientMessage { }
+
+    record RoomSettings(@JsonProperty(required = true) String room) implements ClientMessage { }
+
+    /** New settings for a room; an absent field keeps its value. */
+    record SetRoom(@JsonProperty(required = true) String room, String kind, String write) implements ClientMessage { }
+
+    record Grant(@JsonProperty(required = true) String room, @JsonProperty(required = true) String user,
+                 @JsonProperty(required = true) String role) implements ClientMessage { }
+
+    record Revoke(@JsonProperty(required = true) String room, @JsonProperty(required = true) String user)
+            implements ClientMessage { }
 }

@@ -156,7 +156,17 @@ public final class ProtocolCodec implements BroadcastEncoder {
         return decodeBody(body, ClearBody.class, "clear");
     }
 
-    private <T> T decodeBody(String body, Class<T> type, String request) throws BadRequest {
+    /**
+     * The body of {@code POST /api/rooms} ({@code room} required there) and {@code PATCH /api/rooms/{room}}
+     * (where {@code room} is the path's); absent settings take their defaults, or keep their values.
+     */
+    public record RoomBody(String room, String kind, String write) { }
+
+    /** The body of {@code POST /api/rooms/{room}/roles/{user}}. */
+    public record RoleBody(@JsonProperty(required = true) String role) { }
+
+    /** Decodes an HTTP API body of {@code type} for the request named {@code request}, as strictly as a frame. */
+    public <T> T decodeBody(String body, Class<T> type, String request) throws BadRequest {
         JsonNode tree;
         try {
             tree = mapper.readTree(body);
@@ -171,7 +181,7 @@ public final class ProtocolCodec implements BroadcastEncoder {
         } catch (MismatchedInputException e) {
             throw new BadRequest(ErrorCode.BAD_REQUEST, describe(e), request, null);
         } catch (JsonProcessingException e) {
-            throw new BadRequest(ErrorCode.BAD_REQUEST, "malformed request body", request, null);
+            throw new BadRequest(ErrorCode.BAD_REQUEST, "malformed " + request + " body", request, null);
         }
     }
 

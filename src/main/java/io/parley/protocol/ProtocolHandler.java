@@ -5,6 +5,7 @@ import io.parley.auth.Identity;
 import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
 import io.parley.chat.ErrorCode;
+import io.parley.chat.RoomAccess;
 import io.parley.chat.RoomRequests;
 import io.parley.config.ServerConfig;
 import io.parley.engine.DeleteListener;
@@ -13,14 +14,17 @@ import io.parley.engine.JoinListener;
 import io.parley.engine.MembersListener;
 import io.parley.engine.MembersPage;
 import io.parley.engine.PublishListener;
+import io.parley.engine.Refused;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
 import io.parley.engine.Tombstones;
+import io.parley.store.RoomRecord;
 import io.parley.store.StoreException;
 import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -144,15 +148,18 @@ public final class ProtocolHandler {
                         if (error == null) {
                             send(codec.encode(ServerMessage.HistoryPage.of(h.room(),
                                     session.notAheadOfLive(h.room(), messages), ref)));
-                            return;
+                        } else {
+                            send(codec.error(readFailed("history of room " + h.room(), error), "history", null,
+                                    h.room(), ref));
                         }
-                        Throwable cause = error instanceof CompletionException ? error.getCause() : error;
-                        log.error("history of room {} failed", h.room(), cause);
-                        ChatException reply = cause instanceof StoreException
-                                ? ChatSession.refused(Failure.STORE_UNAVAILABLE)
-                                : new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
-                        send(codec.error(reply, "history", null, h.room(), ref));
                     }, out.executor());
+            case ClientMessage.Rooms r -> session.rooms(r.limit()).whenCompleteAsync((rooms, error) -> {
+                if (error == null) {
+                    send(codec.encode(ServerMessage.Rooms.of(rooms, ref)));
+                } else {
+                    send(codec.error(readFailed("the rooms list", error), "rooms", null, null, ref));
+                }
+            }, out.executor());
             case ClientMessage.Members m -> session.members(m.room(), m.after(), m.limit(), new MembersListener() {
                 @Override
                 public void answered(MembersPage page) {
@@ -183,11 +190,7 @@ public final class ProtocolHandler {
                             send(codec.encode(ServerMessage.AuditPage.of(a.room(), entries,
                                     a.limit() == null ? RoomRequests.DEFAULT_AUDIT_LIMIT : a.limit(), ref)));
                         } else {
-                            Throwable cause = error instanceof CompletionException ? error.getCause() : error;
-                            log.error("audit of room {} failed", a.room(), cause);
-                            send(codec.error(cause instanceof StoreException
-                                    ? ChatSession.refused(Failure.STORE_UNAVAILABLE)
-                                    : new ChatException(ErrorCode.INTERNAL_ERROR, "internal error"), "audit", null,
+                            send(codec.error(readFailed("the audit log of room " + a.room(), error), "audit", null,
                                     a.room(), ref));
                         }
                     }, out.executor());
@@ -197,7 +200,50 @@ public final class ProtocolHandler {
                 renewal.expireAt(renewed.validUntil());
                 send(codec.encode(new ServerMessage.Refreshed(renewed.validUntil().toEpochMilli(), ref)));
             }
+            case ClientMessage.RoomSettings r -> send(codec.encode(ServerMessage.RoomInfo.of(
+                    access().settings(session.identity(), r.room()), ref)));
+            case ClientMessage.Create c -> answer(access().create(session.identity(), c.room(), c.kind(), c.write()),
+                    "create", c.room(), ref);
+            case ClientMessage.SetRoom c -> answer(access().set(session.identity(), c.room(), c.kind(), c.write()),
+                    "set", c.room(), ref);
+            case ClientMessage.Grant g -> answer(access().grant(session.identity(), g.room(), g.user(), g.role()),
+                    "grant", g.room(), ref);
+            case ClientMessage.Revoke r -> answer(access().revoke(session.identity(), r.room(), r.user()),
+                    "revoke", r.room(), ref);
         }
+    }
+
+    /**
+     * What a client is told when a read off the event loop failed: the store's or the engine's refusal,
+     * or a bug (logged). The HTTP API tells its clients the same.
+     */
+    public static ChatException readFailed(String what, Throwable error) {
+        Throwable cause = error instanceof CompletionException ? error.getCause() : error;
+        if (cause instanceof StoreException) {
+            log.error("{} failed", what, cause);
+            return ChatSession.refused(Failure.STORE_UNAVAILABLE);
+        }
+        if (cause instanceof Refused refused) {
+            return ChatSession.refused(refused.failure());
+        }
+        log.error("{} failed", what, cause);
+        return new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
+    }
+
+    private RoomAccess access() {
+        session.requireHello();
+        return session.access();
+    }
+
+    /** Answers a room change once the database took it, on the connection's loop. */
+    private void answer(CompletableFuture<RoomRecord> change, String type, String room, JsonNode ref) {
+        change.whenCompleteAsync((record, failure) -> {
+            if (failure == null) {
+                send(codec.encode(ServerMessage.RoomInfo.of(record, ref)));
+            } else {
+                send(codec.error(RoomAccess.failure(failure), type, null, room, ref));
+            }
+        }, out.executor());
     }
 
     /** The answer to a moderator's {@code ban}, {@code unban} or {@code timeout}, once it is in the database. */
@@ -209,12 +255,7 @@ public final class ProtocolHandler {
                         outcome.changed(), ref)));
                 return;
             }
-            Throwable cause = error instanceof CompletionException ? error.getCause() : error;
-            log.error("{} in room {} failed", action, room, cause);
-            ChatException reply = cause instanceof StoreException
-                    ? ChatSession.refused(Failure.STORE_UNAVAILABLE)
-                    : new ChatException(ErrorCode.INTERNAL_ERROR, "internal error");
-            send(codec.error(reply, action, null, room, ref));
+            send(codec.error(readFailed(action + " in room " + room, error), action, null, room, ref));
         }, out.executor());
     }
 
@@ -263,9 +304,15 @@ public final class ProtocolHandler {
             case ClientMessage.Timeout t -> t.room();
             case ClientMessage.Slow sl -> sl.room();
             case ClientMessage.Audit a -> a.room();
+            case ClientMessage.Rooms ignored -> null;
             case ClientMessage.Hello ignored -> null;
             case ClientMessage.Ping ignored -> null;
             case ClientMessage.Refresh ignored -> null;
+            case ClientMessage.Create c -> c.room();
+            case ClientMessage.RoomSettings r -> r.room();
+            case ClientMessage.SetRoom r -> r.room();
+            case ClientMessage.Grant g -> g.room();
+            case ClientMessage.Revoke r -> r.room();
         };
     }
 }

@@ -4,10 +4,15 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonSubTypes;
 import com.fasterxml.jackson.annotation.JsonTypeInfo;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.chat.RoomAccess;
+import io.parley.chat.RoomRequests;
+import io.parley.engine.RoomListing;
 import io.parley.store.AuditEntry;
+import io.parley.store.RoomRecord;
 import io.parley.store.StoredMessage;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * What the server sends, one record per {@code type} of docs/PROTOCOL.md. {@code ref} echoes the
@@ -23,6 +28,7 @@ import java.util.List;
         @JsonSubTypes.Type(value = ServerMessage.Presence.class, name = "presence"),
         @JsonSubTypes.Type(value = ServerMessage.HistoryPage.class, name = "history"),
         @JsonSubTypes.Type(value = ServerMessage.MembersPage.class, name = "members"),
+        @JsonSubTypes.Type(value = ServerMessage.Rooms.class, name = "rooms"),
         @JsonSubTypes.Type(value = ServerMessage.Pong.class, name = "pong"),
         @JsonSubTypes.Type(value = ServerMessage.Refreshed.class, name = "refreshed"),
         @JsonSubTypes.Type(value = ServerMessage.Deleted.class, name = "deleted"),
@@ -31,6 +37,7 @@ import java.util.List;
         @JsonSubTypes.Type(value = ServerMessage.Removed.class, name = "removed"),
         @JsonSubTypes.Type(value = ServerMessage.AuditPage.class, name = "audit"),
         @JsonSubTypes.Type(value = ServerMessage.ErrorReply.class, name = "error"),
+        @JsonSubTypes.Type(value = ServerMessage.RoomInfo.class, name = "room"),
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public sealed interface ServerMessage {
@@ -144,8 +151,38 @@ public sealed interface ServerMessage {
         }
     }
 
-    /** This connection was taken out of {@code room}; {@code reason} is {@code banned}. */
-    record Removed(String room, String reason) implements ServerMessage { }
+
+    /** The rooms list, most recently active first: the answer to {@code rooms} and {@code GET /api/rooms}. */
+    record Rooms(List<RoomEntry> rooms, JsonNode ref) implements ServerMessage {
+
+        public static Rooms of(List<RoomRequests.ListedRoom> rooms, JsonNode ref) {
+            return new Rooms(rooms.stream().map(RoomEntry::of).toList(), ref);
+        }
+    }
+
+    /**
+     * One room of a list. Every field is always there, {@code lastTime} as null for a room without
+     * messages, so that a client reads one shape.
+     *
+     * @param seq      the room's last message's seq, 0 for none
+     * @param members  its member count, leases included
+     * @param lastTime when its last message was stored, ms since the epoch; null when it has none
+     * @param kind     {@code public} or {@code private}
+     * @param write    who may write: {@code everyone}, {@code signed_in} or {@code members}
+     * @param role     the asker's role in the room, null when it has none
+     */
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    record RoomEntry(String room, long seq, int members, Long lastTime, String kind, String write, String role) {
+
+        static RoomEntry of(RoomRequests.ListedRoom listed) {
+            RoomListing a = listed.activity();
+            RoomAccess.Listed s = listed.settings();
+            // A room nobody created has no record: public, and everyone writes.
+            return new RoomEntry(a.room(), a.seq(), a.members(), a.lastTime(),
+                    s == null ? "public" : s.room().kind(), s == null ? "everyone" : s.room().write(),
+                    s == null ? null : s.role());
+        }
+    }
 
     record Pong(JsonNode ref) implements ServerMessage { }
 
@@ -161,4 +198,26 @@ public sealed interface ServerMessage {
      */
     record ErrorReply(String code, String message, String request, String id, String room, Long retryAfter,
                       Long until, JsonNode ref) implements ServerMessage { }
+
+    /**
+     * A room's record: the answer to {@code create}, {@code room_settings}, {@code set}, {@code grant} and
+     * {@code revoke}, over WebSocket and HTTP.
+     *
+     * @param roles user id to room role; only to those who may moderate the room, else absent
+     */
+    record RoomInfo(String room, String kind, String write, String createdBy, long createdAt,
+                    Map<String, String> roles, JsonNode ref) implements ServerMessage {
+
+        public static RoomInfo of(RoomRecord r, JsonNode ref) {
+            return new RoomInfo(r.name(), r.kind(), r.write(), r.createdBy(), r.createdAt(),
+                    r.roles().isEmpty() ? null : r.roles(), ref);
+        }
+    }
+
+    /**
+     * The server took this connection out of a room.
+     *
+     * @param reason {@code access_revoked} (its access to a private room ended) or {@code banned}
+     */
+    record Removed(String room, String reason) implements ServerMessage { }
 }

@@ -14,7 +14,7 @@ import java.util.Map;
  * both look-alike keys are UNIQUE, so two accounts whose names look alike cannot exist, whichever node
  * or process adds them. {@code sessions(id_hash, account, created, expires, revoked)}: a session is
  * known by the SHA-256 of its cookie value, so a copy of the database does not sign anyone in.
- * {@code settings(name, value)}: the generated token secret.
+ * {@code settings(name, value)}: the generated token secret. The rooms' tables are {@link #rooms()}'s.
  *
  * <p><b>Threads.</b> Every method blocks on the database: call from a worker thread, never an event
  * loop. Implementations are safe to call from several threads at once.
@@ -103,6 +103,8 @@ public interface AccountStore extends AutoCloseable {
 
     /** A room's audit log, newest first: up to {@code limit} entries with ids below {@code before}. */
     List<AuditEntry> audit(String room, long before, int limit);
+    /** The rooms created explicitly and their roles, in the same database and on the same connections. */
+    RoomStore rooms();
 
     @Override
     void close();

@@ -50,7 +50,7 @@ import java.util.concurrent.TimeUnit;
 public final class PostgresHistoryStore implements HistoryStore {
 
     /** The schema this code reads and writes; {@link #migrate} brings older databases to it. */
-    static final int SCHEMA_VERSION = 2;
+    static final int SCHEMA_VERSION = 3;
     /** A constant key for pg_advisory_xact_lock: nodes starting at once migrate one after another. */
     private static final long MIGRATION_LOCK = 0x7061726c6579L; // "parley"
     /**
@@ -206,12 +206,21 @@ public final class PostgresHistoryStore implements HistoryStore {
                     s.execute("CREATE TABLE rooms (name text PRIMARY KEY, last_seq bigint NOT NULL)");
                 }
                 if (version < 2) {
+                    // Each room's last message time beside its last seq, for the rooms list: an index walk
+                    // of the rooms asked for, not a scan of every message.
+                    s.execute("ALTER TABLE rooms ADD COLUMN last_time bigint NOT NULL DEFAULT 0");
+                    s.execute("UPDATE rooms SET last_time = m.sent_at FROM messages m "
+                            + "WHERE m.room = rooms.name AND m.seq = rooms.last_seq");
+                    s.execute("CREATE INDEX rooms_by_time ON rooms (last_time DESC, name)");
+                }
+                if (version < 3) {
                     // A deleted message keeps its row as a tombstone; rooms.deletions counts a room's
                     // deletions, so that a node can tell from one read that its copy of the room is stale.
                     s.execute("ALTER TABLE messages ADD COLUMN deleted_by text, ADD COLUMN deleted_at bigint NOT NULL DEFAULT 0");
                     s.execute("ALTER TABLE rooms ADD COLUMN deletions bigint NOT NULL DEFAULT 0");
                 }
                 if (version < SCHEMA_VERSION) {
+                    // One row, the version the steps above reached.
                     s.execute("DELETE FROM schema_version");
                     s.execute("INSERT INTO schema_version(version) VALUES (" + SCHEMA_VERSION + ")");
                 }
@@ -277,18 +286,21 @@ public final class PostgresHistoryStore implements HistoryStore {
         if (batch.isEmpty()) {
             return;
         }
-        Map<String, Long> highest = new TreeMap<>();
+        Map<String, StoredMessage> highest = new TreeMap<>();
         for (StoredMessage m : batch) {
-            highest.merge(m.room(), m.seq(), Math::max);
+            highest.merge(m.room(), m, (a, b) -> b.seq() > a.seq() ? b : a);
         }
         try (Connection c = pool.getConnection()) {
             inTransaction(c, () -> {
                 insert(c, batch);
-                try (PreparedStatement ps = c.prepareStatement("INSERT INTO rooms(name, last_seq) VALUES (?, ?) "
-                        + "ON CONFLICT (name) DO UPDATE SET last_seq = greatest(rooms.last_seq, excluded.last_seq)")) {
-                    for (Map.Entry<String, Long> e : highest.entrySet()) {
-                        ps.setString(1, e.getKey());
-                        ps.setLong(2, e.getValue());
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO rooms(name, last_seq, last_time) "
+                        + "VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                        + "last_seq = greatest(rooms.last_seq, excluded.last_seq), "
+                        + "last_time = greatest(rooms.last_time, excluded.last_time)")) {
+                    for (StoredMessage m : highest.values()) {
+                        ps.setString(1, m.room());
+                        ps.setLong(2, m.seq());
+                        ps.setLong(3, m.time());
                         ps.addBatch();
                     }
                     ps.executeBatch();
@@ -406,11 +418,11 @@ public final class PostgresHistoryStore implements HistoryStore {
             return inTransaction(c, () -> {
                 Sequenced[] out = new Sequenced[drafts.size()];
                 List<StoredMessage> fresh = new ArrayList<>();
-                Map<String, Long> last = new LinkedHashMap<>();
+                Map<String, StoredMessage> last = new LinkedHashMap<>();
                 for (Map.Entry<String, List<Integer>> e : byRoom.entrySet()) {
                     String room = e.getKey();
                     long seq = lockRoom(c, room);
-                    long before = seq;
+                    StoredMessage newest = null;
                     Map<List<String>, StoredMessage> known = storedAlready(c, room, drafts, e.getValue());
                     for (int i : e.getValue()) {
                         Draft d = drafts.get(i);
@@ -424,17 +436,20 @@ public final class PostgresHistoryStore implements HistoryStore {
                                 d.text(), d.time());
                         known.put(key, m);
                         fresh.add(m);
+                        newest = m;
                         out[i] = new Sequenced(m, true);
                     }
-                    if (seq != before) {
-                        last.put(room, seq);
+                    if (newest != null) {
+                        last.put(room, newest);
                     }
                 }
                 insert(c, fresh);
-                try (PreparedStatement ps = c.prepareStatement("UPDATE rooms SET last_seq = ? WHERE name = ?")) {
-                    for (Map.Entry<String, Long> e : last.entrySet()) {
-                        ps.setLong(1, e.getValue());
-                        ps.setString(2, e.getKey());
+                try (PreparedStatement ps = c.prepareStatement(
+                        "UPDATE rooms SET last_seq = ?, last_time = greatest(last_time, ?) WHERE name = ?")) {
+                    for (StoredMessage m : last.values()) {
+                        ps.setLong(1, m.seq());
+                        ps.setLong(2, m.time());
+                        ps.setString(3, m.room());
                         ps.addBatch();
                     }
                     ps.executeBatch();
@@ -443,6 +458,16 @@ public final class PostgresHistoryStore implements HistoryStore {
             });
         } catch (SQLException e) {
             throw failure("sequencing " + drafts.size() + " messages", e);
+        }
+    }
+
+    @Override
+    public List<RoomActivity> rooms(int limit) {
+        try (Connection c = pool.getConnection()) {
+            // A row at last_seq 0 has no message to show (lockRoom makes one before numbering any).
+            return StoredRows.rooms(c, "WHERE last_seq > 0", limit);
+        } catch (SQLException e) {
+            throw failure("listing rooms", e);
         }
     }
 

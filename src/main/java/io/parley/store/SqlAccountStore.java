@@ -23,6 +23,13 @@ abstract sealed class SqlAccountStore implements AccountStore permits SqliteAcco
     private static final String COLUMNS = "id, name, skeleton, folded_skeleton, password_hash, roles, created";
     private static final String SELECT = "SELECT " + COLUMNS + " FROM accounts ";
 
+    private final RoomStore rooms = new SqlRoomStore(this);
+
+    @Override
+    public RoomStore rooms() {
+        return rooms;
+    }
+
     /** One step against the database on a borrowed connection. */
     interface Work<T> {
         T run(Connection c) throws SQLException;
@@ -123,6 +130,9 @@ abstract sealed class SqlAccountStore implements AccountStore permits SqliteAcco
                             by_user text   NOT NULL,
                             at      bigint NOT NULL
                         )""");
+                for (String table : SqlRoomStore.TABLES) {
+                    s.execute(table);
+                }
             }
             return null;
         });
@@ -319,7 +329,7 @@ abstract sealed class SqlAccountStore implements AccountStore permits SqliteAcco
         });
     }
 
-    private static int update(Connection c, String sql, Object... args) throws SQLException {
+    static int update(Connection c, String sql, Object... args) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement(sql)) {
             bind(ps, args);
             return ps.executeUpdate();

@@ -10,7 +10,7 @@ import java.util.List;
 /**
  * Reading {@link StoredMessage}s out of SQL, the same for both stores: a query whose columns are a
  * message's fields in record order (room, seq, id, user, from, text, time, deleted by, deleted at),
- * whatever each store names them.
+ * whatever each store names them. And the rooms list, whose table both stores name alike.
  */
 final class StoredRows {
 
@@ -30,6 +30,24 @@ final class StoredRows {
                 }
             }
             return rows;
+        }
+    }
+
+    /**
+     * The rooms list, the same in both stores: their {@code rooms} tables have the same columns, and
+     * {@code rooms_by_time} makes this an index walk of {@code limit} rows. {@code where} narrows it.
+     */
+    static List<HistoryStore.RoomActivity> rooms(Connection c, String where, int limit) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT name, last_seq, last_time FROM rooms " + where
+                + " ORDER BY last_time DESC, name LIMIT ?")) {
+            ps.setInt(1, limit);
+            List<HistoryStore.RoomActivity> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new HistoryStore.RoomActivity(rs.getString(1), rs.getLong(2), rs.getLong(3)));
+                }
+            }
+            return out;
         }
     }
 

@@ -19,6 +19,7 @@ import io.parley.chat.ChatException;
 import io.parley.chat.ChatSession;
 import io.parley.chat.ErrorCode;
 import io.parley.chat.RateLimits;
+import io.parley.chat.RoomAccess;
 import io.parley.chat.RoomRequests;
 import io.parley.config.Networks;
 import io.parley.engine.DeleteListener;
@@ -32,7 +33,9 @@ import io.parley.engine.ReadQueue;
 import io.parley.engine.Replay;
 import io.parley.engine.Tombstones;
 import io.parley.protocol.ProtocolCodec;
+import io.parley.protocol.ProtocolHandler;
 import io.parley.protocol.ServerMessage;
+import io.parley.store.RoomRecord;
 import io.parley.store.StoreException;
 import io.parley.store.StoredMessage;
 import org.slf4j.Logger;
@@ -62,7 +65,11 @@ import java.util.regex.Pattern;
  *       {@code POST /api/rooms/{room}/timeouts} with {@code {"user": ID, "seconds": N}}: a moderator bans,
  *       unbans, times out;</li>
  *   <li>{@code POST /api/rooms/{room}/slow} with {@code {"seconds": N}}: a moderator sets the room's slow mode;</li>
- *   <li>{@code GET /api/rooms/{room}/audit[?before=ID&limit=N]}: a moderator reads the room's audit log.</li>
+ *   <li>{@code GET /api/rooms/{room}/audit[?before=ID&limit=N]}: a moderator reads the room's audit log;</li>
+ *   <li>{@code GET /api/rooms[?limit=N]}, {@code POST /api/rooms}: the rooms the caller may see, most
+ *       recently active first; create one;</li>
+ *   <li>{@code GET/PATCH /api/rooms/{room}}: a room's settings;</li>
+ *   <li>{@code POST/DELETE /api/rooms/{room}/roles/{user}}: grant or revoke a room role.</li>
  * </ul>
  * Each request is checked like a WebSocket handshake (origin, then token) and then handed to
  * {@link RoomRequests}, which applies the chat's rules; errors are the protocol's error objects with
@@ -80,6 +87,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final ThrottledLog failures = new ThrottledLog(log, "failed API requests", 10);
     static final String PREFIX = "/api/";
     private static final String ROOMS = "/api/rooms/";
+    private static final String ROOMS_LIST = "/api/rooms";
     private static final String MESSAGES = "/messages";
     private static final String MEMBERS = "/members";
     private static final String CLEAR = "/clear";
@@ -89,6 +97,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final Pattern ONE_MESSAGE = Pattern.compile("/api/rooms/([^/]+)/messages/([^/]*)");
     /** {@code /api/rooms/{room}/bans[/{user}]} and {@code /api/rooms/{room}/timeouts}. */
     private static final Pattern SANCTIONS = Pattern.compile("/api/rooms/([^/]+)/(bans|timeouts)(?:/([^/]+))?");
+    private static final String ROLES = "/roles/";
     private static final Pattern WHOLE_NUMBER = Pattern.compile("-?[0-9]{1,19}");
     static final String GUEST_NAME = "X-Parley-Name";
 
@@ -179,11 +188,44 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         };
         QueryStringDecoder query = new QueryStringDecoder(request.uri());
         String path = query.path();
+        HttpMethod method = request.method();
+        if (path.equals(ROOMS_LIST)) {
+            if (method.equals(HttpMethod.GET)) {
+                rooms(request, query.parameters(), user);
+            } else if (method.equals(HttpMethod.POST)) {
+                ProtocolCodec.RoomBody body = body(request, ProtocolCodec.RoomBody.class, "create");
+                if (body.room() == null) {
+                    throw new ChatException(ErrorCode.BAD_REQUEST, "missing field 'room'");
+                }
+                changed(request, chat.access().create(user, body.room(), body.kind(), body.write()), body.room());
+            } else {
+                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to list rooms and POST to create one");
+            }
+            return;
+        }
         if (path.startsWith(ROOMS) && path.endsWith(MEMBERS) && path.length() > ROOMS.length() + MEMBERS.length()) {
-            if (!request.method().equals(HttpMethod.GET)) {
+            if (!method.equals(HttpMethod.GET)) {
                 throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read the members");
             }
-            members(request, query.parameters(), path.substring(ROOMS.length(), path.length() - MEMBERS.length()));
+            members(request, query.parameters(), reader(request, user),
+                    path.substring(ROOMS.length(), path.length() - MEMBERS.length()));
+            return;
+        }
+        if (path.startsWith(ROOMS) && path.indexOf(ROLES, ROOMS.length()) > ROOMS.length()) {
+            int at = path.indexOf(ROLES, ROOMS.length());
+            roles(request, user, path.substring(ROOMS.length(), at), path.substring(at + ROLES.length()));
+            return;
+        }
+        if (path.startsWith(ROOMS) && path.length() > ROOMS.length() && path.indexOf('/', ROOMS.length()) < 0) {
+            String room = path.substring(ROOMS.length());
+            if (method.equals(HttpMethod.GET)) {
+                answer(request, ok(ServerMessage.RoomInfo.of(chat.access().settings(reader(request, user), room), null)));
+            } else if (method.equals(HttpMethod.PATCH)) {
+                ProtocolCodec.RoomBody body = body(request, ProtocolCodec.RoomBody.class, "set");
+                changed(request, chat.access().set(user, room, body.kind(), body.write()), room);
+            } else {
+                throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read a room's settings and PATCH to change them");
+            }
             return;
         }
         Matcher sanction = SANCTIONS.matcher(path);
@@ -257,13 +299,55 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             throw new ChatException(ErrorCode.NOT_FOUND, "no such API route: " + path);
         }
         String room = path.substring(ROOMS.length(), path.length() - MESSAGES.length());
-        if (request.method().equals(HttpMethod.POST)) {
+        if (method.equals(HttpMethod.POST)) {
             post(request, user, room, limits);
-        } else if (request.method().equals(HttpMethod.GET)) {
-            read(request, query.parameters(), room);
+        } else if (method.equals(HttpMethod.GET)) {
+            read(request, query.parameters(), reader(request, user), room);
         } else {
             throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read and POST to send");
         }
+    }
+
+    /**
+     * Who reads: the token's user, or a guest named by {@code X-Parley-Name}, or (without either) null,
+     * an anonymous reader, which public rooms let in and private rooms do not.
+     */
+    private static Identity reader(FullHttpRequest request, Identity user) {
+        if (user != null) {
+            return user;
+        }
+        String name = guestName(request);
+        return name == null ? null : ChatSession.guest(name);
+    }
+
+    /** {@code POST} (grant, with {@code {"role": ...}}) or {@code DELETE} (revoke) {@code /api/rooms/{room}/roles/{user}}. */
+    private void roles(FullHttpRequest request, Identity user, String room, String target) {
+        if (target.isEmpty() || target.indexOf('/') >= 0) {
+            throw new ChatException(ErrorCode.NOT_FOUND, "no such API route");
+        }
+        if (request.method().equals(HttpMethod.POST)) {
+            ProtocolCodec.RoleBody body = body(request, ProtocolCodec.RoleBody.class, "grant");
+            changed(request, chat.access().grant(user, room, target, body.role()), room);
+        } else if (request.method().equals(HttpMethod.DELETE)) {
+            changed(request, chat.access().revoke(user, room, target), room);
+        } else {
+            throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use POST to grant a role and DELETE to revoke it");
+        }
+    }
+
+    private <T> T body(FullHttpRequest request, Class<T> type, String name) {
+        try {
+            return codec.decodeBody(jsonBody(request), type, name);
+        } catch (ProtocolCodec.BadRequest e) {
+            throw new ChatException(e.code(), e.getMessage());
+        }
+    }
+
+    /** Answers a room change when the database took it, on this connection's loop. */
+    private void changed(FullHttpRequest request, CompletableFuture<RoomRecord> change, String room) {
+        change.whenCompleteAsync((record, failure) -> answer(request, failure == null
+                ? ok(ServerMessage.RoomInfo.of(record, null))
+                : error(RoomAccess.failure(failure), null, room)), ctx.executor());
     }
 
     /** A JSON request body as text; anything but {@code Content-Type: application/json} is refused. */
@@ -390,7 +474,20 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
     }
 
-    private void read(FullHttpRequest request, Map<String, List<String>> params, String room) {
+    /** The rooms list; like reading a room, open to whoever may connect. */
+    private void rooms(FullHttpRequest request, Map<String, List<String>> params, Identity user) {
+        Long limit = cursor(params, "limit");
+        Integer max = limit == null ? null : (int) Math.max(Integer.MIN_VALUE, Math.min(limit, Integer.MAX_VALUE));
+        chat.rooms(user, reads, max).whenCompleteAsync((rooms, failure) -> {
+            if (failure == null) {
+                answer(request, ok(ServerMessage.Rooms.of(rooms, null)));
+            } else {
+                answer(request, error(ProtocolHandler.readFailed("the rooms list", failure), null, null));
+            }
+        }, ctx.executor());
+    }
+
+    private void read(FullHttpRequest request, Map<String, List<String>> params, Identity who, String room) {
         Long since = number(params, "since");
         Long before = number(params, "before");
         Long limit = number(params, "limit");
@@ -403,7 +500,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             if (wait != null) {
                 throw new ChatException(ErrorCode.BAD_REQUEST, "wait needs since");
             }
-            chat.history(reads, room, before, null, max).whenCompleteAsync((messages, failure) -> {
+            chat.history(who, reads, room, before, null, max).whenCompleteAsync((messages, failure) -> {
                 if (failure == null) {
                     long seq = messages.isEmpty() ? (before == null ? 0 : before - 1) : messages.getLast().seq();
                     answer(request, ok(new ServerMessage.HistoryPage(room, ServerMessage.Message.of(messages),
@@ -415,7 +512,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             return;
         }
         int waitSeconds = wait == null ? 0 : (int) Math.min(wait, Integer.MAX_VALUE);
-        poll = chat.poll(reads, room, since, max, waitSeconds, ctx.executor(), new PollListener() {
+        poll = chat.poll(who, reads, room, since, max, waitSeconds, ctx.executor(), new PollListener() {
             @Override
             public void answered(Replay replay) {
                 engineAnswered(request);
@@ -434,11 +531,11 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     /** A page of the room's members; like reading its messages, open to whoever may connect. */
-    private void members(FullHttpRequest request, Map<String, List<String>> params, String room) {
+    private void members(FullHttpRequest request, Map<String, List<String>> params, Identity who, String room) {
         Long after = cursor(params, "after");
         Long limit = cursor(params, "limit");
         Integer max = limit == null ? null : (int) Math.max(Integer.MIN_VALUE, Math.min(limit, Integer.MAX_VALUE));
-        chat.members(room, after, max, ctx.executor(), new MembersListener() {
+        chat.members(who, room, after, max, ctx.executor(), new MembersListener() {
             @Override
             public void answered(MembersPage page) {
                 answer(request, ok(ServerMessage.MembersPage.of(room, page, null)));
@@ -537,7 +634,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"parley\"");
         }
         if (e.code() == ErrorCode.METHOD_NOT_ALLOWED) {
-            r.headers().set(HttpHeaderNames.ALLOW, "GET, POST, DELETE");
+            r.headers().set(HttpHeaderNames.ALLOW, "GET, POST, PATCH, DELETE");
         }
         return r;
     }
@@ -549,7 +646,11 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
                 yield path.endsWith(CLEAR) ? "clear" : path.endsWith(SLOW) ? "slow" : path.endsWith("/bans") ? "ban"
                         : path.endsWith("/timeouts") ? "timeout" : "send";
             }
-            case "DELETE" -> new QueryStringDecoder(uri).path().contains("/bans/") ? "unban" : "delete";
+            case "PATCH" -> "set";
+            case "DELETE" -> {
+                String path = new QueryStringDecoder(uri).path();
+                yield path.contains("/bans/") ? "unban" : path.contains(ROLES) ? "revoke" : "delete";
+            }
             case "GET", "HEAD" -> "read";
             default -> null;
         };
@@ -559,7 +660,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         return switch (code) {
             case UNAUTHORIZED, BAD_CREDENTIALS -> HttpResponseStatus.UNAUTHORIZED;
             case FORBIDDEN, SIGNUP_CLOSED -> HttpResponseStatus.FORBIDDEN;
-            case NAME_TAKEN -> HttpResponseStatus.CONFLICT;
+            case NAME_TAKEN, ROOM_EXISTS -> HttpResponseStatus.CONFLICT;
             case NOT_FOUND, NO_SUCH_MESSAGE -> HttpResponseStatus.NOT_FOUND;
             case BANNED, TIMED_OUT -> HttpResponseStatus.FORBIDDEN;
             case SLOW_MODE -> HttpResponseStatus.TOO_MANY_REQUESTS;

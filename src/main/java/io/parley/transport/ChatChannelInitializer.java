@@ -14,7 +14,7 @@ import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.parley.account.Accounts;
-import io.parley.chat.Moderators;
+import io.parley.chat.RoomAccess;
 import io.parley.chat.RateLimits;
 import io.parley.chat.RoomRequests;
 import io.parley.chat.Sanctions;
@@ -98,7 +98,8 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
 
     ChatChannelInitializer(ServerConfig config, SslContext tls, Broker broker, ProtocolCodec codec,
                            ChannelGroup sockets, ChannelGroup openChannels, StaticFiles files,
-                           ConnectionCounts connections, FatalErrors fatal, Accounts accounts, Sanctions sanctions) {
+                           ConnectionCounts connections, FatalErrors fatal, Accounts accounts, RoomAccess rooms,
+                           Sanctions sanctions) {
         this.accounts = accounts;
         this.fatal = fatal;
         this.openChannels = openChannels;
@@ -113,8 +114,9 @@ final class ChatChannelInitializer extends ChannelInitializer<SocketChannel> {
         this.authenticator = new Authenticator(config.access());
         this.connections = connections;
         this.rateLimits = new RateLimits(config.admission(), config.access().accounts().signInsPerMinutePerAddress());
-        // Moderators.SERVER_ADMINS: the one rule of who may moderate, until rooms have roles of their own.
-        this.roomRequests = new RoomRequests(broker, config, rateLimits, accounts.names(), Moderators.SERVER_ADMINS,
+        // The one place the moderation hook is wired: server admins and each room's owners and
+        // moderators (RoomAccess.mayModerate, room roles and token claims), asked once per request.
+        this.roomRequests = new RoomRequests(broker, config, rateLimits, accounts.names(), rooms, rooms::mayModerate,
                 sanctions);
         this.metrics = new ServerMetrics(broker, sockets, connections);
         this.traffic = new TrafficMeter(metrics);

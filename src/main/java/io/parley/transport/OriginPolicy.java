@@ -116,7 +116,7 @@ final class OriginPolicy {
         }
         CorsConfigBuilder builder = anyOrigin ? CorsConfigBuilder.forAnyOrigin()
                 : CorsConfigBuilder.forOrigins(sites.toArray(String[]::new));
-        return builder.allowedRequestMethods(HttpMethod.GET, HttpMethod.POST, HttpMethod.DELETE)
+        return builder.allowedRequestMethods(HttpMethod.GET, HttpMethod.POST, HttpMethod.PATCH, HttpMethod.DELETE)
                 .allowedRequestHeaders(HttpHeaderNames.AUTHORIZATION, HttpHeaderNames.CONTENT_TYPE, ApiRoutes.GUEST_NAME)
                 .exposeHeaders(HttpHeaderNames.RETRY_AFTER)
                 .maxAge(600)

@@ -17,8 +17,10 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.parley.account.Accounts;
-import io.parley.config.ServerConfig;
+import io.parley.chat.RoomAccess;
 import io.parley.chat.Sanctions;
+import io.parley.config.ServerConfig;
+import io.parley.engine.cluster.RoomNotices;
 import io.parley.engine.Broker;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.RedisBroker;
@@ -58,6 +60,10 @@ public final class ParleyServer implements AutoCloseable {
     private final String name;
     private final HistoryStore store;
     private final Accounts accounts;
+    /** Who may do what in which room; closed with the accounts, whose database holds the rooms. */
+    private RoomAccess rooms;
+    /** Room changes announced to and heard from the other nodes; null on a single node. */
+    private RoomNotices notices;
     private final Broker broker;
     private final Sanctions sanctions;
     private final EventLoopGroup acceptor;
@@ -78,6 +84,19 @@ public final class ParleyServer implements AutoCloseable {
         ServerConfig config = given.access().tokenSecret() != null ? given
                 : given.withAccess(given.access().withTokenSecret(accounts.tokenSecret()));
         this.config = config;
+        try {
+            rooms = new RoomAccess(accounts.rooms(), config.access().createRoomsOnJoin(), name);
+            notices = config.redis() != null ? RoomNotices.connect(config.redis(), rooms::noticed) : null;
+            if (notices != null) {
+                rooms.announceWith(notices::publish);
+            }
+        } catch (RuntimeException e) {
+            if (rooms != null) {
+                rooms.close();
+            }
+            accounts.close();
+            throw e;
+        }
         SslContext tls;
         StaticFiles files;
         try {
@@ -89,19 +108,20 @@ public final class ParleyServer implements AutoCloseable {
                     ? PostgresHistoryStore.open(config.postgres())
                     : HistoryStore.openSqlite(config.dataDir(), config.durableSync(), config.sqliteBusyTimeout());
         } catch (Exception | Error e) {
-            accounts.close();
+            closeAccounts();
             throw e;
         }
         ProtocolCodec codec = new ProtocolCodec();
         try {
             broker = config.redis() != null
                     ? RedisBroker.start((PostgresHistoryStore) store, config.redis(), codec, config.historyOnJoin(),
-                            config.retainMessages(), config.presenceNamesUpTo(), name, fatal)
+                            config.retainMessages(), config.presenceNamesUpTo(), config.presenceGrace().toMillis(),
+                            name, fatal)
                     : new LocalBroker(store, codec, config.historyOnJoin(), config.retainMessages(),
-                            config.presenceNamesUpTo(), name, fatal);
+                            config.presenceNamesUpTo(), config.presenceGrace().toMillis(), name, fatal);
         } catch (RuntimeException e) {
             store.close();
-            accounts.close();
+            closeAccounts();
             throw e;
         }
         try {
@@ -109,7 +129,7 @@ public final class ParleyServer implements AutoCloseable {
         } catch (RuntimeException e) {
             broker.close();
             store.close();
-            accounts.close();
+            closeAccounts();
             throw e;
         }
         acceptor = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory(name + "-accept"),
@@ -123,7 +143,7 @@ public final class ParleyServer implements AutoCloseable {
             ConnectionCounts counts = new ConnectionCounts(DescriptorBudget.connections(config.admission().maxConnections()),
                     config.admission().maxConnectionsPerIp());
             ChatChannelInitializer pipeline = new ChatChannelInitializer(config, tls, broker, codec, sockets, connections,
-                    files, counts, fatal, accounts, sanctions);
+                    files, counts, fatal, accounts, rooms, sanctions);
             AcceptGate gate = new AcceptGate(counts, config.admission().trustedProxies(), tls != null);
             workers.scheduleAtFixedRate(pipeline::forgetIdleUsers, 10, 10, TimeUnit.SECONDS);
             listener = new ServerBootstrap()
@@ -153,7 +173,7 @@ public final class ParleyServer implements AutoCloseable {
             sanctions.close();
             broker.close();
             store.close();
-            accounts.close();
+            closeAccounts();
             throw e;
         }
         log.info("Parley listening on {}://{}:{}/ (history in {}{})", config.tls() ? "https" : "http", config.host(),
@@ -240,11 +260,20 @@ public final class ParleyServer implements AutoCloseable {
             log.warn("closing the store failed", e);
         }
         try {
-            accounts.close();
+            closeAccounts();
         } catch (Exception e) {
             log.warn("closing the accounts failed", e);
         }
         log.info("Parley stopped");
+    }
+
+    /** The rooms' notices, their cache and the accounts' database, in that order. */
+    private void closeAccounts() {
+        if (notices != null) {
+            notices.close();
+        }
+        rooms.close();
+        accounts.close();
     }
 
     private void shutdownLoops() {

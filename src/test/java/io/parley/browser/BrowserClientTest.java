@@ -245,8 +245,9 @@ class BrowserClientTest {
         host.start();
         closedAfter(() -> host.stop(0));
         String hostOrigin = "http://127.0.0.1:" + host.getAddress().getPort();
+        // No presence grace: a connection that ended and came back must show as a left.
         TestServer server = start(c -> c.withAccess(c.access().withTokenSecret(SECRET))
-                .withAllowedOrigins(List.of(hostOrigin)));
+                .withAllowedOrigins(List.of(hostOrigin)).withPresenceGrace(Duration.ZERO));
         String parleyOrigin = "http://127.0.0.1:" + server.port();
 
         Tokens tokens = new Tokens(SECRET);

@@ -9,6 +9,8 @@ import io.parley.engine.LocalBroker;
 import io.parley.engine.PublishListener;
 import io.parley.engine.Replay;
 import io.parley.engine.Subscriber;
+import io.parley.auth.RegisteredNames;
+import io.parley.store.AccountStore;
 import io.parley.store.HistoryStore;
 import io.parley.store.StoredMessage;
 import org.junit.jupiter.api.Test;
@@ -16,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -72,10 +75,12 @@ class HistoryNotAheadTest {
             }
         };
         ServerConfig config = ServerConfig.defaults();
-        try (HistoryStore store = HistoryStore.openSqlite(dir, false)) {
+        try (HistoryStore store = HistoryStore.openSqlite(dir, false);
+             AccountStore accounts = AccountStore.openSqlite(dir, Duration.ofSeconds(5));
+             RoomAccess rooms = new RoomAccess(accounts.rooms(), true, "test")) {
             LocalBroker broker = new LocalBroker(store, encoder, 10, 0);
             ChatSession session = new ChatSession(broker,
-                    new RoomRequests(broker, config, new RateLimits(config.admission())), config, connection,
+                    new RoomRequests(broker, config, new RateLimits(config.admission()), new RegisteredNames(), rooms), config, connection,
                     new ReadControl() {
                         @Override
                         public void pauseReading() { }

@@ -7,12 +7,15 @@ import io.parley.engine.Failure;
 import io.parley.engine.LocalBroker;
 import io.parley.engine.PublishListener;
 import io.parley.engine.Subscriber;
+import io.parley.auth.RegisteredNames;
+import io.parley.store.AccountStore;
 import io.parley.store.HistoryStore;
 import io.parley.store.StoredMessage;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -73,13 +76,15 @@ class ReadPauseTest {
         };
         int count = ChatSession.MAX_IN_FLIGHT + 10;
         CountDownLatch stored = new CountDownLatch(count);
-        try (HistoryStore store = HistoryStore.openSqlite(dir, false)) {
+        try (HistoryStore store = HistoryStore.openSqlite(dir, false);
+             AccountStore accounts = AccountStore.openSqlite(dir, Duration.ofSeconds(5));
+             RoomAccess rooms = new RoomAccess(accounts.rooms(), true, "test")) {
             LocalBroker broker = new LocalBroker(store, encoder, 10, 0);
             // The pause is what this checks; rate limits would refuse the burst before it.
             ServerConfig config = ServerConfig.defaults()
                     .withAdmission(ServerConfig.defaults().admission().withoutRateLimits());
             ChatSession session = new ChatSession(broker,
-                    new RoomRequests(broker, config, new RateLimits(config.admission())), config, connection,
+                    new RoomRequests(broker, config, new RateLimits(config.admission()), new RegisteredNames(), rooms), config, connection,
                     reading, "s-1", null, null);
             PublishListener counting = new PublishListener() {
                 @Override

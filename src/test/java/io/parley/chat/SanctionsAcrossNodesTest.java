@@ -71,7 +71,7 @@ class SanctionsAcrossNodesTest {
             CompletableFuture<Replay> polled = new CompletableFuture<>();
             ExecutorService loop = Executors.newSingleThreadExecutor();
             open.add(loop::shutdownNow);
-            brokers[1].poll(brokers[1].asker(), "lobby", 0, 10, false, loop, new PollListener() {
+            brokers[1].poll(brokers[1].asker(), "lobby", null, null, 0, 10, false, loop, new PollListener() {
                 @Override
                 public void answered(Replay replay) {
                     polled.complete(replay);

@@ -77,7 +77,7 @@ class BenchSeveralNodesTest {
             String report = out.toString();
             assertThat(exit).as(report + progress).isZero();
             assertThat(report).contains("sent 450, acked 450, rejected 0")
-                    .contains("expected 14850 (450 sent x 33 members")
+                    .contains("expected 14850 (450 taken x 33 members")
                     .contains("delivered 14850, lost 0")
                     .contains("33 members checked every seq: 0 missing, 0 out of order;"
                             + " each counted 450 to 450 deliveries (450 due)")

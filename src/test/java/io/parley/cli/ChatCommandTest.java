@@ -6,19 +6,15 @@ import com.auth0.jwt.JWT;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.parley.auth.Tokens;
 import io.parley.config.ServerConfig.Access;
+import io.parley.testing.ChatProcess;
 import io.parley.testing.FreePorts;
 import io.parley.testing.TestServer;
 import io.parley.testing.WsClient;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.io.Writer;
 import java.net.ServerSocket;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -26,9 +22,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -122,9 +115,11 @@ class ChatCommandTest {
         String secret = "a-token-secret-for-the-chat-command-test";
         Tokens tokens = new Tokens(secret);
         Path tokenFile = dataDir.resolve("token");
-        // No clock leeway: the connection is closed (1008) at the first token's exp unless refreshed.
+        // No clock leeway: the connection is closed (1008) at the first token's exp unless refreshed. No
+        // presence grace: a dropped attempt's Ada must be seen to leave, and the next one to join.
         try (TestServer server = TestServer.start(dataDir.resolve("server"),
-                c -> c.withAccess(Access.defaults().withTokenSecret(secret).withTokenLeeway(Duration.ZERO)));
+                c -> c.withAccess(Access.defaults().withTokenSecret(secret).withTokenLeeway(Duration.ZERO))
+                        .withPresenceGrace(Duration.ZERO));
              WsClient bob = WsClient.hello(server.chatUri(), "bob")) {
             bob.join("lobby");
             // The first token must outlast the child JVM's start (under a second here, over seven on a
@@ -210,91 +205,5 @@ class ChatCommandTest {
                 .start());
         processes.add(process);
         return process;
-    }
-
-    /** A {@code parley chat} child process; its standard output is read line by line as it comes. */
-    private static final class ChatProcess {
-
-        private final Process process;
-        private final Writer stdin;
-        private final BlockingQueue<String> stdout = new LinkedBlockingQueue<>();
-        private final Thread reader;
-
-        ChatProcess(Process process) {
-            this.process = process;
-            this.stdin = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
-            this.reader = Thread.ofPlatform().daemon().start(() -> {
-                try (BufferedReader lines = process.inputReader(StandardCharsets.UTF_8)) {
-                    for (String line; (line = lines.readLine()) != null; ) {
-                        stdout.add(line);
-                    }
-                } catch (IOException e) {
-                    // The process ended; the test's own timeouts report what is missing.
-                }
-            });
-        }
-
-        void type(String line) throws IOException {
-            stdin.write(line + "\n");
-            stdin.flush();
-        }
-
-        String nextLineContaining(String text) throws InterruptedException {
-            return linesUntil(text).getLast();
-        }
-
-        /** Every line up to and including the first that contains {@code text}. */
-        List<String> linesUntil(String text) throws InterruptedException {
-            List<String> lines = new ArrayList<>();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(TIMEOUT_SECONDS);
-            while (System.nanoTime() < deadline) {
-                String line = stdout.poll(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
-                if (line == null) {
-                    break;
-                }
-                lines.add(line);
-                if (line.contains(text)) {
-                    return lines;
-                }
-            }
-            throw new AssertionError("no line containing '" + text + "' within " + TIMEOUT_SECONDS
-                    + " s; got " + lines);
-        }
-
-        int endInputAndWait() throws IOException, InterruptedException {
-            stdin.close();
-            assertThat(process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)).as("chat exited").isTrue();
-            return process.exitValue();
-        }
-
-        /** After the process has ended: every line not taken yet. */
-        List<String> remainingLines() throws InterruptedException {
-            reader.join(TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS));
-            List<String> lines = new ArrayList<>();
-            stdout.drainTo(lines);
-            return lines;
-        }
-
-        void kill() {
-            process.destroyForcibly();
-        }
-
-        /**
-         * Whether {@code watcher}, a member of the room, sees {@code name} join within {@code wait}; false
-         * as soon as this process ends without that.
-         */
-        boolean joinedAsSeenBy(WsClient watcher, String name, Duration wait) {
-            long deadline = System.nanoTime() + wait.toNanos();
-            while (System.nanoTime() < deadline) {
-                JsonNode m = watcher.next(Duration.ofMillis(100));
-                if (m != null && m.path("type").asText().equals("presence") && m.path("joined").toString().contains(name)) {
-                    return true;
-                }
-                if (m == null && !process.isAlive()) {
-                    return false;
-                }
-            }
-            return false;
-        }
     }
 }

@@ -5,7 +5,10 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,25 +23,40 @@ class LauncherTest {
 
     private static final Path LAUNCHER = Path.of("bin", "parley");
     private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+    /** The line docs/OPERATIONS.md ("Logs") shows, as the launched server writes it to stderr. */
+    private static final Pattern LISTENING_LINE = Pattern.compile("(?m)^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}"
+            + "(Z|[+-]\\d\\d:\\d\\d) INFO  \\[main\\] i\\.p\\.t\\.ParleyServer - Parley listening on http://127\\.0\\.0\\.1:");
 
     @TempDir
     Path work;
 
+    /**
+     * The memory options reach the JVM, and logging is set up in code (LogConfiguration): Logback's XML
+     * configurator and the JDK's XML parser, about 470 classes an idle server would keep for nothing,
+     * are never loaded. One server for both, to keep this class short.
+     */
     @Test
     void serveRunsWithTheMeasuredMemoryOptions() throws Exception {
-        String flags = flagsOfServerStartedWith(null);
-        assertThat(flags).contains("-XX:MaxHeapSize=1073741824", "-XX:MaxNewSize=33554432",
-                "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30");
+        List<String> output = ofServerStartedWith(null, "VM.flags", "VM.class_hierarchy");
+        assertThat(output.get(0)).contains("-XX:MaxHeapSize=1073741824", "-XX:MaxNewSize=33554432",
+                "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30",
+                // What brings an idle server under 100 MB of RSS (docs/BENCHMARKS.md, "Idle server").
+                "-XX:TrimNativeHeapInterval=5000", "-XX:G1PeriodicGCInterval=5000");
+        assertThat(output.get(1)).contains("ch.qos.logback.classic.LoggerContext", "io.parley.cli.LogConfiguration")
+                .doesNotContain("ch.qos.logback.classic.joran.JoranConfigurator", "javax.xml.parsers.SAXParser");
     }
 
     @Test
     void operatorOptionsComeAfterTheDefaultsAndWin() throws Exception {
-        String flags = flagsOfServerStartedWith("-Xmx512m");
+        String flags = ofServerStartedWith("-Xmx512m", "VM.flags").get(0);
         assertThat(flags).contains("-XX:MaxNewSize=33554432", "-XX:MaxHeapSize=536870912");
     }
 
-    /** Starts serve through the launcher, waits until it listens, returns {@code jcmd PID VM.flags}. */
-    private String flagsOfServerStartedWith(String javaOpts) throws Exception {
+    /**
+     * Starts serve through the launcher, waits until it has logged that it listens (in the documented
+     * format), and returns what {@code jcmd PID <command>} prints for each command.
+     */
+    private List<String> ofServerStartedWith(String javaOpts, String... jcmdCommands) throws Exception {
         int port;
         try (ServerSocket free = new ServerSocket(0)) {
             port = free.getLocalPort();
@@ -58,11 +76,14 @@ class LauncherTest {
         try {
             awaitListening(server, log);
             // The launcher execs java, so the child's pid is the JVM's.
-            Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
-                    String.valueOf(server.pid()), "VM.flags").redirectErrorStream(true).start();
-            String flags = new String(jcmd.getInputStream().readAllBytes());
-            assertThat(jcmd.waitFor(30, TimeUnit.SECONDS)).isTrue();
-            return flags;
+            List<String> outputs = new ArrayList<>();
+            for (String command : jcmdCommands) {
+                Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                        String.valueOf(server.pid()), command).redirectErrorStream(true).start();
+                outputs.add(new String(jcmd.getInputStream().readAllBytes()));
+                assertThat(jcmd.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            }
+            return outputs;
         } finally {
             server.destroy();
             if (!server.waitFor(10, TimeUnit.SECONDS)) {
@@ -75,6 +96,7 @@ class LauncherTest {
         long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         while (System.nanoTime() < deadline && server.isAlive()) {
             if (Files.exists(log) && Files.readString(log).contains("Parley listening on")) {
+                assertThat(Files.readString(log)).containsPattern(LISTENING_LINE);
                 return;
             }
             Thread.sleep(50);

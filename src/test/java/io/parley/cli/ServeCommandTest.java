@@ -154,6 +154,21 @@ class ServeCommandTest {
     }
 
     @Test
+    void thePresenceGraceIsTenSecondsUnlessSetAndZeroTurnsItOff() {
+        ServeCommand defaults = new ServeCommand();
+        new picocli.CommandLine(defaults).parseArgs();
+        assertThat(defaults.config().presenceGrace()).isEqualTo(java.time.Duration.ofSeconds(10));
+
+        ServeCommand off = new ServeCommand();
+        new picocli.CommandLine(off).parseArgs("--presence-grace", "0");
+        assertThat(off.config().presenceGrace()).isZero();
+
+        ServeCommand refused = new ServeCommand();
+        new picocli.CommandLine(refused).parseArgs("--presence-grace", "-1");
+        assertThatThrownBy(refused::config).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void aTrustedProxyThatIsNotAnAddressIsRefusedAtStart() {
         ServeCommand serve = new ServeCommand();
         new picocli.CommandLine(serve).parseArgs("--trusted-proxy", "lb.internal");

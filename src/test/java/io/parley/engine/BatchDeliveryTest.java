@@ -61,9 +61,9 @@ class BatchDeliveryTest {
             Writes fresh = new Writes(loop);
             Writes partly = new Writes(loop);
             Writes joining = new Writes(loop);
-            Subscription live = new Subscription("hall", fresh, "a", FanOutTest.IGNORE_JOIN, null);
-            Subscription sawTwo = new Subscription("hall", partly, "b", FanOutTest.IGNORE_JOIN, null);
-            Subscription pending = new Subscription("hall", joining, "c", FanOutTest.IGNORE_JOIN, null);
+            Subscription live = new Subscription("hall", fresh, "guest:a", "a", FanOutTest.IGNORE_JOIN, null);
+            Subscription sawTwo = new Subscription("hall", partly, "guest:b", "b", FanOutTest.IGNORE_JOIN, null);
+            Subscription pending = new Subscription("hall", joining, "guest:c", "c", FanOutTest.IGNORE_JOIN, null);
             loop.submit(() -> {
                 live.complete(1, new Replay(0, 1, List.of(), true));
                 sawTwo.complete(1, new Replay(2, 1, List.of(), true));

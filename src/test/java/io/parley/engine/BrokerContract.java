@@ -15,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -29,10 +30,16 @@ abstract class BrokerContract {
 
     /**
      * A broker keeping its history under {@code dir}; {@code retainMessages} as LocalBroker's (0: all);
-     * rooms above {@code presenceNamesUpTo} members hear counts instead of names.
+     * rooms above {@code presenceNamesUpTo} members hear counts instead of names; members linger
+     * {@code graceMillis} after a disconnect (0: no leases).
      */
-    protected abstract Broker start(Path dir, BroadcastEncoder encoder, long retainMessages, int presenceNamesUpTo)
-            throws Exception;
+    protected abstract Broker start(Path dir, BroadcastEncoder encoder, long retainMessages, int presenceNamesUpTo,
+                                    long graceMillis) throws Exception;
+
+    protected Broker start(Path dir, BroadcastEncoder encoder, long retainMessages, int presenceNamesUpTo)
+            throws Exception {
+        return start(dir, encoder, retainMessages, presenceNamesUpTo, 0);
+    }
 
     /** A broker with the usual presence threshold (1,000 members). */
     protected Broker start(Path dir, BroadcastEncoder encoder, long retainMessages) throws Exception {
@@ -96,6 +103,9 @@ abstract class BrokerContract {
         final List<String> frames = Collections.synchronizedList(new ArrayList<>());
         final CompletableFuture<Replay> joined = new CompletableFuture<>();
         final String name;
+        final String user;
+        /** The member count its join was answered with. */
+        volatile int membersOnJoin;
         Subscription subscription;
 
         Member(int n) {
@@ -103,8 +113,14 @@ abstract class BrokerContract {
         }
 
         Member(int n, String name) {
+            this(n, name, "guest:" + name + "#" + UNIQUE.incrementAndGet());
+        }
+
+        /** A member with this user id: another Member of the same user is that user reconnecting. */
+        Member(int n, String name, String user) {
             this.loop = loops.get(n % loops.size());
             this.name = name;
+            this.user = user;
         }
 
         @Override
@@ -122,6 +138,7 @@ abstract class BrokerContract {
 
         @Override
         public void joined(int members, Replay replay) {
+            membersOnJoin = members;
             joined.complete(replay);
         }
 
@@ -131,7 +148,7 @@ abstract class BrokerContract {
         }
 
         Replay join(String room, long since) throws Exception {
-            loop.submit(() -> subscription = broker.subscribe(room, this, name, since, asker(), this)).get();
+            loop.submit(() -> subscription = broker.subscribe(room, this, user, name, since, asker(), this)).get();
             return joined.get(10, TimeUnit.SECONDS);
         }
 
@@ -157,6 +174,8 @@ abstract class BrokerContract {
             }
         }
     }
+
+    private static final AtomicInteger UNIQUE = new AtomicInteger();
 
     private ReadQueue.Asker asker() {
         synchronized (askers) {
@@ -481,6 +500,182 @@ abstract class BrokerContract {
         assertThat(members("nowhere", 0, 3)).isEqualTo(new MembersPage(0, List.of(), -1));
     }
 
+    /** The grace of the lease tests: long enough for a reconnect on a slow machine, short enough to wait out. */
+    private static final long GRACE_MILLIS = 1_000;
+
+    private void restartWithGrace() throws Exception {
+        broker.close();
+        stopped();
+        broker = start(dir, TEXT, 0, 1_000, GRACE_MILLIS);
+    }
+
+    /** The presence frames {@code m} was handed that name {@code name}. */
+    private static List<String> presenceOf(Member m, String name) {
+        synchronized (m.frames) {
+            return m.frames.stream().filter(f -> f.startsWith("p ") && f.contains(name)).toList();
+        }
+    }
+
+    /** A member of "hall" who watches the others come and go. */
+    private Member watcher() throws Exception {
+        Member watcher = new Member(0, "watcher");
+        watcher.join("hall", -1);
+        return watcher;
+    }
+
+    private void disconnect(Member m) throws Exception {
+        m.loop.submit(() -> broker.disconnect(m.subscription)).get();
+    }
+
+    @Test
+    void aReconnectWithinTheGraceTakesTheLingeringEntryOverWithoutPresence() throws Exception {
+        restartWithGrace();
+        Member watcher = watcher();
+        Member ada = new Member(1, "ada", "guest:ada");
+        ada.join("hall", -1);
+        watcher.awaitFrames(f -> f.contains("p hall 2 +[ada] -[]"));
+
+        disconnect(ada);
+        Member again = new Member(1, "ada", "guest:ada");
+        again.join("hall", -1);
+        assertThat(again.membersOnJoin).as("the count the reconnect sees").isEqualTo(2);
+        // Bob comes and goes after Ada's reconnect: his left, a grace after his disconnect, is later than
+        // Ada's would have been, so once it is here Ada's would be too.
+        Member bob = new Member(0, "bob");
+        bob.join("hall", -1);
+        disconnect(bob);
+        watcher.awaitFrames(f -> f.contains("p hall 2 +[] -[bob]"));
+
+        assertThat(presenceOf(watcher, "ada")).as("no joined or left for a reconnect").containsExactly("p hall 2 +[ada] -[]");
+        assertThat(members("hall", 0, 10).names()).containsExactly("watcher", "ada");
+        publish("hall", "guest:zed", "after", "after the reconnect");
+        again.awaitFrames(f -> f.stream().anyMatch(x -> x.contains(" after ")));
+    }
+
+    @Test
+    void aReconnectInTheSameBatchAsItsDisconnectTakesTheEntryOver() throws Exception {
+        restartWithGrace();
+        Member watcher = watcher();
+        Member ada = new Member(1, "ada", "guest:ada");
+        ada.join("hall", -1);
+        watcher.awaitFrames(f -> f.contains("p hall 2 +[ada] -[]"));
+
+        // Sends ahead keep the sequencer committing while the disconnect and the join queue up behind
+        // them, so that both come in one batch, in this order.
+        ExecutorService loop = ada.loop;
+        Member again = new Member(1, "ada", "guest:ada");
+        loop.submit(() -> {
+            for (int i = 0; i < 50; i++) {
+                broker.publish(loop, "hall", "m" + i, "guest:zed", "zed", "busy", IGNORE);
+            }
+            broker.disconnect(ada.subscription);
+            again.subscription = broker.subscribe("hall", again, again.user, again.name, -1, asker(), again);
+        }).get();
+        again.joined.get(10, TimeUnit.SECONDS);
+        assertThat(again.membersOnJoin).isEqualTo(2);
+        Member bob = new Member(0, "bob");
+        bob.join("hall", -1);
+        disconnect(bob);
+        watcher.awaitFrames(f -> f.contains("p hall 2 +[] -[bob]"));
+        assertThat(presenceOf(watcher, "ada")).containsExactly("p hall 2 +[ada] -[]");
+    }
+
+    @Test
+    void aDisconnectedMemberLeavesOnceTheGracePassesAndALeaveAtOnce() throws Exception {
+        restartWithGrace();
+        Member watcher = watcher();
+        Member ada = new Member(1, "ada");
+        ada.join("hall", -1);
+        Member cy = new Member(1, "cy");
+        cy.join("hall", -1);
+        watcher.awaitFrames(f -> f.contains("p hall 3 +[cy] -[]"));
+
+        long start = System.nanoTime();
+        disconnect(ada);
+        cy.loop.submit(() -> broker.unsubscribe(cy.subscription)).get();
+        watcher.awaitFrames(f -> f.contains("p hall 2 +[] -[cy]"));
+        assertThat(presenceOf(watcher, "-[ada]")).as("ada lingers while cy has left").isEmpty();
+        assertThat(members("hall", 0, 10).names()).containsExactly("watcher", "ada");
+
+        watcher.awaitFrames(f -> f.contains("p hall 1 +[] -[ada]"));
+        assertThat(System.nanoTime() - start).as("ada left after the grace")
+                .isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(GRACE_MILLIS));
+        assertThat(members("hall", 0, 10).names()).containsExactly("watcher");
+    }
+
+    @Test
+    void aNamedPollerIsAMemberWhileItPollsAndSwitchingToASubscriptionAndBackDoesNotFlap() throws Exception {
+        restartWithGrace();
+        Member watcher = watcher();
+        poll("hall", null, null, 0, false).get(10, TimeUnit.SECONDS);
+        poll("hall", "guest:pat", "pat", 0, false).get(10, TimeUnit.SECONDS);
+        watcher.awaitFrames(f -> f.contains("p hall 2 +[pat] -[]"));
+        assertThat(members("hall", 0, 10).names()).as("an anonymous poll is nobody").containsExactly("watcher", "pat");
+
+        // Pat's poller switches to a subscription, back to polling (a waiting poll, answered by a
+        // message), and polls once more.
+        Member pat = new Member(1, "pat", "guest:pat");
+        pat.join("hall", -1);
+        assertThat(pat.membersOnJoin).isEqualTo(2);
+        disconnect(pat);
+        CompletableFuture<Replay> waiting = poll("hall", "guest:pat", "pat", 0, true);
+        publish("hall", "guest:zed", "wake", "wakes the poll");
+        assertThat(waiting.get(10, TimeUnit.SECONDS).messages()).extracting(StoredMessage::id).containsExactly("wake");
+        poll("hall", "guest:pat", "pat", 1, false).get(10, TimeUnit.SECONDS);
+        assertThat(members("hall", 0, 10).names()).containsExactly("watcher", "pat");
+
+        // Then Pat stops: one left, a grace after the last poll.
+        watcher.awaitFrames(f -> f.contains("p hall 1 +[] -[pat]"));
+        assertThat(presenceOf(watcher, "pat")).containsExactly("p hall 2 +[pat] -[]", "p hall 1 +[] -[pat]");
+    }
+
+    @Test
+    void anEntryTakenOverWhileItsUsersPollStillWaitsExpiresOnceTheSubscriptionGoes() throws Exception {
+        restartWithGrace();
+        Member watcher = watcher();
+        CompletableFuture<Replay> waiting = poll("hall", "guest:pat", "pat", 0, true);
+        watcher.awaitFrames(f -> f.contains("p hall 2 +[pat] -[]"));
+        // The page opened a WebSocket while its last long poll was still out; the poll ends after.
+        Member pat = new Member(1, "pat", "guest:pat");
+        pat.join("hall", -1);
+        publish("hall", "guest:zed", "wake", "ends the poll");
+        waiting.get(10, TimeUnit.SECONDS);
+        disconnect(pat);
+        watcher.awaitFrames(f -> f.contains("p hall 1 +[] -[pat]"));
+        assertThat(presenceOf(watcher, "pat")).containsExactly("p hall 2 +[pat] -[]", "p hall 1 +[] -[pat]");
+    }
+
+    @Test
+    void theRoomsListPutsTheMostRecentlyWrittenFirstWithTheirMembers() throws Exception {
+        publish("old", "guest:ada", "o1", "first");
+        nextMillisecond();
+        publish("middle", "guest:ada", "m1", "second");
+        publish("middle", "guest:ada", "m2", "second again");
+        nextMillisecond();
+        publish("new", "guest:ada", "n1", "third");
+        Member ada = new Member(0, "ada");
+        ada.join("middle", -1);
+        Member quiet = new Member(1, "bea");
+        quiet.join("quiet", -1);
+
+        List<RoomListing> rooms = broker.rooms(asker(), 10).get(10, TimeUnit.SECONDS);
+        assertThat(rooms).extracting(RoomListing::room).containsExactly("new", "middle", "old", "quiet");
+        assertThat(rooms).extracting(RoomListing::seq).containsExactly(1L, 2L, 1L, 0L);
+        assertThat(rooms).extracting(RoomListing::members).containsExactly(0, 1, 0, 1);
+        assertThat(rooms.get(3).lastTime()).as("a room without messages has no last time").isNull();
+        assertThat(rooms.get(0).lastTime()).isGreaterThanOrEqualTo(rooms.get(1).lastTime());
+        assertThat(broker.rooms(asker(), 2).get(10, TimeUnit.SECONDS)).extracting(RoomListing::room)
+                .containsExactly("new", "middle");
+    }
+
+    /** Waits for the clock to pass a millisecond, so that the next message is stored later than the last. */
+    private static void nextMillisecond() throws InterruptedException {
+        long now = System.currentTimeMillis();
+        while (System.currentTimeMillis() <= now) {
+            Thread.sleep(1);
+        }
+    }
+
     private MembersPage members(String room, long after, int limit) throws Exception {
         CompletableFuture<MembersPage> answer = new CompletableFuture<>();
         ExecutorService loop = loops.get(0);
@@ -499,9 +694,15 @@ abstract class BrokerContract {
     }
 
     private CompletableFuture<Replay> poll(String room, long since, boolean wait) throws Exception {
+        return poll(room, null, null, since, wait);
+    }
+
+    /** A poll by {@code user} named {@code name} (null: anonymous), from the second loop. */
+    private CompletableFuture<Replay> poll(String room, String user, String name, long since, boolean wait)
+            throws Exception {
         CompletableFuture<Replay> answer = new CompletableFuture<>();
         ExecutorService loop = loops.get(1);
-        loop.submit(() -> broker.poll(asker(), room, since, 100, wait, loop, new PollListener() {
+        loop.submit(() -> broker.poll(asker(), room, user, name, since, 100, wait, loop, new PollListener() {
             @Override
             public void answered(Replay replay) {
                 answer.complete(replay);

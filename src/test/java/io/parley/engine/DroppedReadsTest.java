@@ -82,6 +82,12 @@ class DroppedReadsTest {
         }
 
         @Override
+        public List<RoomActivity> rooms(int limit) {
+            reads.incrementAndGet();
+            return store.rooms(limit);
+        }
+
+        @Override
         public void close() {
             store.close();
         }

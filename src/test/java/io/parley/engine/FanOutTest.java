@@ -90,7 +90,7 @@ class FanOutTest {
             for (int i = 0; i < 40; i++) {
                 Recorder r = new Recorder(loops.get(i % 2));
                 members.add(r);
-                r.loop.submit(() -> broker.subscribe("hall", r, "m" + members.indexOf(r), -1, broker.asker(), IGNORE_JOIN)).get();
+                r.loop.submit(() -> broker.subscribe("hall", r, "m" + members.indexOf(r), "m" + members.indexOf(r), -1, broker.asker(), IGNORE_JOIN)).get();
             }
             Recorder publisher = members.getFirst();
             int count = 100;

@@ -12,10 +12,11 @@ class LocalBrokerTest extends BrokerContract {
     private final List<HistoryStore> stores = new ArrayList<>();
 
     @Override
-    protected Broker start(Path dir, BroadcastEncoder encoder, long retainMessages, int presenceNamesUpTo) {
+    protected Broker start(Path dir, BroadcastEncoder encoder, long retainMessages, int presenceNamesUpTo,
+                           long graceMillis) {
         HistoryStore store = HistoryStore.openSqlite(dir, false);
         stores.add(store);
-        return new LocalBroker(store, encoder, 50, retainMessages, presenceNamesUpTo, "contract",
+        return new LocalBroker(store, encoder, 50, retainMessages, presenceNamesUpTo, graceMillis, "contract",
                 (thread, cause) -> cause.printStackTrace());
     }
 

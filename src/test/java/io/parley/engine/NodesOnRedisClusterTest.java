@@ -82,7 +82,7 @@ class NodesOnRedisClusterTest {
                 };
                 for (String room : rooms) {
                     CompletableFuture<Replay> joined = new CompletableFuture<>();
-                    loop.submit(() -> broker.subscribe(room, member, "m", -1, broker.asker(), new JoinListener() {
+                    loop.submit(() -> broker.subscribe(room, member, "m", "m", -1, broker.asker(), new JoinListener() {
                         @Override
                         public void joined(int members, Replay replay) {
                             joined.complete(replay);

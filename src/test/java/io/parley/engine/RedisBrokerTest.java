@@ -40,11 +40,13 @@ class RedisBrokerTest extends BrokerContract {
     }
 
     @Override
-    protected Broker start(Path dir, BroadcastEncoder encoder, long retainMessages, int namesUpTo) throws Exception {
+    protected Broker start(Path dir, BroadcastEncoder encoder, long retainMessages, int namesUpTo, long graceMillis)
+            throws Exception {
         redis.flushAll();
         PostgresHistoryStore store = PostgresHistoryStore.open(PostgresUrl.parse(postgres.createDatabase()));
         stores.add(store);
-        return RedisBroker.start(store, RedisAddress.parse(redis.url()), encoder, 50, retainMessages, namesUpTo, "contract-node",
+        return RedisBroker.start(store, RedisAddress.parse(redis.url()), encoder, 50, retainMessages, namesUpTo,
+                graceMillis, "contract-node",
                 (thread, cause) -> { throw new AssertionError(thread.getName() + " died", cause); });
     }
 

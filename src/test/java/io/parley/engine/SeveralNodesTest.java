@@ -71,10 +71,14 @@ class SeveralNodesTest {
     }
 
     private Broker node(int i) {
+        return node(i, 0);
+    }
+
+    private Broker node(int i, long graceMillis) {
         // Each node its own store (its own pool), as separate processes would have.
         PostgresHistoryStore own = PostgresHistoryStore.open(PostgresUrl.parse(databaseUrl));
         nodeStores.add(own);
-        return RedisBroker.start(own, RedisAddress.parse(redis.url()), TEXT, 50, 0, 1000, "node" + i,
+        return RedisBroker.start(own, RedisAddress.parse(redis.url()), TEXT, 50, 0, 1000, graceMillis, "node" + i,
                 (thread, cause) -> { throw new AssertionError(thread.getName() + " died", cause); });
     }
 
@@ -131,9 +135,13 @@ class SeveralNodesTest {
 
         Member join(String room, String name) throws Exception {
             Broker broker = nodes.get(node);
-            loop.submit(() -> subscription = broker.subscribe(room, this, name, -1, broker.asker(), this)).get();
+            loop.submit(() -> subscription = broker.subscribe(room, this, name, name, -1, broker.asker(), this)).get();
             joined.get(10, TimeUnit.SECONDS);
             return this;
+        }
+
+        void disconnect() throws Exception {
+            loop.submit(() -> nodes.get(node).disconnect(subscription)).get();
         }
 
         List<Long> seqs() {
@@ -342,7 +350,7 @@ class SeveralNodesTest {
         CompletableFuture<Replay> answer = new CompletableFuture<>();
         ExecutorService loop = loops.get(2);
         Broker waiting = nodes.get(2);
-        loop.submit(() -> waiting.poll(waiting.asker(), "hall", 1, 100, true, loop, new PollListener() {
+        loop.submit(() -> waiting.poll(waiting.asker(), "hall", null, null, 1, 100, true, loop, new PollListener() {
             @Override
             public void answered(Replay replay) {
                 answer.complete(replay);
@@ -368,6 +376,31 @@ class SeveralNodesTest {
         ada.await(f -> f.stream().anyMatch(x -> x.startsWith("p hall 3 ") && x.contains("carol")), "carol's join");
         loops.get(2).submit(() -> nodes.get(2).unsubscribe(carol.subscription)).get();
         ada.await(f -> f.stream().anyMatch(x -> x.startsWith("p hall 2 ") && x.contains("-[carol]")), "carol leaving");
+    }
+
+    @Test
+    void aUserReconnectingThroughAnotherNodeIsCountedTwiceForAGraceAndThenOnce() throws Exception {
+        // Two more nodes whose closed connections linger; the watcher's node has none.
+        for (int i = 3; i < 5; i++) {
+            loops.add(Executors.newSingleThreadExecutor());
+            nodes.add(node(i, 1_000));
+        }
+        Member watcher = new Member(2).join("hall", "watcher");
+        Member ada = new Member(3).join("hall", "ada");
+        watcher.await(f -> f.contains("p hall 2 +[ada] -[]"), "ada's join");
+
+        // Ada's client reconnects through node 4. Node 3's lingering entry is its own: node 4 counts a
+        // member of its own, and node 3's entry leaves when its grace is up.
+        ada.disconnect();
+        Member back = new Member(4).join("hall", "ada");
+        watcher.await(f -> f.contains("p hall 3 +[ada] -[]"), "ada again, through node 4");
+        watcher.await(f -> f.contains("p hall 2 +[] -[ada]"), "node 3's entry leaving after the grace");
+        assertThat(new Member(0).join("hall", "late").joined.get()).as("the count, converged").isEqualTo(3);
+
+        // When she really goes, her entry on node 4 leaves too: nothing lingers for good.
+        back.disconnect();
+        watcher.await(f -> f.stream().filter(x -> x.endsWith(" +[] -[ada]")).count() == 2, "ada's last left");
+        assertThat(new Member(1).join("hall", "later").joined.get()).as("watcher, late, later").isEqualTo(3);
     }
 
     @Test

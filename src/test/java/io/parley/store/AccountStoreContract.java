@@ -201,4 +201,36 @@ abstract class AccountStoreContract {
 
         assertThat(store().list()).extracting(Account::name).containsExactly("ann");
     }
+
+    @Test
+    void aCreatedRoomIsReadBackWithItsRolesAndANameIsTakenOnce() {
+        RoomStore rooms = store().rooms();
+        RoomRecord secret = new RoomRecord("secret", "private", "everyone", "account:1", 42,
+                Map.of("account:1", "owner", "bob", "member"));
+        assertThat(rooms.create(secret)).isTrue();
+        assertThat(rooms.create(new RoomRecord("secret", "public", "everyone", "x", 1, Map.of()))).isFalse();
+
+        // Another connection (another node) sees the same.
+        RoomStore other = store().rooms();
+        assertThat(other.find("secret")).isEqualTo(secret);
+        assertThat(other.find("nothing")).isNull();
+        assertThat(other.list()).containsExactly(secret);
+    }
+
+    @Test
+    void settingsAndRolesChangeAndAGrantReplacesTheRoleBefore() {
+        RoomStore rooms = store().rooms();
+        rooms.create(new RoomRecord("lobby", "public", "everyone", "a", 1, Map.of("a", "owner")));
+        assertThat(rooms.setSettings("lobby", "public", "members")).isTrue();
+        assertThat(rooms.setSettings("nowhere", "public", "members")).isFalse();
+        assertThat(rooms.grant("lobby", "bob", "member")).isTrue();
+        assertThat(rooms.grant("lobby", "bob", "moderator")).isTrue();
+        assertThat(rooms.grant("nowhere", "bob", "member")).isFalse();
+        assertThat(rooms.find("lobby")).isEqualTo(new RoomRecord("lobby", "public", "members", "a", 1,
+                Map.of("a", "owner", "bob", "moderator")));
+        assertThat(rooms.revoke("lobby", "bob")).isTrue();
+        assertThat(rooms.revoke("lobby", "bob")).isFalse();
+        assertThat(rooms.find("lobby").roles()).isEqualTo(Map.of("a", "owner"));
+        assertThat(rooms.list()).extracting(RoomRecord::name).containsExactly("lobby");
+    }
 }

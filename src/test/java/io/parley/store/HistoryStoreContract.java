@@ -54,6 +54,26 @@ abstract class HistoryStoreContract {
     }
 
     @Test
+    void theRoomsAreListedMostRecentlyWrittenFirstAndKeptAcrossARestart() {
+        HistoryStore s = store();
+        assertThat(s.rooms(10)).isEmpty();
+        s.append(messages("lobby", 1, 10));
+        s.append(messages("other", 1, 3));
+        // One batch of two rooms, the later message first: each room's row takes its own newest.
+        s.append(List.of(new StoredMessage("late", 2, "id-2", "guest:ann", "ann", "later", 1_795_305_600_500L),
+                new StoredMessage("lobby", 11, "id-11", "guest:ann", "ann", "text", 1_795_305_600_011L),
+                new StoredMessage("late", 1, "id-1", "guest:ann", "ann", "earlier", 1_795_305_600_400L)));
+        List<HistoryStore.RoomActivity> expected = List.of(
+                new HistoryStore.RoomActivity("late", 2, 1_795_305_600_500L),
+                new HistoryStore.RoomActivity("lobby", 11, 1_795_305_600_011L),
+                new HistoryStore.RoomActivity("other", 3, 1_795_305_600_003L));
+        assertThat(s.rooms(10)).isEqualTo(expected);
+        assertThat(s.rooms(2)).isEqualTo(expected.subList(0, 2));
+        s.prune("lobby", 5);
+        assertThat(store().rooms(10)).as("pruning and reopening keep the list").isEqualTo(expected);
+    }
+
+    @Test
     void readsReturnRangesOldestFirstWithinTheirLimits() {
         HistoryStore s = store();
         s.append(messages("lobby", 1, 10));

@@ -81,6 +81,50 @@ class PostgresHistoryStoreTest extends HistoryStoreContract {
     }
 
     @Test
+    void aVersionOneDatabaseGetsItsRoomsListedAfterTheUpgrade() throws Exception {
+        try (HistoryStore s = openStore()) {
+            s.append(messages("lobby", 1, 4));
+            s.append(messages("other", 1, 7));
+        }
+        // What version 1 had: rooms without last_time, messages without tombstones.
+        try (Connection c = PostgresProcess.connect(url); Statement s = c.createStatement()) {
+            s.execute("DROP INDEX rooms_by_time");
+            s.execute("ALTER TABLE rooms DROP COLUMN last_time, DROP COLUMN deletions");
+            s.execute("ALTER TABLE messages DROP COLUMN deleted_by, DROP COLUMN deleted_at");
+            s.execute("UPDATE schema_version SET version = 1");
+        }
+        try (HistoryStore s = openStore()) {
+            assertThat(s.rooms(10)).containsExactly(
+                    new HistoryStore.RoomActivity("other", 7, message("other", 7).time()),
+                    new HistoryStore.RoomActivity("lobby", 4, message("lobby", 4).time()));
+            assertThat(s.tombstone("lobby", 0, 1, "mod-1", 1000)).containsExactly(1L);
+        }
+    }
+
+    /** A database made by a Parley with the rooms list but before tombstones (version 2) gets them. */
+    @Test
+    void aVersionTwoDatabaseGetsTombstonesAfterTheUpgrade() throws Exception {
+        try (HistoryStore s = openStore()) {
+            s.append(messages("lobby", 1, 4));
+        }
+        try (Connection c = PostgresProcess.connect(url); Statement s = c.createStatement()) {
+            s.execute("ALTER TABLE rooms DROP COLUMN deletions");
+            s.execute("ALTER TABLE messages DROP COLUMN deleted_by, DROP COLUMN deleted_at");
+            s.execute("UPDATE schema_version SET version = 2");
+        }
+        try (HistoryStore s = openStore()) {
+            assertThat(s.tombstone("lobby", 1, 3, "mod-1", 1000)).containsExactly(2L, 3L);
+            assertThat(s.rooms(10)).containsExactly(
+                    new HistoryStore.RoomActivity("lobby", 4, message("lobby", 4).time()));
+        }
+        try (Connection c = PostgresProcess.connect(url); Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT version FROM schema_version")) {
+            assertThat(rs.next()).isTrue();
+            assertThat(rs.getInt(1)).isEqualTo(3);
+        }
+    }
+
+    @Test
     void aDatabaseOfANewerSchemaIsRefusedAtStart() throws Exception {
         openStore().close();
         try (Connection c = PostgresProcess.connect(url); Statement s = c.createStatement()) {

@@ -3,6 +3,7 @@ package io.parley.store;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.parley.testing.PostgresProcess;
 import io.parley.testing.ServeProcess;
+import io.parley.testing.ApiClient;
 import io.parley.testing.TestServer;
 import io.parley.testing.WsClient;
 import org.junit.jupiter.api.AfterAll;
@@ -72,6 +73,16 @@ class PostgresServeTest {
             // ann's resend of m1, as after a reconnect: the original's seq, and nothing stored.
             ann.say("lobby", "m1", "hello, postgres");
             assertThat(ann.expect("ack", m -> m.path("id").asText().equals("m1")).path("seq").asLong()).isEqualTo(1);
+
+            // The rooms list, from PostgreSQL's rooms table and the live members, over both transports.
+            bob.send(java.util.Map.of("type", "rooms"));
+            JsonNode lobby = bob.expect("rooms").path("rooms").get(0);
+            assertThat(lobby.path("room").asText()).isEqualTo("lobby");
+            assertThat(lobby.path("seq").asLong()).isEqualTo(2);
+            assertThat(lobby.path("members").asInt()).isEqualTo(2);
+            try (ApiClient api = new ApiClient(server.port())) {
+                assertThat(ApiClient.json(api.get("/api/rooms")).path("rooms").get(0)).isEqualTo(lobby);
+            }
         }
         assertThat(rows(url)).hasSize(2);
     }

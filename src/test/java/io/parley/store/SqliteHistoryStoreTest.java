@@ -6,6 +6,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -47,5 +49,54 @@ class SqliteHistoryStoreTest extends HistoryStoreContract {
                 assertThat(deleted.get(10, TimeUnit.SECONDS)).containsExactly(1L, 2L);
             }
         }
+    }
+
+    @Test
+    void aVersionTwoFileGetsItsRoomsListedAfterTheUpgrade() throws Exception {
+        // A file as version 2 left it: messages, no rooms table.
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dataDir.resolve("parley.db"));
+             Statement s = c.createStatement()) {
+            versionTwoMessages(s);
+            s.execute("INSERT INTO messages VALUES ('lobby', 1, 'a', 'ann', 'x', 100, 'guest:ann'), "
+                    + "('lobby', 2, 'b', 'ann', 'y', 300, 'guest:ann'), ('other', 1, 'c', 'ann', 'z', 200, 'guest:ann')");
+            s.execute("PRAGMA user_version = 2");
+        }
+        try (HistoryStore s = openStore()) {
+            assertThat(s.rooms(10)).containsExactly(new HistoryStore.RoomActivity("lobby", 2, 300),
+                    new HistoryStore.RoomActivity("other", 1, 200));
+        }
+    }
+
+    /** A file made by a Parley with the rooms list but before tombstones (version 3) gets them. */
+    @Test
+    void aVersionThreeFileGetsTombstonesAfterTheUpgrade() throws Exception {
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dataDir.resolve("parley.db"));
+             Statement s = c.createStatement()) {
+            versionTwoMessages(s);
+            s.execute("CREATE TABLE rooms (name TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, "
+                    + "last_time INTEGER NOT NULL) WITHOUT ROWID");
+            s.execute("CREATE INDEX rooms_by_time ON rooms(last_time DESC, name)");
+            s.execute("INSERT INTO messages VALUES ('lobby', 1, 'a', 'ann', 'x', 100, 'guest:ann'), "
+                    + "('lobby', 2, 'b', 'ann', 'y', 300, 'guest:ann')");
+            s.execute("INSERT INTO rooms VALUES ('lobby', 2, 300)");
+            s.execute("PRAGMA user_version = 3");
+        }
+        try (HistoryStore s = openStore()) {
+            assertThat(s.tombstone("lobby", 0, 1, "mod-1", 1000)).containsExactly(1L);
+            assertThat(s.rooms(10)).containsExactly(new HistoryStore.RoomActivity("lobby", 2, 300));
+        }
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + dataDir.resolve("parley.db"));
+             Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("PRAGMA user_version")) {
+            assertThat(rs.getInt(1)).isEqualTo(4);
+        }
+    }
+
+    /** The messages table as schema version 2 left it: no tombstone columns. */
+    private static void versionTwoMessages(Statement s) throws SQLException {
+        s.execute("CREATE TABLE messages (room TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, "
+                + "sender TEXT NOT NULL, text TEXT NOT NULL, ts INTEGER NOT NULL, user TEXT NOT NULL DEFAULT '', "
+                + "PRIMARY KEY (room, seq)) WITHOUT ROWID");
+        s.execute("CREATE INDEX messages_by_id ON messages(room, user, id)");
     }
 }

@@ -67,21 +67,33 @@ public final class ServeProcess implements AutoCloseable {
 
     private void awaitHealthy() throws Exception {
         URI health = URI.create("http://127.0.0.1:" + port + "/healthz");
-        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
         try (HttpClient http = HttpClient.newHttpClient()) {
-            while (System.nanoTime() < deadline && process.isAlive()) {
-                try {
-                    if (http.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.discarding())
-                            .statusCode() == 200) {
-                        return;
-                    }
-                } catch (IOException notYet) {
-                    Thread.sleep(100);
-                }
+            if (becomesHealthy(http, health, process, START_TIMEOUT)) {
+                return;
             }
         }
         process.destroyForcibly();
         throw new IllegalStateException("parley serve did not become healthy; its log:\n" + log());
+    }
+
+    /**
+     * Polls {@code health} through {@code http} until it answers 200: true then, false once
+     * {@code server}, a starting server process, has ended or {@code timeout} has passed.
+     */
+    public static boolean becomesHealthy(HttpClient http, URI health, Process server, Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline && server.isAlive()) {
+            try {
+                if (http.send(HttpRequest.newBuilder(health).build(), HttpResponse.BodyHandlers.discarding())
+                        .statusCode() == 200) {
+                    return true;
+                }
+            } catch (IOException notYet) {
+                Thread.sleep(100);
+            }
+        }
+        return false;
     }
 
     public int port() {

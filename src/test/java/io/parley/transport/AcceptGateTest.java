@@ -1,6 +1,7 @@
 package io.parley.transport;
 
 import io.parley.config.Networks;
+import io.parley.testing.TestCertificate;
 import io.parley.testing.TestServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -79,11 +80,10 @@ class AcceptGateTest {
 
     @Test
     void overTlsARefusedConnectionIsClosedAtAcceptWithoutAPlainTextAnswer() throws Exception {
-        Path cert = dir.resolve("cert.pem");
-        Path key = dir.resolve("key.pem");
-        assumeTrue(TlsTest.generate(cert, key), "openssl is needed to make a test certificate");
+        TestCertificate certificate = TestCertificate.makeIn(dir);
+        assumeTrue(certificate != null, "openssl is needed to make a test certificate");
         try (TestServer server = TestServer.start(dir.resolve("data"),
-                c -> c.withTls(cert, key).withAdmission(c.admission().withConnections(100, 1)))) {
+                c -> c.withTls(certificate.cert(), certificate.key()).withAdmission(c.admission().withConnections(100, 1)))) {
             Socket first = silent(server, "127.0.0.1");
             Socket second = silent(server, "127.0.0.1");
 

@@ -31,8 +31,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>Keys.</b> For room {@code r} (hash tag {@code {r}}, the slot of the room's channel):
  * {@code parley:{r}:members}, a hash of {@code <nodeId>/<name>} to that name's subscriptions on that
  * node, and {@code parley:{r}:count}, their sum. Both change together in one Lua script, so
- * {@link #count} is one GET. The count is of subscriptions, as the single-node engine's
- * {@code Room.memberCount()} is (a name with two connections in a room counts twice). For node
+ * {@link #count} is one GET. The count is of member entries, as the single-node engine's
+ * {@code Room.memberCount()} is (a name with two connections in a room counts twice; a lingering
+ * entry or a long poller's lease counts until the engine removes it). For node
  * {@code n} (hash tag {@code {n}}): {@code parley:node:{n}}, its heartbeat, set every
  * {@value #HEARTBEAT_MILLIS} ms with a TTL of {@value #TTL_MILLIS} ms; {@code parley:node:{n}:rooms}, the
  * rooms it has members in; {@code parley:node:{n}:swept}, the claim of whoever swept it. And
