@@ -22,9 +22,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Random room requests, over WebSocket and HTTP, from users without the role for them (guests,
- * strangers, members, moderators reaching for an owner's powers): nothing gets through. Afterwards the
- * rooms' records are as the owner left them, no outsider's message is stored, and no outsider saw the
- * private room's text or found it listed.
+ * strangers, members, moderators reaching for an owner's powers), moderation requests (delete, clear,
+ * ban, timeout, slow, audit) from those who may not moderate included: nothing gets through.
+ * Afterwards the rooms' records are as the owner left them, no outsider's message is stored, no
+ * message is deleted, nobody is banned, the audit logs are empty, and no outsider saw the private
+ * room's text or found it listed.
  */
 class RoomPolicyFuzzTest {
 
@@ -83,10 +85,12 @@ class RoomPolicyFuzzTest {
                     int who = random.nextInt(outsiders.size() + 1);
                     boolean member = who == 1 || who == 2;
                     // What this one has no right to: everything of the vault; of the stage, changes, and
-                    // writing unless a member; a moderator, only an owner's changes.
+                    // writing unless a member; a moderator, only an owner's changes. Nobody but the
+                    // moderator may moderate either room (ops 8-13).
                     int[] ops = who == moderator ? new int[] {0, 2, 3}
-                            : room.equals("vault") ? new int[] {0, 1, 2, 3, 4, 5, 6, 7}
-                            : member ? new int[] {0, 2, 3, 7} : new int[] {0, 1, 2, 3, 7};
+                            : room.equals("vault") ? new int[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
+                            : member ? new int[] {0, 2, 3, 7, 8, 9, 10, 11, 12, 13}
+                            : new int[] {0, 1, 2, 3, 7, 8, 9, 10, 11, 12, 13};
                     int op = ops[random.nextInt(ops.length)];
                     String user = who == moderator && op == 3 ? (random.nextBoolean() ? "olga" : "mo")
                             : users[random.nextInt(users.length)];
@@ -106,6 +110,14 @@ class RoomPolicyFuzzTest {
                             case 4 -> send(http, "GET", "/api/rooms/" + room + "/messages", null, token, "gus");
                             case 5 -> send(http, "GET", "/api/rooms/" + room + "/messages?since=0", null, token, "gus");
                             case 6 -> send(http, "GET", "/api/rooms/" + room + "/members", null, token, "gus");
+                            case 8 -> send(http, "DELETE", "/api/rooms/" + room + "/messages/1", null, token, "gus");
+                            case 9 -> send(http, "POST", "/api/rooms/" + room + "/clear", "{\"upTo\":5}", token, "gus");
+                            case 10 -> send(http, "POST", "/api/rooms/" + room + "/bans", "{\"user\":\"" + user + "\"}",
+                                    token, "gus");
+                            case 11 -> send(http, "POST", "/api/rooms/" + room + "/timeouts", "{\"user\":\"" + user
+                                    + "\",\"seconds\":60}", token, "gus");
+                            case 12 -> send(http, "POST", "/api/rooms/" + room + "/slow", "{\"seconds\":5}", token, "gus");
+                            case 13 -> send(http, "GET", "/api/rooms/" + room + "/audit", null, token, "gus");
                             default -> send(http, "POST", "/api/rooms", "{\"room\":\"" + room + "\"}", token);
                         };
                         assertThat(r.statusCode()).as("seed %d, request %d: %s", seed, i, r.body()).isIn(400, 403, 404, 409);
@@ -120,6 +132,12 @@ class RoomPolicyFuzzTest {
                             case 4 -> Map.of("type", "join", "room", room);
                             case 5 -> Map.of("type", "history", "room", room);
                             case 6 -> Map.of("type", "room_settings", "room", room);
+                            case 8 -> Map.of("type", "delete", "room", room, "seq", 1);
+                            case 9 -> Map.of("type", "clear", "room", room, "upTo", 5);
+                            case 10 -> Map.of("type", "ban", "room", room, "user", user);
+                            case 11 -> Map.of("type", "timeout", "room", room, "user", user, "seconds", 60);
+                            case 12 -> Map.of("type", "slow", "room", room, "seconds", 5);
+                            case 13 -> Map.of("type", "audit", "room", room);
                             default -> Map.of("type", "create", "room", room, "kind", kind);
                         };
                         JsonNode reply = ask(c, request);
@@ -150,6 +168,12 @@ class RoomPolicyFuzzTest {
                 }
                 JsonNode vault = ask(owner, Map.of("type", "history", "room", "vault", "limit", 100));
                 assertThat(vault.path("messages")).as("seed %d", seed).hasSize(1);
+                assertThat(vault.path("messages").get(0).path("text").asText()).as("seed %d", seed)
+                        .isEqualTo(SECRET_TEXT);
+                for (String room : rooms) {
+                    JsonNode audit = ask(owner, Map.of("type", "audit", "room", room));
+                    assertThat(audit.path("entries")).as("seed %d, %s: %s", seed, room, audit).isEmpty();
+                }
                 ask(owner, Map.of("type", "join", "room", "stage"));
                 JsonNode stage = ask(owner, Map.of("type", "history", "room", "stage", "limit", 100));
                 for (JsonNode m : stage.path("messages")) {
