@@ -133,12 +133,6 @@ public final class RoomAccess implements AutoCloseable {
         return who.admin() || rank(roleOf(who, room)) >= rank(RoomRecord.MODERATOR);
     }
 
-    /**
-     * May {@code who} (null: an anonymous HTTP reader) join and read {@code room}?
-     *
-     * @throws ChatException {@code not_found} for a private room it is not a member of, or an unknown
-     *                       room when unknown rooms are refused
-     */
     /** Whether {@code who} may see {@code room}: {@link #checkRead} as a yes or no, for listings. */
     public boolean mayRead(Identity who, String room) {
         try {
@@ -155,6 +149,12 @@ public final class RoomAccess implements AutoCloseable {
         return r == null ? null : new Listed(r, roleOf(who, room));
     }
 
+    /**
+     * May {@code who} (null: an anonymous HTTP reader) join and read {@code room}?
+     *
+     * @throws ChatException {@code not_found} for a private room it is not a member of, or an unknown
+     *                       room when unknown rooms are refused
+     */
     public void checkRead(Identity who, String room) {
         if (who != null && who.admin()) {
             return;
