@@ -32,7 +32,15 @@ import java.util.concurrent.Callable;
  * Runs on the caller's thread, one blocking request per command.
  */
 @Command(name = "room", mixinStandardHelpOptions = true,
-        description = "Create and administer rooms on a running server (its HTTP API, with a token).",
+        description = "Create, administer and moderate rooms on a running server (its HTTP API, with a token).",
+        footer = {"", "Moderation (delete, clear, ban, unban, timeout, slow, audit) needs a token of an admin or of the"
+                + " room's owner or a moderator, e.g.:",
+                "  export PARLEY_TOKEN=$(parley token --roles admin --user ops ...)",
+                "  parley room ban lobby guest:troll",
+                "  parley room timeout lobby account:12 600",
+                "  parley room audit lobby --limit 20",
+                "Exit status: 0 done, 1 refused by the server (its code: message on stderr) or unreachable,"
+                        + " 2 bad usage."},
         subcommands = {RoomCommand.ListRooms.class, RoomCommand.Show.class, RoomCommand.Create.class,
                 RoomCommand.Set.class, RoomCommand.Grant.class, RoomCommand.Revoke.class,
                 RoomCommand.Delete.class, RoomCommand.Clear.class, RoomCommand.Ban.class, RoomCommand.Unban.class,
@@ -243,7 +251,7 @@ final class RoomCommand implements Runnable {
         }
     }
 
-    @Command(name = "delete", description = "Delete a message; history keeps a tombstone (who, when), not its text.")
+    @Command(name = "delete", description = "Delete a message; history keeps a tombstone (who, when).")
     static final class Delete extends Moderation {
         @Parameters(index = "1", paramLabel = "SEQ", description = "The message's seq in the room.")
         long seq;
@@ -284,7 +292,7 @@ final class RoomCommand implements Runnable {
         String user;
     }
 
-    @Command(name = "ban", description = "Ban a user from a room: it leaves at once, on every server, and cannot rejoin.")
+    @Command(name = "ban", description = "Ban a user from a room: out at once, on every server.")
     static final class Ban extends OfUser {
         @Override
         HttpRequest.Builder request(String base) {
@@ -329,7 +337,7 @@ final class RoomCommand implements Runnable {
         }
     }
 
-    @Command(name = "slow", description = "Slow mode: at most one message per user every SECONDS (0 turns it off).")
+    @Command(name = "slow", description = "Slow mode: one message per user every SECONDS (0: off).")
     static final class Slow extends Moderation {
         @Parameters(index = "1", paramLabel = "SECONDS", description = "1 to 3600, or 0.")
         long seconds;
@@ -346,8 +354,8 @@ final class RoomCommand implements Runnable {
         }
     }
 
-    @Command(name = "audit", description = "A room's moderation log, newest first: time, moderator, action, target"
-            + " (and detail), one entry a line.")
+    @Command(name = "audit", description = "A room's moderation log, newest first, a line per entry: time,"
+            + " moderator, action, target, detail.")
     static final class Audit extends Moderation {
         @Option(names = "--limit", paramLabel = "N", description = "Entries to show, 1 to 500 (the server's default: 50).")
         Integer limit;

@@ -254,5 +254,8 @@ class RoomCommandTest {
         assertThat(room(admin, "delete", "lobby").exit()).isEqualTo(2);
         assertThat(room(admin, "audit", "lobby", "--limit", "many").exit()).isEqualTo(2);
         assertThat(room(admin, "audit", "lobby").out()).isEmpty();
+        Run help = room(admin, "--help");
+        assertThat(help.out()).contains("ban ", "unban ", "timeout ", "slow ", "audit ", "clear ", "delete ",
+                "Exit status");
     }
 }
