@@ -187,7 +187,10 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             case Authenticator.Refused r -> throw new ChatException(ErrorCode.UNAUTHORIZED, r.reason());
         };
         QueryStringDecoder query = new QueryStringDecoder(request.uri());
-        String path = query.path();
+        // Routes are matched on the path as sent, and each piece is decoded on its own: a user id in
+        // /roles/{user} or /bans/{user} may hold an encoded "/" (%2F), which decoding the whole path
+        // first would turn into a path separator (TargetGuard has checked the encoding already).
+        String path = query.rawPath();
         HttpMethod method = request.method();
         if (path.equals(ROOMS_LIST)) {
             if (method.equals(HttpMethod.GET)) {
@@ -208,16 +211,16 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
                 throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read the members");
             }
             members(request, query.parameters(), reader(request, user),
-                    path.substring(ROOMS.length(), path.length() - MEMBERS.length()));
+                    segment(path.substring(ROOMS.length(), path.length() - MEMBERS.length())));
             return;
         }
         if (path.startsWith(ROOMS) && path.indexOf(ROLES, ROOMS.length()) > ROOMS.length()) {
             int at = path.indexOf(ROLES, ROOMS.length());
-            roles(request, user, path.substring(ROOMS.length(), at), path.substring(at + ROLES.length()));
+            roles(request, user, segment(path.substring(ROOMS.length(), at)), segment(path.substring(at + ROLES.length())));
             return;
         }
         if (path.startsWith(ROOMS) && path.length() > ROOMS.length() && path.indexOf('/', ROOMS.length()) < 0) {
-            String room = path.substring(ROOMS.length());
+            String room = segment(path.substring(ROOMS.length()));
             if (method.equals(HttpMethod.GET)) {
                 answer(request, ok(ServerMessage.RoomInfo.of(chat.access().settings(reader(request, user), room), null)));
             } else if (method.equals(HttpMethod.PATCH)) {
@@ -230,7 +233,8 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
         Matcher sanction = SANCTIONS.matcher(path);
         if (sanction.matches()) {
-            sanction(request, moderator(user, request), sanction.group(1), sanction.group(2), sanction.group(3));
+            sanction(request, moderator(user, request), segment(sanction.group(1)), sanction.group(2),
+                    sanction.group(3) == null ? null : segment(sanction.group(3)));
             return;
         }
         Matcher oneMessage = ONE_MESSAGE.matcher(path);
@@ -239,7 +243,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
                 throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use DELETE to delete a message");
             }
             String seq = oneMessage.group(2);
-            delete(request, moderator(user, request), oneMessage.group(1),
+            delete(request, moderator(user, request), segment(oneMessage.group(1)),
                     number(Map.of("seq", List.of(seq)), "seq"), false);
             return;
         }
@@ -247,7 +251,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             if (!request.method().equals(HttpMethod.GET)) {
                 throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read the audit log");
             }
-            String room = path.substring(ROOMS.length(), path.length() - AUDIT.length());
+            String room = segment(path.substring(ROOMS.length(), path.length() - AUDIT.length()));
             Long before = cursor(query.parameters(), "before");
             Long limit = cursor(query.parameters(), "limit");
             Integer max = limit == null ? null : (int) Math.max(Integer.MIN_VALUE, Math.min(limit, Integer.MAX_VALUE));
@@ -271,7 +275,7 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             } catch (ProtocolCodec.BadRequest e) {
                 throw new ChatException(e.code(), e.getMessage());
             }
-            String room = path.substring(ROOMS.length(), path.length() - SLOW.length());
+            String room = segment(path.substring(ROOMS.length(), path.length() - SLOW.length()));
             chat.slow(moderator(user, request), room, body.seconds()).whenCompleteAsync((seconds, failure) -> {
                 if (failure == null) {
                     answer(request, ok(new ServerMessage.Moderated("slow", room, null, null, seconds, true, null)));
@@ -291,14 +295,14 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
             } catch (ProtocolCodec.BadRequest e) {
                 throw new ChatException(e.code(), e.getMessage());
             }
-            delete(request, moderator(user, request), path.substring(ROOMS.length(), path.length() - CLEAR.length()),
+            delete(request, moderator(user, request), segment(path.substring(ROOMS.length(), path.length() - CLEAR.length())),
                     body.upTo(), true);
             return;
         }
         if (!path.startsWith(ROOMS) || !path.endsWith(MESSAGES) || path.length() <= ROOMS.length() + MESSAGES.length()) {
-            throw new ChatException(ErrorCode.NOT_FOUND, "no such API route: " + path);
+            throw new ChatException(ErrorCode.NOT_FOUND, "no such API route: " + query.path());
         }
-        String room = path.substring(ROOMS.length(), path.length() - MESSAGES.length());
+        String room = segment(path.substring(ROOMS.length(), path.length() - MESSAGES.length()));
         if (method.equals(HttpMethod.POST)) {
             post(request, user, room, limits);
         } else if (method.equals(HttpMethod.GET)) {
@@ -306,6 +310,11 @@ final class ApiRoutes extends SimpleChannelInboundHandler<FullHttpRequest> {
         } else {
             throw new ChatException(ErrorCode.METHOD_NOT_ALLOWED, "use GET to read and POST to send");
         }
+    }
+
+    /** One piece of a route's path, percent-decoded as UTF-8 ("+" is a plus, as in a path). */
+    private static String segment(String raw) {
+        return QueryStringDecoder.decodeComponent(raw.replace("+", "%2B"), StandardCharsets.UTF_8);
     }
 
     /**

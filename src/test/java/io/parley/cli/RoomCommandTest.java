@@ -187,6 +187,10 @@ class RoomCommandTest {
         String odd = "sub with space#1?x=ä";
         succeeds(room(admin, "ban", "lobby", odd), "banned " + odd + " from lobby");
         succeeds(room(admin, "unban", "lobby", odd), "unbanned " + odd + " in lobby");
+        // ... or a '/' (auth0|x/y): sent as %2F, it must stay one piece of the path, not two.
+        String slashed = "sub/with/slash";
+        succeeds(room(admin, "ban", "lobby", slashed), "banned " + slashed + " from lobby");
+        succeeds(room(admin, "unban", "lobby", slashed), "unbanned " + slashed + " in lobby");
     }
 
     @Test
