@@ -162,32 +162,9 @@ public final class JoinRun {
         if (members <= 0) {
             return;
         }
-        MemberEvents ignored = new MemberEvents() {
-            @Override
-            public boolean messageReceived(String carrier) {
-                return false;
-            }
-
-            @Override
-            public boolean messageReceived(byte[] carrier, int length) {
-                return false;
-            }
-
-            @Override
-            public void presenceReceived() { }
-
-            @Override
-            public void acked() { }
-
-            @Override
-            public void rejected(String code) { }
-
-            @Override
-            public void dropped(String member, String why) { }
-        };
         List<CompletableFuture<BenchMember>> warm = new ArrayList<>(members);
         for (int i = 0; i < members; i++) {
-            warm.add(transport.join("warmup-" + i, room, ignored));
+            warm.add(transport.join("warmup-" + i, room, MemberEvents.IGNORED));
         }
         List<CompletableFuture<Void>> left = new ArrayList<>(members);
         for (CompletableFuture<BenchMember> member : warm) {
