@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -19,6 +20,9 @@ import java.util.concurrent.atomic.LongAdder;
  * members, and the time with it.
  *
  * <ol>
+ *   <li>First, untimed, {@code warmupMembers} members join another room ({@code <room>-warmup}) and
+ *       leave again: the bench is a fresh JVM, and without this its own start (event loops, class loading,
+ *       its JIT) fell inside the first connects, so that no join time went below about two seconds.</li>
  *   <li>Members connect at {@code --connect-rate} (give it far above the member count to open them all
  *       at once) and join; the join time runs from the first connect to the last {@code joined}.</li>
  *   <li>Presence frames are counted from the first connect until none has come for two seconds (a big
@@ -42,9 +46,13 @@ public final class JoinRun {
      * @param presenceFrames      presence frames all members received, the settling included
      */
     public record Result(int members, int joined, int failed, long joinNanos, long presenceAtLastJoin,
-                         long presenceFrames, List<String> problems) {
+                         long presenceFrames, int warmupMembers, List<String> problems) {
 
         public void print(PrintWriter out) {
+            if (warmupMembers > 0) {
+                out.printf(Locale.ROOT, "client warm-up: %d members joined and left another room first, not timed%n",
+                        warmupMembers);
+            }
             out.printf(Locale.ROOT, "joins: %d of %d members joined one room in %.2f s (%d failed)%n",
                     joined, members, joinNanos / 1e9, failed);
             out.printf(Locale.ROOT, "presence frames: %d by the last join, %d after settling (%.2f per join)%n",
@@ -61,8 +69,12 @@ public final class JoinRun {
     private JoinRun() {
     }
 
-    public static Result run(BenchParameters parameters, BenchTransport transport, PrintWriter progress)
-            throws InterruptedException {
+    /**
+     * @param warmupMembers members to join and leave, untimed, before the measured run; 0 for none
+     */
+    public static Result run(BenchParameters parameters, BenchTransport transport, int warmupMembers,
+                             PrintWriter progress) throws InterruptedException {
+        warmUp(parameters.room() + "-warmup", warmupMembers, transport);
         LongAdder presence = new LongAdder();
         AtomicLong lastPresence = new AtomicLong(System.nanoTime());
         AtomicLong lastJoin = new AtomicLong();
@@ -142,6 +154,30 @@ public final class JoinRun {
         synchronized (problems) {
             reasons = List.copyOf(problems);
         }
-        return new Result(count, joined, failed, joinNanos, atLastJoin, presence.sum(), reasons);
+        return new Result(count, joined, failed, joinNanos, atLastJoin, presence.sum(), warmupMembers, reasons);
+    }
+
+    /** Joins {@code members} members into {@code room} at once and waits until they have left it again. */
+    private static void warmUp(String room, int members, BenchTransport transport) throws InterruptedException {
+        if (members <= 0) {
+            return;
+        }
+        List<CompletableFuture<BenchMember>> warm = new ArrayList<>(members);
+        for (int i = 0; i < members; i++) {
+            warm.add(transport.join("warmup-" + i, room, MemberEvents.IGNORED));
+        }
+        List<CompletableFuture<Void>> left = new ArrayList<>(members);
+        for (CompletableFuture<BenchMember> member : warm) {
+            try {
+                left.add(member.get(60, TimeUnit.SECONDS).leave());
+            } catch (ExecutionException | TimeoutException e) {
+                throw new IllegalStateException("the client warm-up could not join: " + e.getMessage(), e);
+            }
+        }
+        try {
+            CompletableFuture.allOf(left.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("the client warm-up could not leave: " + e.getMessage(), e);
+        }
     }
 }

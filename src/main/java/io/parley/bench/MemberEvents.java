@@ -38,4 +38,29 @@ public interface MemberEvents {
 
     /** A joined member's connection ended without the benchmark asking it to. */
     void dropped(String member, String why);
+
+    /** Events of members whose traffic nobody counts (a warm-up): every one is ignored. */
+    MemberEvents IGNORED = new MemberEvents() {
+        @Override
+        public boolean messageReceived(String carrier) {
+            return false;
+        }
+
+        @Override
+        public boolean messageReceived(byte[] carrier, int length) {
+            return false;
+        }
+
+        @Override
+        public void acked() {
+        }
+
+        @Override
+        public void rejected(String code) {
+        }
+
+        @Override
+        public void dropped(String member, String why) {
+        }
+    };
 }

@@ -107,6 +107,12 @@ public final class BenchCommand implements Callable<Integer> {
                     + " nothing."})
     boolean joinsOnly;
 
+    @Option(names = "--joins-warmup", paramLabel = "N", defaultValue = "200",
+            description = {"With --joins-only: first join N members into another room (<room>-warmup) and let"
+                    + " them leave, untimed, so that the bench's own start (a fresh JVM) is not in the join time;"
+                    + " 0 for none (default: ${DEFAULT-VALUE})."})
+    int joinsWarmup;
+
     @Option(names = "--client", paramLabel = "lean|jdk", defaultValue = "lean",
             description = {"WebSocket client: lean (Netty, reads deliveries without decoding them, checks every"
                     + " member's seq; ws:// only) or jdk (java.net.http: an independent second check, at about"
@@ -163,7 +169,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (joinsOnly) {
             try (BenchTransport transport = TransportKind.WEBSOCKET.open(url, token, clientKind, longPollWait,
                     pollInterval)) {
-                JoinRun.Result result = JoinRun.run(parameters, transport, progress);
+                JoinRun.Result result = JoinRun.run(parameters, transport, Math.max(0, joinsWarmup), progress);
                 result.print(out);
                 return result.passed() ? 0 : 1;
             }

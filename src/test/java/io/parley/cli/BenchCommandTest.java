@@ -55,11 +55,12 @@ class BenchCommandTest {
                     .setOut(new PrintWriter(out))
                     .setErr(new PrintWriter(progress))
                     .execute("bench", "--url", server.chatUri().toString(), "--joins-only", "--subscribers", "10",
-                            "--connect-rate", "1000");
+                            "--connect-rate", "1000", "--joins-warmup", "20");
 
             String report = out.toString();
             assertThat(exit).as(report + progress).isZero();
-            assertThat(report).contains("joins: 10 of 10 members joined one room in").contains("(0 failed)");
+            assertThat(report).contains("joins: 10 of 10 members joined one room in").contains("(0 failed)")
+                    .contains("client warm-up: 20 members joined and left another room first, not timed");
             // Each member hears at least its own join named, and at most every join after its own.
             assertThat(number(report, "([0-9]+) after settling")).as(report).isBetween(10.0, 55.0);
         }
