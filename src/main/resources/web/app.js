@@ -194,6 +194,7 @@ function drawActiveRoom(keepPlace = false) {
   const name = state.rooms.list.active;
   const rs = name === null ? null : roomState(name);
   view.showRoom(name, rs?.lines ?? [], olderState(rs), keepPlace, name !== null && moderating(name));
+  view.roomSettings(name !== null && ownsRoom(name));
   drawBlock();
   view.members(rs?.members ?? null);
   view.memberNames(rs?.presence.list() ?? []);
@@ -230,13 +231,33 @@ function drawBlock() {
   if (rs?.block?.until) blockTimer = setTimeout(drawBlock, Math.min(rs.block.until - now, 2 ** 31 - 1));
 }
 
+// Whether this page offers a room's settings: its owner's or an admin's to change.
+function ownsRoom(name) {
+  return state.rooms.list.roleIn(name) === 'owner' || state.me.roles.includes('admin');
+}
+
 function moderatingActive() {
   const name = state.rooms.list.active;
   return name !== null && moderating(name);
 }
 
-// The answer to our ban or timeout: said once it is stored.
+// A room's record: the answer to our `create` (join the room made), `room_settings` or `set`.
+function roomRecord(msg) {
+  if (msg.ref === 'create') {
+    joinRoom(msg.room);
+    connection.send({ type: 'rooms', limit: ROOM_LIST_LIMIT, ref: 'rooms' }); // our role in it: owner
+    return;
+  }
+  if (msg.room === state.rooms.list.active) view.roomSettings(ownsRoom(msg.room), msg);
+  if (msg.ref === 'set') view.notice(`${msg.room}: ${msg.kind}, ${msg.write === 'everyone' ? 'everyone writes' : `${msg.write.replace('_', ' ')} write`}.`);
+}
+
+// The answer to our ban, timeout or slow mode: said once it is stored.
 function moderated(msg) {
+  if (msg.action === 'slow') {
+    view.notice(msg.seconds > 0 ? `${msg.room}: slow mode, one message per ${msg.seconds} s.` : `${msg.room}: slow mode off.`);
+    return;
+  }
   if (msg.action === 'timeout' && Number.isFinite(msg.until)) view.notice(`${msg.user} is timed out of ${msg.room} until ${clockSeconds(msg.until)}.`);
   else if (msg.action === 'ban') view.notice(`${msg.user} is banned from ${msg.room}.`);
 }
@@ -539,6 +560,7 @@ function handle(msg) {
       state.me.name = msg.name;
       state.me.user = msg.user;
       state.me.roles = Array.isArray(msg.roles) ? msg.roles : [];
+      view.offerPrivateRooms(!msg.guest);
       for (const name of state.rooms.list.joined) connection.send(roomState(name).room.joinRequest());
       askForRoomList();
       break;
@@ -597,6 +619,9 @@ function handle(msg) {
     case 'moderated':
       moderated(msg);
       break;
+    case 'room':
+      roomRecord(msg);
+      break;
     case 'ack':
       acknowledged(msg);
       break;
@@ -640,6 +665,7 @@ function onError(error) {
     askForRoomListOverHttp(); // a server without the WebSocket `rooms` request
     return;
   }
+  if (error.request === 'room_settings') return; // a room nobody created has no record: the panel shows the defaults
   if (error.request === 'refresh') {
     // The connection goes on with the token it has, until that one expires.
     view.notice(`The new token was refused (${error.code}: ${error.message}).`);
@@ -800,8 +826,31 @@ $('join-form').addEventListener('submit', (event) => {
 $('add-room').addEventListener('submit', (event) => {
   event.preventDefault();
   const input = $('new-room');
-  joinRoom(input.value);
+  const makePrivate = $('new-room-private');
+  if (makePrivate.checked && state.connection.transport === 'websocket') {
+    // Made first, then joined on the `room` answer (a private room answers not_found until it exists).
+    connection.send({ type: 'create', room: input.value, kind: 'private', ref: 'create' });
+    makePrivate.checked = false;
+  } else {
+    joinRoom(input.value);
+  }
   input.value = '';
+});
+
+$('room-settings').addEventListener('toggle', () => {
+  const name = state.rooms.list.active;
+  if ($('room-settings').open && name !== null) connection.send({ type: 'room_settings', room: name, ref: 'settings' });
+});
+
+$('settings-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = state.rooms.list.active;
+  if (name === null) return;
+  const sent = connection.send({ type: 'set', room: name, kind: $('settings-kind').value, write: $('settings-write').value, ref: 'set' });
+  const slow = $('settings-slow').value;
+  if (sent && slow !== '') connection.send({ type: 'slow', room: name, seconds: Number(slow), ref: 'slow' });
+  if (!sent) view.notice('Room settings need the WebSocket connection; try again once connected.');
+  $('settings-slow').value = '';
 });
 
 $('rooms').addEventListener('click', (event) => {

@@ -129,6 +129,24 @@ export function sendEnabled(enabled) {
   $('send').disabled = !enabled;
 }
 
+// The shown room's settings panel: offered (owners and admins) or not; `record` (a `room` answer)
+// fills it in.
+export function roomSettings(offered, record = null) {
+  const panel = $('room-settings');
+  panel.hidden = !offered;
+  if (!offered) panel.open = false;
+  if (record) {
+    if (typeof record.kind === 'string') $('settings-kind').value = record.kind;
+    if (typeof record.write === 'string') $('settings-write').value = record.write;
+  }
+}
+
+// Whether the "new private room" choice beside "Join a room" is offered (signed-in users only).
+export function offerPrivateRooms(offered) {
+  $('new-room-private-label').hidden = !offered;
+  if (!offered) $('new-room-private').checked = false;
+}
+
 // Why the shown room does not take messages from us now (banned, timed out until when), or null.
 // While it holds, the composer is disabled.
 export function roomBlock(text) {

@@ -250,6 +250,32 @@ final class ChatPage implements AutoCloseable {
         return question[0];
     }
 
+    /** Makes a private room from the room list's form ("new private room") and waits until it is joined and shown. */
+    void createPrivateRoom(String room) {
+        await("the private room choice", d -> d.findElement(By.id("new-room-private")).isDisplayed());
+        driver.findElement(By.id("new-room")).sendKeys(room);
+        driver.findElement(By.id("new-room-private")).click();
+        driver.findElement(By.id("add-room-button")).click();
+        await("room '" + room + "' joined", d -> rooms().stream().anyMatch(r -> r.room().equals(room) && r.active()));
+        awaitConnected();
+    }
+
+    /** Whether the shown room offers its settings panel. */
+    boolean settingsOffered() {
+        return driver.findElement(By.id("room-settings")).isDisplayed();
+    }
+
+    /** Opens the settings panel, waits for the room's record to fill it, and saves these settings. */
+    void saveSettings(String kind, String write, int slowSeconds) {
+        script("document.getElementById('room-settings').open = true;");
+        ((JavascriptExecutor) driver).executeScript("""
+                document.getElementById('settings-kind').value = arguments[0];
+                document.getElementById('settings-write').value = arguments[1];
+                document.getElementById('settings-slow').value = String(arguments[2]);
+                document.getElementById('settings-form').requestSubmit();
+                """, kind, write, slowSeconds);
+    }
+
     /** What the message field holds now. */
     String draft() {
         return driver.findElement(By.id("text")).getDomProperty("value");

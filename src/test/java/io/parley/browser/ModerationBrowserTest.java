@@ -115,6 +115,8 @@ class ModerationBrowserTest {
         mo.await("actions on Mel's message", d -> !mo.moderationActions("first").isEmpty());
         assertThat(mo.moderationActions("first")).containsExactly("delete", "timeout-60", "timeout-600", "ban");
         assertThat(mel.offersModeration()).as("a plain member's page offers no actions").isFalse();
+        assertThat(mel.settingsOffered()).as("nor the room's settings").isFalse();
+        assertThat(mo.settingsOffered()).as("a moderator is not the owner: no settings").isFalse();
 
         assertThat(mo.moderate("first", "delete")).contains("Delete message 1 in staff");
         mel.awaitText("message deleted by u-mo");
@@ -124,5 +126,37 @@ class ModerationBrowserTest {
         assertThat(mo.moderate("second", "ban")).contains("Ban u-mel from staff");
         mel.await("staff gone from Mel's page", d -> mel.rooms().stream().noneMatch(r -> r.room().equals("staff") && r.joined()));
         assertThat(mel.notice()).isEqualTo("You were banned from staff.");
+    }
+
+    @Test
+    void aSignedInUserMakesAPrivateRoomFromThePageAndItsOwnerSetsWhoWritesAndSlowMode() throws Exception {
+        TestServer server = start();
+        ChatPage ola = pages.open(server.httpUri("/#token=" + token("u-ola", "Ola")));
+        ola.join(null, "lobby");
+        ola.createPrivateRoom("den");
+        ola.await("the owner's settings panel", d -> ola.settingsOffered());
+        ola.saveSettings("private", "members", 30);
+        ola.await("saved", d -> ola.notice().contains("slow mode, one message per 30 s")
+                || ola.notice().contains("members write"));
+
+        WsClient admin = as(server, token("u-admin", "Root", "admin"));
+        admin.send(Map.of("type", "room_settings", "room", "den"));
+        JsonNode record = admin.expect("room");
+        assertThat(record.path("kind").asText()).isEqualTo("private");
+        assertThat(record.path("createdBy").asText()).isEqualTo("u-ola");
+        assertThat(record.path("roles").path("u-ola").asText()).isEqualTo("owner");
+        // the page's `set` is stored: poll, the answer may come after the slow mode's
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        String write;
+        do {
+            admin.send(Map.of("type", "room_settings", "room", "den"));
+            write = admin.expect("room").path("write").asText();
+        } while (!write.equals("members") && System.nanoTime() < deadline);
+        assertThat(write).isEqualTo("members");
+
+        ChatPage guest = pages.joined(server.httpUri("/"), "gwen", "lobby");
+        guest.await("the room list", d -> guest.rooms().stream().anyMatch(r -> r.room().equals("lobby")));
+        assertThat(guest.rooms()).extracting(RoomEntry::room).as("a private room is not listed to others").doesNotContain("den");
+        assertThat(guest.settingsOffered()).isFalse();
     }
 }
