@@ -18,6 +18,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = body?.code ?? `http_${status}`;
     this.retryAfterMs = retryAfterMs;
+    this.until = Number.isFinite(body?.until) ? body.until : null; // a timeout's end (`timed_out`)
   }
 }
 

@@ -7,6 +7,7 @@
 //   presence.js    who is in a room, counted per name
 //   rooms.js       the rooms joined, the one shown, unread counts, the server's room list
 //   format.js      code points, links, days
+//   moderation.js  tombstones, bans and timeouts as the page shows them, who may moderate
 //   tokens.js      where the token comes from and what it says
 //   session.js     keeping the token fresh: the signed-in session's, or the framing site's
 //   api.js         the HTTP API
@@ -31,6 +32,7 @@
 import { Api, ApiError, signOut } from './api.js';
 import { Connection, STOP_ON, connectionState } from './connection.js';
 import { codePoints } from './format.js';
+import { applyDeletion, blocking, clockSeconds, mayModerate, removedText, sendBlock } from './moderation.js';
 import { Outbox } from './outbox.js';
 import { Presence } from './presence.js';
 import { Room } from './room.js';
@@ -73,7 +75,7 @@ const state = {
     timer: null,
     accounts: false, // the server has accounts (POST /api/session/token answered 401 or 200)
   },
-  me: { name: '', user: null }, // `user`: the `welcome`'s, or, while polling, the token's `sub` or `guest:<name>`
+  me: { name: '', user: null, roles: [] }, // `user`: the `welcome`'s, or, while polling, the token's `sub` or `guest:<name>`; `roles` the welcome's (admin)
   limits: { maxLength: 2000 },
   listTimer: null,
   membersTimer: null, // while polling: reads the shown room's members over HTTP
@@ -136,7 +138,8 @@ function saveRooms() {
 function roomState(name) {
   let rs = state.rooms.byName.get(name);
   if (!rs) {
-    rs = { room: null, presence: new Presence(), lines: [], members: null, synced: false, counting: false };
+    // block: why we may not send here now ({ code, until, text } from moderation.js), or null
+    rs = { room: null, presence: new Presence(), lines: [], members: null, synced: false, counting: false, block: null };
     rs.room = new Room(name, (message) => shown(name, message));
     state.rooms.byName.set(name, rs);
   }
@@ -161,7 +164,7 @@ function shown(name, message) {
     rs.room.first = rs.lines.find((l) => l.kind === 'message')?.msg.seq ?? rs.room.first;
   }
   if (isActive(name)) {
-    view.appendLine(line, previous?.msg.time ?? null, ours);
+    view.appendLine(line, previous?.msg.time ?? null, ours, moderating(name));
     if (previous === undefined) view.olderState(olderState(rs)); // the first message: is there more before it?
   }
   if (state.outbox.settle(name, rs.room.last, ours ? [message.id] : [])) {
@@ -190,7 +193,9 @@ function drawRoomList() {
 function drawActiveRoom(keepPlace = false) {
   const name = state.rooms.list.active;
   const rs = name === null ? null : roomState(name);
-  view.showRoom(name, rs?.lines ?? [], olderState(rs), keepPlace);
+  view.showRoom(name, rs?.lines ?? [], olderState(rs), keepPlace, name !== null && moderating(name));
+  view.roomSettings(name !== null && ownsRoom(name));
+  drawBlock();
   view.members(rs?.members ?? null);
   view.memberNames(rs?.presence.list() ?? []);
   drawOutbox();
@@ -204,7 +209,99 @@ function olderState(rs) {
 }
 
 function drawSendButton() {
-  view.sendEnabled(state.connection.wanted && state.rooms.list.active !== null);
+  const name = state.rooms.list.active;
+  view.sendEnabled(state.connection.wanted && name !== null && !blocking(roomState(name).block, Date.now()));
+}
+
+// Whether this page offers moderation in a room (the server decides again on each request).
+function moderating(name) {
+  return mayModerate(state.rooms.list.roleIn(name), state.me.roles);
+}
+
+// The shown room's ban or timeout, if one holds; a timeout lifts itself at its end.
+let blockTimer = null;
+function drawBlock() {
+  clearTimeout(blockTimer);
+  const name = state.rooms.list.active;
+  const rs = name === null ? null : state.rooms.byName.get(name);
+  const now = Date.now();
+  if (rs && rs.block && !blocking(rs.block, now)) rs.block = null;
+  view.roomBlock(rs?.block?.text ?? null);
+  drawSendButton();
+  if (rs?.block?.until) blockTimer = setTimeout(drawBlock, Math.min(rs.block.until - now, 2 ** 31 - 1));
+}
+
+// Whether this page offers a room's settings: its owner's or an admin's to change.
+function ownsRoom(name) {
+  return state.rooms.list.roleIn(name) === 'owner' || state.me.roles.includes('admin');
+}
+
+function moderatingActive() {
+  const name = state.rooms.list.active;
+  return name !== null && moderating(name);
+}
+
+// A room's record: the answer to our `create` (join the room made), `room_settings` or `set`.
+function roomRecord(msg) {
+  if (msg.ref === 'create') {
+    joinRoom(msg.room);
+    connection.send({ type: 'rooms', limit: ROOM_LIST_LIMIT, ref: 'rooms' }); // our role in it: owner
+    return;
+  }
+  if (msg.room === state.rooms.list.active) view.roomSettings(ownsRoom(msg.room), msg);
+  if (msg.ref === 'set') view.notice(`${msg.room}: ${msg.kind}, ${msg.write === 'everyone' ? 'everyone writes' : `${msg.write.replace('_', ' ')} write`}.`);
+}
+
+// The answer to our ban, timeout or slow mode: said once it is stored.
+function moderated(msg) {
+  if (msg.action === 'slow') {
+    view.notice(msg.seconds > 0 ? `${msg.room}: slow mode, one message per ${msg.seconds} s.` : `${msg.room}: slow mode off.`);
+    return;
+  }
+  if (msg.action === 'timeout' && Number.isFinite(msg.until)) view.notice(`${msg.user} is timed out of ${msg.room} until ${clockSeconds(msg.until)}.`);
+  else if (msg.action === 'ban') view.notice(`${msg.user} is banned from ${msg.room}.`);
+}
+
+// A moderator's action on a message of the shown room (view.js draws the buttons), after the
+// moderator confirms it. WebSocket only: while polling, the page says so.
+function moderate(action, seq, user) {
+  const room = state.rooms.list.active;
+  if (room === null) return;
+  const [kind, seconds] = action.split('-');
+  const question = kind === 'delete' ? `Delete message ${seq} in ${room}?`
+    : kind === 'ban' ? `Ban ${user} from ${room}?`
+    : `Time out ${user} in ${room} for ${Number(seconds) >= 60 && Number(seconds) % 60 === 0 ? `${Number(seconds) / 60} min` : `${seconds} s`}?`;
+  if (!window.confirm(question)) return;
+  const request = kind === 'delete' ? { type: 'delete', room, seq }
+    : kind === 'ban' ? { type: 'ban', room, user }
+    : { type: 'timeout', room, user, seconds: Number(seconds) };
+  if (state.connection.transport !== 'websocket' || !connection.send({ ...request, ref: 'moderate' })) {
+    view.notice('Moderation needs the WebSocket connection; try again once connected.');
+  }
+}
+
+// A moderator deleted messages of a room we are in: the lines shown lose their text.
+function deletion(msg) {
+  const rs = roomState(msg.room);
+  if (applyDeletion(msg, rs.lines, rs.room.pending) && isActive(msg.room)) drawActiveRoom(true);
+}
+
+// The server took us out of a room (banned, access revoked): it leaves the page, with the reason.
+function removed(msg) {
+  connection.unpollRoom(msg.room);
+  state.rooms.list.leave(msg.room);
+  state.rooms.byName.delete(msg.room);
+  state.outbox.forget(msg.room);
+  saveOutbox();
+  saveRooms();
+  const why = removedText(msg.room, msg.reason);
+  if (state.rooms.list.joined.length === 0) stop(why);
+  else {
+    drawRoomList();
+    drawActiveRoom();
+    drawStatus();
+  }
+  view.notice(why, true);
 }
 
 // The status line says `connected` once every room has caught up on the current transport.
@@ -403,7 +500,10 @@ function pump(name) {
     } else if (transport === 'longpoll') {
       state.outbox.sending(entry.id);
       api.send(name, entry.id, entry.text).then((ack) => acknowledged(ack), (error) => {
-        if (error instanceof ApiError && error.status < 500) refused(entry.id, error.code, error.message, error.retryAfterMs);
+        if (error instanceof ApiError && error.status < 500) {
+          refused(entry.id, error.code, error.message, error.retryAfterMs,
+            sendBlock({ code: error.code, room: name, until: error.until, retryAfter: error.retryAfterMs }, Date.now()));
+        }
         else refused(entry.id, 'network', String(error), RATE_RETRY_MS);
       });
     }
@@ -427,14 +527,24 @@ function acknowledged(ack) {
   pump(entry.room);
 }
 
-function refused(id, code, message, retryAfterMs) {
+// `block`: what the refusal says of the room (sendBlock()), shown beside the composer instead of a notice.
+function refused(id, code, message, retryAfterMs, block = null) {
   const entry = state.outbox.refused(id, code, message, retryAfterMs ?? RATE_RETRY_MS, Date.now());
   if (!entry) return;
-  if (code === 'rate_limited') console.info(`parley: sending too fast; next try in ${retryAfterMs} ms`);
-  else if (entry.state === 'failed') view.notice(`Not sent: ${code}: ${message}`);
+  if (code === 'rate_limited' || code === 'slow_mode') console.info(`parley: ${code}; next try in ${retryAfterMs} ms`);
+  else if (entry.state === 'failed' && !blocked(entry.room, block)) view.notice(`Not sent: ${code}: ${message}`);
   outboxChanged();
   pump(entry.room);
   if (STOP_ON.has(code)) stop(`stopped: ${code}`, code);
+}
+
+// A ban or timeout learnt from a refusal: the room shows it and takes no message until it ends.
+function blocked(name, block) {
+  const rs = block === null ? null : state.rooms.byName.get(name);
+  if (!rs) return false;
+  rs.block = block;
+  if (isActive(name)) drawBlock();
+  return true;
 }
 
 // ---- the protocol
@@ -449,6 +559,8 @@ function handle(msg) {
       countText();
       state.me.name = msg.name;
       state.me.user = msg.user;
+      state.me.roles = Array.isArray(msg.roles) ? msg.roles : [];
+      view.offerPrivateRooms(!msg.guest);
       for (const name of state.rooms.list.joined) connection.send(roomState(name).room.joinRequest());
       askForRoomList();
       break;
@@ -462,6 +574,7 @@ function handle(msg) {
       rs.room.joined(msg);
       rs.presence.beginListing();
       connection.send({ type: 'members', room: msg.room, limit: 1000 });
+      if (!state.rooms.list.listed.some((r) => r.room === msg.room)) connection.send({ type: 'rooms', limit: ROOM_LIST_LIMIT, ref: 'rooms' }); // our role in it
       if (isActive(msg.room)) drawActiveRoom();
       drawStatus();
       fill(msg.room);
@@ -489,9 +602,25 @@ function handle(msg) {
     case 'presence':
       if (known) presence(msg);
       break;
-    case 'rooms':
+    case 'rooms': {
+      const before = moderatingActive();
       state.rooms.list.listing(msg.rooms);
       drawRoomList();
+      if (moderatingActive() !== before) drawActiveRoom(true); // our role changed: actions come or go
+      break;
+    }
+    case 'deleted':
+    case 'cleared':
+      if (known) deletion(msg);
+      break;
+    case 'removed':
+      if (known) removed(msg);
+      break;
+    case 'moderated':
+      moderated(msg);
+      break;
+    case 'room':
+      roomRecord(msg);
       break;
     case 'ack':
       acknowledged(msg);
@@ -536,13 +665,14 @@ function onError(error) {
     askForRoomListOverHttp(); // a server without the WebSocket `rooms` request
     return;
   }
+  if (error.request === 'room_settings') return; // a room nobody created has no record: the panel shows the defaults
   if (error.request === 'refresh') {
     // The connection goes on with the token it has, until that one expires.
     view.notice(`The new token was refused (${error.code}: ${error.message}).`);
     return;
   }
   if (error.request === 'send' && state.outbox.get(error.id)) {
-    refused(error.id, error.code, error.message, error.retryAfter);
+    refused(error.id, error.code, error.message, error.retryAfter, sendBlock(error, Date.now()));
     return;
   }
   const known = typeof error.room === 'string' && state.rooms.byName.has(error.room);
@@ -571,8 +701,9 @@ function onError(error) {
     return;
   }
   if (error.request === 'join' && known) {
-    // This room cannot be joined (a bad name, too many rooms): the others go on.
-    view.notice(`${error.room}: ${error.code}: ${error.message}`);
+    // This room cannot be joined (a bad name, too many rooms, banned): the others go on.
+    view.notice(error.code === 'banned' ? removedText(error.room, 'banned') : `${error.room}: ${error.code}: ${error.message}`,
+      error.code === 'banned');
     leaveRoom(error.room);
     return;
   }
@@ -695,8 +826,31 @@ $('join-form').addEventListener('submit', (event) => {
 $('add-room').addEventListener('submit', (event) => {
   event.preventDefault();
   const input = $('new-room');
-  joinRoom(input.value);
+  const makePrivate = $('new-room-private');
+  if (makePrivate.checked && state.connection.transport === 'websocket') {
+    // Made first, then joined on the `room` answer (a private room answers not_found until it exists).
+    connection.send({ type: 'create', room: input.value, kind: 'private', ref: 'create' });
+    makePrivate.checked = false;
+  } else {
+    joinRoom(input.value);
+  }
   input.value = '';
+});
+
+$('room-settings').addEventListener('toggle', () => {
+  const name = state.rooms.list.active;
+  if ($('room-settings').open && name !== null) connection.send({ type: 'room_settings', room: name, ref: 'settings' });
+});
+
+$('settings-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = state.rooms.list.active;
+  if (name === null) return;
+  const sent = connection.send({ type: 'set', room: name, kind: $('settings-kind').value, write: $('settings-write').value, ref: 'set' });
+  const slow = $('settings-slow').value;
+  if (sent && slow !== '') connection.send({ type: 'slow', room: name, seconds: Number(slow), ref: 'slow' });
+  if (!sent) view.notice('Room settings need the WebSocket connection; try again once connected.');
+  $('settings-slow').value = '';
 });
 
 $('rooms').addEventListener('click', (event) => {
@@ -737,6 +891,9 @@ $('outbox').addEventListener('click', (event) => {
 
 $('messages').addEventListener('click', (event) => {
   if (event.target.closest('button[data-action="older"]')) older();
+  const button = event.target.closest('button[data-mod]');
+  const line = button?.closest('li.message');
+  if (line) moderate(button.dataset.mod, Number(line.dataset.seq), line.dataset.user);
 });
 $('messages').addEventListener('scroll', () => {
   if (view.nearTop()) older();

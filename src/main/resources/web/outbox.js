@@ -3,7 +3,7 @@
 // saves it (sessionStorage) so that a reload sends what was still pending.
 //
 // Order. The server orders a room's messages as they arrive; a message refused for now
-// (`rate_limited`) and sent again later would land behind the ones sent after it. So per room at
+// (`rate_limited`, or `slow_mode` in a slowed room) and sent again later would land behind the ones sent after it. So per room at
 // most one message is in flight: the next goes out once the one before is acknowledged. A burst of
 // a hundred therefore arrives in order, at whatever pace the server's limits allow, each refusal
 // waiting the `retryAfter` the server asked for.
@@ -17,7 +17,7 @@
 // given up by the user's choice; kept with its reason until retried or discarded; it does not hold
 // back the messages after it).
 
-const KEEP_ERRORS = new Set(['rate_limited', 'overloaded', 'store_unavailable', 'shutting_down', 'network']);
+const KEEP_ERRORS = new Set(['rate_limited', 'slow_mode', 'overloaded', 'store_unavailable', 'shutting_down', 'network']);
 
 export class Outbox {
   constructor(prefix, saved = null) {

@@ -1,4 +1,5 @@
-// The rooms this page is in, the one shown, unread counts, and the rooms the server lists
+// The rooms this page is in, the one shown, unread counts, and the rooms the server lists (with our
+// role in each)
 // (`GET /api/rooms` or the WebSocket `rooms` request). Pure: app.js keeps one RoomList in its state,
 // saves `saved()` in localStorage so that a reload joins the same rooms without a click, and asks
 // entries() what the room list shows.
@@ -53,7 +54,12 @@ export class RoomList {
     this.listed = (Array.isArray(rooms) ? rooms : [])
       .filter((r) => typeof r?.room === 'string')
       .map((r) => ({ room: r.room, members: Number.isFinite(r.members) ? r.members : null,
-        lastTime: Number.isFinite(r.lastTime) ? r.lastTime : null }));
+        lastTime: Number.isFinite(r.lastTime) ? r.lastTime : null, role: typeof r.role === 'string' ? r.role : null }));
+  }
+
+  // Our role in a room as the server last listed it (`owner`, `moderator`, `member`), or null.
+  roleIn(room) {
+    return this.listed.find((r) => r.room === room)?.role ?? null;
   }
 
   // What the list shows: the joined rooms in the order joined, then the listed ones not joined.

@@ -14,6 +14,7 @@
 // reordering from leaking out, but not stop it inside, so the characters themselves go.
 
 import { clock, dayKey, dayLabel, pieces } from './format.js';
+import { deletedText } from './moderation.js';
 
 const NOTICE_MS = 8_000;
 const TRANSPORT_TEXT = { websocket: 'WebSocket', longpoll: 'long polling', none: '' };
@@ -99,11 +100,12 @@ export function transport(name) {
   transportLine.textContent = TRANSPORT_TEXT[name];
 }
 
-export function notice(text) {
+// With `lasting`, the notice stays until the next one (news the reader must not miss: a ban).
+export function notice(text, lasting = false) {
   noticeLine.textContent = text;
   noticeLine.hidden = false;
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { noticeLine.hidden = true; }, NOTICE_MS);
+  if (!lasting) noticeTimer = setTimeout(() => { noticeLine.hidden = true; }, NOTICE_MS);
 }
 
 // Who this page is: { name, signedIn (a session of this server), guestWithAccounts (offer sign-in) }.
@@ -125,6 +127,33 @@ export function joinedForm(joined) {
 
 export function sendEnabled(enabled) {
   $('send').disabled = !enabled;
+}
+
+// The shown room's settings panel: offered (owners and admins) or not; `record` (a `room` answer)
+// fills it in.
+export function roomSettings(offered, record = null) {
+  const panel = $('room-settings');
+  panel.hidden = !offered;
+  if (!offered) panel.open = false;
+  if (record) {
+    if (typeof record.kind === 'string') $('settings-kind').value = record.kind;
+    if (typeof record.write === 'string') $('settings-write').value = record.write;
+  }
+}
+
+// Whether the "new private room" choice beside "Join a room" is offered (signed-in users only).
+export function offerPrivateRooms(offered) {
+  $('new-room-private-label').hidden = !offered;
+  if (!offered) $('new-room-private').checked = false;
+}
+
+// Why the shown room does not take messages from us now (banned, timed out until when), or null.
+// While it holds, the composer is disabled.
+export function roomBlock(text) {
+  const line = $('room-block');
+  line.textContent = text ?? '';
+  line.hidden = text === null || text === undefined;
+  $('text').disabled = !line.hidden || document.body.dataset.joined !== 'true';
 }
 
 // The room list: entries from RoomList.entries().
@@ -163,10 +192,11 @@ function dayLine(time) {
   return item;
 }
 
-function messageLine(msg, ours) {
+function messageLine(msg, ours, moderate) {
   const guest = typeof msg.user === 'string' && msg.user.startsWith(GUEST_PREFIX);
   const item = element('li', `message${ours ? ' mine' : ''}${guest ? ' guest' : ''}`);
   item.dataset.seq = msg.seq;
+  item.dataset.user = msg.user ?? '';
   const who = element('span', 'who');
   const from = shown('span', 'from', msg.from);
   from.title = msg.user ?? '';
@@ -175,29 +205,49 @@ function messageLine(msg, ours) {
   const time = element('time', 'time', clock(msg.time));
   time.dateTime = new Date(msg.time).toISOString();
   time.title = new Date(msg.time).toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'medium' });
-  item.append(who, time, messageText(msg.text));
+  if (msg.deleted) {
+    item.classList.add('deleted');
+    item.append(who, time, shown('span', 'text tombstone', deletedText(msg.deleted)));
+  } else {
+    item.append(who, time, messageText(msg.text));
+  }
+  if (moderate && !msg.deleted) item.append(moderationActions(msg));
   return item;
 }
 
+// A moderator's actions on one message; app.js asks for confirmation before doing any.
+const ACTIONS = [['delete', 'Delete'], ['timeout-60', 'Timeout 60 s'], ['timeout-600', 'Timeout 10 min'], ['ban', 'Ban']];
+
+function moderationActions(msg) {
+  const box = element('span', 'mod-actions');
+  for (const [action, label] of ACTIONS) {
+    const button = element('button', `link mod-${action}`, label);
+    button.type = 'button';
+    button.dataset.mod = action;
+    box.append(button);
+  }
+  return box;
+}
+
 // The elements of one line (a day separator first when its day differs from `previousTime`'s).
-function lineNodes(line, previousTime) {
+function lineNodes(line, previousTime, moderate) {
   if (line.kind === 'presence') return [shown('li', 'presence', line.text)];
   const nodes = [];
   if (previousTime === null || dayKey(previousTime) !== dayKey(line.msg.time)) nodes.push(dayLine(line.msg.time));
-  nodes.push(messageLine(line.msg, line.ours));
+  nodes.push(messageLine(line.msg, line.ours, moderate));
   return nodes;
 }
 
 // Shows a room from scratch: its lines and, at the top, how to page back (`older`: 'more',
 // 'loading' or 'start'). With `keepPlace`, what was in view stays in view (older lines came in
-// above); otherwise the newest line is shown.
-export function showRoom(name, lines, older, keepPlace = false) {
+// above); otherwise the newest line is shown. With `moderate`, each message offers moderation actions.
+export function showRoom(name, lines, older, keepPlace = false, moderate = false) {
   const fromBottom = list.scrollHeight - list.scrollTop;
   roomTitle.textContent = name ?? '';
   const nodes = [olderLine(older)];
   let previousTime = null;
   for (const line of lines) {
-    nodes.push(...lineNodes(line, previousTime));
+    nodes.push(...lineNodes(line, previousTime, moderate));
     if (line.kind === 'message') previousTime = line.msg.time;
   }
   list.replaceChildren(...nodes);
@@ -225,9 +275,9 @@ export function olderState(older) {
 }
 
 // Appends a line of the shown room; keeps the view at the bottom if it was there (or if asked to).
-export function appendLine(line, previousTime, follow = false) {
+export function appendLine(line, previousTime, follow = false, moderate = false) {
   const bottom = atBottom();
-  list.append(...lineNodes(line, previousTime));
+  list.append(...lineNodes(line, previousTime, moderate));
   if (bottom || follow) toBottom();
 }
 

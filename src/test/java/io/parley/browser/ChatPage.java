@@ -1,6 +1,8 @@
 package io.parley.browser;
 
+import org.openqa.selenium.Alert;
 import org.openqa.selenium.By;
+import org.openqa.selenium.NoAlertPresentException;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
@@ -197,6 +199,81 @@ final class ChatPage implements AutoCloseable {
     /** Types into the message field as a person would, special keys included ({@link org.openqa.selenium.Keys}). */
     void type(CharSequence... keys) {
         driver.findElement(By.id("text")).sendKeys(keys);
+    }
+
+    /** The notice line's text ("" when hidden). */
+    String notice() {
+        return (String) script("const n = document.getElementById('notice'); return n.hidden ? '' : n.textContent;");
+    }
+
+    /** Why the shown room takes no message from us now (banned, timed out until when), "" when nothing holds. */
+    String roomBlock() {
+        return (String) script("const n = document.getElementById('room-block'); return n.hidden ? '' : n.textContent;");
+    }
+
+    /** Whether the message field and the send button take input. */
+    boolean composerEnabled() {
+        return driver.findElement(By.id("text")).isEnabled() && driver.findElement(By.id("send")).isEnabled();
+    }
+
+    /** The moderation actions the message with this text offers (delete, timeout-60, timeout-600, ban). */
+    List<String> moderationActions(String text) {
+        @SuppressWarnings("unchecked")
+        List<String> actions = (List<String>) ((JavascriptExecutor) driver).executeScript(
+                "const li = [...document.querySelectorAll('#messages li.message')]"
+                        + ".find(l => l.querySelector('.text').textContent === arguments[0]);"
+                        + "return [...li.querySelectorAll('button[data-mod]')].map(b => b.dataset.mod);", text);
+        return actions;
+    }
+
+    /** Whether any message of the shown room offers moderation actions. */
+    boolean offersModeration() {
+        return (Boolean) script("return document.querySelectorAll('#messages button[data-mod]').length > 0;");
+    }
+
+    /** Clicks a moderation action on the message with this text and confirms it; returns the question asked. */
+    String moderate(String text, String action) {
+        ((JavascriptExecutor) driver).executeScript(
+                "[...document.querySelectorAll('#messages li.message')].find(l => l.querySelector('.text').textContent"
+                        + " === arguments[0]).querySelector('button[data-mod=\"' + arguments[1] + '\"]').click();", text, action);
+        String[] question = new String[1];
+        await("the confirmation", d -> {
+            try {
+                Alert alert = d.switchTo().alert();
+                question[0] = alert.getText();
+                alert.accept();
+                return true;
+            } catch (NoAlertPresentException e) {
+                return false;
+            }
+        });
+        return question[0];
+    }
+
+    /** Makes a private room from the room list's form ("new private room") and waits until it is joined and shown. */
+    void createPrivateRoom(String room) {
+        await("the private room choice", d -> d.findElement(By.id("new-room-private")).isDisplayed());
+        driver.findElement(By.id("new-room")).sendKeys(room);
+        driver.findElement(By.id("new-room-private")).click();
+        driver.findElement(By.id("add-room-button")).click();
+        await("room '" + room + "' joined", d -> rooms().stream().anyMatch(r -> r.room().equals(room) && r.active()));
+        awaitConnected();
+    }
+
+    /** Whether the shown room offers its settings panel. */
+    boolean settingsOffered() {
+        return driver.findElement(By.id("room-settings")).isDisplayed();
+    }
+
+    /** Opens the settings panel, waits for the room's record to fill it, and saves these settings. */
+    void saveSettings(String kind, String write, int slowSeconds) {
+        script("document.getElementById('room-settings').open = true;");
+        ((JavascriptExecutor) driver).executeScript("""
+                document.getElementById('settings-kind').value = arguments[0];
+                document.getElementById('settings-write').value = arguments[1];
+                document.getElementById('settings-slow').value = String(arguments[2]);
+                document.getElementById('settings-form').requestSubmit();
+                """, kind, write, slowSeconds);
     }
 
     /** What the message field holds now. */
