@@ -252,8 +252,10 @@ class BrowserClientTest {
 
         Tokens tokens = new Tokens(SECRET);
         long minted = System.nanoTime();
-        // Ends the connection 2 + 5 s (clock leeway) from now, unless the page refreshes it.
-        String first = tokens.mint("u-7", "Grace", List.of(), Duration.ofSeconds(2));
+        // Ends the connection 6 + 5 s (clock leeway) from now, unless the page refreshes it: long enough
+        // for Chromium to start, load the frame and connect on a loaded machine (at 2 s it once expired
+        // before the page had connected).
+        String first = tokens.mint("u-7", "Grace", List.of(), Duration.ofSeconds(6));
         String fresh = tokens.mint("u-7", "Grace", List.of(), Duration.ofHours(1));
         hostPage.set("""
                 <!doctype html><title>the team's site</title>
@@ -282,7 +284,7 @@ class BrowserClientTest {
             bob.expect("presence", m -> m.path("joined").toString().contains("Grace"));
 
             // Past the first token's end, with two seconds to spare.
-            long left = Duration.ofSeconds(9).toNanos() - (System.nanoTime() - minted);
+            long left = Duration.ofSeconds(13).toNanos() - (System.nanoTime() - minted);
             Thread.sleep(Math.max(0, left / 1_000_000));
             grace.say("still here");
             assertThat(grace.awaitText("still here").from()).isEqualTo("Grace");
