@@ -32,7 +32,7 @@
 import { Api, ApiError, signOut } from './api.js';
 import { Connection, STOP_ON, connectionState } from './connection.js';
 import { codePoints } from './format.js';
-import { applyDeletion, blocking, clockSeconds, mayModerate, removedText, sendBlock } from './moderation.js';
+import { applyDeletion, blocking, clockSeconds, mayModerate, ownTimeout, removedText, sendBlock } from './moderation.js';
 import { Outbox } from './outbox.js';
 import { Presence } from './presence.js';
 import { Room } from './room.js';
@@ -252,8 +252,16 @@ function roomRecord(msg) {
   if (msg.ref === 'set') view.notice(`${msg.room}: ${msg.kind}, ${msg.write === 'everyone' ? 'everyone writes' : `${msg.write.replace('_', ' ')} write`}.`);
 }
 
-// The answer to our ban, timeout or slow mode: said once it is stored.
+// The answer to our ban, timeout or slow mode: said once it is stored. Without `ref`, the server
+// telling us our own timeout was set or lifted (a reply to us about ourselves does the same).
 function moderated(msg) {
+  if (typeof msg.room === 'string' && state.rooms.byName.has(msg.room)) {
+    const own = ownTimeout(msg, state.me.user, Date.now());
+    if (own !== undefined) {
+      timedOut(msg.room, own);
+      if (msg.ref === undefined) return;
+    }
+  }
   if (msg.action === 'slow') {
     view.notice(msg.seconds > 0 ? `${msg.room}: slow mode, one message per ${msg.seconds} s.` : `${msg.room}: slow mode off.`);
     return;
@@ -538,6 +546,15 @@ function refused(id, code, message, retryAfterMs, block = null) {
   if (STOP_ON.has(code)) stop(`stopped: ${code}`, code);
 }
 
+// Our timeout in a room as the server told it (`moderated` event, `joined`): `block` is the one that
+// holds now, or null when none does; a ban learnt otherwise stays.
+function timedOut(name, block) {
+  const rs = state.rooms.byName.get(name);
+  if (!rs || (block === null && rs.block?.code !== 'timed_out')) return;
+  rs.block = block;
+  if (isActive(name)) drawBlock();
+}
+
 // A ban or timeout learnt from a refusal: the room shows it and takes no message until it ends.
 function blocked(name, block) {
   const rs = block === null ? null : state.rooms.byName.get(name);
@@ -571,6 +588,7 @@ function handle(msg) {
       rs.synced = false;
       rs.members = msg.members;
       noteRecovery(msg);
+      timedOut(msg.room, ownTimeout(msg, state.me.user, Date.now()));
       rs.room.joined(msg);
       rs.presence.beginListing();
       connection.send({ type: 'members', room: msg.room, limit: 1000 });

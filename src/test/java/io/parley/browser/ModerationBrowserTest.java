@@ -23,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Moderation as the browser client shows it (issue 12, "Browser client"): a deleted message loses
  * its text on every page, live and from history; a timed-out user sees until when and cannot write
- * meanwhile; a ban takes the room off the page with the reason; and only those who may moderate a
+ * meanwhile, told at once and again after a reload, until it is lifted; a ban takes the room off the page with the reason; and only those who may moderate a
  * room get per-message actions, each confirmed.
  */
 class ModerationBrowserTest {
@@ -79,14 +79,24 @@ class ModerationBrowserTest {
         JsonNode timeout = admin.expect("moderated");
         String until = DateTimeFormatter.ofPattern("HH:mm:ss").withZone(ZoneId.systemDefault())
                 .format(Instant.ofEpochMilli(timeout.path("until").asLong()));
-        assertThat(gus.composerEnabled()).as("nothing said yet: the page cannot know").isTrue();
-        gus.say("am I muted?");
-        gus.await("the timeout shown", d -> gus.roomBlock().contains("until " + until));
+        // Told by the server at once: nothing sent.
+        gus.await("the timeout shown without a send", d -> gus.roomBlock().contains("until " + until));
         assertThat(gus.roomBlock()).contains("timed out in lobby");
         assertThat(gus.composerEnabled()).as("no writing until the timeout ends").isFalse();
+        gus.reload();
+        gus.awaitConnected();
+        gus.show("lobby");
+        gus.await("the timeout shown after a reload", d -> gus.roomBlock().contains("until " + until));
+        assertThat(gus.composerEnabled()).as("still no writing after a reload").isFalse();
         gus.show("side");
         assertThat(gus.composerEnabled()).as("another room takes messages").isTrue();
         assertThat(gus.roomBlock()).isEmpty();
+        gus.show("lobby");
+        assertThat(gus.composerEnabled()).isFalse();
+        admin.send(Map.of("type", "timeout", "room", "lobby", "user", "guest:gus", "seconds", 0));
+        gus.await("the lifted timeout", d -> gus.roomBlock().isEmpty() && gus.composerEnabled());
+        gus.say("free again");
+        gus.awaitText("free again");
 
         admin.send(Map.of("type", "ban", "room", "lobby", "user", "guest:gus"));
         admin.expect("moderated", m -> m.path("action").asText().equals("ban"));
