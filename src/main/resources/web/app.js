@@ -194,7 +194,7 @@ function drawActiveRoom(keepPlace = false) {
   const name = state.rooms.list.active;
   const rs = name === null ? null : roomState(name);
   view.showRoom(name, rs?.lines ?? [], olderState(rs), keepPlace, name !== null && moderating(name));
-  view.roomSettings(name !== null && ownsRoom(name));
+  view.roomSettings(name !== null && moderating(name), null, name !== null && ownsRoom(name));
   drawBlock();
   view.members(rs?.members ?? null);
   view.memberNames(rs?.presence.list() ?? []);
@@ -248,7 +248,10 @@ function roomRecord(msg) {
     connection.send({ type: 'rooms', limit: ROOM_LIST_LIMIT, ref: 'rooms' }); // our role in it: owner
     return;
   }
-  if (msg.room === state.rooms.list.active) view.roomSettings(ownsRoom(msg.room), msg);
+  if (msg.room === state.rooms.list.active) view.roomSettings(moderating(msg.room), msg, ownsRoom(msg.room));
+  const [change, user] = typeof msg.ref === 'string' ? msg.ref.split(/:(.*)/s) : [];
+  if (change === 'invite') view.notice(`${user} is a member of ${msg.room}.`);
+  else if (change === 'revoke') view.notice(`${user} is no longer a member of ${msg.room}.`);
   if (msg.ref === 'set') view.notice(`${msg.room}: ${msg.kind}, ${msg.write === 'everyone' ? 'everyone writes' : `${msg.write.replace('_', ' ')} write`}.`);
 }
 
@@ -870,6 +873,27 @@ $('settings-form').addEventListener('submit', (event) => {
   if (!sent) view.notice('Room settings need the WebSocket connection; try again once connected.');
   $('settings-slow').value = '';
 });
+
+// Owners, moderators and admins invite a user id into the room (`grant` of `member`; what makes a
+// private room theirs to see) or take that back (`revoke`). The answer is a `room` record with our ref.
+function memberChange(type) {
+  const name = state.rooms.list.active;
+  const user = $('member-user').value.trim();
+  if (name === null || user === '') return;
+  const request = type === 'invite' ? { type: 'grant', room: name, user, role: 'member' } : { type: 'revoke', room: name, user };
+  if (!connection.send({ ...request, ref: `${type}:${user}` })) {
+    view.notice('Inviting members needs the WebSocket connection; try again once connected.');
+    return;
+  }
+  $('member-user').value = '';
+}
+
+$('members-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  memberChange('invite');
+});
+
+$('member-revoke').addEventListener('click', () => memberChange('revoke'));
 
 $('rooms').addEventListener('click', (event) => {
   const button = event.target.closest('button[data-action]');

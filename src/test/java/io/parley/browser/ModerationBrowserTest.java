@@ -127,6 +127,8 @@ class ModerationBrowserTest {
         assertThat(mel.offersModeration()).as("a plain member's page offers no actions").isFalse();
         assertThat(mel.settingsOffered()).as("nor the room's settings").isFalse();
         assertThat(mo.settingsOffered()).as("a moderator is not the owner: no settings").isFalse();
+        assertThat(mo.membersOffered()).as("but a moderator invites members").isTrue();
+        assertThat(mel.membersOffered()).isFalse();
 
         assertThat(mo.moderate("first", "delete")).contains("Delete message 1 in staff");
         mel.awaitText("message deleted by u-mo");
@@ -168,5 +170,34 @@ class ModerationBrowserTest {
         guest.await("the room list", d -> guest.rooms().stream().anyMatch(r -> r.room().equals("lobby")));
         assertThat(guest.rooms()).extracting(RoomEntry::room).as("a private room is not listed to others").doesNotContain("den");
         assertThat(guest.settingsOffered()).isFalse();
+    }
+    @Test
+    void anOwnerInvitesASignedInUserIntoAPrivateRoomFromThePageWhichThenListsItAndJoinsUntilRevoked() throws Exception {
+        TestServer server = start();
+        ChatPage ola = pages.open(server.httpUri("/#token=" + token("u-ola", "Ola")));
+        ola.join(null, "lobby");
+        ola.createPrivateRoom("den");
+        ChatPage pia = pages.open(server.httpUri("/#token=" + token("u-pia", "Pia")));
+        pia.join(null, "lobby");
+        pia.await("the room list", d -> pia.rooms().stream().anyMatch(r -> r.room().equals("lobby")));
+        assertThat(pia.rooms()).extracting(RoomEntry::room).as("not invited yet").doesNotContain("den");
+
+        ola.await("the owner's panel", d -> ola.membersOffered());
+        ola.member("u-pia", true);
+        ola.await("invited", d -> ola.notice().equals("u-pia is a member of den."));
+
+        // The room list is asked for on connecting (and every minute): a reload shows it at once.
+        pia.reload();
+        pia.awaitConnected();
+        pia.await("den listed", d -> pia.rooms().stream().anyMatch(r -> r.room().equals("den")));
+        pia.joinListed("den");
+        pia.show("den");
+        pia.say("thanks for the invite");
+        ola.awaitText("thanks for the invite");
+
+        ola.member("u-pia", false);
+        ola.await("revoked", d -> ola.notice().equals("u-pia is no longer a member of den."));
+        pia.await("den gone from Pia's page", d -> pia.rooms().stream().noneMatch(r -> r.room().equals("den") && r.joined()));
+        assertThat(pia.notice()).isEqualTo("Your access to den was revoked.");
     }
 }
