@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyDeletion, blocking, clockSeconds, deletedText, mayModerate, removedText, sendBlock, tombstone }
+import { applyDeletion, blocking, clockSeconds, deletedText, mayModerate, ownTimeout, removedText, sendBlock, tombstone }
   from '../../main/resources/web/moderation.js';
 import { Outbox } from '../../main/resources/web/outbox.js';
 
@@ -60,6 +60,19 @@ test('timed_out says until when, and blocks until then; banned blocks for good; 
   assert.equal(sendBlock({ code: 'rate_limited', retryAfter: 5 }, 0), null);
   assert.equal(blocking(null, 0), false);
   assert.equal(clockSeconds(new Date(2026, 0, 1, 23, 0, 9).getTime()), '23:00:09');
+});
+
+test('our own timeout from a moderated event or a joined: a block until then, none when lifted or over', () => {
+  const until = new Date(2026, 0, 2, 9, 5, 7).getTime();
+  const told = ownTimeout({ type: 'moderated', action: 'timeout', room: 'lobby', user: 'guest:gus', until }, 'guest:gus', until - 1000);
+  assert.equal(told.until, until);
+  assert.match(told.text, /timed out in lobby until 09:05:07/);
+  assert.equal(ownTimeout({ type: 'moderated', action: 'timeout', room: 'lobby', user: 'guest:gus', until: 0 }, 'guest:gus', 5), null, 'lifted');
+  assert.equal(ownTimeout({ type: 'moderated', action: 'timeout', room: 'lobby', user: 'guest:bob', until }, 'guest:gus', 5), undefined, 'someone else');
+  assert.equal(ownTimeout({ type: 'moderated', action: 'ban', room: 'lobby', user: 'guest:gus' }, 'guest:gus', 5), undefined);
+  assert.equal(ownTimeout({ type: 'joined', room: 'lobby', timedOutUntil: until }, 'guest:gus', until - 1).until, until);
+  assert.equal(ownTimeout({ type: 'joined', room: 'lobby', timedOutUntil: until }, 'guest:gus', until), null, 'over');
+  assert.equal(ownTimeout({ type: 'joined', room: 'lobby' }, 'guest:gus', 5), null);
 });
 
 test('owners, moderators and admins may moderate; members and strangers may not', () => {

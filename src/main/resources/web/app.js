@@ -32,7 +32,7 @@
 import { Api, ApiError, signOut } from './api.js';
 import { Connection, STOP_ON, connectionState } from './connection.js';
 import { codePoints } from './format.js';
-import { applyDeletion, blocking, clockSeconds, mayModerate, removedText, sendBlock } from './moderation.js';
+import { applyDeletion, blocking, clockSeconds, mayModerate, ownTimeout, removedText, sendBlock } from './moderation.js';
 import { Outbox } from './outbox.js';
 import { Presence } from './presence.js';
 import { Room } from './room.js';
@@ -194,7 +194,7 @@ function drawActiveRoom(keepPlace = false) {
   const name = state.rooms.list.active;
   const rs = name === null ? null : roomState(name);
   view.showRoom(name, rs?.lines ?? [], olderState(rs), keepPlace, name !== null && moderating(name));
-  view.roomSettings(name !== null && ownsRoom(name));
+  view.roomSettings(name !== null && moderating(name), null, name !== null && ownsRoom(name));
   drawBlock();
   view.members(rs?.members ?? null);
   view.memberNames(rs?.presence.list() ?? []);
@@ -248,12 +248,23 @@ function roomRecord(msg) {
     connection.send({ type: 'rooms', limit: ROOM_LIST_LIMIT, ref: 'rooms' }); // our role in it: owner
     return;
   }
-  if (msg.room === state.rooms.list.active) view.roomSettings(ownsRoom(msg.room), msg);
+  if (msg.room === state.rooms.list.active) view.roomSettings(moderating(msg.room), msg, ownsRoom(msg.room));
+  const [change, user] = typeof msg.ref === 'string' ? msg.ref.split(/:(.*)/s) : [];
+  if (change === 'invite') view.notice(`${user} is a member of ${msg.room}.`);
+  else if (change === 'revoke') view.notice(`${user} is no longer a member of ${msg.room}.`);
   if (msg.ref === 'set') view.notice(`${msg.room}: ${msg.kind}, ${msg.write === 'everyone' ? 'everyone writes' : `${msg.write.replace('_', ' ')} write`}.`);
 }
 
-// The answer to our ban, timeout or slow mode: said once it is stored.
+// The answer to our ban, timeout or slow mode: said once it is stored. Without `ref`, the server
+// telling us our own timeout was set or lifted (a reply to us about ourselves does the same).
 function moderated(msg) {
+  if (typeof msg.room === 'string' && state.rooms.byName.has(msg.room)) {
+    const own = ownTimeout(msg, state.me.user, Date.now());
+    if (own !== undefined) {
+      timedOut(msg.room, own);
+      if (msg.ref === undefined) return;
+    }
+  }
   if (msg.action === 'slow') {
     view.notice(msg.seconds > 0 ? `${msg.room}: slow mode, one message per ${msg.seconds} s.` : `${msg.room}: slow mode off.`);
     return;
@@ -538,6 +549,15 @@ function refused(id, code, message, retryAfterMs, block = null) {
   if (STOP_ON.has(code)) stop(`stopped: ${code}`, code);
 }
 
+// Our timeout in a room as the server told it (`moderated` event, `joined`): `block` is the one that
+// holds now, or null when none does; a ban learnt otherwise stays.
+function timedOut(name, block) {
+  const rs = state.rooms.byName.get(name);
+  if (!rs || (block === null && rs.block?.code !== 'timed_out')) return;
+  rs.block = block;
+  if (isActive(name)) drawBlock();
+}
+
 // A ban or timeout learnt from a refusal: the room shows it and takes no message until it ends.
 function blocked(name, block) {
   const rs = block === null ? null : state.rooms.byName.get(name);
@@ -571,6 +591,7 @@ function handle(msg) {
       rs.synced = false;
       rs.members = msg.members;
       noteRecovery(msg);
+      timedOut(msg.room, ownTimeout(msg, state.me.user, Date.now()));
       rs.room.joined(msg);
       rs.presence.beginListing();
       connection.send({ type: 'members', room: msg.room, limit: 1000 });
@@ -852,6 +873,27 @@ $('settings-form').addEventListener('submit', (event) => {
   if (!sent) view.notice('Room settings need the WebSocket connection; try again once connected.');
   $('settings-slow').value = '';
 });
+
+// Owners, moderators and admins invite a user id into the room (`grant` of `member`; what makes a
+// private room theirs to see) or take that back (`revoke`). The answer is a `room` record with our ref.
+function memberChange(type) {
+  const name = state.rooms.list.active;
+  const user = $('member-user').value.trim();
+  if (name === null || user === '') return;
+  const request = type === 'invite' ? { type: 'grant', room: name, user, role: 'member' } : { type: 'revoke', room: name, user };
+  if (!connection.send({ ...request, ref: `${type}:${user}` })) {
+    view.notice('Inviting members needs the WebSocket connection; try again once connected.');
+    return;
+  }
+  $('member-user').value = '';
+}
+
+$('members-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  memberChange('invite');
+});
+
+$('member-revoke').addEventListener('click', () => memberChange('revoke'));
 
 $('rooms').addEventListener('click', (event) => {
   const button = event.target.closest('button[data-action]');

@@ -63,10 +63,31 @@ export function sendBlock(error, now) {
   if (error.code === 'timed_out') {
     const until = Number.isFinite(error.until) ? error.until
       : Number.isFinite(error.retryAfter) ? now + error.retryAfter : null;
-    const end = until === null ? '' : ` until ${clockSeconds(until)}`;
-    return { code: 'timed_out', until, text: `You are timed out in ${error.room ?? 'this room'}${end}: you may read, not send.` };
+    return timeoutBlock(error.room, until);
   }
   return null;
+}
+
+// The block of a timeout in `room` ending at `until` (ms since the epoch; null: end unknown).
+export function timeoutBlock(room, until) {
+  const end = until === null ? '' : ` until ${clockSeconds(until)}`;
+  return { code: 'timed_out', until, text: `You are timed out in ${room ?? 'this room'}${end}: you may read, not send.` };
+}
+
+// What the server says of our own timeout in a room, unasked: a `moderated` event with action
+// `timeout` and our user id (`until`, 0 when lifted), or `joined` with `timedOutUntil` (absent: none).
+// Returns the block that holds now, or null for none; undefined when `msg` says nothing of it.
+export function ownTimeout(msg, me, now) {
+  let until;
+  if (msg.type === 'moderated') {
+    if (msg.action !== 'timeout' || msg.user !== me || !Number.isFinite(msg.until)) return undefined;
+    until = msg.until;
+  } else if (msg.type === 'joined') {
+    until = Number.isFinite(msg.timedOutUntil) ? msg.timedOutUntil : 0;
+  } else {
+    return undefined;
+  }
+  return until > now ? timeoutBlock(msg.room, until) : null;
 }
 
 // Whether a block still holds at `now` (a ban until lifted, a timeout until its end).

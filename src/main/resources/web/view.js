@@ -129,12 +129,14 @@ export function sendEnabled(enabled) {
   $('send').disabled = !enabled;
 }
 
-// The shown room's settings panel: offered (owners and admins) or not; `record` (a `room` answer)
-// fills it in.
-export function roomSettings(offered, record = null) {
+// The shown room's settings panel: offered (owners, moderators and admins: inviting members) or
+// not; `settings` (owners and admins) adds the room's settings; `record` (a `room` answer) fills
+// them in.
+export function roomSettings(offered, record = null, settings = offered) {
   const panel = $('room-settings');
   panel.hidden = !offered;
   if (!offered) panel.open = false;
+  $('settings-form').hidden = !settings;
   if (record) {
     if (typeof record.kind === 'string') $('settings-kind').value = record.kind;
     if (typeof record.write === 'string') $('settings-write').value = record.write;

@@ -145,4 +145,35 @@ class ModerationOnSeveralNodesTest {
         } while (!answer.equals("timed_out") && System.nanoTime() < deadline);
         assertThat(answer).isEqualTo("timed_out");
     }
+    @Test
+    void aTimeoutThroughOneNodeIsToldAtOnceToTheUsersConnectionsOnTheOther() throws Exception {
+        String url = services.postgres().createDatabase();
+        TestServer a = open(node(url, "a"));
+        TestServer b = open(node(url, "b"));
+        WsClient annOnB = open(WsClient.hello(b.chatUri(), "ann"));
+        annOnB.join("lobby");
+        ApiClient apiA = open(new ApiClient(a.port()));
+        long start = System.nanoTime();
+        var set = ModerationTest.httpPost(apiA, "/api/rooms/lobby/timeouts", "{\"user\": \"guest:ann\", \"seconds\": 60}",
+                "Authorization", "Bearer " + ModerationTest.ADMIN);
+        assertThat(set.statusCode()).as(set.body()).isEqualTo(200);
+        long until = ApiClient.json(set).path("until").asLong();
+        JsonNode told = annOnB.expect("moderated");
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        System.out.printf("a timeout on node A reached the user on node B after %d ms%n", tookMillis);
+        assertThat(told.path("action").asText()).isEqualTo("timeout");
+        assertThat(told.path("user").asText()).isEqualTo("guest:ann");
+        assertThat(told.path("until").asLong()).isEqualTo(until);
+        // Well inside the periodic re-read (2 s): the Redis notice did it.
+        assertThat(tookMillis).isLessThan(1_500);
+
+        // Her page loaded again, through either node, knows it from its join.
+        WsClient annOnA = open(WsClient.hello(a.chatUri(), "ann"));
+        assertThat(annOnA.join("lobby").path("timedOutUntil").asLong()).isEqualTo(until);
+
+        assertThat(ModerationTest.httpPost(apiA, "/api/rooms/lobby/timeouts", "{\"user\": \"guest:ann\", \"seconds\": 0}",
+                "Authorization", "Bearer " + ModerationTest.ADMIN).statusCode()).isEqualTo(200);
+        assertThat(annOnB.expect("moderated").path("until").asLong()).isZero();
+        assertThat(annOnA.expect("moderated").path("until").asLong()).isZero();
+    }
 }

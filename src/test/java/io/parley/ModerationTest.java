@@ -13,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -287,6 +288,48 @@ class ModerationTest {
         }
         ann.say("lobby", "a3", "free again");
         assertThat(ann.expect("ack").path("id").asText()).isEqualTo("a3");
+    }
+
+    @Test
+    void aTimedOutUserIsToldAtOnceOnEachOfItsConnectionsInTheRoomAndOnEveryJoinUntilLifted() throws Exception {
+        TestServer server = open(TestServer.start(dir, withTokens()));
+        String tim = AccessTest.validToken("u-tim", "Tim");
+        WsClient first = open(withToken(server, tim));
+        first.join("lobby");
+        WsClient second = open(withToken(server, tim));
+        second.join("lobby");
+        WsClient elsewhere = open(withToken(server, tim));
+        elsewhere.join("other");
+        assertThat(first.join("quiet").has("timedOutUntil")).isFalse();
+
+        WsClient mod = open(withToken(server, ADMIN));
+        mod.send(Map.of("type", "timeout", "room", "lobby", "user", "u-tim", "seconds", 60, "ref", "t"));
+        long until = mod.expect("moderated").path("until").asLong();
+        for (WsClient ws : List.of(first, second)) {
+            // Unasked: no ref, and before any send of theirs.
+            JsonNode told = ws.expect("moderated");
+            assertThat(told.path("action").asText()).isEqualTo("timeout");
+            assertThat(told.path("room").asText()).isEqualTo("lobby");
+            assertThat(told.path("user").asText()).isEqualTo("u-tim");
+            assertThat(told.path("until").asLong()).isEqualTo(until);
+            assertThat(told.has("ref")).isFalse();
+        }
+        // A page loaded again learns it from its join.
+        WsClient reloaded = open(withToken(server, tim));
+        assertThat(reloaded.join("lobby").path("timedOutUntil").asLong()).isEqualTo(until);
+        assertThat(reloaded.join("other").has("timedOutUntil")).isFalse();
+
+        mod.send(Map.of("type", "timeout", "room", "lobby", "user", "u-tim", "seconds", 0));
+        for (WsClient ws : List.of(first, second, reloaded)) {
+            JsonNode lifted = ws.expect("moderated");
+            assertThat(lifted.path("user").asText()).isEqualTo("u-tim");
+            assertThat(lifted.path("until").asLong()).isZero();
+        }
+        WsClient afterLift = open(withToken(server, tim));
+        assertThat(afterLift.join("lobby").has("timedOutUntil")).isFalse();
+        // Told only where it is in the room: not in another room, and only its own user.
+        assertThat(elsewhere.drain(Duration.ofMillis(300))).noneMatch(m -> m.path("type").asText().equals("moderated"));
+        assertThat(first.drain(Duration.ofMillis(100))).noneMatch(m -> m.path("type").asText().equals("moderated"));
     }
 
     @Test

@@ -102,6 +102,15 @@ public final class ChatSession {
         void removed(String room, String reason);
     }
 
+    /** Hears that this user's timeout in a room it is in was set or lifted; on the connection's event loop. */
+    public interface TimeoutChanges {
+        /** @param until when the timeout ends, ms since the epoch; 0 when it was lifted */
+        void changed(String room, String user, long until);
+    }
+
+    /** Told when a timeout of this session's user is set or lifted in a room it is in. */
+    private TimeoutChanges timeoutChanges = (room, user, until) -> { };
+
     /**
      * @param authenticated the user a token proved at the handshake, or null for a guest
      * @param client        the address the connection is from (behind a trusted proxy, the client's), for
@@ -124,6 +133,11 @@ public final class ChatSession {
     /** Who hears of this session's removals from rooms (the protocol layer); set once, before hello. */
     public void onRemoved(Removals listener) {
         this.removals = listener;
+    }
+
+    /** Who hears of timeouts set or lifted for this user (the protocol layer); set once, before hello. */
+    public void onTimeoutChanged(TimeoutChanges listener) {
+        this.timeoutChanges = listener;
     }
 
     public String id() {
@@ -411,6 +425,27 @@ public final class ChatSession {
             return;
         }
         takeOut(room, reason);
+    }
+
+    /**
+     * A moderator set (or, with {@code until} 0, lifted) this user's timeout in {@code room}: the client
+     * hears it if this session is in the room. On the connection's loop.
+     */
+    void timeoutChanged(String room, long until) {
+        if (closed || !rooms.containsKey(room)) {
+            return;
+        }
+        timeoutChanges.changed(room, identity.user(), until);
+    }
+
+    /**
+     * When this user's timeout in {@code room} ends, ms since the epoch, or 0 when it is not timed out
+     * there (for the {@code joined} reply). An in-memory lookup, on the event loop.
+     */
+    public long timedOutUntil(String room) {
+        Sanctions sanctions = requests.sanctions();
+        return identity == null || sanctions == null ? 0
+                : sanctions.timedOutUntil(room, identity.user(), System.currentTimeMillis());
     }
 
     /** Leaves {@code room} as by {@code leave} and tells the client {@code removed} with {@code reason}. */

@@ -34,6 +34,12 @@ import java.util.concurrent.TimeUnit;
  * another node, or found by the periodic read), the user's sessions on this node leave the room at
  * once ({@link ChatSession#removeFrom}, on the session's event loop): the others see them leave.
  *
+ * <p><b>Telling the timed out.</b> Likewise, whenever a read finds a timeout the copy did not have, or
+ * with another end, or finds one gone before its end (lifted), the user's sessions on this node that are
+ * in the room are told at once ({@link ChatSession#timeoutChanged}, on the session's event loop). Each
+ * node tells its own sessions, so a user hears it once per session; a timeout that simply runs out is
+ * not announced (the client knows its end).
+ *
  * <p><b>Threads.</b> Lookups run on event loops and read a snapshot (a volatile map, replaced whole on
  * each read, never changed). Database work runs on one {@code parley-sanctions} thread. Sessions
  * register at {@code hello} and leave at close, from their event loops.
@@ -228,6 +234,7 @@ public final class Sanctions implements AutoCloseable {
                     .computeIfAbsent(x.room(), r -> new HashMap<>()).put(x.user(), x);
         }
         Map<String, Map<String, Sanction>> before = bans;
+        Map<String, Map<String, Sanction>> timeoutsBefore = timeouts;
         bans = newBans;
         timeouts = newTimeouts;
         slowModes = Map.copyOf(slow);
@@ -238,6 +245,29 @@ public final class Sanctions implements AutoCloseable {
                 remove(room, user);
             }
         }));
+        newTimeouts.forEach((room, users) -> users.forEach((user, timeout) -> {
+            Sanction old = timeoutsBefore.getOrDefault(room, Map.of()).get(user);
+            if (old == null || old.until() != timeout.until()) {
+                tell(room, user, timeout.until());
+            }
+        }));
+        timeoutsBefore.forEach((room, users) -> users.forEach((user, old) -> {
+            // Gone before its end: lifted (one that ran out is not news).
+            if (old.until() > now && !newTimeouts.getOrDefault(room, Map.of()).containsKey(user)) {
+                tell(room, user, 0);
+            }
+        }));
+    }
+
+    /** Tells {@code user}'s sessions here in {@code room} that its timeout now ends at {@code until} (0: none). */
+    private void tell(String room, String user, long until) {
+        for (ChatSession session : sessions.getOrDefault(user, Set.of())) {
+            try {
+                session.executor().execute(() -> session.timeoutChanged(room, until));
+            } catch (RejectedExecutionException e) {
+                // Its event loop is shutting down: nobody is left to tell.
+            }
+        }
     }
 
     private void remove(String room, String user) {

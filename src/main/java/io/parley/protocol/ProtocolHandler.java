@@ -53,6 +53,9 @@ public final class ProtocolHandler {
         this.out = out;
         this.renewal = renewal;
         session.onRemoved((room, reason) -> send(codec.encode(new ServerMessage.Removed(room, reason))));
+        // Unasked, so without ref: the timed-out user's own sessions hear their timeout as it is applied.
+        session.onTimeoutChanged((room, user, until) -> send(codec.encode(
+                new ServerMessage.Moderated("timeout", room, user, until, null, true, null))));
         this.limits = new ServerMessage.Limits(config.maxMessageLength(), config.maxFrameBytes(),
                 config.maxRoomsPerConnection(), config.historyOnJoin(),
                 config.admission().sendsPerSecondPerConnection(), config.admission().requestsPerSecondPerConnection());
@@ -118,8 +121,10 @@ public final class ProtocolHandler {
                 @Override
                 public void joined(int members, Replay replay) {
                     long since = join.since() == null ? -1 : join.since();
+                    long timedOutUntil = session.timedOutUntil(join.room());
                     send(codec.encode(new ServerMessage.Joined(join.room(), replay.lastSeq(), replay.firstSeq(),
                             members, replay.complete(), replay.recovered(since),
+                            timedOutUntil == 0 ? null : timedOutUntil,
                             ServerMessage.Message.of(replay.messages()), ref)));
                 }
 

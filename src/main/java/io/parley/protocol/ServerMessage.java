@@ -53,9 +53,13 @@ public sealed interface ServerMessage {
     record Limits(int maxMessageLength, int maxFrameBytes, int maxRooms, int historyOnJoin,
                   int sendsPerSecond, int requestsPerSecond) { }
 
-    /** @param recovered present when the join asked for {@code since}: false if messages after it are gone */
+    /**
+     * @param recovered     present when the join asked for {@code since}: false if messages after it are gone
+     * @param timedOutUntil when the joining user's timeout in the room ends (ms since the epoch); absent when
+     *                      it is not timed out there
+     */
     record Joined(String room, long seq, long firstSeq, int members, boolean complete, Boolean recovered,
-                  List<Message> history, JsonNode ref) implements ServerMessage { }
+                  Long timedOutUntil, List<Message> history, JsonNode ref) implements ServerMessage { }
 
     record Left(String room, JsonNode ref) implements ServerMessage { }
 

@@ -260,9 +260,30 @@ final class ChatPage implements AutoCloseable {
         awaitConnected();
     }
 
-    /** Whether the shown room offers its settings panel. */
+    /** Whether the shown room offers its settings (kind, who writes, slow mode): owners and admins. */
     boolean settingsOffered() {
+        return (Boolean) script("return !document.getElementById('room-settings').hidden"
+                + " && !document.getElementById('settings-form').hidden;");
+    }
+
+    /** Whether the shown room's settings panel offers inviting members: owners, moderators and admins. */
+    boolean membersOffered() {
         return driver.findElement(By.id("room-settings")).isDisplayed();
+    }
+
+    /** Invites ({@code grant} of member) or, with {@code invite} false, revokes a user id from the panel. */
+    void member(String user, boolean invite) {
+        script("document.getElementById('room-settings').open = true;");
+        await("the members form", d -> d.findElement(By.id("member-user")).isDisplayed());
+        driver.findElement(By.id("member-user")).sendKeys(user);
+        driver.findElement(By.id(invite ? "member-invite" : "member-revoke")).click();
+    }
+
+    /** Joins a room the room list offers, by its Join button. */
+    void joinListed(String room) {
+        ((JavascriptExecutor) driver).executeScript(
+                "document.querySelector('#rooms li[data-room=\"' + arguments[0] + '\"] button[data-action=\"join\"]').click();", room);
+        await("room '" + room + "' joined", d -> rooms().stream().anyMatch(r -> r.room().equals(room) && r.joined()));
     }
 
     /** Opens the settings panel, waits for the room's record to fill it, and saves these settings. */

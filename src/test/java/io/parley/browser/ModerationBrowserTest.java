@@ -23,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Moderation as the browser client shows it (issue 12, "Browser client"): a deleted message loses
  * its text on every page, live and from history; a timed-out user sees until when and cannot write
- * meanwhile; a ban takes the room off the page with the reason; and only those who may moderate a
+ * meanwhile, told at once and again after a reload, until it is lifted; a ban takes the room off the page with the reason; and only those who may moderate a
  * room get per-message actions, each confirmed.
  */
 class ModerationBrowserTest {
@@ -79,14 +79,24 @@ class ModerationBrowserTest {
         JsonNode timeout = admin.expect("moderated");
         String until = DateTimeFormatter.ofPattern("HH:mm:ss").withZone(ZoneId.systemDefault())
                 .format(Instant.ofEpochMilli(timeout.path("until").asLong()));
-        assertThat(gus.composerEnabled()).as("nothing said yet: the page cannot know").isTrue();
-        gus.say("am I muted?");
-        gus.await("the timeout shown", d -> gus.roomBlock().contains("until " + until));
+        // Told by the server at once: nothing sent.
+        gus.await("the timeout shown without a send", d -> gus.roomBlock().contains("until " + until));
         assertThat(gus.roomBlock()).contains("timed out in lobby");
         assertThat(gus.composerEnabled()).as("no writing until the timeout ends").isFalse();
+        gus.reload();
+        gus.awaitConnected();
+        gus.show("lobby");
+        gus.await("the timeout shown after a reload", d -> gus.roomBlock().contains("until " + until));
+        assertThat(gus.composerEnabled()).as("still no writing after a reload").isFalse();
         gus.show("side");
         assertThat(gus.composerEnabled()).as("another room takes messages").isTrue();
         assertThat(gus.roomBlock()).isEmpty();
+        gus.show("lobby");
+        assertThat(gus.composerEnabled()).isFalse();
+        admin.send(Map.of("type", "timeout", "room", "lobby", "user", "guest:gus", "seconds", 0));
+        gus.await("the lifted timeout", d -> gus.roomBlock().isEmpty() && gus.composerEnabled());
+        gus.say("free again");
+        gus.awaitText("free again");
 
         admin.send(Map.of("type", "ban", "room", "lobby", "user", "guest:gus"));
         admin.expect("moderated", m -> m.path("action").asText().equals("ban"));
@@ -117,6 +127,8 @@ class ModerationBrowserTest {
         assertThat(mel.offersModeration()).as("a plain member's page offers no actions").isFalse();
         assertThat(mel.settingsOffered()).as("nor the room's settings").isFalse();
         assertThat(mo.settingsOffered()).as("a moderator is not the owner: no settings").isFalse();
+        assertThat(mo.membersOffered()).as("but a moderator invites members").isTrue();
+        assertThat(mel.membersOffered()).isFalse();
 
         assertThat(mo.moderate("first", "delete")).contains("Delete message 1 in staff");
         mel.awaitText("message deleted by u-mo");
@@ -158,5 +170,34 @@ class ModerationBrowserTest {
         guest.await("the room list", d -> guest.rooms().stream().anyMatch(r -> r.room().equals("lobby")));
         assertThat(guest.rooms()).extracting(RoomEntry::room).as("a private room is not listed to others").doesNotContain("den");
         assertThat(guest.settingsOffered()).isFalse();
+    }
+    @Test
+    void anOwnerInvitesASignedInUserIntoAPrivateRoomFromThePageWhichThenListsItAndJoinsUntilRevoked() throws Exception {
+        TestServer server = start();
+        ChatPage ola = pages.open(server.httpUri("/#token=" + token("u-ola", "Ola")));
+        ola.join(null, "lobby");
+        ola.createPrivateRoom("den");
+        ChatPage pia = pages.open(server.httpUri("/#token=" + token("u-pia", "Pia")));
+        pia.join(null, "lobby");
+        pia.await("the room list", d -> pia.rooms().stream().anyMatch(r -> r.room().equals("lobby")));
+        assertThat(pia.rooms()).extracting(RoomEntry::room).as("not invited yet").doesNotContain("den");
+
+        ola.await("the owner's panel", d -> ola.membersOffered());
+        ola.member("u-pia", true);
+        ola.await("invited", d -> ola.notice().equals("u-pia is a member of den."));
+
+        // The room list is asked for on connecting (and every minute): a reload shows it at once.
+        pia.reload();
+        pia.awaitConnected();
+        pia.await("den listed", d -> pia.rooms().stream().anyMatch(r -> r.room().equals("den")));
+        pia.joinListed("den");
+        pia.show("den");
+        pia.say("thanks for the invite");
+        ola.awaitText("thanks for the invite");
+
+        ola.member("u-pia", false);
+        ola.await("revoked", d -> ola.notice().equals("u-pia is no longer a member of den."));
+        pia.await("den gone from Pia's page", d -> pia.rooms().stream().noneMatch(r -> r.room().equals("den") && r.joined()));
+        assertThat(pia.notice()).isEqualTo("Your access to den was revoked.");
     }
 }
