@@ -88,6 +88,15 @@ public final class RawSocket implements AutoCloseable {
 
     /** Writes one client frame; {@code masked=false} breaks RFC 6455 on purpose. */
     public void frame(int opcode, boolean fin, byte[] payload, boolean masked) throws IOException {
+        out.write(encodeFrame(opcode, fin, payload, masked));
+        out.flush();
+    }
+
+    /**
+     * One client frame's bytes, for a test that must send several in one write (a server may close as
+     * soon as the first is refused; a second write would then race its close).
+     */
+    public static byte[] encodeFrame(int opcode, boolean fin, byte[] payload, boolean masked) {
         ByteArrayOutputStream f = new ByteArrayOutputStream();
         f.write((fin ? 0x80 : 0) | opcode);
         int maskBit = masked ? 0x80 : 0;
@@ -107,14 +116,13 @@ public final class RawSocket implements AutoCloseable {
         if (masked) {
             byte[] mask = new byte[4];
             ThreadLocalRandom.current().nextBytes(mask);
-            f.write(mask);
+            f.writeBytes(mask);
             for (int i = 0; i < data.length; i++) {
                 data[i] ^= mask[i % 4];
             }
         }
-        f.write(data);
-        out.write(f.toByteArray());
-        out.flush();
+        f.writeBytes(data);
+        return f.toByteArray();
     }
 
     /** Writes bytes as they are: half a frame, a header that lies about its length, anything. */

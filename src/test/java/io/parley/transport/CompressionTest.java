@@ -206,9 +206,15 @@ class CompressionTest {
             raw.request(upgrade(BROWSER_OFFER));
             byte[] bomb = bomb(16 << 20);
             int third = bomb.length / 3;
-            raw.frame(RSV1 | RawSocket.TEXT, false, Arrays.copyOfRange(bomb, 0, third), true);
-            raw.frame(RawSocket.CONTINUATION, false, Arrays.copyOfRange(bomb, third, 2 * third), true);
-            raw.frame(RawSocket.CONTINUATION, true, Arrays.copyOfRange(bomb, 2 * third, bomb.length), true);
+            // All three in one write: the server may close as soon as the first fragment inflates past
+            // the limit, and a later write of ours would then race that close (broken pipe, seen in CI).
+            ByteArrayOutputStream fragments = new ByteArrayOutputStream();
+            fragments.writeBytes(RawSocket.encodeFrame(RSV1 | RawSocket.TEXT, false, Arrays.copyOfRange(bomb, 0, third), true));
+            fragments.writeBytes(RawSocket.encodeFrame(RawSocket.CONTINUATION, false,
+                    Arrays.copyOfRange(bomb, third, 2 * third), true));
+            fragments.writeBytes(RawSocket.encodeFrame(RawSocket.CONTINUATION, true,
+                    Arrays.copyOfRange(bomb, 2 * third, bomb.length), true));
+            raw.write(fragments.toByteArray());
             assertThat(raw.awaitClose()).isEqualTo(1009);
         }
     }
