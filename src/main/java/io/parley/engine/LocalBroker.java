@@ -127,51 +127,8 @@ public final class LocalBroker extends SequencedBroker {
         }
     }
 
-    private void process(List<Command> batch, long now) {
-        LoopTasks tasks = new LoopTasks(essentialThreadDied);
-        FanOut.Changes changes = fanOut.changes();
-        expireLeases(now, changes);
-
-        // Disconnects in their order among the joins, so that a reconnect in the same batch finds the
-        // entry it takes over.
-        for (Command c : batch) {
-            if (c instanceof Subscribe s) {
-                subscribe(s, tasks, changes);
-            } else if (c instanceof Unsubscribe u && u.lingers()) {
-                removed(u, changes);
-            }
-        }
-        publish(batch, tasks, changes);
-        for (Command c : batch) {
-            if (c instanceof Unsubscribe u && !u.lingers()) {
-                removed(u, changes);
-            } else if (c instanceof CancelPoll cp) {
-                cancelPoll(cp);
-            } else if (c instanceof PollCommand pc) {
-                Room room = room(pc.waiter().room);
-                if (room == null) {
-                    tasks.then(pc.waiter().replyOn, () -> pc.waiter().listener.failed(Failure.STORE_UNAVAILABLE));
-                } else {
-                    poll(room, pc, tasks, changes);
-                }
-            } else if (c instanceof MembersCommand mc) {
-                members(mc, tasks);
-            } else if (c instanceof Delete d) {
-                delete(d, room(d.room()), changes, tasks);
-            } else if (c instanceof RoomsCommand rc) {
-                listRooms(rc);
-            }
-        }
-        for (Room room : changes.deliver(tasks)) {
-            answerWaiters(room, tasks);
-        }
-        if (fanOut.countsOwed()) {
-            fanOut.sendDueCounts(now, tasks);
-        }
-        tasks.post();
-    }
-
-    private void subscribe(Subscribe cmd, LoopTasks tasks, FanOut.Changes changes) {
+    @Override
+    void subscribe(Subscribe cmd, LoopTasks tasks, FanOut.Changes changes) {
         Subscription s = cmd.subscription();
         Executor loop = s.subscriber.executor();
         Room room = room(s.room);
@@ -193,7 +150,8 @@ public final class LocalBroker extends SequencedBroker {
         }
     }
 
-    private void publish(List<Command> batch, LoopTasks tasks, FanOut.Changes changes) {
+    @Override
+    void publish(List<Command> batch, LoopTasks tasks, FanOut.Changes changes) {
         List<Publish> publishes = new ArrayList<>();
         List<StoredMessage> messages = new ArrayList<>();
         Map<Room, Long> nextSeq = new HashMap<>();
@@ -290,7 +248,8 @@ public final class LocalBroker extends SequencedBroker {
     }
 
     /** The room's state, loaded from the store on first use; null if the store failed. */
-    private Room room(String name) {
+    @Override
+    Room room(String name) {
         Room room = rooms.get(name);
         if (room == null) {
             try {

@@ -216,104 +216,83 @@ public final class RedisBroker extends SequencedBroker {
         process(batch, now);
     }
 
-    private void process(List<Command> batch, long now) {
-        LoopTasks tasks = new LoopTasks(essentialThreadDied);
-        FanOut.Changes changes = fanOut.changes();
-        expireLeases(now, changes);
+    /** The commands only several nodes have: what Redis and PostgreSQL tell this node. */
+    @Override
+    void handle(Command c, FanOut.Changes changes, long now) {
+        switch (c) {
+            case Arrived a -> {
+                Room room = rooms.get(a.room());
+                if (room != null) {
+                    a.messages().forEach(m -> receive(room, m, changes, now));
+                }
+            }
+            case Filled f -> {
+                Room room = rooms.get(f.room());
+                if (room != null) {
+                    gate(room).fillInFlight = false;
+                    f.messages().forEach(m -> receive(room, m, changes, now));
+                }
+            }
+            case Known k -> {
+                reconcileInFlight = false;
+                k.lastSeqs().forEach((name, last) -> {
+                    Room room = rooms.get(name);
+                    if (room != null && last > room.lastSeq()) {
+                        gate(room).known = Math.max(gate(room).known, last);
+                    }
+                });
+                k.deletions().forEach((name, count) -> {
+                    Room room = rooms.get(name);
+                    if (room != null) {
+                        deletionsCounted(room, count);
+                    }
+                });
+            }
+            case Reconcile r -> lastReconcileNanos = now - TimeUnit.MILLISECONDS.toNanos(RECONCILE_MILLIS);
+            case Remote r -> {
+                Room room = rooms.get(r.room());
+                if (room != null) {
+                    room.remoteMembers(room.remoteMembers() + r.joined().size() - r.left().size());
+                    r.joined().forEach(name -> changes.joined(room, name));
+                    r.left().forEach(name -> changes.left(room, name));
+                }
+            }
+            case Departed d -> {
+                // This node swept a dead one: tell the others, then itself.
+                link.publish(d.room(), RoomBatchCodec.encodePresence(nodeId, d.room(), List.of(), d.names()));
+                Room room = rooms.get(d.room());
+                if (room != null) {
+                    room.remoteMembers(room.remoteMembers() - d.names().size());
+                    d.names().forEach(name -> changes.left(room, name));
+                }
+            }
+            case Heard h -> {
+                Room room = rooms.get(h.tombstones().room());
+                if (room != null) {
+                    applyTombstones(room, h.tombstones(), changes);
+                }
+            }
+            case Reread r -> {
+                Room room = rooms.get(r.room());
+                if (room != null) {
+                    gate(room).rereadInFlight = false;
+                    reread(room, r, changes);
+                }
+            }
+            default -> { }
+        }
+    }
 
-        // Disconnects in their order among the joins, so that a reconnect in the same batch finds the
-        // entry it takes over.
-        for (Command c : batch) {
-            if (c instanceof Subscribe s) {
-                subscribe(s, tasks, changes);
-            } else if (c instanceof Unsubscribe u && u.lingers()) {
-                removed(u, changes);
-            }
-        }
-        publish(batch, tasks, changes);
-        for (Command c : batch) {
-            switch (c) {
-                case Arrived a -> {
-                    Room room = rooms.get(a.room());
-                    if (room != null) {
-                        a.messages().forEach(m -> receive(room, m, changes, now));
-                    }
-                }
-                case Filled f -> {
-                    Room room = rooms.get(f.room());
-                    if (room != null) {
-                        gate(room).fillInFlight = false;
-                        f.messages().forEach(m -> receive(room, m, changes, now));
-                    }
-                }
-                case Known k -> {
-                    reconcileInFlight = false;
-                    k.lastSeqs().forEach((name, last) -> {
-                        Room room = rooms.get(name);
-                        if (room != null && last > room.lastSeq()) {
-                            gate(room).known = Math.max(gate(room).known, last);
-                        }
-                    });
-                    k.deletions().forEach((name, count) -> {
-                        Room room = rooms.get(name);
-                        if (room != null) {
-                            deletionsCounted(room, count);
-                        }
-                    });
-                }
-                case Reconcile r -> lastReconcileNanos = now - TimeUnit.MILLISECONDS.toNanos(RECONCILE_MILLIS);
-                case Remote r -> {
-                    Room room = rooms.get(r.room());
-                    if (room != null) {
-                        room.remoteMembers(room.remoteMembers() + r.joined().size() - r.left().size());
-                        r.joined().forEach(name -> changes.joined(room, name));
-                        r.left().forEach(name -> changes.left(room, name));
-                    }
-                }
-                case Departed d -> {
-                    // This node swept a dead one: tell the others, then itself.
-                    link.publish(d.room(), RoomBatchCodec.encodePresence(nodeId, d.room(), List.of(), d.names()));
-                    Room room = rooms.get(d.room());
-                    if (room != null) {
-                        room.remoteMembers(room.remoteMembers() - d.names().size());
-                        d.names().forEach(name -> changes.left(room, name));
-                    }
-                }
-                case Unsubscribe u when !u.lingers() -> removed(u, changes);
-                case CancelPoll cp -> cancelPoll(cp);
-                case PollCommand pc -> poll(pc, tasks, changes);
-                case MembersCommand mc -> members(mc, tasks);
-                case Delete d -> delete(d, room(d.room()), changes, tasks);
-                case Heard h -> {
-                    Room room = rooms.get(h.tombstones().room());
-                    if (room != null) {
-                        applyTombstones(room, h.tombstones(), changes);
-                    }
-                }
-                case Reread r -> {
-                    Room room = rooms.get(r.room());
-                    if (room != null) {
-                        gate(room).rereadInFlight = false;
-                        reread(room, r, changes);
-                    }
-                }
-                case RoomsCommand rc -> listRooms(rc);
-                default -> { }
-            }
-        }
+    /** Every turn: fill the gaps the order gate waits on, reconcile with PostgreSQL, announce presence. */
+    @Override
+    void afterCommands(long now) {
         fillGaps(now);
         reconcile(now);
         announce();
-        for (Room room : changes.deliver(tasks)) {
-            answerWaiters(room, tasks);
-        }
-        if (fanOut.countsOwed()) {
-            fanOut.sendDueCounts(now, tasks);
-        }
-        tasks.post();
     }
 
-    private void subscribe(Subscribe cmd, LoopTasks tasks, FanOut.Changes changes) {
+    @Override
+    void subscribe(Subscribe cmd, LoopTasks tasks, FanOut.Changes changes) {
         Subscription s = cmd.subscription();
         Executor loop = s.subscriber.executor();
         Room room = room(s.room);
@@ -335,7 +314,8 @@ public final class RedisBroker extends SequencedBroker {
     }
 
     /** Commits the batch's messages in PostgreSQL, acknowledges them, publishes them, and gates them here. */
-    private void publish(List<Command> batch, LoopTasks tasks, FanOut.Changes changes) {
+    @Override
+    void publish(List<Command> batch, LoopTasks tasks, FanOut.Changes changes) {
         List<Publish> publishes = new ArrayList<>();
         List<PostgresHistoryStore.Draft> drafts = new ArrayList<>();
         long now = System.currentTimeMillis();
@@ -486,7 +466,8 @@ public final class RedisBroker extends SequencedBroker {
      * and the live stream would hand the client again what it has. The read goes through the order gate,
      * so the room's other members get the same messages, once.
      */
-    private void catchUp(Room room, long since, FanOut.Changes changes) {
+    @Override
+    void catchUp(Room room, long since, FanOut.Changes changes) {
         long now = System.nanoTime();
         while (room.lastSeq() < since) {
             List<StoredMessage> read;
@@ -608,17 +589,6 @@ public final class RedisBroker extends SequencedBroker {
         return CompletableFuture.allOf(each).thenApply(v -> counts);
     }
 
-    private void poll(PollCommand cmd, LoopTasks tasks, FanOut.Changes changes) {
-        Waiter w = cmd.waiter();
-        Room room = room(w.room);
-        if (room == null) {
-            tasks.then(w.replyOn, () -> w.listener.failed(Failure.STORE_UNAVAILABLE));
-            return;
-        }
-        catchUp(room, w.since, changes);
-        poll(room, cmd, tasks, changes);
-    }
-
     private void forgetIdleRooms(long now) {
         if (now - lastSweepNanos < TimeUnit.SECONDS.toNanos(1)) {
             return;
@@ -638,7 +608,8 @@ public final class RedisBroker extends SequencedBroker {
      * The room as this node serves it, loaded on first use: subscribed to its channel first, then its
      * tail read, so that no message falls between the two. Null if PostgreSQL failed.
      */
-    private Room room(String name) {
+    @Override
+    Room room(String name) {
         Room room = rooms.get(name);
         if (room == null) {
             try {

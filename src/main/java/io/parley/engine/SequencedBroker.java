@@ -282,6 +282,80 @@ abstract class SequencedBroker implements Broker {
      */
     abstract void turn(List<Command> batch, long now);
 
+    /**
+     * One turn's work, in the order both brokers need: leases that ran out; joins and lingering
+     * departures in their queue order (a reconnect in the same batch finds the entry it takes over);
+     * the batch's sends; every other command in its order; the broker's own clockwork
+     * ({@link #afterCommands}); the fan-out and the polls it answers; then one task per event loop.
+     */
+    final void process(List<Command> batch, long now) {
+        LoopTasks tasks = new LoopTasks(essentialThreadDied);
+        FanOut.Changes changes = fanOut.changes();
+        expireLeases(now, changes);
+        for (Command c : batch) {
+            if (c instanceof Subscribe s) {
+                subscribe(s, tasks, changes);
+            } else if (c instanceof Unsubscribe u && u.lingers()) {
+                removed(u, changes);
+            }
+        }
+        publish(batch, tasks, changes);
+        for (Command c : batch) {
+            switch (c) {
+                case Unsubscribe u when !u.lingers() -> removed(u, changes);
+                case CancelPoll cp -> cancelPoll(cp);
+                case PollCommand pc -> poll(pc, tasks, changes);
+                case MembersCommand mc -> members(mc, tasks);
+                case Delete d -> delete(d, room(d.room()), changes, tasks);
+                case RoomsCommand rc -> listRooms(rc);
+                default -> handle(c, changes, now);
+            }
+        }
+        afterCommands(now);
+        for (Room room : changes.deliver(tasks)) {
+            answerWaiters(room, tasks);
+        }
+        if (fanOut.countsOwed()) {
+            fanOut.sendDueCounts(now, tasks);
+        }
+        tasks.post();
+    }
+
+    /** The room as this broker serves it, loaded on first use; null if its store failed. Sequencer thread. */
+    abstract Room room(String name);
+
+    /** Adds a join's subscription to its room and answers it, history first. Sequencer thread. */
+    abstract void subscribe(Subscribe cmd, LoopTasks tasks, FanOut.Changes changes);
+
+    /** Orders, stores and acknowledges the batch's sends, and adds them to {@code changes}. Sequencer thread. */
+    abstract void publish(List<Command> batch, LoopTasks tasks, FanOut.Changes changes);
+
+    /** A command only this broker knows (none by default; the batch's joins and sends are done by then). */
+    void handle(Command c, FanOut.Changes changes, long now) {
+    }
+
+    /** What the broker does every turn after the commands, before the fan-out (nothing by default). */
+    void afterCommands(long now) {
+    }
+
+    /**
+     * Brings {@code room} up to {@code since} before a join or poll that asks past what this node has
+     * (nothing to do on one node, where the room's order is this node's own).
+     */
+    void catchUp(Room room, long since, FanOut.Changes changes) {
+    }
+
+    private void poll(PollCommand cmd, LoopTasks tasks, FanOut.Changes changes) {
+        Waiter w = cmd.waiter();
+        Room room = room(w.room);
+        if (room == null) {
+            tasks.then(w.replyOn, () -> w.listener.failed(Failure.STORE_UNAVAILABLE));
+            return;
+        }
+        catchUp(room, w.since, changes);
+        poll(room, cmd, tasks, changes);
+    }
+
     /** Answers a {@code members} request from the room as this node has it. */
     final void members(MembersCommand mc, LoopTasks tasks) {
         // A room not in memory has nobody in it: no need to load it from the store.
