@@ -48,25 +48,7 @@ public final class IdleConnections implements AutoCloseable {
                                        PrintWriter progress) throws InterruptedException {
         AtomicInteger dropped = new AtomicInteger();
         AtomicInteger joined = new AtomicInteger();
-        MemberEvents events = new MemberEvents() {
-            @Override
-            public boolean messageReceived(String carrier) {
-                return false;
-            }
-
-            @Override
-            public boolean messageReceived(byte[] carrier, int length) {
-                return false;
-            }
-
-            @Override
-            public void acked() {
-            }
-
-            @Override
-            public void rejected(String code) {
-            }
-
+        MemberEvents events = new MemberEvents.Ignoring() {
             @Override
             public void dropped(String member, String why) {
                 dropped.incrementAndGet();

@@ -79,28 +79,12 @@ public final class JoinRun {
         AtomicLong lastPresence = new AtomicLong(System.nanoTime());
         AtomicLong lastJoin = new AtomicLong();
         List<String> problems = new ArrayList<>();
-        MemberEvents events = new MemberEvents() {
-            @Override
-            public boolean messageReceived(String carrier) {
-                return false;
-            }
-
-            @Override
-            public boolean messageReceived(byte[] carrier, int length) {
-                return false;
-            }
-
+        MemberEvents events = new MemberEvents.Ignoring() {
             @Override
             public void presenceReceived() {
                 presence.increment();
                 lastPresence.lazySet(System.nanoTime());
             }
-
-            @Override
-            public void acked() { }
-
-            @Override
-            public void rejected(String code) { }
 
             @Override
             public void dropped(String member, String why) {
