@@ -373,6 +373,9 @@ class HttpApiTest {
             assertThat(metric(after, "parley_http_requests_total")).isGreaterThanOrEqualTo(
                     metric(text, "parley_http_requests_total") + 3);
             assertThat(metric(after, "parley_connections{transport=\"websocket\"}")).isGreaterThanOrEqualTo(1);
+            assertThat(metric(after, "parley_store_commit_seconds_count"))
+                    .as("the post's commit is timed").isGreaterThan(metric(text, "parley_store_commit_seconds_count"));
+            assertThat(after).contains("parley_store_commit_seconds_bucket{le=\"0.001\"}");
         }
     }
 

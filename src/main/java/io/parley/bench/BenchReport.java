@@ -185,6 +185,12 @@ public record BenchReport(
                 serverCost.deliveries(), serverCost.total(MetricsReader.DELIVERIES).stream()
                         .mapToObj(count -> String.valueOf(Math.round(count))).findFirst().orElse("n/a"),
                 nodes.isEmpty() ? "" : ", summed over the " + nodes.size() + " nodes");
+        if (serverCost.commitMillis().isPresent()) {
+            out.printf(Locale.ROOT, "             store commit before delivery: %s ms per batch on average over %s"
+                            + " batches (parley_store_commit_seconds)%n",
+                    figure(serverCost.commitMillis()), serverCost.total(MetricsReader.COMMITS).stream()
+                            .mapToObj(count -> String.valueOf(Math.round(count))).findFirst().orElse("n/a"));
+        }
     }
 
     /** A figure to three significant digits, or "n/a" when it is not known. */

@@ -29,6 +29,9 @@ public final class MetricsReader implements AutoCloseable {
     public static final String BYTES_SENT = "parley_bytes_sent_total";
     public static final String DELIVERIES = "parley_deliveries_total";
     public static final String CPU_SECONDS = "process_cpu_time_seconds_total";
+    /** Time spent writing batches of sends to the store, and how many batches: the commit before delivery. */
+    public static final String COMMIT_SECONDS = "parley_store_commit_seconds_sum";
+    public static final String COMMITS = "parley_store_commit_seconds_count";
 
     private static final Duration TIMEOUT = Duration.ofSeconds(5);
 

@@ -98,6 +98,17 @@ public record ServerCost(String unavailable, long deliveries, Map<String, Double
         return seconds.isPresent() ? OptionalDouble.of(seconds.getAsDouble() * 1e6) : OptionalDouble.empty();
     }
 
+    /**
+     * The mean time a batch of sends took to be stored and committed over the window, in milliseconds:
+     * what every message waited before its first delivery; empty when no batch was stored.
+     */
+    public OptionalDouble commitMillis() {
+        OptionalDouble seconds = total(MetricsReader.COMMIT_SECONDS);
+        OptionalDouble batches = total(MetricsReader.COMMITS);
+        return seconds.isPresent() && batches.isPresent() && batches.getAsDouble() > 0
+                ? OptionalDouble.of(seconds.getAsDouble() * 1e3 / batches.getAsDouble()) : OptionalDouble.empty();
+    }
+
     /** The counter's increase over the window; empty when not known. */
     public OptionalDouble total(String metric) {
         Double increase = window.get(metric);

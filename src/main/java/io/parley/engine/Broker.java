@@ -5,6 +5,7 @@ import io.parley.store.StoredMessage;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.LongConsumer;
 
 /**
  * The engine as the chat layer sees it: joins, leaves, sends, polls and history reads of rooms, on
@@ -167,6 +168,13 @@ public interface Broker extends AutoCloseable {
 
     /** Messages handed to this node's subscribers and polls since it started; for metrics. */
     long deliveryCount();
+
+    /**
+     * Has {@code nanos} told, on the sequencer thread, how long each batch of sends took to be written
+     * to the store: the commit every message waits for before anyone sees it. For metrics; it must be
+     * cheap and must not block. Set it before traffic starts; the last one set wins.
+     */
+    void onCommit(LongConsumer nanos);
 
     /** Stops taking requests, finishes (stores and answers) those already taken, then stops. */
     @Override

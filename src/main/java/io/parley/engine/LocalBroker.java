@@ -197,8 +197,10 @@ public final class LocalBroker extends SequencedBroker {
         if (messages.isEmpty()) {
             return;
         }
+        long commitStart = System.nanoTime();
         try {
             store.append(messages);
+            committed(commitStart);
         } catch (StoreException e) {
             log.error("storing {} messages failed; their senders are told to retry", messages.size(), e);
             publishes.forEach(p -> fail(p, Failure.STORE_UNAVAILABLE, tasks));

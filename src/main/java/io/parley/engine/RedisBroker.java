@@ -333,8 +333,10 @@ public final class RedisBroker extends SequencedBroker {
             return;
         }
         List<PostgresHistoryStore.Sequenced> outcomes;
+        long commitStart = System.nanoTime();
         try {
             outcomes = postgres.sequence(drafts);
+            committed(commitStart);
         } catch (StoreException e) {
             log.error("storing {} messages failed; their senders are told to retry", drafts.size(), e);
             publishes.forEach(p -> fail(p, Failure.STORE_UNAVAILABLE, tasks));

@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -22,6 +23,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongConsumer;
 
 /**
  * What both brokers share: the queue of commands, the one sequencer thread that drains it in
@@ -52,6 +54,8 @@ abstract class SequencedBroker implements Broker {
     final int recentCapacity;
     final LongAdder storedCount = new LongAdder();
     final LongAdder deliveryCount = new LongAdder();
+    /** Told how long each batch's write to the store took; set once, before traffic, by the metrics. */
+    private volatile LongConsumer commitNanos = nanos -> { };
     final FanOut fanOut;
     final Replays replays;
     final BlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
@@ -161,6 +165,16 @@ abstract class SequencedBroker implements Broker {
     @Override
     public final long deliveryCount() {
         return deliveryCount.sum();
+    }
+
+    @Override
+    public final void onCommit(LongConsumer nanos) {
+        this.commitNanos = Objects.requireNonNull(nanos);
+    }
+
+    /** Reports a batch's store write that began at {@code startNanos} and has just ended. Sequencer thread. */
+    final void committed(long startNanos) {
+        commitNanos.accept(System.nanoTime() - startNanos);
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.parley.transport;
 import com.sun.management.OperatingSystemMXBean;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
@@ -13,7 +14,11 @@ import io.netty.channel.group.ChannelGroup;
 import io.parley.engine.Broker;
 
 import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.stream.LongStream;
 
 /**
  * What {@code GET /metrics} shows, in the Prometheus text format: traffic on the sockets, HTTP
@@ -26,6 +31,10 @@ import java.util.concurrent.atomic.LongAdder;
  * way, so nothing on the hot path knows about Micrometer.
  */
 final class ServerMetrics {
+
+    /** Bucket bounds of {@code parley_store_commit_seconds}: from a fast SQLite commit to a stalled disk. */
+    private static final Duration[] COMMIT_BUCKETS = LongStream.of(100, 250, 500, 1_000, 2_500, 5_000, 10_000,
+            25_000, 100_000, 1_000_000).mapToObj(micros -> Duration.of(micros, ChronoUnit.MICROS)).toArray(Duration[]::new);
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final LongAdder bytesReceived = new LongAdder();
@@ -43,6 +52,13 @@ final class ServerMetrics {
                 .description("Chat messages written to the store").register(registry);
         FunctionCounter.builder("parley.deliveries", broker, Broker::deliveryCount)
                 .description("Chat messages handed to WebSocket members and to HTTP polls").register(registry);
+        // The commit every message waits for before delivery (docs/BENCHMARKS.md, "The commit before
+        // delivery"): a few fixed buckets rather than a percentile histogram's seventy lines a scrape.
+        Timer commits = Timer.builder("parley.store.commit")
+                .description("Time to write one batch of sends to the store, commit included, before any delivery")
+                .serviceLevelObjectives(COMMIT_BUCKETS)
+                .register(registry);
+        broker.onCommit(nanos -> commits.record(nanos, TimeUnit.NANOSECONDS));
         Gauge.builder("parley.connections", webSockets, ChannelGroup::size)
                 .tag("transport", "websocket").description("Open WebSocket connections").register(registry);
         Gauge.builder("parley.connections", connections, c -> Math.max(0, c.open() - webSockets.size()))

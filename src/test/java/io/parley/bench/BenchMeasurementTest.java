@@ -69,6 +69,19 @@ class BenchMeasurementTest {
         assertThat(cost.bytesPerDelivery()).hasValue(250.0);
         assertThat(cost.cpuMicrosPerDelivery().getAsDouble()).isCloseTo(200.0, within(1e-6));
         assertThat(cost.total(MetricsReader.DELIVERIES)).hasValue(1_000.0);
+        assertThat(cost.commitMillis()).as("no commit counters, no commit figure").isEmpty();
+    }
+
+    @Test
+    void theCommitFigureIsTheWindowsCommitTimeOverItsBatches() {
+        ServerCost cost = ServerCost.between(
+                Map.of(MetricsReader.COMMIT_SECONDS, 1.0, MetricsReader.COMMITS, 100.0),
+                Map.of(MetricsReader.COMMIT_SECONDS, 1.05, MetricsReader.COMMITS, 300.0), 1_000, Map.of());
+
+        assertThat(cost.commitMillis().getAsDouble()).as("50 ms over 200 batches").isCloseTo(0.25, within(1e-9));
+        assertThat(ServerCost.between(Map.of(MetricsReader.COMMIT_SECONDS, 1.0, MetricsReader.COMMITS, 100.0),
+                Map.of(MetricsReader.COMMIT_SECONDS, 1.0, MetricsReader.COMMITS, 100.0), 0, Map.of()).commitMillis())
+                .as("no batch in the window").isEmpty();
     }
 
     @Test

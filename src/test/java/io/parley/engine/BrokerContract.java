@@ -331,6 +331,22 @@ abstract class BrokerContract {
     }
 
     @Test
+    void eachStoredBatchReportsHowLongItsCommitTookBeforeItIsAcknowledged() throws Exception {
+        List<Long> commits = Collections.synchronizedList(new ArrayList<>());
+        broker.onCommit(commits::add);
+        Member watcher = new Member(1);
+        watcher.join("timed", -1);
+
+        publish("timed", "guest:ada", "c1", "first");
+        assertThat(commits).as("reported before the ack").hasSize(1);
+        publish("timed", "guest:ada", "c2", "second");
+
+        assertThat(commits).as("one report per batch written").hasSize(2)
+                .allSatisfy(nanos -> assertThat(nanos).isPositive());
+        watcher.awaitFrames(f -> f.size() >= 2);
+    }
+
+    @Test
     void aResendOfAStoredIdIsAnsweredWithTheOriginalAndStoresNothing() throws Exception {
         Member watcher = new Member(1);
         watcher.join("hall", -1);
