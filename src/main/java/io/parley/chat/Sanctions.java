@@ -77,7 +77,7 @@ public final class Sanctions implements AutoCloseable {
     /** Longest timeout a moderator may give: two weeks. */
     public static final int MAX_TIMEOUT_SECONDS = 14 * 24 * 3600;
     /** Moderators' requests the worker may hold (waiting or running); past it one is refused {@code overloaded}. */
-    static final int QUEUE = 256;
+    public static final int QUEUE = 256;
     /** What a refused moderator is told to wait before trying again. */
     private static final long RETRY_AFTER_MILLIS = 1000;
 
