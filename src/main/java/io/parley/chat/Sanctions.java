@@ -55,9 +55,9 @@ import java.util.function.Supplier;
  * the audit entry of a deletion each take one of {@value #QUEUE} places until the worker is done with
  * it; with every place taken a new one is refused {@code overloaded} at once (503 with
  * {@code Retry-After} over HTTP), and one accepted is never dropped. Why {@value #QUEUE}: a ban is a
- * write, a full re-read, a notice and an audit row, 1.5 ms on SQLite with a few hundred bans (measured
- * in {@code SanctionsBoundsTest}: 256 in 0.4 s), so the last of {@value #QUEUE} is enforced within about
- * half a second; hundreds of human moderators acting at once stay below it, and a bot past it learns
+ * write, a full re-read, a notice and an audit row, 1.3 to 4.5 ms on SQLite with a few hundred bans
+ * (measured in {@code SanctionsBoundsTest} on 2 shared cores: 256 in 0.3 to 1.2 s), so the last of
+ * {@value #QUEUE} is enforced within about a second; hundreds of human moderators acting at once stay below it, and a bot past it learns
  * at once to slow down instead of pushing everyone's bans seconds back. Memory is no concern at that
  * size (a few hundred bytes a request).
  *
