@@ -57,9 +57,9 @@ import java.util.function.Supplier;
  * {@code Retry-After} over HTTP), and one accepted is never dropped. Why {@value #QUEUE}: a ban is a
  * write, a full re-read, a notice and an audit row, 1.3 to 4.5 ms on SQLite with a few hundred bans
  * (measured in {@code SanctionsBoundsTest} on 2 shared cores: 256 in 0.3 to 1.2 s), so the last of
- * {@value #QUEUE} is enforced within about a second; hundreds of human moderators acting at once stay below it, and a bot past it learns
- * at once to slow down instead of pushing everyone's bans seconds back. Memory is no concern at that
- * size (a few hundred bytes a request).
+ * {@value #QUEUE} is enforced within about a second; hundreds of human moderators acting at once stay
+ * below it, and a bot past it learns at once to slow down instead of pushing everyone's bans seconds
+ * back. Memory is no concern at that size (a few hundred bytes a request).
  *
  * <p><b>Threads.</b> Lookups run on event loops and read a snapshot (a volatile map, replaced whole on
  * each read, never changed). Database work runs on one {@code parley-sanctions} thread, which holds at
