@@ -1,6 +1,7 @@
 package io.parley;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.parley.chat.Sanctions;
 import io.parley.config.ServerConfig;
 import io.parley.config.ServerConfig.Access;
 import io.parley.testing.ApiClient;
@@ -13,6 +14,9 @@ import org.junit.jupiter.api.io.TempDir;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -473,6 +477,62 @@ class ModerationTest {
         // Another room's log is its own.
         mod.send(Map.of("type", "audit", "room", "elsewhere"));
         assertThat(mod.expect("audit").path("entries").size()).isZero();
+    }
+
+    @Test
+    void moderationPastItsQueueIsRefusedOverloadedOnBothTransportsAndEveryBanAcceptedHolds() throws Exception {
+        TestServer server = open(TestServer.start(dir, c -> TestServer.UNTHROTTLED.apply(withTokens().apply(c))
+                .withSqliteBusyTimeout(Duration.ofSeconds(30))));
+        WsClient mod = open(withToken(server, ADMIN));
+        int refused = 20;
+        // Another process holds the database's write lock: the first ban waits for it on the sanctions
+        // thread, the next ones wait behind it until the queue is full, and the rest are refused at once.
+        try (Connection other = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("parley.db"));
+             Statement st = other.createStatement()) {
+            st.execute("BEGIN EXCLUSIVE");
+            for (int i = 0; i < Sanctions.QUEUE + refused; i++) {
+                mod.send(Map.of("type", "ban", "room", "lobby", "user", "guest:u" + i, "ref", i));
+            }
+            List<JsonNode> errors = mod.take(refused, m -> m.path("type").asText().equals("error"));
+            for (JsonNode e : errors) {
+                assertThat(e.path("code").asText()).as(e.toString()).isEqualTo("overloaded");
+                assertThat(e.path("request").asText()).isEqualTo("ban");
+                assertThat(e.path("retryAfter").asLong()).isPositive();
+                assertThat(e.path("ref").asInt()).isGreaterThanOrEqualTo(Sanctions.QUEUE);
+            }
+            try (ApiClient api = new ApiClient(server.port())) {
+                HttpResponse<String> late = httpPost(api, "/api/rooms/lobby/bans", "{\"user\": \"guest:late\"}",
+                        "Authorization", "Bearer " + ADMIN);
+                assertThat(late.statusCode()).as(late.body()).isEqualTo(503);
+                assertThat(late.headers().firstValue("Retry-After")).hasValue("1");
+                assertThat(ApiClient.json(late).path("code").asText()).isEqualTo("overloaded");
+            }
+            st.execute("ROLLBACK");
+        }
+        // Every ban accepted is done, in order, and holds.
+        List<JsonNode> done = mod.take(Sanctions.QUEUE, m -> m.path("type").asText().equals("moderated"));
+        for (int i = 0; i < Sanctions.QUEUE; i++) {
+            assertThat(done.get(i).path("ref").asInt()).isEqualTo(i);
+        }
+        for (String name : List.of("u0", "u" + (Sanctions.QUEUE - 1))) {
+            WsClient banned = open(WsClient.hello(server.chatUri(), name));
+            banned.send(Map.of("type", "join", "room", "lobby"));
+            assertThat(errorCode(banned)).as(name).isEqualTo("banned");
+        }
+        WsClient late = open(WsClient.hello(server.chatUri(), "late"));
+        assertThat(late.join("lobby").path("room").asText()).isEqualTo("lobby");
+
+        // A deletion takes a place for its audit entry until answered; one that deletes nothing gives it
+        // back. In waves of 50, well below the queue: more than the queue in all, none refused.
+        for (int wave = 0; wave < 6; wave++) {
+            for (int i = 0; i < 50; i++) {
+                mod.send(Map.of("type", "delete", "room", "lobby", "seq", 999_999, "ref", i));
+            }
+            List<JsonNode> nothing = mod.take(50, m -> m.path("type").asText().equals("error"));
+            assertThat(nothing).allSatisfy(e -> assertThat(e.path("code").asText()).isEqualTo("no_such_message"));
+        }
+        mod.send(Map.of("type", "ban", "room", "lobby", "user", "guest:late", "ref", "after"));
+        assertThat(mod.expect("moderated").path("ref").asText()).isEqualTo("after");
     }
 
     static void assertTombstoned(JsonNode message) {

@@ -163,10 +163,14 @@ public final class RoomRequests {
     private void tombstone(Identity who, String room, long after, long upTo, Executor replyOn,
                            DeleteListener listener) {
         requireModerator(who, room);
+        // The audit entry's place is taken before the deletion: a deletion done is always logged.
+        sanctions.reserve();
         DeleteListener logged = new DeleteListener() {
             @Override
             public void deleted(Tombstones t) {
-                if (!t.seqs().isEmpty()) {
+                if (t.seqs().isEmpty()) {
+                    sanctions.release();
+                } else {
                     sanctions.audit(new AuditEntry(0, room, t.at(), t.by(), t.single() ? "delete" : "clear",
                             t.single() ? Long.toString(t.upTo()) : t.seqs().getFirst() + "-" + t.upTo(),
                             t.single() ? "" : t.seqs().size() + " messages"));
@@ -176,12 +180,14 @@ public final class RoomRequests {
 
             @Override
             public void failed(Failure failure) {
+                sanctions.release();
                 listener.failed(failure);
             }
         };
         try {
             broker.delete(replyOn, room, after, upTo, who.user(), logged);
         } catch (Refused e) {
+            sanctions.release();
             throw ChatSession.refused(e.failure());
         }
     }
