@@ -13,14 +13,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
@@ -57,7 +60,9 @@ public final class RoomAccess implements AutoCloseable {
     /** The backstop for a lost notice: how stale a node's view of another node's change can get. */
     public static final Duration RELOAD = Duration.ofSeconds(3);
     /** Changes waiting for the database at most; past it a change is refused {@code overloaded}. */
-    private static final int QUEUE = 1024;
+    static final int QUEUE = 1024;
+    /** Rooms whose own re-read may wait at once; past it one reload of every room serves the rest. */
+    static final int WAITING_ROOMS = 256;
     /** User ids: a token's {@code sub} is at most this long too. */
     private static final int MAX_USER_LENGTH = 256;
 
@@ -76,6 +81,14 @@ public final class RoomAccess implements AutoCloseable {
     private final Map<String, Set<Occupant>> occupants = new ConcurrentHashMap<>();
     private final ScheduledThreadPoolExecutor reloader;
     private final ThreadPoolExecutor worker;
+    /** The places of {@link #QUEUE}: taken on the caller's thread, given back by the worker when done. */
+    private final Semaphore places = new Semaphore(QUEUE);
+    /** Rooms whose re-read waits on the worker, not started yet: a notice for one of them needs no other. */
+    private final Set<String> waiting = ConcurrentHashMap.newKeySet();
+    /** How many {@link #waiting} holds, or is about to: kept beside it so that the bound is exact. */
+    private final AtomicInteger waitingCount = new AtomicInteger();
+    /** Whether a reload of every room waits on the worker, not started yet: it serves every notice too. */
+    private final AtomicBoolean reloadWaiting = new AtomicBoolean();
     private volatile Consumer<String> announcer = room -> { };
     /** Whether the last reload failed; the worker's alone. */
     private boolean reloadFailing;
@@ -87,10 +100,15 @@ public final class RoomAccess implements AutoCloseable {
      *                     false: an unknown room is {@code not_found}
      */
     public RoomAccess(RoomStore store, boolean createOnJoin, String threadPrefix) {
+        this(store, createOnJoin, threadPrefix, RELOAD);
+    }
+
+    /** As above, reloading every {@code reload} (tests: an hour, so that only the reads they ask for happen). */
+    RoomAccess(RoomStore store, boolean createOnJoin, String threadPrefix, Duration reload) {
         this.store = store;
         this.createOnJoin = createOnJoin;
         String name = threadPrefix + "-" + THREAD;
-        this.worker = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(QUEUE), r -> {
+        this.worker = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, name);
             t.setDaemon(true);
             return t;
@@ -101,8 +119,7 @@ public final class RoomAccess implements AutoCloseable {
             return t;
         });
         store.list().forEach(r -> rooms.put(r.name(), r));
-        reloader.scheduleWithFixedDelay(() -> onWorker(this::reloadAll), RELOAD.toMillis(), RELOAD.toMillis(),
-                TimeUnit.MILLISECONDS);
+        reloader.scheduleWithFixedDelay(this::reloadSoon, reload.toMillis(), reload.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Where a change made here is announced to the other nodes (a room name each); nowhere by default. */
@@ -110,9 +127,47 @@ public final class RoomAccess implements AutoCloseable {
         this.announcer = Objects.requireNonNull(announce);
     }
 
-    /** Another node changed {@code room}: read it again. Any thread; never blocks. */
+    /**
+     * Another node changed {@code room}: read it again, soon. Any thread (Lettuce's, for a notice from
+     * Redis); never blocks. A read that has not started yet, of this room or of every room, serves this
+     * notice too; past {@value #WAITING_ROOMS} rooms waiting, one reload of every room serves it.
+     */
     public void noticed(String room) {
-        onWorker(() -> apply(room, store.find(room)));
+        if (reloadWaiting.get() || waiting.contains(room)) {
+            return;
+        }
+        if (waitingCount.incrementAndGet() > WAITING_ROOMS) {
+            waitingCount.decrementAndGet();
+            reloadSoon();
+            return;
+        }
+        if (!waiting.add(room)) {
+            waitingCount.decrementAndGet();
+            return;
+        }
+        onWorker(() -> {
+            // Before the read: a notice from now on queues another, which reads after this one.
+            waiting.remove(room);
+            waitingCount.decrementAndGet();
+            apply(room, store.find(room));
+        });
+    }
+
+    /** Asks for a reload of every room (the timer, or a flood of notices); one waits at most. Never blocks. */
+    void reloadSoon() {
+        if (!reloadWaiting.compareAndSet(false, true)) {
+            return;
+        }
+        onWorker(() -> {
+            // Before the read, as for one room.
+            reloadWaiting.set(false);
+            reloadAll();
+        });
+    }
+
+    /** Rooms whose own re-read waits now; at most {@value #WAITING_ROOMS}. */
+    int roomsWaiting() {
+        return waiting.size();
     }
 
     // ---- checks: any thread, in memory ----
@@ -389,6 +444,9 @@ public final class RoomAccess implements AutoCloseable {
 
     /** Runs {@code write} on the worker, then reads the room back, caches it, re-checks its occupants, announces. */
     private CompletableFuture<RoomRecord> change(String room, Runnable write) {
+        if (!places.tryAcquire()) {
+            throw overloaded();
+        }
         CompletableFuture<RoomRecord> done = new CompletableFuture<>();
         try {
             worker.execute(() -> {
@@ -400,12 +458,20 @@ public final class RoomAccess implements AutoCloseable {
                     done.complete(now);
                 } catch (RuntimeException e) {
                     done.completeExceptionally(e);
+                } finally {
+                    places.release();
                 }
             });
         } catch (RejectedExecutionException e) {
-            throw new ChatException(ErrorCode.OVERLOADED, "too many room changes at once; retry with backoff");
+            // Closed: as before, refused like a full queue.
+            places.release();
+            throw overloaded();
         }
         return done;
+    }
+
+    private static ChatException overloaded() {
+        return new ChatException(ErrorCode.OVERLOADED, "too many room changes at once; retry with backoff");
     }
 
     /** What a change's failure is told as: its own refusal, or the database's. */
@@ -467,7 +533,7 @@ public final class RoomAccess implements AutoCloseable {
                 }
             });
         } catch (RejectedExecutionException e) {
-            // The periodic reload catches up with whatever this was.
+            // Closed: nothing is checked here any more.
         }
     }
 

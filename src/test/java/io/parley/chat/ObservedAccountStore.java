@@ -102,7 +102,7 @@ final class ObservedAccountStore implements InvocationHandler {
             released.countDown();
         }
 
-        private void hold() throws InterruptedException {
+        void hold() throws InterruptedException {
             held.countDown();
             if (!released.await(30, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("the test never let the held call go");
