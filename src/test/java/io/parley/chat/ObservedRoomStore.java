@@ -25,6 +25,7 @@ final class ObservedRoomStore implements RoomStore {
     private final AtomicInteger allFinds = new AtomicInteger();
     private final AtomicInteger lists = new AtomicInteger();
     private final AtomicReference<Held> next = new AtomicReference<>();
+    private volatile ObservedAccountStore.Hold writes;
 
     private record Held(String room, ObservedAccountStore.Hold hold) { }
 
@@ -52,6 +53,13 @@ final class ObservedRoomStore implements RoomStore {
     ObservedAccountStore.Hold holdNextFind(String room) {
         ObservedAccountStore.Hold hold = new ObservedAccountStore.Hold();
         next.set(new Held(room, hold));
+        return hold;
+    }
+
+    /** Holds every write of a room's settings, before it writes, until {@link ObservedAccountStore.Hold#release}. */
+    ObservedAccountStore.Hold holdWrites() {
+        ObservedAccountStore.Hold hold = new ObservedAccountStore.Hold();
+        writes = hold;
         return hold;
     }
 
@@ -84,6 +92,14 @@ final class ObservedRoomStore implements RoomStore {
 
     @Override
     public boolean setSettings(String room, String kind, String write) {
+        ObservedAccountStore.Hold hold = writes;
+        if (hold != null) {
+            try {
+                hold.hold();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         return real.setSettings(room, kind, write);
     }
 
