@@ -46,12 +46,33 @@ import java.util.function.Consumer;
  * on this node's {@value #THREAD} thread (write, read back, replace the cached record), then announced
  * ({@link #announceWith}: over Redis between nodes, see {@code RoomNotices}); a node that hears of it
  * reads that room again. Every {@link #RELOAD} each node reads every room again, the backstop for a
- * lost notice. Whoever is in a room on this node is checked again whenever its record changes, and a
- * session that may no longer read it is taken out with a {@code removed} event.
+ * notice lost on the way (Redis down). Whoever is in a room on this node is checked again whenever its
+ * record changes, and a session that may no longer read it is taken out with a {@code removed} event.
  *
- * <p><b>Threads.</b> Checks run on event loops and read the map of immutable records. Changes, notices
- * and reloads run on the one {@value #THREAD} thread, so they apply in order; their futures complete
- * there, and callers hop back to their loop. The occupants' re-checks are posted to each one's loop.
+ * <p><b>Re-reads coalesce.</b> A notice of room R queues a read of R only if none waits already; the
+ * waiting one takes R off {@link #waiting} just before it reads, so a notice heard after that queues
+ * exactly one more, and a change written before its notice is always read by a read that starts after
+ * the notice. The reload of every room (the timer's) coalesces the same way ({@link #reloadSoon}), and
+ * while one waits it serves every notice. At most {@value #WAITING_ROOMS} rooms wait for a read of
+ * their own; a notice of one more asks for the reload of every room instead, so a flood of made-up
+ * names (a looping or hostile publisher on the channel) costs at most that many reads of one room and
+ * one of every room at a time, a set of at most that many names (64 characters each), and loses
+ * nothing. Why {@value #WAITING_ROOMS}: a read of one room is one indexed query (257 of them and a
+ * reload of a few rooms took 30 to 60 ms on SQLite on 2 shared cores, {@code RoomAccessBoundsTest}),
+ * so a change queued behind them waits well under a second; honest notices are a few a second, far
+ * below it, and past it one full read serves any number of rooms. No notice is ever dropped: the
+ * worker's queue is unbounded, bounded instead by what may enter it.
+ *
+ * <p><b>Changes are bounded.</b> A change takes one of {@value #QUEUE} places until the worker is done
+ * with it; with every place taken a new one is refused {@code overloaded} at once. Notices take no
+ * place, so a flood of them never refuses a change, and a full queue of changes never drops a notice.
+ *
+ * <p><b>Threads.</b> Checks run on event loops and read the map of immutable records. Changes, notices'
+ * reads and reloads run on the one {@value #THREAD} thread, so they apply in order; its queue holds at
+ * most {@value #QUEUE} changes, {@value #WAITING_ROOMS} reads of one room and one reload. Futures
+ * complete there, and callers hop back to their loop. Notices are heard on Lettuce's thread and only
+ * mark a read; the timer thread only asks for a reload. The occupants' re-checks are posted to each
+ * one's loop.
  */
 public final class RoomAccess implements AutoCloseable {
 
