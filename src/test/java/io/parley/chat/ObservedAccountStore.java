@@ -16,7 +16,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@link Sanctions}' bounds: every call goes to the real store and does what it does; this only counts
  * the full reads of the bans ({@code sanctions}), and can hold the next such read (after it has read,
  * so that what it read is already stale) or every write of a sanction (before it writes) until the test
- * lets go. A decorator, not a mock: nothing is answered in the store's place.
+ * lets go. A decorator, not a mock: nothing is answered in the store's place. Its {@link Hold} serves
+ * {@link ObservedRoomStore} too.
  *
  * <p>Threads: any; the held call waits on the thread that made it (the sanctions worker).
  */
