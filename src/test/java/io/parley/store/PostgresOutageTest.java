@@ -1,7 +1,9 @@
 package io.parley.store;
 
 import io.parley.testing.PostgresProcess;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -29,20 +31,33 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * PostgreSQL goes away under a running store (killed as a crash would) and comes back: every call in
  * between fails fast with StoreException instead of hanging the engine's sequencer, and the same
  * store works again, with everything committed before, once PostgreSQL is back. This class kills its
- * own server, so it shares it with no other.
+ * own server, so it shares it with no other class; its tests share it, each with its own database,
+ * and each starts it again if the one before left it stopped.
  */
 class PostgresOutageTest {
 
     /** The brief's bound for a call against a PostgreSQL that is down (the pool's timeout is 2 s). */
     private static final Duration FAIL_FAST = Duration.ofSeconds(3);
 
-    private PostgresProcess postgres;
+    private static PostgresProcess postgres;
     private PostgresHistoryStore store;
+
+    @BeforeAll
+    static void launch() {
+        assumeTrue(PostgresProcess.unavailableReason() == null, PostgresProcess.unavailableReason());
+        postgres = PostgresProcess.launch();
+    }
+
+    @AfterAll
+    static void close() {
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
 
     @BeforeEach
     void start() {
-        assumeTrue(PostgresProcess.unavailableReason() == null, PostgresProcess.unavailableReason());
-        postgres = PostgresProcess.launch();
+        postgres.start();
         store = PostgresHistoryStore.open(PostgresUrl.parse(postgres.createDatabase()));
     }
 
@@ -50,9 +65,6 @@ class PostgresOutageTest {
     void stop() {
         if (store != null) {
             store.close();
-        }
-        if (postgres != null) {
-            postgres.close();
         }
     }
 
