@@ -10,6 +10,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.function.UnaryOperator;
 import java.util.stream.LongStream;
@@ -122,9 +123,14 @@ class RoomsBrowserTest {
         assertThat(ada.script("return document.getElementById('older').dataset.state")).isEqualTo("start");
     }
 
+    /**
+     * A presence grace of 3 s instead of the default 10: bob's second connection and then bob himself
+     * linger in the list for a grace each before they go, and waiting out two 10 s graces was most of
+     * this test's time. Ada's page is back within about a second of its relay coming up.
+     */
     @Test
     void membersAreListedByNameAndAReconnectPrintsNoJoinedLine() throws Exception {
-        TestServer server = start(c -> c);
+        TestServer server = start(c -> c.withPresenceGrace(Duration.ofSeconds(3)));
         Relay relay = pages.closedAfter(new Relay(server.port()));
         ChatPage ada = pages.open(relay.uri("/"));
         ada.join("ada", "lobby");

@@ -41,7 +41,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class LongPollSoakTest {
 
-    static final int DEFAULT_SECONDS = 20;
+    static final int DEFAULT_SECONDS = 15;
     private static final int SECONDS = Integer.getInteger("parley.soak.seconds", DEFAULT_SECONDS);
     private static final long SEED = Long.getLong("parley.soak.seed", 5L);
     private static final int CLIENTS = 12;

@@ -1,7 +1,9 @@
 package io.parley.store;
 
 import io.parley.testing.PostgresProcess;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -9,7 +11,16 @@ import org.junit.jupiter.api.function.Executable;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -20,20 +31,33 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * PostgreSQL goes away under a running store (killed as a crash would) and comes back: every call in
  * between fails fast with StoreException instead of hanging the engine's sequencer, and the same
  * store works again, with everything committed before, once PostgreSQL is back. This class kills its
- * own server, so it shares it with no other.
+ * own server, so it shares it with no other class; its tests share it, each with its own database,
+ * and each starts it again if the one before left it stopped.
  */
 class PostgresOutageTest {
 
     /** The brief's bound for a call against a PostgreSQL that is down (the pool's timeout is 2 s). */
     private static final Duration FAIL_FAST = Duration.ofSeconds(3);
 
-    private PostgresProcess postgres;
+    private static PostgresProcess postgres;
     private PostgresHistoryStore store;
+
+    @BeforeAll
+    static void launch() {
+        assumeTrue(PostgresProcess.unavailableReason() == null, PostgresProcess.unavailableReason());
+        postgres = PostgresProcess.launch();
+    }
+
+    @AfterAll
+    static void close() {
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
 
     @BeforeEach
     void start() {
-        assumeTrue(PostgresProcess.unavailableReason() == null, PostgresProcess.unavailableReason());
-        postgres = PostgresProcess.launch();
+        postgres.start();
         store = PostgresHistoryStore.open(PostgresUrl.parse(postgres.createDatabase()));
     }
 
@@ -42,22 +66,36 @@ class PostgresOutageTest {
         if (store != null) {
             store.close();
         }
-        if (postgres != null) {
-            postgres.close();
-        }
     }
 
     @Test
-    void callsFailFastWhilePostgresIsDownAndWorkAgainWhenItIsBack() throws InterruptedException {
+    void callsFailFastWhilePostgresIsDownAndWorkAgainWhenItIsBack() throws Exception {
         store.append(HistoryStoreContract.messages("lobby", 1, 3));
 
         postgres.stop();
+        // The first call meets the pooled connection PostgreSQL broke; the others then wait for one the
+        // pool cannot open. Those four run at once, each timed on its own: one after another they took
+        // the pool's 2 s each.
         assertFailsFast("append", () -> store.append(List.of(HistoryStoreContract.message("lobby", 4))));
-        assertFailsFast("latest", () -> store.latest("lobby", 10));
-        assertFailsFast("findSent", () -> store.findSent("lobby", "guest:ann", "id-1"));
-        assertFailsFast("loadTail", () -> store.loadTail("lobby", 10));
-        assertFailsFast("sequence", () -> store.sequence(List.of(
+        Map<String, Executable> calls = new LinkedHashMap<>();
+        calls.put("latest", () -> store.latest("lobby", 10));
+        calls.put("findSent", () -> store.findSent("lobby", "guest:ann", "id-1"));
+        calls.put("loadTail", () -> store.loadTail("lobby", 10));
+        calls.put("sequence", () -> store.sequence(List.of(
                 new PostgresHistoryStore.Draft("lobby", "x", "guest:ann", "ann", "hi", 1))));
+        try (ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> running = new ArrayList<>();
+            calls.forEach((call, work) -> running.add(callers.submit(() -> assertFailsFast(call, work))));
+            for (Future<?> f : running) {
+                try {
+                    f.get(20, TimeUnit.SECONDS);
+                } catch (ExecutionException e) {
+                    throw e.getCause() instanceof AssertionError a ? a : new AssertionError(e.getCause());
+                } catch (TimeoutException e) {
+                    throw new AssertionError("a call against a PostgreSQL that is down still runs after 20 s", e);
+                }
+            }
+        }
 
         postgres.start();
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
