@@ -49,9 +49,14 @@ final class BenchIdleCommand implements Callable<Integer> {
             description = "How long to hold the connections once joined; RSS is read at the end (default: ${DEFAULT-VALUE}).")
     int holdSeconds;
 
+    /** Source addresses in 127.0.0.0/16 with a last byte of 1 to 254. */
+    private static final int MAX_SOURCES = 65_000;
+
     @Option(names = "--source-addresses", paramLabel = "K", defaultValue = "1",
-            description = {"Connect from 127.0.0.1 ... 127.0.0.K in turn (loopback servers only): a server keeps a"
-                    + " tenth of --max-connections for addresses other than a busy one (default: ${DEFAULT-VALUE})."})
+            description = {"Connect from K loopback addresses in turn, 127.0.0.1, 127.0.0.2, ... 127.0.1.1, ..."
+                    + " (up to 65,000; loopback servers only): a server keeps the last tenth of --max-connections"
+                    + " for addresses holding fewer than 4, so near its limit each address must hold only a few"
+                    + " (default: ${DEFAULT-VALUE})."})
     int sourceAddresses;
 
     @Option(names = "--server-pid", paramLabel = "PID", defaultValue = "-1",
@@ -62,10 +67,10 @@ final class BenchIdleCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         URI url = server.get();
         if (connections < 1 || roomSize < 1 || connectRate < 1 || holdSeconds < 0 || sourceAddresses < 1
-                || sourceAddresses > 254) {
+                || sourceAddresses > MAX_SOURCES) {
             throw new ParameterException(spec.commandLine(),
                     "--connections, --room-size and --connect-rate must be positive, --hold not negative,"
-                            + " --source-addresses 1 to 254");
+                            + " --source-addresses 1 to " + MAX_SOURCES);
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter progress = spec.commandLine().getErr();
@@ -94,8 +99,12 @@ final class BenchIdleCommand implements Callable<Integer> {
             return List.of();
         }
         List<InetSocketAddress> sources = new ArrayList<>();
-        for (int k = 1; k <= sourceAddresses; k++) {
-            sources.add(new InetSocketAddress("127.0.0." + k, 0));
+        // 127.0.0.0/8 is all loopback; last bytes 0 and 255 are left out, so that none looks like a
+        // network or broadcast address to whoever reads the server's logs.
+        for (int n = 1; sources.size() < sourceAddresses; n++) {
+            if ((n & 0xff) != 0 && (n & 0xff) != 0xff) {
+                sources.add(new InetSocketAddress("127.0." + (n >> 8) + "." + (n & 0xff), 0));
+            }
         }
         return sources;
     }

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class BenchIdleCommandTest {
 
-    private static final String HELD = "parley_connections{transport=\"websocket\"} 30.0";
+    private static final String HELD = "parley_connections{transport=\"websocket\"} 300.0";
 
     @TempDir
     Path dataDir;
@@ -34,8 +34,9 @@ class BenchIdleCommandTest {
             CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> ParleyCommand.commandLine()
                     .setOut(new PrintWriter(out))
                     .setErr(new PrintWriter(progress))
-                    .execute("bench", "idle", "--url", server.chatUri().toString(), "--connections", "30",
-                            "--room-size", "10", "--source-addresses", "2", "--hold", "5",
+                    // 300 source addresses: past 127.0.0.254 they go on in 127.0.1.x, one connection each.
+                    .execute("bench", "idle", "--url", server.chatUri().toString(), "--connections", "300",
+                            "--room-size", "100", "--source-addresses", "300", "--hold", "5",
                             "--server-pid", String.valueOf(ProcessHandle.current().pid())));
 
             // While held, the server counts every one of them as an open WebSocket.
@@ -49,7 +50,7 @@ class BenchIdleCommandTest {
             assertThat(metrics).as(progress.toString()).contains(HELD);
 
             assertThat(exit.get(60, TimeUnit.SECONDS)).as(out + "" + progress).isZero();
-            assertThat(out.toString()).contains("connections joined 30, failed 0, dropped while held 0")
+            assertThat(out.toString()).contains("connections joined 300, failed 0, dropped while held 0")
                     .containsPattern("server RSS before [0-9.]+ MB, with them [0-9.]+ MB: -?[0-9.]+ KB per connection");
         }
     }
