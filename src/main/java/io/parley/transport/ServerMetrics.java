@@ -52,8 +52,8 @@ final class ServerMetrics {
                 .description("Chat messages written to the store").register(registry);
         FunctionCounter.builder("parley.deliveries", broker, Broker::deliveryCount)
                 .description("Chat messages handed to WebSocket members and to HTTP polls").register(registry);
-        // The commit every message waits for before delivery (docs/BENCHMARKS.md, "The commit before
-        // delivery"): a few fixed buckets rather than a percentile histogram's seventy lines a scrape.
+        // The commit every message waits for before delivery (docs/BENCHMARKS.md, "Latency at a fixed
+        // rate"): a few fixed buckets rather than a percentile histogram's seventy lines a scrape.
         Timer commits = Timer.builder("parley.store.commit")
                 .description("Time to write one batch of sends to the store, commit included, before any delivery")
                 .serviceLevelObjectives(COMMIT_BUCKETS)
