@@ -5,6 +5,8 @@ import io.parley.bench.BenchReport;
 import io.parley.bench.BenchRun;
 import io.parley.bench.BenchTransport;
 import io.parley.bench.JoinRun;
+import io.parley.bench.LeanWebSocketTransport;
+import io.parley.bench.LoopbackSources;
 import io.parley.bench.ServerAddress;
 import io.parley.bench.SpreadTransport;
 import io.parley.bench.MetricsReader;
@@ -14,6 +16,7 @@ import io.parley.bench.WebSocketClientKind;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.math.BigDecimal;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -113,6 +116,12 @@ public final class BenchCommand implements Callable<Integer> {
                     + " 0 for none (default: ${DEFAULT-VALUE})."})
     int joinsWarmup;
 
+    @Option(names = "--source-addresses", paramLabel = "K", defaultValue = "1",
+            description = {"With --joins-only: connect from K loopback addresses in turn (127.0.0.1, 127.0.0.2,"
+                    + " ...; up to 65,000; loopback servers only): near its limit a server keeps the last tenth of"
+                    + " its connections for addresses holding fewer than 4 (default: ${DEFAULT-VALUE})."})
+    int sourceAddresses;
+
     @Option(names = "--client", paramLabel = "lean|jdk", defaultValue = "lean",
             description = {"WebSocket client: lean (Netty, reads deliveries without decoding them, checks every"
                     + " member's seq; ws:// only) or jdk (java.net.http: an independent second check, at about"
@@ -166,9 +175,19 @@ public final class BenchCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter progress = spec.commandLine().getErr();
+        if (sourceAddresses != 1 && (!joinsOnly || clientKind != WebSocketClientKind.LEAN)) {
+            throw new ParameterException(spec.commandLine(), "--source-addresses goes with --joins-only and the lean client");
+        }
         if (joinsOnly) {
-            try (BenchTransport transport = TransportKind.WEBSOCKET.open(url, token, clientKind, longPollWait,
-                    pollInterval)) {
+            List<InetSocketAddress> sources;
+            try {
+                sources = LoopbackSources.first(sourceAddresses);
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), e.getMessage());
+            }
+            try (BenchTransport transport = sources.isEmpty()
+                    ? TransportKind.WEBSOCKET.open(url, token, clientKind, longPollWait, pollInterval)
+                    : new LeanWebSocketTransport(url, token, sources)) {
                 JoinRun.Result result = JoinRun.run(parameters, transport, Math.max(0, joinsWarmup), progress);
                 result.print(out);
                 return result.passed() ? 0 : 1;

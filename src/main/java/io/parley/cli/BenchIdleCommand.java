@@ -2,11 +2,9 @@ package io.parley.cli;
 
 import io.parley.bench.IdleConnections;
 import io.parley.bench.LeanWebSocketTransport;
+import io.parley.bench.LoopbackSources;
 import java.io.PrintWriter;
-import java.net.InetSocketAddress;
 import java.net.URI;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -49,9 +47,6 @@ final class BenchIdleCommand implements Callable<Integer> {
             description = "How long to hold the connections once joined; RSS is read at the end (default: ${DEFAULT-VALUE}).")
     int holdSeconds;
 
-    /** Source addresses in 127.0.0.0/16 with a last byte of 1 to 254. */
-    private static final int MAX_SOURCES = 65_000;
-
     @Option(names = "--source-addresses", paramLabel = "K", defaultValue = "1",
             description = {"Connect from K loopback addresses in turn, 127.0.0.1, 127.0.0.2, ... 127.0.1.1, ..."
                     + " (up to 65,000; loopback servers only): a server keeps the last tenth of --max-connections"
@@ -67,17 +62,16 @@ final class BenchIdleCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         URI url = server.get();
         if (connections < 1 || roomSize < 1 || connectRate < 1 || holdSeconds < 0 || sourceAddresses < 1
-                || sourceAddresses > MAX_SOURCES) {
+                || sourceAddresses > LoopbackSources.MAX) {
             throw new ParameterException(spec.commandLine(),
                     "--connections, --room-size and --connect-rate must be positive, --hold not negative,"
-                            + " --source-addresses 1 to " + MAX_SOURCES);
+                            + " --source-addresses 1 to " + LoopbackSources.MAX);
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter progress = spec.commandLine().getErr();
         long before = serverPid > 0 ? IdleConnections.residentBytes(serverPid) : -1;
-        try (IdleConnections held = IdleConnections.open(new LeanWebSocketTransport(url, null, sources()),
-                connections,
-                roomSize, connectRate, progress)) {
+        try (IdleConnections held = IdleConnections.open(new LeanWebSocketTransport(url, null,
+                LoopbackSources.first(sourceAddresses)), connections, roomSize, connectRate, progress)) {
             progress.printf(Locale.ROOT, "parley bench idle: %d joined, %d failed; holding %d s%n",
                     held.joined(), held.failed(), holdSeconds);
             progress.flush();
@@ -92,20 +86,5 @@ final class BenchIdleCommand implements Callable<Integer> {
             out.flush();
             return held.failed() == 0 && held.dropped() == 0 ? 0 : 1;
         }
-    }
-
-    private List<InetSocketAddress> sources() {
-        if (sourceAddresses == 1) {
-            return List.of();
-        }
-        List<InetSocketAddress> sources = new ArrayList<>();
-        // 127.0.0.0/8 is all loopback; last bytes 0 and 255 are left out, so that none looks like a
-        // network or broadcast address to whoever reads the server's logs.
-        for (int n = 1; sources.size() < sourceAddresses; n++) {
-            if ((n & 0xff) != 0 && (n & 0xff) != 0xff) {
-                sources.add(new InetSocketAddress("127.0." + (n >> 8) + "." + (n & 0xff), 0));
-            }
-        }
-        return sources;
     }
 }

@@ -55,7 +55,7 @@ class BenchCommandTest {
                     .setOut(new PrintWriter(out))
                     .setErr(new PrintWriter(progress))
                     .execute("bench", "--url", server.chatUri().toString(), "--joins-only", "--subscribers", "10",
-                            "--connect-rate", "1000", "--joins-warmup", "20");
+                            "--connect-rate", "1000", "--joins-warmup", "20", "--source-addresses", "3");
 
             String report = out.toString();
             assertThat(exit).as(report + progress).isZero();
@@ -64,6 +64,16 @@ class BenchCommandTest {
             // Each member hears at least its own join named, and at most every join after its own.
             assertThat(number(report, "([0-9]+) after settling")).as(report).isBetween(10.0, 55.0);
         }
+    }
+
+    @Test
+    void sourceAddressesGoOnlyWithJoinsOnlyAndTheLeanClient() {
+        StringWriter err = new StringWriter();
+        int exit = ParleyCommand.commandLine().setErr(new PrintWriter(err))
+                .execute("bench", "--url", "ws://127.0.0.1:1/chat", "--source-addresses", "3");
+
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).contains("--source-addresses goes with --joins-only and the lean client");
     }
 
     @Test
