@@ -19,10 +19,8 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -102,14 +100,14 @@ public final class RoomAccess implements AutoCloseable {
     private final Map<String, Set<Occupant>> occupants = new ConcurrentHashMap<>();
     private final ScheduledThreadPoolExecutor reloader;
     private final ThreadPoolExecutor worker;
-    /** The places of {@link #QUEUE}: taken on the caller's thread, given back by the worker when done. */
-    private final Semaphore places = new Semaphore(QUEUE);
+    /** Changes, in {@link #QUEUE} places. */
+    private final BoundedRequests changes;
     /** Rooms whose re-read waits on the worker, not started yet: a notice for one of them needs no other. */
     private final Set<String> waiting = ConcurrentHashMap.newKeySet();
     /** How many {@link #waiting} holds, or is about to: kept beside it so that the bound is exact. */
     private final AtomicInteger waitingCount = new AtomicInteger();
-    /** Whether a reload of every room waits on the worker, not started yet: it serves every notice too. */
-    private final AtomicBoolean reloadWaiting = new AtomicBoolean();
+    /** Reloads of every room: one waits at most, and while it waits it serves every notice too. */
+    private final CoalescedRun reloads;
     private volatile Consumer<String> announcer = room -> { };
     /** Whether the last reload failed; the worker's alone. */
     private boolean reloadFailing;
@@ -139,6 +137,9 @@ public final class RoomAccess implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        // Closed, a change is refused like a full queue, as before there were places.
+        this.changes = new BoundedRequests(worker, QUEUE, RoomAccess::overloaded, RoomAccess::overloaded);
+        this.reloads = new CoalescedRun(this::onWorker, this::reloadAll);
         store.list().forEach(r -> rooms.put(r.name(), r));
         reloader.scheduleWithFixedDelay(this::reloadSoon, reload.toMillis(), reload.toMillis(), TimeUnit.MILLISECONDS);
     }
@@ -154,7 +155,7 @@ public final class RoomAccess implements AutoCloseable {
      * notice too; past {@value #WAITING_ROOMS} rooms waiting, one reload of every room serves it.
      */
     public void noticed(String room) {
-        if (reloadWaiting.get() || waiting.contains(room)) {
+        if (reloads.waiting() || waiting.contains(room)) {
             return;
         }
         if (waitingCount.incrementAndGet() > WAITING_ROOMS) {
@@ -176,14 +177,7 @@ public final class RoomAccess implements AutoCloseable {
 
     /** Asks for a reload of every room (the timer, or a flood of notices); one waits at most. Never blocks. */
     void reloadSoon() {
-        if (!reloadWaiting.compareAndSet(false, true)) {
-            return;
-        }
-        onWorker(() -> {
-            // Before the read, as for one room.
-            reloadWaiting.set(false);
-            reloadAll();
-        });
+        reloads.request();
     }
 
     /** Rooms whose own re-read waits now; at most {@value #WAITING_ROOMS}. */
@@ -465,30 +459,13 @@ public final class RoomAccess implements AutoCloseable {
 
     /** Runs {@code write} on the worker, then reads the room back, caches it, re-checks its occupants, announces. */
     private CompletableFuture<RoomRecord> change(String room, Runnable write) {
-        if (!places.tryAcquire()) {
-            throw overloaded();
-        }
-        CompletableFuture<RoomRecord> done = new CompletableFuture<>();
-        try {
-            worker.execute(() -> {
-                try {
-                    write.run();
-                    RoomRecord now = store.find(room);
-                    apply(room, now);
-                    announcer.accept(room);
-                    done.complete(now);
-                } catch (RuntimeException e) {
-                    done.completeExceptionally(e);
-                } finally {
-                    places.release();
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            // Closed: as before, refused like a full queue.
-            places.release();
-            throw overloaded();
-        }
-        return done;
+        return changes.submit(() -> {
+            write.run();
+            RoomRecord now = store.find(room);
+            apply(room, now);
+            announcer.accept(room);
+            return now;
+        });
     }
 
     private static ChatException overloaded() {

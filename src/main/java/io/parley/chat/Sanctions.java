@@ -17,10 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.function.Supplier;
 
 /**
  * The bans and timeouts of every room, and its slow mode, as this node enforces them, and the audit
@@ -84,10 +81,10 @@ public final class Sanctions implements AutoCloseable {
     private final AccountStore store;
     private final Broker broker;
     private final ScheduledExecutorService worker;
-    /** The places of {@link #QUEUE}: taken on the caller's thread, given back by the worker when done. */
-    private final Semaphore places = new Semaphore(QUEUE);
-    /** Whether a re-read waits on the worker, not started yet: a notice meanwhile needs no other. */
-    private final AtomicBoolean reloadWaiting = new AtomicBoolean();
+    /** Moderators' requests, in {@link #QUEUE} places. */
+    private final BoundedRequests requests;
+    /** Re-reads of the bans, timeouts and slow modes: one waits at most. */
+    private final CoalescedRun reloads;
     /** Room, then user: the holding sanction of each kind. Replaced whole; never changed in place. */
     private volatile Map<String, Map<String, Sanction>> bans = Map.of();
     private volatile Map<String, Map<String, Sanction>> timeouts = Map.of();
@@ -106,6 +103,9 @@ public final class Sanctions implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.requests = new BoundedRequests(worker, QUEUE, Sanctions::overloaded,
+                () -> new ChatException(ErrorCode.SHUTTING_DOWN, "the server is shutting down; retry on another"));
+        this.reloads = new CoalescedRun(worker, this::reload);
     }
 
     /**
@@ -134,18 +134,7 @@ public final class Sanctions implements AutoCloseable {
      * blocks; when a re-read already waits, that one serves this request too.
      */
     void reloadSoon() {
-        if (!reloadWaiting.compareAndSet(false, true)) {
-            return;
-        }
-        try {
-            worker.execute(() -> {
-                // Before the read: a notice from now on queues another, which reads after this one.
-                reloadWaiting.set(false);
-                reload();
-            });
-        } catch (RejectedExecutionException e) {
-            // Closed: nothing is enforced here any more.
-        }
+        reloads.request();
     }
 
     /** Whether {@code user} is banned from {@code room}. Any thread. */
@@ -185,7 +174,7 @@ public final class Sanctions implements AutoCloseable {
 
     /** Sets a room's slow mode (0: off). Completes on the worker once stored. */
     CompletableFuture<Integer> putSlowMode(String room, int seconds, String by) {
-        return submit(() -> {
+        return requests.submit(() -> {
             long at = System.currentTimeMillis();
             store.putSlowMode(room, seconds, by, at);
             changed(room);
@@ -196,7 +185,7 @@ public final class Sanctions implements AutoCloseable {
 
     /** Records {@code sanction} (a ban removes the user from the room on every node). Completes on the worker. */
     CompletableFuture<Sanction> put(Sanction sanction) {
-        return submit(() -> {
+        return requests.submit(() -> {
             store.putSanction(sanction);
             changed(sanction.room());
             logged(new AuditEntry(0, sanction.room(), sanction.at(), sanction.by(), sanction.kind(), sanction.user(),
@@ -207,7 +196,7 @@ public final class Sanctions implements AutoCloseable {
 
     /** Lifts a ban or timeout as moderator {@code by}; completes with whether there was one, on the worker. */
     CompletableFuture<Boolean> lift(String room, String user, String kind, String by) {
-        return submit(() -> {
+        return requests.submit(() -> {
             boolean lifted = store.removeSanction(room, user, kind);
             changed(room);
             logged(new AuditEntry(0, room, System.currentTimeMillis(), by,
@@ -224,14 +213,12 @@ public final class Sanctions implements AutoCloseable {
      * @throws ChatException {@code overloaded} when every place is taken
      */
     void reserve() {
-        if (!places.tryAcquire()) {
-            throw overloaded();
-        }
+        requests.reserve();
     }
 
     /** Gives back a place {@link #reserve}d for an action that did nothing. */
     void release() {
-        places.release();
+        requests.release();
     }
 
     /**
@@ -244,11 +231,11 @@ public final class Sanctions implements AutoCloseable {
                 try {
                     logged(entry);
                 } finally {
-                    places.release();
+                    requests.release();
                 }
             });
         } catch (RejectedExecutionException e) {
-            places.release();
+            requests.release();
             log.error("the audit log missed {} of {} in room {} by {}: the server is stopping", entry.action(),
                     entry.target(), entry.room(), entry.by());
         }
@@ -265,34 +252,7 @@ public final class Sanctions implements AutoCloseable {
 
     /** A page of a room's audit log, newest first; completes on the worker. */
     CompletableFuture<List<AuditEntry>> auditLog(String room, long before, int limit) {
-        return submit(() -> store.audit(room, before, limit));
-    }
-
-    /**
-     * Runs a moderator's request on the worker in one of the {@link #QUEUE} places; its future
-     * completes there.
-     *
-     * @throws ChatException {@code overloaded} when every place is taken (nothing was queued), or
-     *                       {@code shutting_down} once closed
-     */
-    private <T> CompletableFuture<T> submit(Supplier<T> work) {
-        reserve();
-        CompletableFuture<T> done = new CompletableFuture<>();
-        try {
-            worker.execute(() -> {
-                try {
-                    done.complete(work.get());
-                } catch (RuntimeException e) {
-                    done.completeExceptionally(e);
-                } finally {
-                    places.release();
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            places.release();
-            throw new ChatException(ErrorCode.SHUTTING_DOWN, "the server is shutting down; retry on another");
-        }
-        return done;
+        return requests.submit(() -> store.audit(room, before, limit));
     }
 
     private static ChatException overloaded() {
