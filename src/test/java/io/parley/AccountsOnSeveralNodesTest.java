@@ -7,8 +7,8 @@ import io.parley.testing.ApiClient;
 import io.parley.testing.NodeServices;
 import io.parley.testing.TestServer;
 import io.parley.testing.WsClient;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,6 +30,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class AccountsOnSeveralNodesTest {
 
+    /** Closed by JUnit after the class (left null when the class is skipped). */
+    @AutoClose
     private static NodeServices services;
     @TempDir
     Path dir;
@@ -38,13 +40,6 @@ class AccountsOnSeveralNodesTest {
     @BeforeAll
     static void startServices() throws Exception {
         services = NodeServices.start();
-    }
-
-    @AfterAll
-    static void stopServices() {
-        if (services != null) {
-            services.close();
-        }
     }
 
     @AfterEach

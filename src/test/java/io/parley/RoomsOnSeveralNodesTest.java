@@ -10,8 +10,8 @@ import io.parley.testing.ApiClient;
 import io.parley.testing.NodeServices;
 import io.parley.testing.TestServer;
 import io.parley.testing.WsClient;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,6 +37,8 @@ class RoomsOnSeveralNodesTest {
     /** The bound docs/OPERATIONS.md states for a change to reach the other nodes while Redis is up. */
     static final Duration NOTICE_BOUND = Duration.ofSeconds(1);
 
+    /** Closed by JUnit after the class (left null when the class is skipped). */
+    @AutoClose
     private static NodeServices services;
     @TempDir
     Path dir;
@@ -45,13 +47,6 @@ class RoomsOnSeveralNodesTest {
     @BeforeAll
     static void startServices() throws Exception {
         services = NodeServices.start();
-    }
-
-    @AfterAll
-    static void stopServices() {
-        if (services != null) {
-            services.close();
-        }
     }
 
     @AfterEach

@@ -12,7 +12,7 @@ import io.parley.store.PostgresHistoryStore;
 import io.parley.store.PostgresUrl;
 import io.parley.store.Sanction;
 import io.parley.testing.NodeServices;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -34,18 +34,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class SanctionsAcrossNodesTest {
 
+    /** Closed by JUnit after the class (left null when the class is skipped). */
+    @AutoClose
     private static NodeServices services;
 
     @BeforeAll
     static void startServices() throws Exception {
         services = NodeServices.start();
-    }
-
-    @AfterAll
-    static void stopServices() {
-        if (services != null) {
-            services.close();
-        }
     }
 
     @Test
