@@ -39,7 +39,7 @@ class LauncherTest {
     void serveRunsWithTheMeasuredMemoryOptions() throws Exception {
         List<String> output = ofServerStartedWith(null, "VM.flags", "VM.class_hierarchy");
         assertThat(output.get(0)).contains("-XX:MaxHeapSize=1073741824", "-XX:MaxNewSize=33554432",
-                "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30",
+                "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=15",
                 // What takes about 10 MB off an idle server's RSS (docs/BENCHMARKS.md, "Idle server").
                 "-XX:TrimNativeHeapInterval=5000", "-XX:G1PeriodicGCInterval=5000",
                 // The tests run on JDK 25, which knows it (docs/BENCHMARKS.md, "20,000 idle connections").
