@@ -128,6 +128,11 @@ class ReleaseArchiveIT {
                 "VM.flags");
         assertThat(flags).as("bin/parley's memory options, seen by the runtime's jcmd")
                 .contains("-XX:MaxHeapSize=1073741824", "-XX:MaxNewSize=33554432");
+        String properties = archive.run(archive.path("runtime/bin/jcmd").toString(), String.valueOf(server.pid()),
+                "VM.system_properties");
+        assertThat(properties).as("the runtime's class-data archive, made for the launcher's object headers, "
+                + "in use: without it an idle server holds about 10 MB more (docs/BENCHMARKS.md, \"Idle server\")")
+                .containsPattern("java\\.vm\\.info=.*sharing");
 
         server.destroy(); // SIGTERM
         assertThat(server.waitFor(30, TimeUnit.SECONDS)).as("stopped within 30 s of SIGTERM").isTrue();
