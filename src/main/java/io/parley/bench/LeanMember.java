@@ -33,8 +33,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * in the read buffer, its bytes are copied once into this member's scratch array, a frame whose first
  * bytes are {@code {"type":"message"} is a delivery, its {@code "seq":} digits are read where they
  * are, and {@link MemberEvents#messageReceived(byte[], int)} gets the array, in which {@link Payload}
- * scans for the run's marker. Acks and
- * presence are recognised by their first bytes the same way. Everything else (welcome, joined, errors,
+ * scans for the run's marker. Acks,
+ * presence, welcome and this member's joined are recognised by their first bytes the same way (a
+ * joins-only run of 20,000 members decoded 40,000 frames with Jackson before). Everything else (errors,
  * and any frame with its fields in another order: the protocol does not fix the order) is decoded
  * with Jackson, which is rare.
  *
@@ -53,6 +54,7 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
     private static final byte[] MESSAGE = ascii("{\"type\":\"message\"");
     private static final byte[] ACK = ascii("{\"type\":\"ack\"");
     private static final byte[] PRESENCE = ascii("{\"type\":\"presence\"");
+    private static final byte[] WELCOME = ascii("{\"type\":\"welcome\"");
     private static final byte[] SEQ = ascii("\"seq\":");
     private static final byte[] HEADER_END = ascii("\r\n\r\n");
     private static final String ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -72,6 +74,11 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private final FrameReader.Sink sink = this::frame;
     private final AtomicLong deliveries = new AtomicLong();
+    /**
+     * How Parley's {@code joined} for this member's room begins (its fields in the order the server
+     * writes them); its seq follows. Any other shape is decoded with Jackson.
+     */
+    private final byte[] joinedPrefix;
 
     private volatile Channel channel;
     private volatile boolean leaving;
@@ -96,6 +103,16 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
         byte[] nonce = new byte[16];
         ThreadLocalRandom.current().nextBytes(nonce);
         this.key = Base64.getEncoder().encodeToString(nonce);
+        this.joinedPrefix = ("{\"type\":\"joined\",\"room\":" + quoted(room) + ",\"seq\":")
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String quoted(String text) {
+        try {
+            return JSON.writeValueAsString(text);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("room name not writable as JSON: " + text, e);
+        }
     }
 
     /** Completes once the server confirmed the join; fails with a readable reason otherwise. */
@@ -189,7 +206,8 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
             return false;
         }
         upgraded = true;
-        write(ctx, Requests.hello(name));
+        // One write for both: the server reads them in one go, and neither side pays a second syscall.
+        ctx.write(writer.text(ctx.alloc(), Requests.hello(name).getBytes(StandardCharsets.UTF_8)), ctx.voidPromise());
         write(ctx, Requests.join(room));
         return true;
     }
@@ -312,6 +330,15 @@ final class LeanMember extends ChannelInboundHandlerAdapter implements BenchMemb
         } else if (startsWith(scratch, length, PRESENCE)) {
             events.presenceReceived();
             return;
+        } else if (startsWith(scratch, length, WELCOME)) {
+            return;
+        } else if (!joined.isDone() && startsWith(scratch, length, joinedPrefix)) {
+            long seq = number(scratch, length, joinedPrefix);
+            if (seq >= 0) {
+                lastSeq = seq;
+                joined.complete(this);
+                return;
+            }
         }
         parsed(new String(scratch, 0, length, StandardCharsets.UTF_8));
     }
