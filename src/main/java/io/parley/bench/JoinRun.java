@@ -1,6 +1,8 @@
 package io.parley.bench;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -30,6 +32,11 @@ import java.util.concurrent.atomic.LongAdder;
  * </ol>
  * Only the lean client reports presence frames ({@link MemberEvents#presenceReceived}).
  *
+ * <p>The CPU each side spent over the timed joins is read at both edges of it: the server's from its
+ * {@code /metrics} ({@code process_cpu_time_seconds_total}; one read costs it about a millisecond), the load
+ * generator's from its own JVM. On one machine the two share the cores, so a join time is only as good
+ * as both figures together.
+ *
  * <p>Threads: the caller's thread waits; the pacer thread starts connects; the transport's threads
  * count joins and frames.
  */
@@ -44,9 +51,13 @@ public final class JoinRun {
      * @param joinNanos           from the first connect to the last join answered
      * @param presenceAtLastJoin  presence frames all members had received when the last join was answered
      * @param presenceFrames      presence frames all members received, the settling included
+     * @param serverCpuNanos      the server's CPU time over the timed joins, or -1 when it could not be read
+     * @param clientCpuNanos      this JVM's CPU time over the timed joins, or -1 when the JVM does not tell
+     * @param serverCpuUnread     why the server's CPU time was not read, or null when it was
      */
     public record Result(int members, int joined, int failed, long joinNanos, long presenceAtLastJoin,
-                         long presenceFrames, int warmupMembers, List<String> problems) {
+                         long presenceFrames, int warmupMembers, long serverCpuNanos, long clientCpuNanos,
+                         String serverCpuUnread, List<String> problems) {
 
         public void print(PrintWriter out) {
             if (warmupMembers > 0) {
@@ -57,8 +68,16 @@ public final class JoinRun {
                     joined, members, joinNanos / 1e9, failed);
             out.printf(Locale.ROOT, "presence frames: %d by the last join, %d after settling (%.2f per join)%n",
                     presenceAtLastJoin, presenceFrames, joined == 0 ? 0.0 : (double) presenceFrames / joined);
+            out.printf(Locale.ROOT, "CPU over the timed joins: server %s, load generator %s%n",
+                    serverCpuNanos < 0 ? "n/a (" + serverCpuUnread + ")" : perMember(serverCpuNanos),
+                    clientCpuNanos < 0 ? "n/a" : perMember(clientCpuNanos));
             problems.forEach(p -> out.println("problem: " + p));
             out.flush();
+        }
+
+        private String perMember(long cpuNanos) {
+            return String.format(Locale.ROOT, "%.2f s (%.0f µs per member)", cpuNanos / 1e9,
+                    joined == 0 ? 0.0 : cpuNanos / 1e3 / joined);
         }
 
         public boolean passed() {
@@ -71,10 +90,17 @@ public final class JoinRun {
 
     /**
      * @param warmupMembers members to join and leave, untimed, before the measured run; 0 for none
+     * @param metrics       the server's {@code /metrics}, for its CPU time; null not to read it
      */
     public static Result run(BenchParameters parameters, BenchTransport transport, int warmupMembers,
-                             PrintWriter progress) throws InterruptedException {
+                             MetricsReader metrics, PrintWriter progress) throws InterruptedException {
         warmUp(parameters.room() + "-warmup", warmupMembers, transport);
+        progress.printf(Locale.ROOT, "parley bench: %d members joining %s%n", parameters.subscribers(),
+                parameters.room());
+        progress.flush();
+        ServerCpu serverCpu = new ServerCpu(metrics);
+        serverCpu.read();
+        long clientCpuBefore = processCpuNanos();
         LongAdder presence = new LongAdder();
         AtomicLong lastPresence = new AtomicLong(System.nanoTime());
         AtomicLong lastJoin = new AtomicLong();
@@ -127,6 +153,8 @@ public final class JoinRun {
         }
         long joinNanos = lastJoin.get() - start;
         long atLastJoin = presence.sum();
+        long clientCpuAfter = processCpuNanos();
+        serverCpu.read();
         progress.printf(Locale.ROOT, "parley bench: %d joined in %.2f s; waiting for presence to settle%n",
                 joined, joinNanos / 1e9);
         progress.flush();
@@ -138,7 +166,50 @@ public final class JoinRun {
         synchronized (problems) {
             reasons = List.copyOf(problems);
         }
-        return new Result(count, joined, failed, joinNanos, atLastJoin, presence.sum(), warmupMembers, reasons);
+        return new Result(count, joined, failed, joinNanos, atLastJoin, presence.sum(), warmupMembers,
+                serverCpu.spent(), clientCpuBefore < 0 || clientCpuAfter < 0 ? -1 : clientCpuAfter - clientCpuBefore,
+                serverCpu.unread, reasons);
+    }
+
+    /** This JVM's CPU time so far, every thread, or -1 when the JVM does not tell. */
+    private static long processCpuNanos() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : -1;
+    }
+
+    /** The server's CPU time at the edges of the timed joins: the first {@link #read} and the last. */
+    private static final class ServerCpu {
+        private final MetricsReader metrics;
+        private double first = Double.NaN;
+        private double last = Double.NaN;
+        private String unread;
+
+        ServerCpu(MetricsReader metrics) {
+            this.metrics = metrics;
+            this.unread = metrics == null ? "not read" : null;
+        }
+
+        void read() throws InterruptedException {
+            if (unread != null) {
+                return;
+            }
+            try {
+                Double seconds = metrics.read().get(MetricsReader.CPU_SECONDS);
+                if (seconds == null) {
+                    unread = "no " + MetricsReader.CPU_SECONDS + " in /metrics";
+                } else if (Double.isNaN(first)) {
+                    first = seconds;
+                } else {
+                    last = seconds;
+                }
+            } catch (IOException e) {
+                unread = e.getMessage();
+            }
+        }
+
+        long spent() {
+            return unread != null || Double.isNaN(last) ? -1 : Math.round((last - first) * 1e9);
+        }
     }
 
     /** Joins {@code members} members into {@code room} at once and waits until they have left it again. */

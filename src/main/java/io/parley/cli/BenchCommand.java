@@ -187,8 +187,10 @@ public final class BenchCommand implements Callable<Integer> {
             }
             try (BenchTransport transport = sources.isEmpty()
                     ? TransportKind.WEBSOCKET.open(url, token, clientKind, longPollWait, pollInterval)
-                    : new LeanWebSocketTransport(url, token, sources)) {
-                JoinRun.Result result = JoinRun.run(parameters, transport, Math.max(0, joinsWarmup), progress);
+                    : new LeanWebSocketTransport(url, token, sources);
+                 MetricsReader metrics = new MetricsReader(new ServerAddress(url).metrics())) {
+                JoinRun.Result result = JoinRun.run(parameters, transport, Math.max(0, joinsWarmup), metrics,
+                        progress);
                 result.print(out);
                 return result.passed() ? 0 : 1;
             }

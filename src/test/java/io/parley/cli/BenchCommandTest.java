@@ -60,7 +60,9 @@ class BenchCommandTest {
             String report = out.toString();
             assertThat(exit).as(report + progress).isZero();
             assertThat(report).contains("joins: 10 of 10 members joined one room in").contains("(0 failed)")
-                    .contains("client warm-up: 20 members joined and left another room first, not timed");
+                    .contains("client warm-up: 20 members joined and left another room first, not timed")
+                    .containsPattern("CPU over the timed joins: server [0-9.]+ s \\([0-9]+ µs per member\\), "
+                            + "load generator [0-9.]+ s \\([0-9]+ µs per member\\)");
             // Each member hears at least its own join named, and at most every join after its own.
             assertThat(number(report, "([0-9]+) after settling")).as(report).isBetween(10.0, 55.0);
         }
