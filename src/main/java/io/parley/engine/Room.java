@@ -5,9 +5,9 @@ import io.parley.store.StoredMessage;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.TreeMap;
 import java.util.concurrent.Executor;
 
@@ -29,6 +29,10 @@ import java.util.concurrent.Executor;
  * poll. Both count and are listed like a live member; only live ones are handed frames. A subscription
  * of the same user takes a lease over in place (same number, no presence change), which is how a
  * reconnect, or a switch from long polling to WebSocket, does not flap joined/left.
+ *
+ * <p>Leases are found for expiry in the order they expire ({@link #expiries}), so a turn looks only at
+ * those due: when 20,000 members left at once, every turn in which one of their leases was due walked
+ * all the others too.
  */
 final class Room {
 
@@ -47,8 +51,13 @@ final class Room {
     /** User id -> that user's live subscriptions here: a poll of a user already present changes nothing. */
     private final Map<String, Integer> live = new HashMap<>();
     private int leaseCount;
-    /** The earliest a lease here may expire (nanoTime); a turn before it need not look. */
-    private long nextExpiry = Long.MAX_VALUE;
+    /**
+     * When each lease expires, earliest first. A lease whose expiry moved, or that was taken over or
+     * is held by a waiting poll, leaves its old entry behind; such an entry is dropped when it comes up
+     * (see {@link Expiry#current}). Each lease, extension and ended poll adds one, and each comes up
+     * within the grace or a poll's lease time, so they are bounded by what those add in that time.
+     */
+    private final PriorityQueue<Expiry> expiries = new PriorityQueue<>();
     private long lastMemberNumber;
     private Map<Executor, Subscription[]> byExecutor = Map.of();
     private boolean membersChanged;
@@ -201,30 +210,30 @@ final class Room {
 
     /** Removes the leases expired at {@code now}; returns their names (to announce {@code left}). */
     List<String> expire(long now) {
-        if (leaseCount == 0 || now - nextExpiry < 0) {
-            return List.of();
-        }
-        List<String> gone = new ArrayList<>();
-        long next = Long.MAX_VALUE;
-        for (Iterator<ArrayDeque<Member>> users = leases.values().iterator(); users.hasNext(); ) {
-            ArrayDeque<Member> mine = users.next();
-            for (Iterator<Member> it = mine.iterator(); it.hasNext(); ) {
-                Member lease = it.next();
-                if (lease.waitingPolls == 0 && now - lease.expiresNanos >= 0) {
-                    it.remove();
-                    leaseCount--;
-                    members.remove(lease.number);
-                    gone.add(lease.name);
-                } else if (lease.waitingPolls == 0) {
-                    next = Math.min(next, lease.expiresNanos);
-                }
+        List<String> gone = List.of();
+        for (Expiry due = expiries.peek(); due != null && now - due.at >= 0; due = expiries.peek()) {
+            expiries.poll();
+            Member lease = due.lease;
+            // A lease held by a waiting poll is looked at again once the poll ends (pollEnded adds it).
+            if (!due.current() || lease.waitingPolls > 0) {
+                continue;
             }
+            ArrayDeque<Member> mine = leases.get(lease.user);
+            mine.remove(lease);
             if (mine.isEmpty()) {
-                users.remove();
+                leases.remove(lease.user);
             }
+            leaseCount--;
+            lease.leased = false;
+            members.remove(lease.number);
+            if (gone.isEmpty()) {
+                gone = new ArrayList<>();
+            }
+            gone.add(lease.name);
         }
-        // A lease held by a waiting poll is looked at again once the poll ends (pollEnded lowers this).
-        nextExpiry = next;
+        if (leaseCount == 0) {
+            expiries.clear();
+        }
         return gone;
     }
 
@@ -237,13 +246,14 @@ final class Room {
         if (expires - lease.expiresNanos > 0) {
             lease.expiresNanos = expires;
         }
-        nextExpiry = Math.min(nextExpiry, lease.expiresNanos);
+        expiries.add(new Expiry(lease.expiresNanos, lease));
     }
 
     private void addLease(Member lease) {
         leases.computeIfAbsent(lease.user, u -> new ArrayDeque<>()).addLast(lease);
         leaseCount++;
-        nextExpiry = Math.min(nextExpiry, lease.expiresNanos);
+        lease.leased = true;
+        expiries.add(new Expiry(lease.expiresNanos, lease));
     }
 
     private Member takeLease(String user) {
@@ -256,6 +266,10 @@ final class Room {
             leases.remove(user);
         }
         leaseCount--;
+        lease.leased = false;
+        if (leaseCount == 0) {
+            expiries.clear();
+        }
         // A poll still waiting on it no longer holds it: the subscription does, and when that closes the
         // entry lingers the grace, whatever the poll does.
         lease.waitingPolls = 0;
@@ -379,11 +393,27 @@ final class Room {
         Subscription subscription;
         long expiresNanos;
         int waitingPolls;
+        /** In {@link #leases}: a closed connection's entry lingering, or a long poller's. */
+        boolean leased;
 
         Member(long number, String user, String name) {
             this.number = number;
             this.user = user;
             this.name = name;
+        }
+    }
+
+    /** A lease's expiry as it was when this entry was added (nanoTime: ordered by difference). */
+    private record Expiry(long at, Member lease) implements Comparable<Expiry> {
+
+        /** Still the lease's expiry: not taken over, expired or moved since. */
+        boolean current() {
+            return lease.leased && lease.expiresNanos == at;
+        }
+
+        @Override
+        public int compareTo(Expiry other) {
+            return Long.signum(at - other.at);
         }
     }
 }
