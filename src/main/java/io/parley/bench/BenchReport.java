@@ -182,15 +182,18 @@ public record BenchReport(
         out.printf(Locale.ROOT, "             from the server's /metrics over %d deliveries in the measured window"
                         + " (the server counted %s)%s; whole-server counters, so only valid for a run alone"
                         + " against the server%n",
-                serverCost.deliveries(), serverCost.total(MetricsReader.DELIVERIES).stream()
-                        .mapToObj(count -> String.valueOf(Math.round(count))).findFirst().orElse("n/a"),
+                serverCost.deliveries(), count(serverCost.total(MetricsReader.DELIVERIES)),
                 nodes.isEmpty() ? "" : ", summed over the " + nodes.size() + " nodes");
         if (serverCost.commitMillis().isPresent()) {
             out.printf(Locale.ROOT, "             store commit before delivery: %s ms per batch on average over %s"
                             + " batches (parley_store_commit_seconds)%n",
-                    figure(serverCost.commitMillis()), serverCost.total(MetricsReader.COMMITS).stream()
-                            .mapToObj(count -> String.valueOf(Math.round(count))).findFirst().orElse("n/a"));
+                    figure(serverCost.commitMillis()), count(serverCost.total(MetricsReader.COMMITS)));
         }
+    }
+
+    /** A counter's increase as a whole number, or "n/a" when it is not known. */
+    private static String count(OptionalDouble value) {
+        return value.isPresent() ? String.valueOf(Math.round(value.getAsDouble())) : "n/a";
     }
 
     /** A figure to three significant digits, or "n/a" when it is not known. */
